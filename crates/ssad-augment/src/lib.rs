@@ -1,0 +1,1 @@
+//! ssad-augment: the catalogue of augmentation functions (METHOD.md section 3).

@@ -1,0 +1,1 @@
+//! ssad-stats: detection metrics and paired statistics (METHOD.md section 5).

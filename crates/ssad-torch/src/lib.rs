@@ -1,0 +1,1 @@
+//! ssad-torch: detectors trained with libtorch through `tch`.

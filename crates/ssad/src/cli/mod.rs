@@ -1,0 +1,43 @@
+//! Subcommand definitions and dispatch; each subcommand lives in its own file.
+
+use clap::{Parser, Subcommand};
+
+pub mod augment;
+pub mod bench;
+pub mod data;
+pub mod stats;
+
+/// ssad: which augmentation should a self-supervised anomaly detector use, and does it help?
+#[derive(Parser, Debug)]
+#[command(name = "ssad", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List, download, verify and look at datasets.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Look at augmentations (preview grid).
+    #[command(subcommand)]
+    Augment(augment::AugmentCommand),
+    /// Metrics and paired statistics on CSV files, printed as JSON.
+    #[command(subcommand)]
+    Stats(stats::StatsCommand),
+    /// Benchmarks that print a table and write JSON.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Data(c) => data::run(c),
+        Command::Augment(c) => augment::run(c),
+        Command::Stats(c) => stats::run(c),
+        Command::Bench(c) => bench::run(c),
+    }
+}

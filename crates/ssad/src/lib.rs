@@ -1,0 +1,4 @@
+//! ssad: testbeds, the study runner, the report and augmentation selection, over the pure
+//! crates and the detector trait. The `ssad` binary is a thin CLI over this library.
+
+pub mod testbed;

@@ -1,0 +1,1 @@
+//! Testbeds: in-the-wild (semantic class pairs) and controlled (known anomaly generator).
