@@ -1,4 +1,5 @@
 //! ssad: testbeds, the study runner, the report and augmentation selection, over the pure
 //! crates and the detector trait. The `ssad` binary is a thin CLI over this library.
 
+pub mod imageio;
 pub mod testbed;

@@ -6,6 +6,7 @@ pub mod augment;
 pub mod bench;
 pub mod data;
 pub mod stats;
+pub mod train;
 
 /// ssad: which augmentation should a self-supervised anomaly detector use, and does it help?
 #[derive(Parser, Debug)]
@@ -27,6 +28,10 @@ pub enum Command {
     /// Metrics and paired statistics on CSV files, printed as JSON.
     #[command(subcommand)]
     Stats(stats::StatsCommand),
+    /// Train one detector on one normal class.
+    Train(train::TrainArgs),
+    /// Score a dataset (or a folder of images) with a trained detector.
+    Score(train::ScoreArgs),
     /// Benchmarks that print a table and write JSON.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -38,6 +43,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(c) => data::run(c),
         Command::Augment(c) => augment::run(c),
         Command::Stats(c) => stats::run(c),
+        Command::Train(a) => train::train(a),
+        Command::Score(a) => train::score(a),
         Command::Bench(c) => bench::run(c),
     }
 }

@@ -1,0 +1,17 @@
+# The two commands of the README. Both set up the libtorch venv (first time only) themselves.
+SHELL := /bin/bash
+SETUP := source scripts/setup-torch.sh
+
+.PHONY: demo test lint bench
+
+## Set up everything and run the main job on the built-in default.
+demo:
+	$(SETUP) && cargo build --release -p ssad && ./target/release/ssad data show mnist --data-dir $${SSAD_DATA_DIR:-../shared/data} --out out/mnist.png
+
+## Run the test suite (what CI runs).
+test:
+	$(SETUP) && cargo test --workspace
+
+## Formatting and lints, as required before every commit.
+lint:
+	$(SETUP) && cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings

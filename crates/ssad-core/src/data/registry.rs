@@ -1,0 +1,247 @@
+//! Where each built-in dataset comes from and how to check it: canonical download addresses,
+//! published checksums, `verify` and `fetch`.
+//!
+//! Checksums and their sources:
+//! - MNIST and Fashion-MNIST: SHA-256 of each file's *decompressed* content (mirrors compress
+//!   differently but decompress to the same bytes), from the team's `shared/data/README.md`,
+//!   whose files match the published label counts.
+//! - CIFAR-10: MD5 of `cifar-10-binary.tar.gz` as published on the CIFAR-10 home page
+//!   (www.cs.toronto.edu/~kriz/cifar.html).
+//! - SVHN: MD5 of `train_32x32.mat` / `test_32x32.mat` as published with torchvision's `SVHN`
+//!   dataset class (the SVHN page itself publishes none).
+
+use super::{DataError, DatasetName};
+use sha2::Digest;
+use std::path::{Path, PathBuf};
+
+/// Which hash a checksum is and over what bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checksum {
+    /// SHA-256 of the decompressed content (of `NAME.gz`, or of `NAME` when stored raw).
+    Sha256Decompressed(&'static str),
+    /// MD5 of the file as downloaded.
+    Md5(&'static str),
+}
+
+/// One file of a dataset: its name in the data folder, download addresses and checksum.
+#[derive(Clone, Debug)]
+pub struct DatasetFile {
+    /// File name inside `data_dir/<dataset>/` (for IDX files: without `.gz`).
+    pub name: &'static str,
+    /// Download addresses, tried in order.
+    pub urls: Vec<String>,
+    /// Published checksum.
+    pub checksum: Checksum,
+}
+
+const MNIST_MIRRORS: [&str; 2] = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"];
+const FMNIST_MIRROR: &str = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";
+
+/// The files of a dataset.
+pub fn files(name: DatasetName) -> Vec<DatasetFile> {
+    let idx = |files: [(&'static str, &'static str); 4], mirrors: &[&str]| -> Vec<DatasetFile> {
+        files
+            .into_iter()
+            .map(|(n, sha)| DatasetFile {
+                name: n,
+                urls: mirrors.iter().map(|m| format!("{m}{n}.gz")).collect(),
+                checksum: Checksum::Sha256Decompressed(sha),
+            })
+            .collect()
+    };
+    match name {
+        DatasetName::Mnist => idx(
+            [
+                ("train-images-idx3-ubyte", "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+                ("train-labels-idx1-ubyte", "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+                ("t10k-images-idx3-ubyte", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+                ("t10k-labels-idx1-ubyte", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+            ],
+            &MNIST_MIRRORS,
+        ),
+        DatasetName::FashionMnist => idx(
+            [
+                ("train-images-idx3-ubyte", "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+                ("train-labels-idx1-ubyte", "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+                ("t10k-images-idx3-ubyte", "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+                ("t10k-labels-idx1-ubyte", "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+            ],
+            &[FMNIST_MIRROR],
+        ),
+        DatasetName::Cifar10 => vec![DatasetFile {
+            name: super::cifar::ARCHIVE,
+            urls: vec![format!("https://www.cs.toronto.edu/~kriz/{}", super::cifar::ARCHIVE)],
+            checksum: Checksum::Md5("c32a1d4ab5d03f1284b67883e8d87530"),
+        }],
+        DatasetName::Svhn => [
+            ("train_32x32.mat", "e26dedcc434d2e4c54c9b2d4a06d8373"),
+            ("test_32x32.mat", "eb5a983be6a315427106f1b8f7d9a3e5"),
+        ]
+        .into_iter()
+        .map(|(n, md5)| DatasetFile {
+            name: n,
+            urls: vec![format!("http://ufldl.stanford.edu/housenumbers/{n}")],
+            checksum: Checksum::Md5(md5),
+        })
+        .collect(),
+    }
+}
+
+/// Outcome of checking one file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FileCheck {
+    /// The file checked.
+    pub path: PathBuf,
+    /// `ok`, `mismatch` or `missing`.
+    pub status: String,
+    /// Expected hash.
+    pub expected: String,
+    /// Hash found (empty when missing).
+    pub actual: String,
+    /// What was hashed.
+    pub hashed: String,
+}
+
+/// Outcome of `verify` for one dataset.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct VerifyReport {
+    /// The dataset.
+    pub dataset: String,
+    /// One entry per file.
+    pub files: Vec<FileCheck>,
+}
+
+impl VerifyReport {
+    /// True when every file is present and matches.
+    pub fn ok(&self) -> bool {
+        self.files.iter().all(|f| f.status == "ok")
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks `path` against `checksum`; `gzipped` says whether its content must be decompressed
+/// before a `Sha256Decompressed` hash.
+fn check_path(path: PathBuf, checksum: Checksum, gzipped: bool) -> Result<FileCheck, DataError> {
+    let (expected, hashed) = match checksum {
+        Checksum::Sha256Decompressed(h) => (h, "SHA-256 of decompressed content"),
+        Checksum::Md5(h) => (h, "MD5 of file"),
+    };
+    let mut check = FileCheck { path, status: "missing".into(), expected: expected.into(), actual: String::new(), hashed: hashed.into() };
+    if !check.path.is_file() {
+        return Ok(check);
+    }
+    let path = &check.path;
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    check.actual = match checksum {
+        Checksum::Sha256Decompressed(_) if gzipped => {
+            use std::io::Read;
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_end(&mut out)
+                .map_err(|e| DataError::format(path, format!("corrupt or truncated gzip stream: {e}")))?;
+            hex(&sha2::Sha256::digest(&out))
+        }
+        Checksum::Sha256Decompressed(_) => hex(&sha2::Sha256::digest(&bytes)),
+        Checksum::Md5(_) => hex(&md5::Md5::digest(&bytes)),
+    };
+    check.status = if check.actual == expected { "ok" } else { "mismatch" }.into();
+    Ok(check)
+}
+
+/// Checks one file of the dataset folder `dir` against its published checksum (IDX files may
+/// be stored as `NAME.gz` or raw `NAME`).
+pub fn check_file(dir: &Path, f: &DatasetFile) -> Result<FileCheck, DataError> {
+    let gz = dir.join(format!("{}.gz", f.name));
+    match f.checksum {
+        Checksum::Sha256Decompressed(_) if gz.is_file() => check_path(gz, f.checksum, true),
+        _ => check_path(dir.join(f.name), f.checksum, false),
+    }
+}
+
+/// Verifies every file of dataset `name` in `data_dir/<name>/`.
+pub fn verify(name: DatasetName, data_dir: &Path) -> Result<VerifyReport, DataError> {
+    let dir = data_dir.join(name.as_str());
+    let files = files(name).iter().map(|f| check_file(&dir, f)).collect::<Result<_, _>>()?;
+    Ok(VerifyReport { dataset: name.to_string(), files })
+}
+
+/// Downloads every missing or mismatching file of `name` into `data_dir/<name>/`, each to a
+/// temporary file that is renamed into place only after its checksum matches, so an
+/// interrupted download never leaves a half file under the real name.
+pub fn fetch(name: DatasetName, data_dir: &Path, log: &mut dyn FnMut(&str)) -> Result<VerifyReport, DataError> {
+    let dir = data_dir.join(name.as_str());
+    std::fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
+    for f in files(name) {
+        if check_file(&dir, &f)?.status == "ok" {
+            log(&format!("{}: already present and verified", f.name));
+            continue;
+        }
+        let file_name = f.urls[0].rsplit('/').next().unwrap_or(f.name).to_string();
+        let dest = dir.join(&file_name);
+        let tmp = dir.join(format!(".{file_name}.part"));
+        let mut last_err = None;
+        for url in &f.urls {
+            log(&format!("downloading {url}"));
+            match download(url, &tmp) {
+                Ok(()) => {
+                    last_err = None;
+                    break;
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        if let Some(e) = last_err {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        let check = check_path(tmp.clone(), f.checksum, file_name.ends_with(".gz"))?;
+        if check.status != "ok" {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(DataError::Checksum { path: dest, what: check.hashed, actual: check.actual, expected: check.expected });
+        }
+        std::fs::rename(&tmp, &dest).map_err(|e| DataError::io(&dest, e))?;
+    }
+    verify(name, data_dir)
+}
+
+fn download(url: &str, to: &Path) -> Result<(), DataError> {
+    let err = |m: String| DataError::Download { url: url.to_string(), message: m };
+    let resp = ureq::get(url).call().map_err(|e| err(e.to_string()))?;
+    let mut reader = resp.into_body().into_reader();
+    let mut out = std::fs::File::create(to).map_err(|e| DataError::io(to, e))?;
+    std::io::copy(&mut reader, &mut out).map_err(|e| err(e.to_string()))?;
+    out.sync_all().map_err(|e| DataError::io(to, e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_mnist_and_fashion_mnist_verify() {
+        let dir = super::super::test_support::shared_data().expect("../shared/data is required");
+        for name in [DatasetName::Mnist, DatasetName::FashionMnist] {
+            let r = verify(name, &dir).unwrap();
+            assert!(r.ok(), "{r:?}");
+            assert_eq!(r.files.len(), 4);
+        }
+    }
+
+    #[test]
+    fn mismatch_and_missing_are_reported() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("svhn");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("test_32x32.mat"), b"abc").unwrap();
+        let r = verify(DatasetName::Svhn, d.path()).unwrap();
+        assert!(!r.ok());
+        assert_eq!(r.files[0].status, "missing");
+        assert_eq!(r.files[1].status, "mismatch");
+        // MD5("abc") is the RFC 1321 test vector.
+        assert_eq!(r.files[1].actual, "900150983cd24fb0d6963f7d28e17f72");
+    }
+}
