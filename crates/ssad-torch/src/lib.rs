@@ -1,1 +1,29 @@
-//! ssad-torch: detectors trained with libtorch through `tch`.
+//! ssad-torch: the autoencoder detectors of METHOD.md section 2 (ConvAE, DenseAE,
+//! LinearAE), trained with libtorch through `tch`.
+//!
+//! Everything is reached through [`ssad_core::Detector`]: build an
+//! [`AutoencoderDetector`] from a [`ModelConfig`], `fit` it on normal images with any
+//! [`ssad_core::Augment`], then `score`, `embed`, `reconstruct`, `save`; [`load_detector`]
+//! restores a saved model directory.
+//!
+//! Weights are saved as safetensors with PyTorch `state_dict` names
+//! (`encoder.0.layers.0.weight`, ...); `scripts/bench_train_torch.py` holds the equivalent
+//! PyTorch modules, and the tests compare forward passes and Adam steps with PyTorch.
+
+pub mod bench;
+mod config;
+mod detector;
+mod device;
+mod model;
+mod train;
+
+pub use config::{ModelConfig, ModelKind};
+pub use detector::{
+    data_fingerprint, load_detector, load_detector_on, AutoencoderDetector, ModelSidecar,
+    TrainingRecord, DEFAULT_EVAL_BATCH, SIDECAR_FILE, SIDECAR_FORMAT, WEIGHTS_FILE,
+};
+pub use device::{device_name, parse_device};
+pub use tch::Device;
+
+#[cfg(test)]
+mod tests;

@@ -2,4 +2,5 @@
 //! crates and the detector trait. The `ssad` binary is a thin CLI over this library.
 
 pub mod imageio;
+pub mod study;
 pub mod testbed;

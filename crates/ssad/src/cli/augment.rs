@@ -1,12 +1,333 @@
-//! `ssad augment` subcommands.
+//! `ssad augment` subcommands (catalogue, preview grid) and `ssad bench augment`.
 
-use clap::Subcommand;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use ssad_augment::{parse_list, AugSpec, CATALOGUE};
+use ssad_core::augment::augment_batch;
+use ssad_core::data::{self, DatasetName, Split};
+use ssad_core::{Batch, ImageShape};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// `ssad augment` subcommands.
 #[derive(Subcommand, Debug)]
-pub enum AugmentCommand {}
+pub enum AugmentCommand {
+    /// List the augmentation catalogue: names, categories, parameters and what each does.
+    List,
+    /// Write a PNG grid: one row per augmentation; the first column is the original image,
+    /// the other columns are independent random draws of the augmentation applied to it.
+    Preview(PreviewArgs),
+}
+
+/// Arguments of `ssad augment preview`.
+#[derive(Args, Debug)]
+pub struct PreviewArgs {
+    /// Dataset to take the image from: mnist, fashion-mnist, cifar10 or svhn.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: DatasetName,
+    /// Take the image from this folder of your own (DIR/<class>/*.png|jpg or DIR/*.png|jpg,
+    /// resized to 32x32) instead of --dataset.
+    #[arg(long)]
+    pub folder: Option<PathBuf>,
+    /// train or test.
+    #[arg(long, default_value = "train")]
+    pub split: String,
+    /// Take the image from this class (default: any class).
+    #[arg(long)]
+    pub class: Option<usize>,
+    /// Which image (0-based, among the images of --class when given).
+    #[arg(long, default_value_t = 0)]
+    pub index: usize,
+    /// Augmentation specs, comma separated (e.g. cutpaste,rotate,cutout(area=0.2),geom+cutout)
+    /// [default: every catalogue entry except none].
+    #[arg(long)]
+    pub aug: Option<String>,
+    /// Random draws per row (columns after the original).
+    #[arg(long, default_value_t = 8)]
+    pub samples: usize,
+    /// Seed of the draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Pixel upscaling of each cell.
+    #[arg(long, default_value_t = 3)]
+    pub scale: u32,
+    /// Output PNG.
+    #[arg(long, default_value = "augment-preview.png")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub dir: super::data::DataDirArg,
+}
 
 /// Runs one `ssad augment` subcommand.
 pub fn run(cmd: AugmentCommand) -> anyhow::Result<()> {
-    match cmd {}
+    match cmd {
+        AugmentCommand::List => {
+            list();
+            Ok(())
+        }
+        AugmentCommand::Preview(args) => preview(args),
+    }
+}
+
+fn list() {
+    println!("{:<14} {:<12} {:<40} description", "name", "category", "parameters");
+    for e in CATALOGUE {
+        let params = if e.params.is_empty() {
+            "-".to_string()
+        } else {
+            e.params
+                .iter()
+                .map(|p| match p.default {
+                    Some(d) => format!("{}={d} in {}", p.key, p.range_text()),
+                    None => format!("{} in {}", p.key, p.range_text()),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!("{:<14} {:<12} {:<40} {}", e.name, e.category, params, e.summary);
+    }
+    println!("\ncompose with '+', applied left to right: e.g. geom+cutout(area=0.2)");
+}
+
+fn parse_split(s: &str) -> anyhow::Result<Split> {
+    match s {
+        "train" => Ok(Split::Train),
+        "test" => Ok(Split::Test),
+        other => anyhow::bail!("unknown split '{other}': expected train or test"),
+    }
+}
+
+/// The specs of `--aug`, or every catalogue entry except `none`.
+fn specs_or_catalogue(aug: Option<&str>) -> anyhow::Result<Vec<AugSpec>> {
+    match aug {
+        Some(list) => Ok(parse_list(list)?),
+        None => Ok(CATALOGUE
+            .iter()
+            .filter(|e| e.name != "none")
+            .map(|e| ssad_augment::parse(e.name).expect("catalogue names parse"))
+            .collect()),
+    }
+}
+
+fn preview(args: PreviewArgs) -> anyhow::Result<()> {
+    let specs = specs_or_catalogue(args.aug.as_deref())?;
+    anyhow::ensure!(args.samples > 0, "--samples must be at least 1");
+    anyhow::ensure!((1..=32).contains(&args.scale), "--scale must be in 1..=32, got {}", args.scale);
+    let (set, source) = match &args.folder {
+        Some(dir) => {
+            let opts = data::FolderOptions { allow_mixed_sizes: true, ..Default::default() };
+            (data::load_folder(dir, &opts)?, dir.display().to_string())
+        }
+        None => {
+            let set = data::load(args.dataset, parse_split(&args.split)?, &args.dir.resolve())?;
+            (set, format!("{} {}", args.dataset, args.split))
+        }
+    };
+    let candidates: Vec<usize> = match args.class {
+        Some(c) => {
+            anyhow::ensure!(
+                c < set.num_classes(),
+                "--class {c} is out of range: expected 0..={} ({})",
+                set.num_classes().saturating_sub(1),
+                set.class_names.join(", ")
+            );
+            set.indices_of_class(c as u16)
+        }
+        None => (0..set.len()).collect(),
+    };
+    let index = *candidates.get(args.index).with_context(|| {
+        format!("--index {} is out of range: the selection has {} images", args.index, candidates.len())
+    })?;
+    let original = set.batch(&[index]);
+    let shape = set.shape;
+    // Row r: the original, then `samples` draws (sample i of the run gets its own random stream).
+    let mut augmented: Vec<Batch> = Vec::with_capacity(specs.len());
+    for spec in &specs {
+        let mut batch = original.select(&vec![0; args.samples]);
+        augment_batch(spec, &mut batch, args.seed, 0, 0);
+        augmented.push(batch);
+    }
+    let rows: Vec<Vec<&[f32]>> = augmented
+        .iter()
+        .map(|b| std::iter::once(original.image(0)).chain((0..b.len()).map(|i| b.image(i))).collect())
+        .collect();
+    ssad::imageio::save_grid(&rows, shape, args.scale, &args.out)?;
+    let class_name = set.class_names.get(set.labels[index] as usize).cloned().unwrap_or_default();
+    println!(
+        "wrote {} ({} rows x {} columns; image {index} of {source}, class {class_name}; column 1 = original)",
+        args.out.display(),
+        rows.len(),
+        args.samples + 1,
+    );
+    for (r, spec) in specs.iter().enumerate() {
+        println!("row {:>2}: {spec} ({})", r + 1, spec.category());
+    }
+    Ok(())
+}
+
+/// Arguments of `ssad bench augment`.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Augmentation specs, comma separated [default: the catalogue plus cutout(area=0.2),
+    /// cutout(width=0.2), jitter(s=0.5), mask(p=0.3), geom+cutout].
+    #[arg(long)]
+    pub aug: Option<String>,
+    /// Images per batch.
+    #[arg(long, default_value_t = 1024)]
+    pub batch: usize,
+    /// Side length of the square images.
+    #[arg(long, default_value_t = 32)]
+    pub size: usize,
+    /// Channel counts to time, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,3")]
+    pub channels: Vec<usize>,
+    /// Threads of the multi-threaded run [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Minimum timed seconds per measurement.
+    #[arg(long, default_value_t = 0.3)]
+    pub min_time: f64,
+    /// JSON written by scripts/bench_augment_torchvision.py, for a speed-up column; read only
+    /// if it exists.
+    #[arg(long, default_value = "bench-results/augment_torchvision.json")]
+    pub torchvision: PathBuf,
+    /// Output JSON.
+    #[arg(long, default_value = "bench-results/augment.json")]
+    pub out: PathBuf,
+}
+
+/// One row of the augmentation benchmark.
+#[derive(Debug, Serialize)]
+pub struct BenchRow {
+    /// Augmentation spec.
+    pub spec: String,
+    /// Its category.
+    pub category: String,
+    /// Channels of the images.
+    pub channels: usize,
+    /// Images per second on one thread.
+    pub single_thread_images_per_s: f64,
+    /// Images per second on `threads` threads.
+    pub multi_thread_images_per_s: f64,
+    /// torchvision's per-image images per second on one thread, when measured.
+    pub torchvision_images_per_s: Option<f64>,
+    /// Single-thread speed-up over torchvision.
+    pub speedup_vs_torchvision: Option<f64>,
+}
+
+/// The benchmark's JSON report.
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    /// Images per batch.
+    pub batch: usize,
+    /// Image side length.
+    pub size: usize,
+    /// Threads of the multi-threaded runs.
+    pub threads: usize,
+    /// Minimum timed seconds per measurement.
+    pub min_time_s: f64,
+    /// One row per (spec, channels).
+    pub results: Vec<BenchRow>,
+}
+
+fn default_bench_specs() -> String {
+    let mut names: Vec<&str> = CATALOGUE.iter().map(|e| e.name).collect();
+    names.extend(["cutout(area=0.2)", "cutout(width=0.2)", "jitter(s=0.5)", "mask(p=0.3)", "geom+cutout"]);
+    names.join(",")
+}
+
+/// Images per second of `spec` on `pool`, timing only the augmentation (each pass starts from
+/// the same pristine batch, copied outside the timer).
+fn time_batch(spec: &AugSpec, pristine: &Batch, pool: &rayon::ThreadPool, min_time: f64) -> f64 {
+    let mut work = pristine.clone();
+    pool.install(|| augment_batch(spec, &mut work, 0, 0, 0)); // warm-up
+    let mut timed = Duration::ZERO;
+    let mut passes = 0u64;
+    while passes < 3 || timed.as_secs_f64() < min_time {
+        work.data.copy_from_slice(&pristine.data);
+        let t0 = Instant::now();
+        pool.install(|| augment_batch(spec, &mut work, 0, passes + 1, 0));
+        timed += t0.elapsed();
+        passes += 1;
+    }
+    (passes as usize * pristine.len()) as f64 / timed.as_secs_f64()
+}
+
+/// Reads `{spec: {"1": ips, "3": ips}}` from the torchvision benchmark, if present.
+fn read_torchvision(path: &Path) -> anyhow::Result<Option<serde_json::Value>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not the JSON of bench_augment_torchvision.py", path.display()))?;
+    Ok(Some(json["images_per_s"].clone()))
+}
+
+/// Runs `ssad bench augment`.
+pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    let specs = parse_list(args.aug.as_deref().unwrap_or(&default_bench_specs()))?;
+    anyhow::ensure!(args.batch > 0 && args.size > 0, "--batch and --size must be positive");
+    for &c in &args.channels {
+        anyhow::ensure!(c == 1 || c == 3, "--channels: {c} is not supported; expected 1 or 3");
+    }
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let single = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let multi = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let reference = read_torchvision(&args.torchvision)?;
+    let mut results = Vec::new();
+    println!(
+        "augmentation benchmark: batch {} of {}x{} images, images/s (1 thread | {threads} threads){}",
+        args.batch,
+        args.size,
+        args.size,
+        if reference.is_some() { format!(", torchvision per-image from {}", args.torchvision.display()) } else { String::new() }
+    );
+    println!(
+        "{:<22} {:<12} {:>2} {:>12} {:>12} {:>12} {:>9}",
+        "spec", "category", "C", "1 thread", format!("{threads} threads"), "torchvision", "speed-up"
+    );
+    for &channels in &args.channels {
+        let shape = ImageShape::new(channels, args.size, args.size);
+        // A fixed pseudo-random batch in [0, 1].
+        let mut rng = ssad_core::sample_rng(12345, 0, channels as u64);
+        let pristine = Batch {
+            shape,
+            data: (0..args.batch * shape.numel()).map(|_| rand::Rng::random::<f32>(&mut rng)).collect(),
+        };
+        for spec in &specs {
+            let s1 = time_batch(spec, &pristine, &single, args.min_time);
+            let sn = time_batch(spec, &pristine, &multi, args.min_time);
+            let tv = reference.as_ref().and_then(|r| r[spec.to_string()][channels.to_string()].as_f64());
+            let speedup = tv.map(|t| s1 / t);
+            println!(
+                "{:<22} {:<12} {:>2} {:>12.0} {:>12.0} {:>12} {:>9}",
+                spec.to_string(),
+                spec.category().to_string(),
+                channels,
+                s1,
+                sn,
+                tv.map(|t| format!("{t:.0}")).unwrap_or_else(|| "-".into()),
+                speedup.map(|x| format!("{x:.1}x")).unwrap_or_else(|| "-".into())
+            );
+            results.push(BenchRow {
+                spec: spec.to_string(),
+                category: spec.category().to_string(),
+                channels,
+                single_thread_images_per_s: s1,
+                multi_thread_images_per_s: sn,
+                torchvision_images_per_s: tv,
+                speedup_vs_torchvision: speedup,
+            });
+        }
+    }
+    let report = BenchReport { batch: args.batch, size: args.size, threads, min_time_s: args.min_time, results };
+    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create folder {}", parent.display()))?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    println!("wrote {}", args.out.display());
+    Ok(())
 }

@@ -6,6 +6,7 @@ pub mod augment;
 pub mod bench;
 pub mod data;
 pub mod stats;
+pub mod study;
 pub mod train;
 
 /// ssad: which augmentation should a self-supervised anomaly detector use, and does it help?
@@ -32,6 +33,9 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Score a dataset (or a folder of images) with a trained detector.
     Score(train::ScoreArgs),
+    /// Run, resume, inspect and summarise a study (the grid of the paper and its variants).
+    #[command(subcommand)]
+    Study(study::StudyCommand),
     /// Benchmarks that print a table and write JSON.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -45,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats(c) => stats::run(c),
         Command::Train(a) => train::train(a),
         Command::Score(a) => train::score(a),
+        Command::Study(c) => study::run(c),
         Command::Bench(c) => bench::run(c),
     }
 }

@@ -1,0 +1,436 @@
+//! [`AutoencoderDetector`]: the autoencoder family behind the [`Detector`] trait, with
+//! safetensors weights and a JSON sidecar.
+
+use crate::config::ModelConfig;
+use crate::device::{device_name, parse_device};
+use crate::model::Network;
+use crate::train::{run_training, TrainSetup};
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use ssad_core::augment::Augment;
+use ssad_core::detector::{Detector, Embeddings, EpochProgress, FitSummary, TrainConfig};
+use ssad_core::{Batch, ImageSet, ImageShape};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use tch::{nn, Device, Kind, Tensor};
+
+/// File name of the weights inside a model directory.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// File name of the JSON sidecar inside a model directory.
+pub const SIDECAR_FILE: &str = "model.json";
+/// Value of [`ModelSidecar::format`].
+pub const SIDECAR_FORMAT: &str = "ssad-autoencoder";
+/// Default number of images per forward pass when scoring, embedding or reconstructing.
+pub const DEFAULT_EVAL_BATCH: usize = 1024;
+
+/// How a saved model was trained (part of the sidecar).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// The training settings as given.
+    pub train: TrainConfig,
+    /// Spec string of the augmentation (`none` for the vanilla autoencoder).
+    pub augmentation: String,
+    /// Seed of initialisation, shuffling and augmentation draws (= `train.seed`).
+    pub seed: u64,
+    /// SHA-256 of the training data (see [`data_fingerprint`]).
+    pub data_fingerprint: String,
+    /// Number of training images.
+    pub train_images: usize,
+    /// Device the model was trained on (`cpu`, `cuda:0`, ...).
+    pub device: String,
+    /// libtorch intra-op threads during training.
+    pub threads: usize,
+    /// Mean training loss of each epoch.
+    pub epoch_losses: Vec<f64>,
+    /// Training wall time in seconds.
+    pub seconds: f64,
+}
+
+/// The JSON sidecar (`model.json`) saved next to the weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelSidecar {
+    /// Always [`SIDECAR_FORMAT`].
+    pub format: String,
+    /// Sidecar format version (1).
+    pub version: u32,
+    /// Architecture.
+    pub model: ModelConfig,
+    /// Shape of the images the model takes.
+    pub shape: ImageShape,
+    /// Number of trainable parameters.
+    pub parameters: usize,
+    /// How the weights were trained; `None` for untrained weights.
+    pub training: Option<TrainingRecord>,
+}
+
+/// SHA-256 (hex) of a training set: its shape, then every pixel, then every label
+/// (little-endian `u16`). Two sets with the same fingerprint hold the same images in the same
+/// order.
+pub fn data_fingerprint(set: &ImageSet) -> String {
+    let mut h = Sha256::new();
+    for v in [
+        set.shape.channels,
+        set.shape.height,
+        set.shape.width,
+        set.len(),
+    ] {
+        h.update((v as u64).to_le_bytes());
+    }
+    h.update(&set.pixels);
+    for l in &set.labels {
+        h.update(l.to_le_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A ConvAE / DenseAE / LinearAE anomaly detector: score = per-sample mean squared
+/// reconstruction error of the unaugmented input, in evaluation mode.
+///
+/// `fit` re-initialises the weights from `cfg.seed` and trains from scratch on
+/// `cfg.device`. On the CPU, the same seed and thread count give bit-identical weights; a
+/// different number of libtorch threads may change float summation order and so the last
+/// bits. Augmentation draws depend only on (seed, epoch, dataset index), never on threads or
+/// batch size.
+pub struct AutoencoderDetector {
+    config: ModelConfig,
+    shape: ImageShape,
+    device: Device,
+    vs: nn::VarStore,
+    net: Network,
+    training: Option<TrainingRecord>,
+    eval_batch: usize,
+}
+
+impl std::fmt::Debug for AutoencoderDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AutoencoderDetector")
+            .field("config", &self.config)
+            .field("shape", &self.shape)
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AutoencoderDetector {
+    /// A model of `model` for images of `shape` on `device`, initialised as PyTorch would
+    /// (from seed 0; `fit` re-initialises from its own seed).
+    pub fn new(model: &ModelConfig, shape: ImageShape, device: Device) -> anyhow::Result<Self> {
+        model.validate(shape)?;
+        let vs = nn::VarStore::new(device);
+        let net = Network::build(&vs.root(), model, shape);
+        net.reset(0);
+        let det = Self {
+            config: model.clone(),
+            shape,
+            device,
+            vs,
+            net,
+            training: None,
+            eval_batch: DEFAULT_EVAL_BATCH,
+        };
+        let (built, formula) = (det.parameter_count(), model.parameter_count(shape));
+        anyhow::ensure!(
+            built == formula,
+            "internal error: {model} on {shape} built {built} parameters, the formula says {formula}"
+        );
+        Ok(det)
+    }
+
+    /// Loads a model directory written by [`Detector::save`] onto `device`.
+    pub fn load(dir: &Path, device: Device) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            dir.is_dir(),
+            "model directory {} does not exist (expected a directory written by `ssad train`)",
+            dir.display()
+        );
+        let sidecar_path = dir.join(SIDECAR_FILE);
+        let text = std::fs::read_to_string(&sidecar_path).with_context(|| {
+            format!(
+                "cannot read {}: {} is not a trained ssad model (expected {SIDECAR_FILE} and \
+                 {WEIGHTS_FILE})",
+                sidecar_path.display(),
+                dir.display()
+            )
+        })?;
+        let sidecar: ModelSidecar = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid model sidecar", sidecar_path.display()))?;
+        anyhow::ensure!(
+            sidecar.format == SIDECAR_FORMAT && sidecar.version == 1,
+            "{} has format '{}' version {}, expected '{SIDECAR_FORMAT}' version 1",
+            sidecar_path.display(),
+            sidecar.format,
+            sidecar.version
+        );
+        let mut det = Self::new(&sidecar.model, sidecar.shape, device)
+            .with_context(|| format!("bad model config in {}", sidecar_path.display()))?;
+        let weights_path = dir.join(WEIGHTS_FILE);
+        anyhow::ensure!(
+            weights_path.is_file(),
+            "model directory {} has no weights file {WEIGHTS_FILE}",
+            dir.display()
+        );
+        let tensors = Tensor::read_safetensors(&weights_path)
+            .with_context(|| format!("cannot read weights {}", weights_path.display()))?;
+        det.load_named(
+            tensors.into_iter().collect(),
+            &weights_path.display().to_string(),
+        )?;
+        det.training = sidecar.training;
+        Ok(det)
+    }
+
+    /// Copies `tensors` (PyTorch `state_dict` names) into the model; every parameter and
+    /// buffer must be present with the right shape, and nothing else.
+    pub(crate) fn load_named(
+        &mut self,
+        tensors: HashMap<String, Tensor>,
+        source: &str,
+    ) -> anyhow::Result<()> {
+        let vars = self.state_dict();
+        let missing: Vec<&str> = vars
+            .keys()
+            .filter(|k| !tensors.contains_key(*k))
+            .map(String::as_str)
+            .collect();
+        let mut unexpected: Vec<&str> = tensors
+            .keys()
+            .filter(|k| !vars.contains_key(*k))
+            .map(String::as_str)
+            .collect();
+        unexpected.sort();
+        anyhow::ensure!(
+            missing.is_empty() && unexpected.is_empty(),
+            "weights in {source} do not match the model {} on {} images: missing {:?}, \
+             unexpected {:?}",
+            self.config,
+            self.shape,
+            missing,
+            unexpected
+        );
+        let _guard = tch::no_grad_guard();
+        for (name, var) in &vars {
+            let src = &tensors[name];
+            anyhow::ensure!(
+                src.size() == var.size(),
+                "weight '{name}' in {source} has shape {:?} but the model {} on {} images needs \
+                 {:?}",
+                src.size(),
+                self.config,
+                self.shape,
+                var.size()
+            );
+            let mut var = var.shallow_clone();
+            var.copy_(&src.to_kind(var.kind()).to_device(self.device));
+        }
+        Ok(())
+    }
+
+    /// The architecture.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The image shape the model takes.
+    pub fn shape(&self) -> ImageShape {
+        self.shape
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// How the current weights were trained (`None` before `fit` or for untrained weights).
+    pub fn training(&self) -> Option<&TrainingRecord> {
+        self.training.as_ref()
+    }
+
+    /// Every parameter and buffer by its PyTorch `state_dict` name (tensors share storage with
+    /// the model).
+    pub fn state_dict(&self) -> BTreeMap<String, Tensor> {
+        self.vs.variables().into_iter().collect()
+    }
+
+    /// Number of trainable parameters (weights, biases, BatchNorm scale and shift).
+    pub fn parameter_count(&self) -> usize {
+        self.vs
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel())
+            .sum()
+    }
+
+    /// Sets how many images go through the network at once when scoring, embedding or
+    /// reconstructing (default [`DEFAULT_EVAL_BATCH`]); results do not depend on it beyond
+    /// float rounding of libtorch kernels.
+    pub fn set_eval_batch(&mut self, images: usize) {
+        self.eval_batch = images.max(1);
+    }
+
+    /// The sidecar describing the current model.
+    pub fn sidecar(&self) -> ModelSidecar {
+        ModelSidecar {
+            format: SIDECAR_FORMAT.into(),
+            version: 1,
+            model: self.config.clone(),
+            shape: self.shape,
+            parameters: self.parameter_count(),
+            training: self.training.clone(),
+        }
+    }
+
+    /// The network, its variables and its device, for the training step.
+    pub(crate) fn setup(&self) -> TrainSetup<'_> {
+        TrainSetup {
+            net: &self.net,
+            vs: &self.vs,
+            device: self.device,
+        }
+    }
+
+    /// Trains from the current weights (no re-initialisation) on the current device.
+    pub(crate) fn train_from_current(
+        &mut self,
+        train: &ImageSet,
+        aug: &dyn Augment,
+        cfg: &TrainConfig,
+        progress: &mut dyn FnMut(&EpochProgress),
+    ) -> anyhow::Result<FitSummary> {
+        anyhow::ensure!(
+            train.shape == self.shape,
+            "training images are {} but the model takes {}",
+            train.shape,
+            self.shape
+        );
+        if cfg.threads > 0 {
+            tch::set_num_threads(cfg.threads as i32);
+        }
+        let summary = run_training(&self.setup(), train, aug, cfg, progress)?;
+        self.training = Some(TrainingRecord {
+            train: cfg.clone(),
+            augmentation: aug.spec(),
+            seed: cfg.seed,
+            data_fingerprint: data_fingerprint(train),
+            train_images: train.len(),
+            device: device_name(self.device),
+            threads: tch::get_num_threads() as usize,
+            epoch_losses: summary.epoch_losses.clone(),
+            seconds: summary.seconds,
+        });
+        Ok(summary)
+    }
+
+    /// Runs `f` on each evaluation chunk of `images` (as an `N x C x H x W` tensor on the
+    /// model's device) in evaluation mode without gradients, concatenating the `f32` outputs.
+    fn eval_chunks(
+        &self,
+        images: &Batch,
+        f: impl Fn(&Tensor) -> Tensor,
+    ) -> anyhow::Result<Vec<f32>> {
+        anyhow::ensure!(
+            images.shape == self.shape,
+            "images are {} but the model takes {}",
+            images.shape,
+            self.shape
+        );
+        let s = self.shape;
+        let _guard = tch::no_grad_guard();
+        let mut out = Vec::new();
+        for chunk in images.data.chunks(self.eval_batch * s.numel()) {
+            let n = (chunk.len() / s.numel()) as i64;
+            let x = Tensor::from_slice(chunk)
+                .view([n, s.channels as i64, s.height as i64, s.width as i64])
+                .to_device(self.device);
+            let y = f(&x)
+                .to_device(Device::Cpu)
+                .to_kind(Kind::Float)
+                .contiguous();
+            out.extend(Vec::<f32>::try_from(y.flatten(0, -1))?);
+        }
+        Ok(out)
+    }
+}
+
+impl Detector for AutoencoderDetector {
+    fn fit(
+        &mut self,
+        train: &ImageSet,
+        aug: &dyn Augment,
+        cfg: &TrainConfig,
+        progress: &mut dyn FnMut(&EpochProgress),
+    ) -> anyhow::Result<FitSummary> {
+        let device = parse_device(&cfg.device)?;
+        if device != self.device {
+            self.device = device;
+            self.vs = nn::VarStore::new(device);
+            self.net = Network::build(&self.vs.root(), &self.config, self.shape);
+        }
+        self.net.reset(cfg.seed);
+        self.training = None;
+        self.train_from_current(train, aug, cfg, progress)
+    }
+
+    fn score(&self, images: &Batch) -> anyhow::Result<Vec<f32>> {
+        self.eval_chunks(images, |x| {
+            (self.net.forward(x, false) - x).square().mean_dim(
+                [1i64, 2, 3].as_slice(),
+                false,
+                Kind::Float,
+            )
+        })
+    }
+
+    fn embed(&self, images: &Batch) -> anyhow::Result<Embeddings> {
+        let data = self.eval_chunks(images, |x| self.net.encode(x, false))?;
+        Ok(Embeddings {
+            dim: self.config.embedding,
+            data,
+        })
+    }
+
+    fn reconstruct(&self, images: &Batch) -> anyhow::Result<Batch> {
+        let data = self.eval_chunks(images, |x| self.net.forward(x, false))?;
+        Ok(Batch {
+            shape: self.shape,
+            data,
+        })
+    }
+
+    fn save(&self, dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create model directory {}", dir.display()))?;
+        let mut named: Vec<(String, Tensor)> = self
+            .vs
+            .variables()
+            .into_iter()
+            .map(|(k, v)| (k, v.detach().to_device(Device::Cpu).contiguous()))
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let weights = dir.join(WEIGHTS_FILE);
+        Tensor::write_safetensors(&named, &weights)
+            .with_context(|| format!("cannot write weights {}", weights.display()))?;
+        let sidecar = dir.join(SIDECAR_FILE);
+        std::fs::write(
+            &sidecar,
+            serde_json::to_string_pretty(&self.sidecar())? + "\n",
+        )
+        .with_context(|| format!("cannot write {}", sidecar.display()))?;
+        Ok(())
+    }
+
+    fn kind(&self) -> String {
+        self.config.kind.to_string()
+    }
+}
+
+/// Loads a model directory written by `Detector::save` (`model.json` + `model.safetensors`)
+/// onto the CPU, as a trait object. Use [`load_detector_on`] for another device.
+pub fn load_detector(dir: &Path) -> anyhow::Result<Box<dyn Detector>> {
+    load_detector_on(dir, Device::Cpu)
+}
+
+/// Loads a model directory onto `device` (e.g. from [`parse_device`]).
+pub fn load_detector_on(dir: &Path, device: Device) -> anyhow::Result<Box<dyn Detector>> {
+    Ok(Box::new(AutoencoderDetector::load(dir, device)?))
+}

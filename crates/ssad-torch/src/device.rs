@@ -1,0 +1,76 @@
+//! Parsing of device names (`cpu`, `cuda`, `cuda:N`, `auto`).
+
+use tch::{Cuda, Device};
+
+/// Resolves a device name to a libtorch device.
+///
+/// `cpu`; `cuda` or `gpu` (= `cuda:0`); `cuda:N`; `auto` (the first GPU when CUDA is
+/// available, else the CPU). Asking for a GPU that is not there is an error, not a silent
+/// fallback to the CPU.
+pub fn parse_device(name: &str) -> anyhow::Result<Device> {
+    let lower = name.trim().to_ascii_lowercase();
+    let index = match lower.as_str() {
+        "cpu" => return Ok(Device::Cpu),
+        "auto" => return Ok(Device::cuda_if_available()),
+        "cuda" | "gpu" => 0,
+        other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(i)) => i,
+            _ => anyhow::bail!("unknown device '{name}': expected cpu, cuda, cuda:N or auto"),
+        },
+    };
+    anyhow::ensure!(
+        Cuda::is_available(),
+        "device '{name}' requested but CUDA is not available to libtorch (no GPU, no driver, or \
+         a CPU-only torch); use --device cpu or auto"
+    );
+    let count = Cuda::device_count() as usize;
+    anyhow::ensure!(
+        index < count,
+        "device '{name}' requested but only {count} CUDA device(s) are visible (cuda:0..cuda:{})",
+        count.saturating_sub(1)
+    );
+    Ok(Device::Cuda(index))
+}
+
+/// The name of a device as `parse_device` accepts it (`cpu`, `cuda:0`, ...).
+pub fn device_name(device: Device) -> String {
+    match device {
+        Device::Cpu => "cpu".into(),
+        Device::Cuda(i) => format!("cuda:{i}"),
+        Device::Mps => "mps".into(),
+        Device::Vulkan => "vulkan".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_cpu_and_rejects_unknown_names() {
+        assert_eq!(parse_device("cpu").unwrap(), Device::Cpu);
+        assert_eq!(parse_device(" CPU ").unwrap(), Device::Cpu);
+        for bad in ["tpu", "cuda:x", "cuda:-1", ""] {
+            let err = parse_device(bad).unwrap_err().to_string();
+            assert!(err.contains("unknown device") && err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn cuda_request_matches_availability() {
+        let auto = parse_device("auto").unwrap();
+        if Cuda::is_available() {
+            assert_eq!(auto, Device::Cuda(0));
+            assert_eq!(parse_device("cuda").unwrap(), Device::Cuda(0));
+            assert!(parse_device("cuda:999")
+                .unwrap_err()
+                .to_string()
+                .contains("cuda:999"));
+        } else {
+            assert_eq!(auto, Device::Cpu);
+            let err = parse_device("cuda:0").unwrap_err().to_string();
+            assert!(err.contains("CUDA is not available"), "{err}");
+        }
+        assert_eq!(device_name(Device::Cuda(1)), "cuda:1");
+    }
+}

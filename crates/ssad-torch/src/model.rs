@@ -1,0 +1,364 @@
+//! The autoencoder networks (METHOD.md section 2) as plain libtorch tensors.
+//!
+//! Layers are written out here (a few lines each over `Tensor::conv2d` & co.) rather than taken
+//! from `tch::nn`, so that parameter names, PyTorch's default initialisation and the BatchNorm
+//! bookkeeping (`num_batches_tracked`) match a PyTorch `state_dict()` exactly; see
+//! scripts/bench_train_torch.py for the equivalent PyTorch modules.
+
+use crate::config::{ModelConfig, ModelKind};
+use rand::Rng;
+use rand::SeedableRng;
+use ssad_core::ImageShape;
+use tch::nn::Path;
+use tch::{Kind, Tensor};
+
+/// BatchNorm settings of PyTorch's defaults.
+const BN_MOMENTUM: f64 = 0.1;
+const BN_EPS: f64 = 1e-5;
+
+/// How a parameter or buffer is (re)initialised.
+#[derive(Clone, Copy, Debug)]
+enum InitRule {
+    /// Uniform in `[-bound, bound)` (PyTorch's default for conv and linear layers).
+    Uniform(f64),
+    /// Every value equal to this constant.
+    Const(f64),
+}
+
+/// Records every tensor of a network with its init rule, in creation order.
+#[derive(Default)]
+struct Registry {
+    inits: Vec<(Tensor, InitRule)>,
+    batch_counters: Vec<Tensor>,
+}
+
+impl Registry {
+    fn var(&mut self, p: &Path, name: &str, dims: &[i64], rule: InitRule) -> Tensor {
+        let t = p.zeros(name, dims);
+        self.inits.push((t.shallow_clone(), rule));
+        t
+    }
+
+    fn buffer(&mut self, p: &Path, name: &str, dims: &[i64], value: f64) -> Tensor {
+        let t = p.zeros_no_train(name, dims);
+        self.inits.push((t.shallow_clone(), InitRule::Const(value)));
+        t
+    }
+}
+
+/// A 2-D convolution, kernel 3, stride 2, padding 1 (optionally transposed with output
+/// padding 1), with bias.
+struct Conv {
+    weight: Tensor,
+    bias: Tensor,
+    transposed: bool,
+}
+
+impl Conv {
+    fn new(reg: &mut Registry, p: &Path, cin: i64, cout: i64, transposed: bool) -> Self {
+        // PyTorch computes fan_in from weight.size(1): `in` for Conv2d, `out` for
+        // ConvTranspose2d (weight layout in x out x k x k); kaiming_uniform(a = sqrt 5) then
+        // gives the bound 1 / sqrt(fan_in) for both weight and bias.
+        let (dims, fan_in) = if transposed {
+            ([cin, cout, 3, 3], cout * 9)
+        } else {
+            ([cout, cin, 3, 3], cin * 9)
+        };
+        let bound = 1.0 / (fan_in as f64).sqrt();
+        let weight = reg.var(p, "weight", &dims, InitRule::Uniform(bound));
+        let bias = reg.var(p, "bias", &[cout], InitRule::Uniform(bound));
+        Self {
+            weight,
+            bias,
+            transposed,
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        if self.transposed {
+            x.conv_transpose2d(
+                &self.weight,
+                Some(&self.bias),
+                [2, 2],
+                [1, 1],
+                [1, 1],
+                1,
+                [1, 1],
+            )
+        } else {
+            x.conv2d(&self.weight, Some(&self.bias), [2, 2], [1, 1], [1, 1], 1)
+        }
+    }
+}
+
+/// A fully connected layer with bias.
+struct Linear {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Linear {
+    fn new(reg: &mut Registry, p: &Path, din: i64, dout: i64) -> Self {
+        let bound = 1.0 / (din as f64).sqrt();
+        let weight = reg.var(p, "weight", &[dout, din], InitRule::Uniform(bound));
+        let bias = reg.var(p, "bias", &[dout], InitRule::Uniform(bound));
+        Self { weight, bias }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.linear(&self.weight, Some(&self.bias))
+    }
+}
+
+/// BatchNorm1d / BatchNorm2d with PyTorch's buffers and defaults.
+struct BatchNorm {
+    weight: Tensor,
+    bias: Tensor,
+    running_mean: Tensor,
+    running_var: Tensor,
+}
+
+impl BatchNorm {
+    fn new(reg: &mut Registry, p: &Path, n: i64) -> Self {
+        let weight = reg.var(p, "weight", &[n], InitRule::Const(1.0));
+        let bias = reg.var(p, "bias", &[n], InitRule::Const(0.0));
+        let running_mean = reg.buffer(p, "running_mean", &[n], 0.0);
+        let running_var = reg.buffer(p, "running_var", &[n], 1.0);
+        let counter = p.add(
+            "num_batches_tracked",
+            Tensor::zeros([], (Kind::Int64, p.device())),
+            false,
+        );
+        reg.inits
+            .push((counter.shallow_clone(), InitRule::Const(0.0)));
+        reg.batch_counters.push(counter);
+        Self {
+            weight,
+            bias,
+            running_mean,
+            running_var,
+        }
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        x.batch_norm(
+            Some(&self.weight),
+            Some(&self.bias),
+            Some(&self.running_mean),
+            Some(&self.running_var),
+            train,
+            BN_MOMENTUM,
+            BN_EPS,
+            true,
+        )
+    }
+}
+
+/// Conv -> BatchNorm2d -> ReLU, or (last decoder block) conv -> sigmoid.
+/// Named like PyTorch's `Block.layers` Sequential: `layers.0` conv, `layers.1` norm.
+struct Block {
+    conv: Conv,
+    norm: Option<BatchNorm>,
+}
+
+impl Block {
+    fn new(
+        reg: &mut Registry,
+        p: &Path,
+        cin: i64,
+        cout: i64,
+        transposed: bool,
+        last: bool,
+    ) -> Self {
+        let layers = p.sub("layers");
+        let conv = Conv::new(reg, &layers.sub("0"), cin, cout, transposed);
+        let norm = (!last).then(|| BatchNorm::new(reg, &layers.sub("1"), cout));
+        Self { conv, norm }
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let y = self.conv.forward(x);
+        match &self.norm {
+            Some(bn) => bn.forward(&y, train).relu(),
+            None => y.sigmoid(),
+        }
+    }
+}
+
+/// Layers of one network family.
+enum Layers {
+    Conv {
+        encoder_blocks: Vec<Block>,
+        encoder_out: Linear,
+        decoder_in: Linear,
+        decoder_norm: BatchNorm,
+        decoder_blocks: Vec<Block>,
+        top_channels: i64,
+    },
+    Dense {
+        enc1: Linear,
+        enc2: Linear,
+        dec1: Linear,
+        dec2: Linear,
+    },
+    Linear {
+        enc: Linear,
+        dec: Linear,
+    },
+}
+
+/// One autoencoder: its layers plus the init rules of all its tensors.
+pub(crate) struct Network {
+    layers: Layers,
+    shape: ImageShape,
+    registry: Registry,
+}
+
+impl Network {
+    /// Creates the variables of `cfg` for images of `shape` under `root` (all zeros; call
+    /// [`Network::reset`] to initialise them).
+    pub(crate) fn build(root: &Path, cfg: &ModelConfig, shape: ImageShape) -> Self {
+        let mut reg = Registry::default();
+        let c = shape.channels as i64;
+        let d = shape.numel() as i64;
+        let h = cfg.embedding as i64;
+        let enc = root.sub("encoder");
+        let dec = root.sub("decoder");
+        let layers = match cfg.kind {
+            ModelKind::ConvAe => {
+                let f = cfg.width as i64;
+                let chans = [c, f, 2 * f, 4 * f, 8 * f];
+                let encoder_blocks = (0..4)
+                    .map(|i| {
+                        Block::new(&mut reg, &enc.sub(i), chans[i], chans[i + 1], false, false)
+                    })
+                    .collect();
+                // encoder.4 is Flatten, encoder.6 Tanh (no parameters).
+                let encoder_out = Linear::new(&mut reg, &enc.sub(5), 8 * f * 4, h);
+                let decoder_in = Linear::new(&mut reg, &dec.sub(0), h, 8 * f * 4);
+                let decoder_norm = BatchNorm::new(&mut reg, &dec.sub(1), 8 * f * 4);
+                // decoder.2 is ReLU, decoder.3 Unflatten; blocks are decoder.4..7.
+                let decoder_blocks = (0..4)
+                    .map(|i| {
+                        let (cin, cout) = (chans[4 - i], chans[3 - i]);
+                        Block::new(&mut reg, &dec.sub(4 + i), cin, cout, true, i == 3)
+                    })
+                    .collect();
+                Layers::Conv {
+                    encoder_blocks,
+                    encoder_out,
+                    decoder_in,
+                    decoder_norm,
+                    decoder_blocks,
+                    top_channels: 8 * f,
+                }
+            }
+            ModelKind::DenseAe => Layers::Dense {
+                // encoder: 0 Flatten, 1 Linear, 2 LeakyReLU, 3 Linear, 4 Tanh;
+                // decoder: 0 Linear, 1 LeakyReLU, 2 Linear, 3 Sigmoid, 4 Unflatten.
+                enc1: Linear::new(&mut reg, &enc.sub(1), d, 2 * h),
+                enc2: Linear::new(&mut reg, &enc.sub(3), 2 * h, h),
+                dec1: Linear::new(&mut reg, &dec.sub(0), h, 2 * h),
+                dec2: Linear::new(&mut reg, &dec.sub(2), 2 * h, d),
+            },
+            ModelKind::LinearAe => Layers::Linear {
+                // encoder: 0 Flatten, 1 Linear; decoder: 0 Linear, 1 Sigmoid, 2 Unflatten.
+                enc: Linear::new(&mut reg, &enc.sub(1), d, h),
+                dec: Linear::new(&mut reg, &dec.sub(0), h, d),
+            },
+        };
+        Self {
+            layers,
+            shape,
+            registry: reg,
+        }
+    }
+
+    /// (Re)initialises every parameter and buffer from `seed`, as PyTorch's default
+    /// initialisation does (uniform in +-1/sqrt(fan_in); BatchNorm scale 1, shift 0, running
+    /// mean 0, variance 1).
+    ///
+    /// The draws come from a ChaCha stream of `seed`, not from libtorch's global generator, so
+    /// models built concurrently in one process stay reproducible.
+    pub(crate) fn reset(&self, seed: u64) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(ssad_core::augment::splitmix64(seed));
+        let _guard = tch::no_grad_guard();
+        for (t, rule) in &self.registry.inits {
+            let mut t = t.shallow_clone();
+            match *rule {
+                InitRule::Const(v) => {
+                    let _ = t.fill_(v);
+                }
+                InitRule::Uniform(bound) => {
+                    let bound = bound as f32;
+                    let values: Vec<f32> = (0..t.numel())
+                        .map(|_| rng.random_range(-bound..bound))
+                        .collect();
+                    let src = Tensor::from_slice(&values).view(t.size().as_slice());
+                    t.copy_(&src.to_device(t.device()));
+                }
+            }
+        }
+    }
+
+    /// Adds one to every BatchNorm's `num_batches_tracked` (after a training forward pass).
+    pub(crate) fn count_batch(&self) {
+        let _guard = tch::no_grad_guard();
+        for c in &self.registry.batch_counters {
+            let _ = c.shallow_clone().g_add_scalar_(1);
+        }
+    }
+
+    /// The embedding of `x` (`N x C x H x W`): `N x H`.
+    pub(crate) fn encode(&self, x: &Tensor, train: bool) -> Tensor {
+        match &self.layers {
+            Layers::Conv {
+                encoder_blocks,
+                encoder_out,
+                ..
+            } => {
+                let mut y = x.shallow_clone();
+                for b in encoder_blocks {
+                    y = b.forward(&y, train);
+                }
+                encoder_out.forward(&y.flatten(1, -1)).tanh()
+            }
+            Layers::Dense { enc1, enc2, .. } => enc2
+                .forward(&enc1.forward(&x.flatten(1, -1)).leaky_relu())
+                .tanh(),
+            Layers::Linear { enc, .. } => enc.forward(&x.flatten(1, -1)),
+        }
+    }
+
+    /// The reconstruction (`N x C x H x W`, values in (0, 1)) of embeddings `z`.
+    pub(crate) fn decode(&self, z: &Tensor, train: bool) -> Tensor {
+        let s = self.shape;
+        let image = [-1, s.channels as i64, s.height as i64, s.width as i64];
+        match &self.layers {
+            Layers::Conv {
+                decoder_in,
+                decoder_norm,
+                decoder_blocks,
+                top_channels,
+                ..
+            } => {
+                let y = decoder_norm.forward(&decoder_in.forward(z), train).relu();
+                let mut y = y.view([-1, *top_channels, 2, 2]);
+                for b in decoder_blocks {
+                    y = b.forward(&y, train);
+                }
+                y
+            }
+            Layers::Dense { dec1, dec2, .. } => dec2
+                .forward(&dec1.forward(z).leaky_relu())
+                .sigmoid()
+                .view(image),
+            Layers::Linear { dec, .. } => dec.forward(z).sigmoid().view(image),
+        }
+    }
+
+    /// Reconstruction of `x` (encode then decode).
+    pub(crate) fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        self.decode(&self.encode(x, train), train)
+    }
+}

@@ -1,0 +1,215 @@
+//! Unit tests against PyTorch fixtures (scripts/fixtures/torch_autoencoders.py) and of the
+//! training loop's guarantees.
+
+use crate::config::{ModelConfig, ModelKind};
+use crate::detector::AutoencoderDetector;
+use ssad_core::detector::{Detector, TrainConfig};
+use ssad_core::{Identity, ImageSet, ImageShape};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use tch::{Device, Kind, Tensor};
+
+fn fixture(name: &str) -> HashMap<String, Tensor> {
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "tests",
+        "fixtures",
+        &format!("{name}.safetensors"),
+    ]
+    .iter()
+    .collect();
+    Tensor::read_safetensors(&path)
+        .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
+        .into_iter()
+        .collect()
+}
+
+fn with_prefix(map: &HashMap<String, Tensor>, prefix: &str) -> HashMap<String, Tensor> {
+    map.iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix(prefix)
+                .map(|s| (s.to_string(), v.shallow_clone()))
+        })
+        .collect()
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    assert_eq!(a.size(), b.size());
+    (a.to_kind(Kind::Double) - b.to_kind(Kind::Double))
+        .abs()
+        .max()
+        .double_value(&[])
+}
+
+fn to_vec(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.to_kind(Kind::Float).flatten(0, -1)).unwrap()
+}
+
+/// The fixture's 6 input images as an ImageSet (values = u8 / 255 as in PyTorch).
+fn fixture_images(fx: &HashMap<String, Tensor>, shape: ImageShape) -> ImageSet {
+    let t = &fx["input_u8"];
+    let pixels = Vec::<u8>::try_from(t.flatten(0, -1)).unwrap();
+    let n = t.size()[0] as usize;
+    ImageSet {
+        shape,
+        pixels,
+        labels: vec![0; n],
+        class_names: vec!["0".into()],
+    }
+}
+
+/// Forward pass (eval mode) and two Adam steps (train mode) agree with PyTorch 2.13.
+fn check_against_pytorch(name: &str, cfg: ModelConfig, shape: ImageShape) {
+    let _lock = crate::tests::THREADS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let fx = fixture(name);
+    let mut det = AutoencoderDetector::new(&cfg, shape, Device::Cpu).unwrap();
+    det.load_named(with_prefix(&fx, "weights."), name).unwrap();
+    let set = fixture_images(&fx, shape);
+    let batch = set.to_batch();
+
+    let scores = det.score(&batch).unwrap();
+    let want = to_vec(&fx["score"]);
+    for (g, w) in scores.iter().zip(&want) {
+        assert!(
+            (g - w).abs() <= 1e-6 + 1e-5 * w.abs(),
+            "{name}: score {g} vs torch {w}"
+        );
+    }
+    let emb = det.embed(&batch).unwrap();
+    assert_eq!(emb.dim, cfg.embedding);
+    let got = Tensor::from_slice(&emb.data);
+    assert!(
+        max_abs_diff(&got, &fx["embed"].flatten(0, -1)) < 1e-5,
+        "{name}: embedding"
+    );
+    let rec = det.reconstruct(&batch).unwrap();
+    let got = Tensor::from_slice(&rec.data);
+    assert!(
+        max_abs_diff(&got, &fx["recon"].flatten(0, -1)) < 1e-5,
+        "{name}: reconstruction"
+    );
+
+    // Two epochs of one full batch: Adam (wd 0.01), cosine annealing over 2 epochs.
+    let train = TrainConfig {
+        epochs: 2,
+        batch_size: 6,
+        lr: 1e-3,
+        weight_decay: 0.01,
+        seed: 0,
+        device: "cpu".into(),
+        threads: 1,
+    };
+    let summary = det
+        .train_from_current(&set, &Identity, &train, &mut |_| {})
+        .unwrap();
+    let want = Vec::<f64>::try_from(&fx["loss"]).unwrap();
+    for (g, w) in summary.epoch_losses.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-6, "{name}: loss {g} vs torch {w}");
+    }
+    let trained = with_prefix(&fx, "trained.");
+    let vars = det.state_dict();
+    assert_eq!(vars.len(), trained.len(), "{name}: number of tensors");
+    for (k, v) in &vars {
+        let d = max_abs_diff(v, &trained[k]);
+        // An Adam step moves each weight by ~lr = 1e-3, so 1e-5 separates right from wrong
+        // updates (wrong sign, wrong lr schedule, missing weight decay or BN momentum).
+        assert!(
+            d < 1e-5,
+            "{name}: {k} differs from PyTorch after 2 steps by {d}"
+        );
+    }
+}
+
+/// Serialises tests that change libtorch's process-wide thread count.
+pub(crate) static THREADS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn convae_matches_pytorch() {
+    let cfg = ModelConfig {
+        kind: ModelKind::ConvAe,
+        width: 4,
+        embedding: 8,
+    };
+    check_against_pytorch("convae_f4_h8_c3", cfg, ImageShape::new(3, 32, 32));
+}
+
+#[test]
+fn denseae_matches_pytorch() {
+    let cfg = ModelConfig {
+        kind: ModelKind::DenseAe,
+        width: 64,
+        embedding: 8,
+    };
+    check_against_pytorch("denseae_h8_c1", cfg, ImageShape::new(1, 32, 32));
+}
+
+#[test]
+fn linearae_matches_pytorch() {
+    let cfg = ModelConfig {
+        kind: ModelKind::LinearAe,
+        width: 64,
+        embedding: 8,
+    };
+    check_against_pytorch("linearae_h8_c1", cfg, ImageShape::new(1, 32, 32));
+}
+
+#[test]
+fn reference_convae_builds_with_the_specified_parameter_counts() {
+    for (c, want) in [(3, 4_159_235), (1, 4_156_929)] {
+        let det = AutoencoderDetector::new(
+            &ModelConfig::default(),
+            ImageShape::new(c, 32, 32),
+            Device::Cpu,
+        )
+        .unwrap();
+        assert_eq!(det.parameter_count(), want, "C = {c}");
+    }
+}
+
+#[test]
+fn weight_names_follow_pytorch_state_dict() {
+    let fx = fixture("convae_f4_h8_c3");
+    let mut want: Vec<String> = with_prefix(&fx, "weights.").into_keys().collect();
+    want.sort();
+    let cfg = ModelConfig {
+        kind: ModelKind::ConvAe,
+        width: 4,
+        embedding: 8,
+    };
+    let det = AutoencoderDetector::new(&cfg, ImageShape::new(3, 32, 32), Device::Cpu).unwrap();
+    let mut got: Vec<String> = det.state_dict().into_keys().collect();
+    got.sort();
+    assert_eq!(got, want);
+    assert!(got.contains(&"encoder.0.layers.0.weight".to_string()));
+}
+
+#[test]
+fn initialisation_follows_pytorch_defaults() {
+    // Uniform(+-1/sqrt(fan_in)): conv fan_in = in * 9; transposed conv fan_in = out * 9.
+    let cfg = ModelConfig {
+        kind: ModelKind::ConvAe,
+        width: 16,
+        embedding: 32,
+    };
+    let det = AutoencoderDetector::new(&cfg, ImageShape::new(3, 32, 32), Device::Cpu).unwrap();
+    let vars = det.state_dict();
+    let bound_of = |k: &str| vars[k].abs().max().double_value(&[]);
+    let b = bound_of("encoder.1.layers.0.weight"); // Conv2d(16, 32): 1/sqrt(144)
+    assert!(b <= 1.0 / 12.0 && b > 0.95 / 12.0, "{b}");
+    let b = bound_of("decoder.4.layers.0.weight"); // ConvT(128, 64): 1/sqrt(576)
+    assert!(b <= 1.0 / 24.0 && b > 0.95 / 24.0, "{b}");
+    let b = bound_of("encoder.5.weight"); // Linear(512, 32): 1/sqrt(512)
+    assert!(b <= 1.0 / 512f64.sqrt() && b > 0.95 / 512f64.sqrt(), "{b}");
+    assert_eq!(
+        vars["encoder.0.layers.1.weight"].min().double_value(&[]),
+        1.0
+    );
+    assert_eq!(vars["decoder.1.running_var"].max().double_value(&[]), 1.0);
+    // Mean of U(-b, b) over 128*64*9 values is ~0 (sd b / sqrt(3 * 73728) ~ 5e-5).
+    let m = vars["decoder.4.layers.0.weight"]
+        .mean(Kind::Double)
+        .double_value(&[]);
+    assert!(m.abs() < 5e-4, "{m}");
+}

@@ -1,0 +1,193 @@
+//! `ssad study` subcommands: run a study grid, show its status, summarise and export it.
+
+use super::data::DataDirArg;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use ssad::study::{self, store, RunOptions, Shard, StudyConfig, StudyDir};
+use std::path::PathBuf;
+
+/// `ssad study` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum StudyCommand {
+    /// Run (or resume) a study: every pending run of the grid, or of one shard of it.
+    Run(RunArgs),
+    /// Show done / pending / failed runs of a study folder.
+    Status {
+        /// Study folder.
+        dir: PathBuf,
+    },
+    /// Print and write the relative-AUC tables and the mean-AUC table.
+    Summary {
+        /// Study folder.
+        dir: PathBuf,
+    },
+    /// Export the results table (one row per run x testbed x anomaly) as CSV and/or Parquet.
+    Export {
+        /// Study folder.
+        dir: PathBuf,
+        /// CSV output [default: DIR/results.csv].
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Parquet output (readable by pandas / polars).
+        #[arg(long)]
+        parquet: Option<PathBuf>,
+    },
+    /// Print a built-in preset as TOML (a starting point for your own study file).
+    Preset {
+        /// demo, quick or paper.
+        name: String,
+    },
+}
+
+/// Arguments of `ssad study run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Study file (TOML); or use --preset.
+    pub config: Option<PathBuf>,
+    /// A built-in study: demo, quick or paper.
+    #[arg(long, conflicts_with = "config")]
+    pub preset: Option<String>,
+    /// Study folder (created if missing; resumed if it exists).
+    #[arg(long, default_value = "ssad-out/study")]
+    pub out: PathBuf,
+    /// Run only shard INDEX/COUNT of the grid (e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT);
+    /// defaults to $JOB_COMPLETION_INDEX/$SSAD_SHARD_COUNT when both are set (Kubernetes).
+    #[arg(long)]
+    pub shard: Option<Shard>,
+    /// Override the training device (cpu, cuda, cuda:N, auto).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Override the number of epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Override the libtorch CPU threads.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Stop after this many runs.
+    #[arg(long)]
+    pub max_runs: Option<usize>,
+    /// No progress bars (one line per run on stderr).
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+fn env_shard() -> anyhow::Result<Option<Shard>> {
+    match (std::env::var("JOB_COMPLETION_INDEX"), std::env::var("SSAD_SHARD_COUNT")) {
+        (Ok(i), Ok(n)) => Ok(Some(format!("{i}/{n}").parse().context("JOB_COMPLETION_INDEX / SSAD_SHARD_COUNT")?)),
+        _ => Ok(None),
+    }
+}
+
+/// Runs one `ssad study` subcommand.
+pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
+    match cmd {
+        StudyCommand::Run(a) => run_cmd(a),
+        StudyCommand::Status { dir } => {
+            let d = StudyDir::open(&dir)?;
+            let s = study::status(&d)?;
+            println!(
+                "{}: {} runs: {} done, {} pending, {} failed, {} stale (config changed; will rerun)",
+                dir.display(),
+                s.total,
+                s.done.len(),
+                s.pending.len(),
+                s.failed.len(),
+                s.stale.len()
+            );
+            for (k, e) in &s.failed {
+                println!("failed  {}: {e}", k.id());
+            }
+            for k in s.pending.iter().take(20) {
+                println!("pending {}", k.id());
+            }
+            if s.pending.len() > 20 {
+                println!("... and {} more pending", s.pending.len() - 20);
+            }
+            Ok(())
+        }
+        StudyCommand::Summary { dir } => {
+            let d = StudyDir::open(&dir)?;
+            let rows = study::result_rows(&d.records()?);
+            anyhow::ensure!(!rows.is_empty(), "{} has no finished runs yet", dir.display());
+            let s = study::summarize(&rows)?;
+            println!("{}", study::summary::to_markdown(&s));
+            let out = dir.join("summary");
+            study::summary::write_summary(&s, &out)?;
+            store::write_csv(&rows, &dir.join("results.csv"))?;
+            println!("\nwrote {}/summary.md, summary.json, relative_auc.csv, auc_means.csv and {}/results.csv", out.display(), dir.display());
+            Ok(())
+        }
+        StudyCommand::Export { dir, csv, parquet } => {
+            let d = StudyDir::open(&dir)?;
+            let rows = study::result_rows(&d.records()?);
+            let csv = csv.unwrap_or_else(|| dir.join("results.csv"));
+            store::write_csv(&rows, &csv)?;
+            println!("wrote {} rows to {}", rows.len(), csv.display());
+            if let Some(p) = parquet {
+                store::write_parquet(&rows, &p)?;
+                println!("wrote {} rows to {}", rows.len(), p.display());
+            }
+            Ok(())
+        }
+        StudyCommand::Preset { name } => {
+            let (_, text) = study::PRESETS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .with_context(|| format!("unknown preset '{name}': expected demo, quick or paper"))?;
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
+    let mut cfg = match (&a.config, &a.preset) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read study file {}", path.display()))?;
+            StudyConfig::from_toml(&text, &path.display().to_string())?
+        }
+        (None, Some(p)) => StudyConfig::preset(p)?,
+        (None, None) => anyhow::bail!("give a study file (ssad study run STUDY.toml) or --preset demo|quick|paper"),
+    };
+    if let Some(d) = a.device {
+        cfg.train.device = d;
+    }
+    if let Some(e) = a.epochs {
+        cfg.train.epochs = e;
+    }
+    if let Some(t) = a.threads {
+        cfg.train.threads = t;
+    }
+    cfg.validate()?;
+    let shard = match a.shard {
+        Some(s) => Some(s),
+        None => env_shard()?,
+    };
+    let dir = StudyDir::create(&a.out, &cfg)?;
+    let opts = RunOptions { data_dir: a.data.resolve(), shard, quiet: a.quiet, max_runs: a.max_runs };
+    let started = std::time::Instant::now();
+    let o = study::run_study(&cfg, &dir, &opts)?;
+    eprintln!(
+        "study '{}' in {}: {} runs in {}; {} already done, {} run now, {} failed ({:.1} s)",
+        cfg.name,
+        a.out.display(),
+        o.in_shard,
+        shard.map(|s| format!("shard {}/{}", s.index, s.count)).unwrap_or_else(|| "the grid".into()),
+        o.already_done,
+        o.ran,
+        o.failed,
+        started.elapsed().as_secs_f64()
+    );
+    anyhow::ensure!(o.failed == 0, "{} run(s) failed: see `ssad study status {}`", o.failed, a.out.display());
+    // Print the summary of whatever is done so far.
+    let rows = study::result_rows(&dir.records()?);
+    if !rows.is_empty() && shard.is_none() {
+        let s = study::summarize(&rows)?;
+        println!("{}", study::summary::to_markdown(&s));
+        study::summary::write_summary(&s, &a.out.join("summary"))?;
+        store::write_csv(&rows, &a.out.join("results.csv"))?;
+    }
+    Ok(())
+}

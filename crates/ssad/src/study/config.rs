@@ -1,0 +1,296 @@
+//! Study configuration: the TOML file (or a built-in preset), sweeps, and the expanded grid.
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use ssad_core::data::DatasetName;
+use ssad_core::TrainConfig;
+use ssad_torch::ModelConfig;
+
+/// A study: the grid of datasets x normal classes x augmentations x seeds, the testbeds each
+/// trained model is scored on, and the model and training settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyConfig {
+    /// Name shown in summaries and reports.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Datasets (`mnist`, `fashion-mnist`, `cifar10`, `svhn`).
+    pub datasets: Vec<DatasetName>,
+    /// Testbeds every trained model is scored on: `wild` and/or `controlled`.
+    #[serde(default = "default_testbeds")]
+    pub testbeds: Vec<String>,
+    /// Anomaly generators of the controlled testbed.
+    #[serde(default = "default_gens")]
+    pub gens: Vec<String>,
+    /// Normal classes (default: all 10).
+    #[serde(default = "default_classes")]
+    pub normal_classes: Vec<usize>,
+    /// Augmentation specs; sweeps such as `cutout(area=0.1..0.9 step 0.1)` expand to one spec
+    /// per value. `none` (the vanilla baseline) is added when missing.
+    pub augs: Vec<String>,
+    /// Training seeds.
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    /// Train on at most this many images of the normal class (a seeded subsample).
+    #[serde(default)]
+    pub train_limit: Option<usize>,
+    /// Save each trained model's weights under `models/` (needed by the report's figures).
+    #[serde(default = "default_true")]
+    pub save_models: bool,
+    /// Save each run's test scores under `scores/`.
+    #[serde(default = "default_true")]
+    pub save_scores: bool,
+    /// Detector architecture.
+    #[serde(default)]
+    pub model: ModelConfig,
+    /// Training settings.
+    #[serde(default)]
+    pub train: TrainConfig,
+}
+
+fn default_name() -> String {
+    "study".into()
+}
+fn default_testbeds() -> Vec<String> {
+    vec!["wild".into(), "controlled".into()]
+}
+fn default_gens() -> Vec<String> {
+    crate::testbed::DEFAULT_GENS.iter().map(|s| s.to_string()).collect()
+}
+fn default_classes() -> Vec<usize> {
+    (0..10).collect()
+}
+fn default_seeds() -> Vec<u64> {
+    vec![0]
+}
+fn default_true() -> bool {
+    true
+}
+
+/// Built-in presets: (name, TOML text). The TOML files under `crates/ssad/presets/` are the
+/// documentation of each preset's choices.
+pub const PRESETS: [(&str, &str); 3] = [
+    ("demo", include_str!("../../presets/demo.toml")),
+    ("quick", include_str!("../../presets/quick.toml")),
+    ("paper", include_str!("../../presets/paper.toml")),
+];
+
+/// One training of the grid. Every testbed of the study is scored from this one training
+/// (in-the-wild and controlled share the normal class's training images).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RunKey {
+    /// Dataset.
+    pub dataset: DatasetName,
+    /// Normal class.
+    pub normal: usize,
+    /// Augmentation spec (canonical form).
+    pub aug: String,
+    /// Training seed.
+    pub seed: u64,
+}
+
+impl RunKey {
+    /// A file-name-safe, unique id: readable prefix plus a short hash of the spec.
+    pub fn id(&self) -> String {
+        let slug: String = self
+            .aug
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .collect();
+        let h = Sha256::digest(self.aug.as_bytes());
+        format!("{}-c{}-s{}-{}-{:02x}{:02x}{:02x}", self.dataset, self.normal, self.seed, slug.trim_matches('_'), h[0], h[1], h[2])
+    }
+}
+
+impl StudyConfig {
+    /// Parses a study TOML, naming the file in errors.
+    pub fn from_toml(text: &str, origin: &str) -> anyhow::Result<Self> {
+        let cfg: StudyConfig = toml::from_str(text).with_context(|| format!("invalid study config {origin}"))?;
+        cfg.validate().with_context(|| format!("invalid study config {origin}"))?;
+        Ok(cfg)
+    }
+
+    /// A built-in preset by name.
+    pub fn preset(name: &str) -> anyhow::Result<Self> {
+        let Some((_, text)) = PRESETS.iter().find(|(n, _)| *n == name) else {
+            let names: Vec<_> = PRESETS.iter().map(|(n, _)| *n).collect();
+            bail!("unknown preset '{name}': expected one of {}", names.join(", "));
+        };
+        Self::from_toml(text, &format!("(preset {name})"))
+    }
+
+    /// Checks every value; errors name the field and what is allowed.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(!self.datasets.is_empty(), "datasets: list at least one dataset");
+        anyhow::ensure!(!self.augs.is_empty(), "augs: list at least one augmentation");
+        anyhow::ensure!(!self.seeds.is_empty(), "seeds: list at least one seed");
+        anyhow::ensure!(!self.normal_classes.is_empty(), "normal_classes: list at least one class");
+        for t in &self.testbeds {
+            anyhow::ensure!(t == "wild" || t == "controlled", "testbeds: unknown testbed '{t}', expected wild or controlled");
+        }
+        anyhow::ensure!(!self.testbeds.is_empty(), "testbeds: list wild and/or controlled");
+        for d in &self.datasets {
+            for &c in &self.normal_classes {
+                d.check_class(c)?;
+            }
+        }
+        for g in &self.gens {
+            ssad_augment::parse(g).with_context(|| format!("gens: '{g}'"))?;
+        }
+        self.expanded_augs()?;
+        anyhow::ensure!(self.train.epochs >= 1, "train.epochs must be at least 1");
+        anyhow::ensure!(self.train.batch_size >= 1, "train.batch_size must be at least 1");
+        anyhow::ensure!(self.train.lr > 0.0 && self.train.lr.is_finite(), "train.lr must be positive, got {}", self.train.lr);
+        anyhow::ensure!(self.train.weight_decay >= 0.0, "train.weight_decay must be >= 0, got {}", self.train.weight_decay);
+        if let Some(l) = self.train_limit {
+            anyhow::ensure!(l >= 1, "train_limit must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The augmentation specs after sweep expansion, canonicalised, `none` first.
+    pub fn expanded_augs(&self) -> anyhow::Result<Vec<String>> {
+        let mut out: Vec<String> = vec!["none".into()];
+        for spec in &self.augs {
+            for s in expand_sweep(spec)? {
+                let canon = ssad_augment::parse(&s).with_context(|| format!("augs: '{spec}'"))?.to_string();
+                if !out.contains(&canon) {
+                    out.push(canon);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every run of the grid, ordered dataset, class, aug, seed (so consecutive runs share data).
+    pub fn runs(&self) -> anyhow::Result<Vec<RunKey>> {
+        let augs = self.expanded_augs()?;
+        let mut runs = Vec::new();
+        for &dataset in &self.datasets {
+            for &normal in &self.normal_classes {
+                for aug in &augs {
+                    for &seed in &self.seeds {
+                        runs.push(RunKey { dataset, normal, aug: aug.clone(), seed });
+                    }
+                }
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Hash of everything that changes a run's result (all but the grid lists): a record with
+    /// another hash is stale and is redone on resume. The device and thread count are left
+    /// out so a study can move between machines.
+    pub fn run_config_hash(&self, key: &RunKey) -> String {
+        let mut train = self.train.clone();
+        train.device = String::new();
+        train.threads = 0;
+        let v = serde_json::json!({
+            "key": key,
+            "testbeds": self.testbeds,
+            "gens": self.gens,
+            "train_limit": self.train_limit,
+            "model": self.model,
+            "train": train,
+            "testbed_version": 1,
+        });
+        let h = Sha256::digest(v.to_string().as_bytes());
+        h.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The config as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a study config always serialises")
+    }
+}
+
+/// Expands `name(param=A..B step S)` into one spec per value (inclusive); other specs are
+/// returned unchanged.
+pub fn expand_sweep(spec: &str) -> anyhow::Result<Vec<String>> {
+    let Some(dots) = spec.find("..") else { return Ok(vec![spec.to_string()]) };
+    let eq = spec[..dots].rfind('=').with_context(|| format!("sweep '{spec}': expected name(param=A..B step S)"))?;
+    let end = spec[dots..].find([')', ',']).map(|i| dots + i).with_context(|| format!("sweep '{spec}': missing ')'"))?;
+    let range = &spec[eq + 1..end];
+    let parse = |s: &str, what: &str| -> anyhow::Result<f64> {
+        s.trim().parse::<f64>().with_context(|| format!("sweep '{spec}': {what} '{}' is not a number", s.trim()))
+    };
+    let (a, rest) = range.split_once("..").unwrap();
+    let (b, step) = match rest.split_once("step") {
+        Some((b, s)) => (parse(b, "end")?, parse(s, "step")?),
+        None => bail!("sweep '{spec}': expected 'A..B step S'"),
+    };
+    let a = parse(a, "start")?;
+    anyhow::ensure!(step > 0.0 && b >= a, "sweep '{spec}': need start <= end and step > 0");
+    let n = ((b - a) / step + 1e-9).floor() as usize + 1;
+    anyhow::ensure!(n <= 1000, "sweep '{spec}': {n} values is too many (at most 1000)");
+    Ok((0..n)
+        .map(|i| {
+            let v = a + step * i as f64;
+            let text = format!("{:.6}", v).trim_end_matches('0').trim_end_matches('.').to_string();
+            format!("{}{}{}", &spec[..eq + 1], text, &spec[end..])
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeps_expand_inclusively_with_clean_numbers() {
+        let v = expand_sweep("cutout(area=0.1..0.9 step 0.1)").unwrap();
+        assert_eq!(v.len(), 9);
+        assert_eq!(v[0], "cutout(area=0.1)");
+        assert_eq!(v[2], "cutout(area=0.3)");
+        assert_eq!(v[8], "cutout(area=0.9)");
+        assert_eq!(expand_sweep("rotate").unwrap(), vec!["rotate"]);
+        assert!(expand_sweep("cutout(area=0.9..0.1 step 0.1)").is_err());
+        assert!(expand_sweep("cutout(area=0.1..x step 0.1)").unwrap_err().to_string().contains("'x' is not a number"));
+    }
+
+    #[test]
+    fn presets_parse_and_demo_grid_is_small() {
+        for (name, _) in PRESETS {
+            let cfg = StudyConfig::preset(name).unwrap();
+            assert!(cfg.expanded_augs().unwrap()[0] == "none", "{name}");
+        }
+        let demo = StudyConfig::preset("demo").unwrap();
+        assert!(demo.runs().unwrap().len() <= 12);
+        let paper = StudyConfig::preset("paper").unwrap();
+        assert_eq!(paper.train.epochs, 256);
+        assert_eq!(paper.train.batch_size, 1024);
+        assert_eq!(paper.runs().unwrap().len(), 4 * 10 * 14);
+        let quick = StudyConfig::preset("quick").unwrap();
+        assert_eq!(quick.expanded_augs().unwrap().len(), 14);
+        // Each controlled-gen Wilcoxon test pairs datasets x classes x seeds tasks: at least 20.
+        assert!(quick.datasets.len() * quick.normal_classes.len() * quick.seeds.len() >= 20);
+        assert!(StudyConfig::preset("nope").unwrap_err().to_string().contains("demo, quick, paper"));
+    }
+
+    #[test]
+    fn bad_configs_name_the_field() {
+        let e = StudyConfig::from_toml("datasets = ['mnist']\naugs = ['cutout(area=2)']", "s.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("cutout(area=2)"), "{e:#}");
+        let e = StudyConfig::from_toml("datasets = ['mnst']\naugs = ['none']", "s.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("s.toml") && format!("{e:#}").contains("mnst"), "{e:#}");
+        let e = StudyConfig::from_toml("datasets = ['mnist']\naugs = ['none']\nnormal_classes=[10]", "s.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("class 10"), "{e:#}");
+        let e = StudyConfig::from_toml("datasets = ['mnist']\naugs = ['none']\nepochs = 3", "s.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("epochs"), "{e:#}");
+    }
+
+    #[test]
+    fn run_ids_are_unique_and_hash_tracks_config() {
+        let cfg = StudyConfig::preset("quick").unwrap();
+        let runs = cfg.runs().unwrap();
+        let ids: std::collections::HashSet<_> = runs.iter().map(|r| r.id()).collect();
+        assert_eq!(ids.len(), runs.len());
+        let mut other = cfg.clone();
+        other.train.epochs += 1;
+        assert_ne!(cfg.run_config_hash(&runs[0]), other.run_config_hash(&runs[0]));
+        let mut moved = cfg.clone();
+        moved.train.device = "cuda:1".into();
+        assert_eq!(cfg.run_config_hash(&runs[0]), moved.run_config_hash(&runs[0]));
+    }
+}

@@ -1,0 +1,13 @@
+//! The study runner (METHOD.md sections 4-6): a grid of datasets x normal classes x
+//! augmentations x seeds, trained and scored resumably into a study folder, shardable over a
+//! cluster's job array, and summarised with the paired statistics.
+
+pub mod config;
+pub mod runner;
+pub mod store;
+pub mod summary;
+
+pub use config::{expand_sweep, RunKey, StudyConfig, PRESETS};
+pub use runner::{run_study, shard_runs, status, RunOptions, RunOutcome, Shard, StudyStatus};
+pub use store::{result_rows, ResultRow, RunRecord, StudyDir};
+pub use summary::{summarize, StudySummary};

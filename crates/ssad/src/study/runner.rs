@@ -1,0 +1,276 @@
+//! Executes a study's grid: resumable, shardable, one training per run scored on every
+//! testbed, with progress bars over runs and epochs.
+
+use super::config::{RunKey, StudyConfig};
+use super::store::{now_unix, write_atomic, FailureRecord, PairRecord, RunRecord, StudyDir, TestbedResult};
+use crate::testbed::{self, Testbed, TestbedKind};
+use anyhow::Context;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ssad_core::data::{self, DatasetName, Split};
+use ssad_core::{Detector, EpochProgress, ImageSet};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Which part of the grid a process runs: every `count`-th run starting at `index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based shard index.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let (i, n) = s.split_once('/').with_context(|| format!("shard '{s}': expected INDEX/COUNT, e.g. 0/4"))?;
+        let index: usize = i.trim().parse().with_context(|| format!("shard '{s}': index '{i}' is not a number"))?;
+        let count: usize = n.trim().parse().with_context(|| format!("shard '{s}': count '{n}' is not a number"))?;
+        anyhow::ensure!(count >= 1 && index < count, "shard '{s}': need 0 <= INDEX < COUNT");
+        Ok(Shard { index, count })
+    }
+}
+
+/// How to run a study.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Only this shard of the grid.
+    pub shard: Option<Shard>,
+    /// No progress bars.
+    pub quiet: bool,
+    /// Stop after this many runs (for smoke tests and time-boxed sessions).
+    pub max_runs: Option<usize>,
+}
+
+/// What a call to [`run_study`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// Runs of this shard in the grid.
+    pub in_shard: usize,
+    /// Runs already done with the same config (skipped).
+    pub already_done: usize,
+    /// Runs done now.
+    pub ran: usize,
+    /// Runs that failed now (see `failed/`).
+    pub failed: usize,
+}
+
+/// Builds the detector of a study (the only place that names a concrete detector type).
+pub fn build_detector(cfg: &StudyConfig, shape: ssad_core::ImageShape) -> anyhow::Result<Box<dyn Detector>> {
+    let device = ssad_torch::parse_device(&cfg.train.device)?;
+    Ok(Box::new(ssad_torch::AutoencoderDetector::new(&cfg.model, shape, device)?))
+}
+
+/// Datasets and testbeds kept between consecutive runs of the same dataset and class.
+#[derive(Default)]
+struct DataCache {
+    sets: HashMap<DatasetName, (ImageSet, ImageSet)>,
+    testbeds: Option<((DatasetName, usize), Vec<(String, Testbed)>)>,
+}
+
+impl DataCache {
+    fn testbeds(&mut self, cfg: &StudyConfig, data_dir: &std::path::Path, dataset: DatasetName, normal: usize) -> anyhow::Result<&[(String, Testbed)]> {
+        if self.testbeds.as_ref().map(|(k, _)| *k) != Some((dataset, normal)) {
+            if !self.sets.contains_key(&dataset) {
+                self.sets.clear(); // keep one dataset in memory at a time
+                let train = data::load(dataset, Split::Train, data_dir)?;
+                let test = data::load(dataset, Split::Test, data_dir)?;
+                self.sets.insert(dataset, (train, test));
+            }
+            let (train, test) = &self.sets[&dataset];
+            let mut built = Vec::new();
+            for t in &cfg.testbeds {
+                let tb = match t.as_str() {
+                    "wild" => testbed::in_the_wild(train, test, normal as u16, cfg.train_limit),
+                    _ => testbed::controlled(train, test, normal as u16, &cfg.gens, cfg.train_limit)?,
+                };
+                built.push((t.clone(), tb));
+            }
+            self.testbeds = Some(((dataset, normal), built));
+        }
+        Ok(&self.testbeds.as_ref().unwrap().1)
+    }
+}
+
+/// The runs of `cfg` in `shard` (all when `None`).
+pub fn shard_runs(cfg: &StudyConfig, shard: Option<Shard>) -> anyhow::Result<Vec<RunKey>> {
+    let runs = cfg.runs()?;
+    Ok(match shard {
+        None => runs,
+        Some(s) => runs.into_iter().enumerate().filter(|(i, _)| i % s.count == s.index).map(|(_, r)| r).collect(),
+    })
+}
+
+/// Runs every pending run of the study (this shard's), skipping runs already recorded with the
+/// same config hash. A killed process loses at most its run in flight.
+pub fn run_study(cfg: &StudyConfig, dir: &StudyDir, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
+    let runs = shard_runs(cfg, opts.shard)?;
+    let mut outcome = RunOutcome { in_shard: runs.len(), ..Default::default() };
+    let mut pending = Vec::new();
+    for key in runs {
+        match dir.record(&key)? {
+            Some(r) if r.config_hash == cfg.run_config_hash(&key) => outcome.already_done += 1,
+            _ => pending.push(key),
+        }
+    }
+    if let Some(m) = opts.max_runs {
+        pending.truncate(m);
+    }
+    let multi = MultiProgress::with_draw_target(if opts.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
+    let runs_bar = multi.add(ProgressBar::new(pending.len() as u64));
+    runs_bar.set_style(
+        ProgressStyle::with_template("runs   {bar:30.cyan/blue} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}")
+            .unwrap()
+            .progress_chars("=> "),
+    );
+    let epoch_bar = multi.add(ProgressBar::new(cfg.train.epochs as u64));
+    epoch_bar.set_style(
+        ProgressStyle::with_template("epochs {bar:30.green/white} {pos}/{len} [{eta_precise}] {msg}").unwrap().progress_chars("=> "),
+    );
+    if opts.quiet {
+        eprintln!("{} runs in shard, {} already done, {} to run", outcome.in_shard, outcome.already_done, pending.len());
+    }
+    let mut cache = DataCache::default();
+    for key in &pending {
+        runs_bar.set_message(key.id());
+        epoch_bar.reset();
+        match run_one(cfg, dir, &opts.data_dir, key, &mut cache, &epoch_bar) {
+            Ok(rec) => {
+                dir.write_record(&rec)?;
+                outcome.ran += 1;
+                if opts.quiet {
+                    eprintln!("done {} ({:.1}s)", key.id(), rec.train_seconds);
+                }
+            }
+            Err(e) => {
+                outcome.failed += 1;
+                let msg = format!("{e:#}");
+                runs_bar.println(format!("run {} failed: {msg}", key.id()));
+                dir.write_failure(&FailureRecord { key: key.clone(), error: msg, failed_unix: now_unix() })?;
+            }
+        }
+        runs_bar.inc(1);
+    }
+    epoch_bar.finish_and_clear();
+    runs_bar.finish();
+    Ok(outcome)
+}
+
+/// Trains one run and scores it on every testbed.
+fn run_one(cfg: &StudyConfig, dir: &StudyDir, data_dir: &std::path::Path, key: &RunKey, cache: &mut DataCache, bar: &ProgressBar) -> anyhow::Result<RunRecord> {
+    let testbeds = cache.testbeds(cfg, data_dir, key.dataset, key.normal)?;
+    let aug = ssad_augment::parse(&key.aug)?.build();
+    let train_set = &testbeds[0].1.train;
+    let mut detector = build_detector(cfg, train_set.shape)?;
+    let mut train_cfg = cfg.train.clone();
+    train_cfg.seed = key.seed;
+    let started = Instant::now();
+    let fit = detector.fit(train_set, aug.as_ref(), &train_cfg, &mut |p: &EpochProgress| {
+        bar.set_length(p.epochs as u64);
+        bar.set_position(p.epoch as u64);
+        bar.set_message(format!("loss {:.5}", p.loss));
+    })?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    let id = key.id();
+    let mut results = Vec::new();
+    for (name, tb) in testbeds {
+        let t0 = Instant::now();
+        let scores = detector.score(&tb.test)?;
+        let score_seconds = t0.elapsed().as_secs_f64();
+        let scores64: Vec<f64> = scores.iter().map(|&s| s as f64).collect();
+        let pairs = ssad_stats::metrics::pairwise(&scores64, &tb.groups, tb.normal_group)
+            .with_context(|| format!("metrics of run {id} on testbed {name}"))?
+            .into_iter()
+            .map(|p| PairRecord {
+                anomaly: match p.anomaly {
+                    ssad_stats::metrics::AnomalyTarget::Class(c) => tb.group_names[c as usize].clone(),
+                    ssad_stats::metrics::AnomalyTarget::Rest => "rest".into(),
+                },
+                n_normal: p.n_normal,
+                n_anomaly: p.n_anomaly,
+                auc: p.metrics.auc,
+                ap: p.metrics.ap,
+                f1: p.metrics.f1,
+                precision: p.metrics.precision,
+            })
+            .collect();
+        let scores_file = if cfg.save_scores {
+            let rel = format!("scores/{id}.{name}.csv");
+            let mut text = String::from("index,group,anomaly,score\n");
+            for (i, (&g, s)) in tb.groups.iter().zip(&scores).enumerate() {
+                text.push_str(&format!("{i},{},{},{s}\n", tb.group_names[g as usize], u8::from(g != tb.normal_group)));
+            }
+            write_atomic(&dir.root.join(&rel), text.as_bytes())?;
+            Some(rel)
+        } else {
+            None
+        };
+        results.push(TestbedResult { testbed: name.clone(), pairs, scores_file, score_seconds });
+    }
+    let model_dir = if cfg.save_models {
+        let rel = format!("models/{id}");
+        detector.save(&dir.root.join(&rel)).with_context(|| format!("saving the model of run {id}"))?;
+        Some(rel)
+    } else {
+        None
+    };
+    Ok(RunRecord {
+        key: key.clone(),
+        run_id: id,
+        config_hash: cfg.run_config_hash(key),
+        ssad_version: env!("CARGO_PKG_VERSION").into(),
+        device: cfg.train.device.clone(),
+        finished_unix: now_unix(),
+        train_images: train_set.len(),
+        train_seconds,
+        epoch_losses: fit.epoch_losses,
+        results,
+        model_dir,
+    })
+}
+
+/// Progress of a study folder against its grid.
+#[derive(Clone, Debug, Default)]
+pub struct StudyStatus {
+    /// Runs in the grid.
+    pub total: usize,
+    /// Done with the current config.
+    pub done: Vec<RunKey>,
+    /// Recorded with another config (will be redone).
+    pub stale: Vec<RunKey>,
+    /// Failed, with the error.
+    pub failed: Vec<(RunKey, String)>,
+    /// Not started.
+    pub pending: Vec<RunKey>,
+}
+
+/// Status of every run of the study in `dir`.
+pub fn status(dir: &StudyDir) -> anyhow::Result<StudyStatus> {
+    let cfg = dir.config()?;
+    let runs = cfg.runs()?;
+    let mut s = StudyStatus { total: runs.len(), ..Default::default() };
+    for key in runs {
+        match dir.record(&key)? {
+            Some(r) if r.config_hash == cfg.run_config_hash(&key) => s.done.push(key),
+            Some(_) => s.stale.push(key),
+            None => match dir.failure(&key)? {
+                Some(f) => s.failed.push((key, f.error)),
+                None => s.pending.push(key),
+            },
+        }
+    }
+    Ok(s)
+}
+
+/// Keeps `TestbedKind` in the public vocabulary of this module for callers building testbeds
+/// from a study config.
+pub fn testbed_kind(cfg: &StudyConfig, name: &str) -> TestbedKind {
+    if name == "wild" {
+        TestbedKind::InTheWild
+    } else {
+        TestbedKind::Controlled { gens: cfg.gens.clone() }
+    }
+}

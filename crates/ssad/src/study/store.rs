@@ -1,0 +1,348 @@
+//! The study folder: one JSON record per finished run, written atomically, plus the resolved
+//! config, failures, weights and scores. An embedded store: plain files, no server, safe for
+//! several processes (shards) writing disjoint runs into one shared folder.
+//!
+//! Layout of a study folder:
+//! - `study.toml`: the resolved config (every shard checks it matches);
+//! - `runs/<run-id>.json`: one [`RunRecord`] per finished run;
+//! - `failed/<run-id>.json`: the error of a failed run (removed when it later succeeds);
+//! - `models/<run-id>/`: weights + sidecar (when `save_models`);
+//! - `scores/<run-id>.<testbed>.csv`: test scores (when `save_scores`).
+
+use super::config::{RunKey, StudyConfig};
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Metrics of the normal class against one anomaly group of a testbed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairRecord {
+    /// Anomaly: a class name, `rest` (one-vs-rest) or a generator spec.
+    pub anomaly: String,
+    /// Normal test images.
+    pub n_normal: usize,
+    /// Anomalous test images.
+    pub n_anomaly: usize,
+    /// ROC AUC.
+    pub auc: f64,
+    /// Average precision.
+    pub ap: f64,
+    /// F1 at the top-k cut (k = number of anomalies).
+    pub f1: f64,
+    /// Precision at the top-k cut.
+    pub precision: f64,
+}
+
+/// Results of one testbed of one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestbedResult {
+    /// `wild` or `controlled`.
+    pub testbed: String,
+    /// One entry per anomaly group (and `rest` for in-the-wild).
+    pub pairs: Vec<PairRecord>,
+    /// Scores file, relative to the study folder.
+    pub scores_file: Option<String>,
+    /// Seconds spent scoring this testbed.
+    pub score_seconds: f64,
+}
+
+/// The record of one finished run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run's grid coordinates.
+    pub key: RunKey,
+    /// [`RunKey::id`].
+    pub run_id: String,
+    /// [`StudyConfig::run_config_hash`] at the time of the run.
+    pub config_hash: String,
+    /// ssad version that made it.
+    pub ssad_version: String,
+    /// Device it trained on.
+    pub device: String,
+    /// Unix time when the run finished.
+    pub finished_unix: u64,
+    /// Training images.
+    pub train_images: usize,
+    /// Training wall time (s).
+    pub train_seconds: f64,
+    /// Mean loss of each epoch.
+    pub epoch_losses: Vec<f64>,
+    /// Per-testbed results.
+    pub results: Vec<TestbedResult>,
+    /// Model folder, relative to the study folder.
+    pub model_dir: Option<String>,
+}
+
+/// A failed run's note.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailureRecord {
+    /// The run.
+    pub key: RunKey,
+    /// The error, with its causes.
+    pub error: String,
+    /// Unix time of the failure.
+    pub failed_unix: u64,
+}
+
+/// A study folder.
+#[derive(Clone, Debug)]
+pub struct StudyDir {
+    /// Its root.
+    pub root: PathBuf,
+}
+
+/// Writes `bytes` to `path` atomically: a unique temporary file in the same folder, flushed,
+/// then renamed over the target, so readers see the old file or the new one, never half.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().context("path has no parent folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().unwrap().to_string_lossy(),
+        std::process::id()
+    ));
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
+    Ok(())
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl StudyDir {
+    /// Opens (without creating) a study folder.
+    pub fn open(root: &Path) -> anyhow::Result<Self> {
+        anyhow::ensure!(root.join("study.toml").is_file(), "{} is not a study folder (no study.toml; run `ssad study run` first)", root.display());
+        Ok(Self { root: root.to_path_buf() })
+    }
+
+    /// Creates the folder for `cfg`, or checks that an existing one holds the same study.
+    pub fn create(root: &Path, cfg: &StudyConfig) -> anyhow::Result<Self> {
+        let path = root.join("study.toml");
+        let text = cfg.to_toml();
+        if path.is_file() {
+            let old = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let old_cfg = StudyConfig::from_toml(&old, &path.display().to_string())?;
+            if old_cfg != *cfg {
+                // Runs are keyed by their own config hash, so a changed study only reruns what
+                // changed; keep the old config next to the new one for the record.
+                write_atomic(&root.join(format!("study.{}.toml", now_unix())), old.as_bytes())?;
+                write_atomic(&path, text.as_bytes())?;
+            }
+        } else {
+            write_atomic(&path, text.as_bytes())?;
+        }
+        Ok(Self { root: root.to_path_buf() })
+    }
+
+    /// The study's config.
+    pub fn config(&self) -> anyhow::Result<StudyConfig> {
+        let path = self.root.join("study.toml");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        StudyConfig::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Path of a run's record.
+    pub fn record_path(&self, key: &RunKey) -> PathBuf {
+        self.root.join("runs").join(format!("{}.json", key.id()))
+    }
+
+    /// Path of a run's failure note.
+    pub fn failure_path(&self, key: &RunKey) -> PathBuf {
+        self.root.join("failed").join(format!("{}.json", key.id()))
+    }
+
+    /// The record of `key`, if one was written (a corrupt record is an error naming the file).
+    pub fn record(&self, key: &RunKey) -> anyhow::Result<Option<RunRecord>> {
+        read_json(&self.record_path(key))
+    }
+
+    /// Writes a run's record atomically and clears any earlier failure of it.
+    pub fn write_record(&self, rec: &RunRecord) -> anyhow::Result<()> {
+        write_atomic(&self.record_path(&rec.key), serde_json::to_string_pretty(rec)?.as_bytes())?;
+        let f = self.failure_path(&rec.key);
+        if f.exists() {
+            std::fs::remove_file(&f).with_context(|| format!("cannot remove {}", f.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Notes a failed run.
+    pub fn write_failure(&self, fail: &FailureRecord) -> anyhow::Result<()> {
+        write_atomic(&self.failure_path(&fail.key), serde_json::to_string_pretty(fail)?.as_bytes())
+    }
+
+    /// The failure note of `key`, if any.
+    pub fn failure(&self, key: &RunKey) -> anyhow::Result<Option<FailureRecord>> {
+        read_json(&self.failure_path(key))
+    }
+
+    /// Every record in the folder (sorted by key), whatever the current grid.
+    pub fn records(&self) -> anyhow::Result<Vec<RunRecord>> {
+        let dir = self.root.join("runs");
+        let mut out = Vec::new();
+        if dir.is_dir() {
+            for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+                let p = entry?.path();
+                if p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.') {
+                    if let Some(r) = read_json::<RunRecord>(&p)? {
+                        out.push(r);
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(
+            serde_json::from_slice(&bytes).with_context(|| format!("corrupt record {} (delete it to redo the run)", path.display()))?,
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// One row of the study's results table (one run x testbed x anomaly group).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
+    /// Dataset.
+    pub dataset: String,
+    /// `wild` or `controlled`.
+    pub testbed: String,
+    /// Normal class index.
+    pub normal: usize,
+    /// Anomaly group (class name, `rest`, or generator).
+    pub anomaly: String,
+    /// Seed.
+    pub seed: u64,
+    /// Augmentation spec.
+    pub aug: String,
+    /// Augmentation category (for colours).
+    pub category: String,
+    /// ROC AUC.
+    pub auc: f64,
+    /// Average precision.
+    pub ap: f64,
+    /// Top-k F1.
+    pub f1: f64,
+    /// Top-k precision.
+    pub precision: f64,
+    /// Normal test images.
+    pub n_normal: usize,
+    /// Anomalous test images.
+    pub n_anomaly: usize,
+    /// Training seconds of the run.
+    pub train_seconds: f64,
+    /// The run id.
+    pub run_id: String,
+}
+
+/// Flattens records into the results table.
+pub fn result_rows(records: &[RunRecord]) -> Vec<ResultRow> {
+    let mut rows = Vec::new();
+    for r in records {
+        let category = ssad_augment::parse(&r.key.aug).map(|s| s.category().to_string()).unwrap_or_default();
+        for t in &r.results {
+            for p in &t.pairs {
+                rows.push(ResultRow {
+                    dataset: r.key.dataset.to_string(),
+                    testbed: t.testbed.clone(),
+                    normal: r.key.normal,
+                    anomaly: p.anomaly.clone(),
+                    seed: r.key.seed,
+                    aug: r.key.aug.clone(),
+                    category: category.clone(),
+                    auc: p.auc,
+                    ap: p.ap,
+                    f1: p.f1,
+                    precision: p.precision,
+                    n_normal: p.n_normal,
+                    n_anomaly: p.n_anomaly,
+                    train_seconds: r.train_seconds,
+                    run_id: r.run_id.clone(),
+                });
+            }
+        }
+    }
+    rows
+}
+
+/// Writes rows as CSV (header from the field names).
+pub fn write_csv<T: Serialize>(rows: &[T], path: &Path) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    write_atomic(path, &w.into_inner()?)
+}
+
+/// Writes rows as a Parquet file (one row group, uncompressed), readable by pandas and polars.
+///
+/// Uses the `parquet` crate's low-level column writers rather than Arrow, which would add a
+/// large dependency tree for one flat table.
+pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use std::sync::Arc;
+    let schema = Arc::new(parquet::schema::parser::parse_message_type(
+        "message results {
+            REQUIRED BYTE_ARRAY dataset (UTF8); REQUIRED BYTE_ARRAY testbed (UTF8);
+            REQUIRED INT64 normal; REQUIRED BYTE_ARRAY anomaly (UTF8); REQUIRED INT64 seed;
+            REQUIRED BYTE_ARRAY aug (UTF8); REQUIRED BYTE_ARRAY category (UTF8);
+            REQUIRED DOUBLE auc; REQUIRED DOUBLE ap; REQUIRED DOUBLE f1; REQUIRED DOUBLE precision;
+            REQUIRED INT64 n_normal; REQUIRED INT64 n_anomaly; REQUIRED DOUBLE train_seconds;
+            REQUIRED BYTE_ARRAY run_id (UTF8);
+        }",
+    )?);
+    enum Col {
+        Str(Vec<ByteArray>),
+        Int(Vec<i64>),
+        Dbl(Vec<f64>),
+    }
+    let s = |f: fn(&ResultRow) -> &str| Col::Str(rows.iter().map(|r| ByteArray::from(f(r))).collect());
+    let i = |f: fn(&ResultRow) -> i64| Col::Int(rows.iter().map(f).collect());
+    let d = |f: fn(&ResultRow) -> f64| Col::Dbl(rows.iter().map(f).collect());
+    let columns = vec![
+        s(|r| &r.dataset),
+        s(|r| &r.testbed),
+        i(|r| r.normal as i64),
+        s(|r| &r.anomaly),
+        i(|r| r.seed as i64),
+        s(|r| &r.aug),
+        s(|r| &r.category),
+        d(|r| r.auc),
+        d(|r| r.ap),
+        d(|r| r.f1),
+        d(|r| r.precision),
+        i(|r| r.n_normal as i64),
+        i(|r| r.n_anomaly as i64),
+        d(|r| r.train_seconds),
+        s(|r| &r.run_id),
+    ];
+    let mut buf = Vec::new();
+    {
+        let mut writer = SerializedFileWriter::new(&mut buf, schema, Arc::new(WriterProperties::builder().build()))?;
+        let mut rg = writer.next_row_group()?;
+        for col in &columns {
+            let mut cw = rg.next_column()?.context("parquet schema has fewer columns than the table")?;
+            match col {
+                Col::Str(v) => cw.typed::<ByteArrayType>().write_batch(v, None, None)?,
+                Col::Int(v) => cw.typed::<Int64Type>().write_batch(v, None, None)?,
+                Col::Dbl(v) => cw.typed::<DoubleType>().write_batch(v, None, None)?,
+            };
+            cw.close()?;
+        }
+        rg.close()?;
+        writer.close()?;
+    }
+    write_atomic(path, &buf)
+}

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""PyTorch reference for ssad's autoencoders, and the PyTorch side of `ssad bench train`.
+
+The module definitions below mirror crates/ssad-torch (METHOD.md section 2) layer for layer,
+so their `state_dict()` names and shapes equal the names ssad writes into model.safetensors.
+scripts/fixtures/torch_autoencoders.py imports them to record the test fixtures.
+
+Run with the torch venv of scripts/setup-torch.sh, e.g.
+
+    python scripts/bench_train_torch.py --channels 3 --threads 2 --batch 256
+
+It prints one JSON object: images per second of a training step (forward, MSE loss,
+backward, Adam step, `loss.item()`) and of scoring (eval mode, no grad, per-sample MSE).
+"""
+import argparse
+import json
+import time
+
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    """Conv (or transposed conv) with kernel 3, stride 2, padding 1, then BN + ReLU or sigmoid."""
+
+    def __init__(self, cin, cout, transpose=False, last=False):
+        super().__init__()
+        if transpose:
+            conv = nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1)
+        else:
+            conv = nn.Conv2d(cin, cout, 3, stride=2, padding=1)
+        tail = [nn.Sigmoid()] if last else [nn.BatchNorm2d(cout), nn.ReLU()]
+        self.layers = nn.Sequential(conv, *tail)
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+class ConvAE(nn.Module):
+    """ConvAE of METHOD.md section 2 for C x 32 x 32 inputs."""
+
+    def __init__(self, channels=3, width=64, embedding=256):
+        super().__init__()
+        f, h = width, embedding
+        self.encoder = nn.Sequential(
+            Block(channels, f), Block(f, 2 * f), Block(2 * f, 4 * f), Block(4 * f, 8 * f),
+            nn.Flatten(), nn.Linear(8 * f * 4, h), nn.Tanh())
+        self.decoder = nn.Sequential(
+            nn.Linear(h, 8 * f * 4), nn.BatchNorm1d(8 * f * 4), nn.ReLU(),
+            nn.Unflatten(1, (8 * f, 2, 2)),
+            Block(8 * f, 4 * f, True), Block(4 * f, 2 * f, True), Block(2 * f, f, True),
+            Block(f, channels, True, last=True))
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+class DenseAE(nn.Module):
+    """Flatten -> 2H leaky-ReLU -> H tanh -> 2H leaky-ReLU -> C*H*W sigmoid."""
+
+    def __init__(self, channels=3, embedding=256, size=32):
+        super().__init__()
+        d, h = channels * size * size, embedding
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(d, 2 * h), nn.LeakyReLU(),
+                                     nn.Linear(2 * h, h), nn.Tanh())
+        self.decoder = nn.Sequential(nn.Linear(h, 2 * h), nn.LeakyReLU(), nn.Linear(2 * h, d),
+                                     nn.Sigmoid(), nn.Unflatten(1, (channels, size, size)))
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+class LinearAE(nn.Module):
+    """One linear layer each way, sigmoid output."""
+
+    def __init__(self, channels=3, embedding=256, size=32):
+        super().__init__()
+        d = channels * size * size
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(d, embedding))
+        self.decoder = nn.Sequential(nn.Linear(embedding, d), nn.Sigmoid(),
+                                     nn.Unflatten(1, (channels, size, size)))
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+def bench(channels, width, embedding, batch, threads, seconds, warmup):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = ConvAE(channels, width, embedding)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(batch, channels, 32, 32)
+
+    def train_step():
+        model.train()
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(x), x)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def score_step():
+        model.eval()
+        with torch.no_grad():
+            return ((model(x) - x) ** 2).mean(dim=(1, 2, 3)).sum().item()
+
+    out = {}
+    for name, step in (("train", train_step), ("score", score_step)):
+        for _ in range(warmup):
+            step()
+        steps, start = 0, time.perf_counter()
+        while True:
+            step()
+            steps += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds and steps >= 2:
+                break
+        out[f"{name}_img_per_s"] = steps * batch / elapsed
+        out[f"{name}_steps"] = steps
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--channels", type=int, default=3)
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--embedding", type=int, default=256)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=5.0, help="minimum timed seconds per phase")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps before timing")
+    a = p.parse_args()
+    params = sum(t.numel() for t in ConvAE(a.channels, a.width, a.embedding).parameters())
+    res = {"engine": "pytorch", "torch_version": torch.__version__, "channels": a.channels,
+           "width": a.width, "embedding": a.embedding, "batch": a.batch, "threads": a.threads,
+           "parameters": params}
+    res.update(bench(a.channels, a.width, a.embedding, a.batch, a.threads, a.seconds, a.warmup))
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
