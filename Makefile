@@ -10,7 +10,7 @@ demo:
 
 ## Run the test suite (what CI runs).
 test:
-	$(SETUP) && cargo test --workspace
+	bash scripts/browser-check.sh install && $(SETUP) && cargo test --workspace
 
 ## Formatting and lints, as required before every commit.
 lint:

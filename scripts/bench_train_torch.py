@@ -10,7 +10,8 @@ Run with the torch venv of scripts/setup-torch.sh, e.g.
     python scripts/bench_train_torch.py --channels 3 --threads 2 --batch 256
 
 It prints one JSON object: images per second of a training step (forward, MSE loss,
-backward, Adam step, `loss.item()`) and of scoring (eval mode, no grad, per-sample MSE).
+backward, Adam step, `loss.item()`) and of scoring (eval mode, no grad, per-sample MSE), per
+second of wall time and per second of process CPU time.
 """
 import argparse
 import json
@@ -108,14 +109,16 @@ def bench(channels, width, embedding, batch, threads, seconds, warmup):
     for name, step in (("train", train_step), ("score", score_step)):
         for _ in range(warmup):
             step()
-        steps, start = 0, time.perf_counter()
+        steps, start, cpu_start = 0, time.perf_counter(), time.process_time()
         while True:
             step()
             steps += 1
             elapsed = time.perf_counter() - start
             if elapsed >= seconds and steps >= 2:
                 break
+        cpu = time.process_time() - cpu_start
         out[f"{name}_img_per_s"] = steps * batch / elapsed
+        out[f"{name}_img_per_cpu_s"] = steps * batch / cpu
         out[f"{name}_steps"] = steps
     return out
 

@@ -370,34 +370,35 @@ pub fn gaussian_blur(image: &mut [f32], shape: ImageShape, kernel_size: usize, s
         return;
     }
     let kernel = gaussian_kernel1d(2 * half + 1, sigma);
-    let k = kernel.len();
-    let mut padded = vec![0.0f32; w + 2 * half];
-    let mut tmp = vec![0.0f32; h * w];
+    let pw = w + 2 * half;
+    // Each row is reflect-padded once; both passes are then whole-row multiply-adds.
+    let mut padded = vec![0.0f32; pw];
+    let mut row_sum = vec![0.0f32; h * w];
     for plane in image.chunks_exact_mut(h * w) {
-        // Horizontal pass into tmp.
         for y in 0..h {
-            let row = &plane[y * w..(y + 1) * w];
-            for (x, slot) in padded.iter_mut().enumerate() {
-                *slot = row[reflect(x as isize - half as isize, w as isize)];
+            let src = &plane[y * w..(y + 1) * w];
+            padded[half..half + w].copy_from_slice(src);
+            for i in 0..half {
+                padded[half - 1 - i] = src[i + 1];
+                padded[half + w + i] = src[w - 2 - i];
             }
-            let out = &mut tmp[y * w..(y + 1) * w];
-            for (x, o) in out.iter_mut().enumerate() {
-                let mut acc = 0.0f32;
-                for t in 0..k {
-                    acc += kernel[t] * padded[x + t];
+            // Horizontal pass: row_sum[x] = sum_t k[t] * padded[x + t].
+            let out = &mut row_sum[y * w..(y + 1) * w];
+            out.fill(0.0);
+            for (t, &kt) in kernel.iter().enumerate() {
+                for (o, &v) in out.iter_mut().zip(&padded[t..t + w]) {
+                    *o += kt * v;
                 }
-                *o = acc;
             }
         }
-        // Vertical pass back into the plane, one whole row at a time.
+        // Vertical pass back into the plane.
         for y in 0..h {
             let out = &mut plane[y * w..(y + 1) * w];
             out.fill(0.0);
             for (t, &kt) in kernel.iter().enumerate() {
                 let sy = reflect(y as isize + t as isize - half as isize, h as isize);
-                let src = &tmp[sy * w..(sy + 1) * w];
-                for (o, &s) in out.iter_mut().zip(src) {
-                    *o += kt * s;
+                for (o, &v) in out.iter_mut().zip(&row_sum[sy * w..(sy + 1) * w]) {
+                    *o += kt * v;
                 }
             }
         }
@@ -454,43 +455,37 @@ fn axis_taps(in_size: usize, out_size: usize) -> AxisTaps {
     }
 }
 
-/// Resizes the `area` of `src` (shape `shape`) to `out_h x out_w` into `out` (`C * out_h *
-/// out_w` values) with antialiased bilinear interpolation.
-fn resize_area_into(
-    src: &[f32],
-    shape: ImageShape,
+/// Horizontal pass of a resize: the `area` rows of one plane (row length `w`) resampled to
+/// `out_w` columns into `tmp` (`area.height x out_w`).
+fn resize_rows(
+    plane: &[f32],
+    w: usize,
     area: PixelBox,
-    out_h: usize,
+    tx: &AxisTaps,
     out_w: usize,
-    out: &mut [f32],
+    tmp: &mut [f32],
 ) {
-    let (h, w) = (shape.height, shape.width);
-    let tx = axis_taps(area.width, out_w);
-    let ty = axis_taps(area.height, out_h);
-    let mut tmp = vec![0.0f32; area.height * out_w];
-    for c in 0..shape.channels {
-        let plane = &src[c * h * w..(c + 1) * h * w];
-        // Horizontal pass: area rows -> tmp (area.height x out_w).
-        for r in 0..area.height {
-            let row =
-                &plane[(area.top + r) * w + area.left..(area.top + r) * w + area.left + area.width];
-            for x in 0..out_w {
-                let ws = &tx.weights[x * tx.taps..x * tx.taps + tx.count[x]];
-                let s = &row[tx.first[x]..tx.first[x] + tx.count[x]];
-                tmp[r * out_w + x] = ws.iter().zip(s).map(|(a, b)| a * b).sum();
-            }
+    for r in 0..area.height {
+        let start = (area.top + r) * w + area.left;
+        let row = &plane[start..start + area.width];
+        let out = &mut tmp[r * out_w..(r + 1) * out_w];
+        for (x, o) in out.iter_mut().enumerate() {
+            let ws = &tx.weights[x * tx.taps..x * tx.taps + tx.count[x]];
+            let s = &row[tx.first[x]..tx.first[x] + tx.count[x]];
+            *o = ws.iter().zip(s).map(|(a, b)| a * b).sum();
         }
-        // Vertical pass: tmp -> out plane.
-        let oplane = &mut out[c * out_h * out_w..(c + 1) * out_h * out_w];
-        for y in 0..out_h {
-            let orow = &mut oplane[y * out_w..(y + 1) * out_w];
-            orow.fill(0.0);
-            for j in 0..ty.count[y] {
-                let wy = ty.weights[y * ty.taps + j];
-                let srow = &tmp[(ty.first[y] + j) * out_w..(ty.first[y] + j + 1) * out_w];
-                for (o, &s) in orow.iter_mut().zip(srow) {
-                    *o += wy * s;
-                }
+    }
+}
+
+/// Vertical pass of a resize: `tmp` rows (length `out_w`) resampled to the rows of `out`.
+fn resize_columns(tmp: &[f32], ty: &AxisTaps, out_w: usize, out: &mut [f32]) {
+    for (y, orow) in out.chunks_exact_mut(out_w).enumerate() {
+        orow.fill(0.0);
+        for j in 0..ty.count[y] {
+            let wy = ty.weights[y * ty.taps + j];
+            let srow = &tmp[(ty.first[y] + j) * out_w..(ty.first[y] + j + 1) * out_w];
+            for (o, &s) in orow.iter_mut().zip(srow) {
+                *o += wy * s;
             }
         }
     }
@@ -500,14 +495,23 @@ fn resize_area_into(
 /// downscaling (torchvision `resize(..., BILINEAR, antialias=True)` on tensors).
 pub fn resize_bilinear(image: &[f32], shape: ImageShape, out_h: usize, out_w: usize) -> Vec<f32> {
     check_len(image, shape);
+    let (h, w) = (shape.height, shape.width);
     let mut out = vec![0.0f32; shape.channels * out_h * out_w];
     let all = PixelBox {
         top: 0,
         left: 0,
-        height: shape.height,
-        width: shape.width,
+        height: h,
+        width: w,
     };
-    resize_area_into(image, shape, all, out_h, out_w, &mut out);
+    let (tx, ty) = (axis_taps(w, out_w), axis_taps(h, out_h));
+    let mut tmp = vec![0.0f32; h * out_w];
+    for (plane, oplane) in image
+        .chunks_exact(h * w)
+        .zip(out.chunks_exact_mut(out_h * out_w))
+    {
+        resize_rows(plane, w, all, &tx, out_w, &mut tmp);
+        resize_columns(&tmp, &ty, out_w, oplane);
+    }
     out
 }
 
@@ -522,8 +526,15 @@ pub fn resized_crop(image: &mut [f32], shape: ImageShape, area: PixelBox) {
             && area.left + area.width <= shape.width,
         "crop box {area:?} is empty or outside {shape}"
     );
-    let src = image.to_vec();
-    resize_area_into(&src, shape, area, shape.height, shape.width, image);
+    let (h, w) = (shape.height, shape.width);
+    let (tx, ty) = (axis_taps(area.width, w), axis_taps(area.height, h));
+    let mut tmp = vec![0.0f32; area.height * w];
+    // Per plane: the horizontal pass reads only the crop into tmp, so the vertical pass may
+    // overwrite the plane.
+    for plane in image.chunks_exact_mut(h * w) {
+        resize_rows(plane, w, area, &tx, w, &mut tmp);
+        resize_columns(&tmp, &ty, w, plane);
+    }
 }
 
 /// Result of [`rotate_nearest`]: the rotated image and which of its pixels came from the input.

@@ -33,6 +33,7 @@
 
 pub mod bench;
 pub mod functional;
+pub mod normal;
 pub mod ops;
 pub mod spec;
 

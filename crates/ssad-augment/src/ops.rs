@@ -8,8 +8,8 @@
 use crate::functional::{self as f, PixelBox};
 use crate::spec::{AugStep, CutoutSize};
 use rand::seq::SliceRandom;
-use rand::{Rng, RngCore};
-use rand_distr::{Distribution, StandardNormal};
+use rand::{Rng, RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
 use ssad_core::{ImageShape, SampleRng};
 
 /// A draw from U(lo, hi).
@@ -425,19 +425,33 @@ fn cutpaste_scar(image: &mut [f32], shape: ImageShape, rng: &mut SampleRng) {
     );
 }
 
+/// A fast generator for the per-value draws of `noise` and `mask`, seeded from the sample's
+/// stream (so still fixed by seed, epoch and sample index). ChaCha8 costs several times more per
+/// value, which would make these two augmentations RNG-bound.
+fn bulk_stream(rng: &mut SampleRng) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(rng.next_u64())
+}
+
 fn noise(image: &mut [f32], std: f32, rng: &mut SampleRng) {
-    for v in image {
-        let z: f32 = StandardNormal.sample(rng);
-        *v += std * z;
-    }
+    crate::normal::add_noise(&mut bulk_stream(rng), image, std);
 }
 
 fn mask(image: &mut [f32], p: f64, rng: &mut SampleRng) {
-    // Compare raw 32-bit draws with p * 2^32: one cheap draw per value, exact for p = 0 and 1.
+    // Compare 32-bit draws (two per u64) with p * 2^32: exact for p = 0 and p = 1. The value is
+    // cleared by a bit mask (all ones = keep, zero = +0.0) rather than a branch, which would
+    // mispredict constantly for p near 0.5.
     let threshold = (p * 4_294_967_296.0).round() as u64;
-    for v in image {
-        if (rng.next_u32() as u64) < threshold {
-            *v = 0.0;
+    let keep_mask = |r: u64| 0u32.wrapping_sub((r >= threshold) as u32);
+    let mut fast = bulk_stream(rng);
+    let mut pairs = image.chunks_exact_mut(2);
+    for pair in &mut pairs {
+        let r = fast.next_u64();
+        pair[0] = f32::from_bits(pair[0].to_bits() & keep_mask(r & 0xffff_ffff));
+        pair[1] = f32::from_bits(pair[1].to_bits() & keep_mask(r >> 32));
+    }
+    if let [last] = pairs.into_remainder() {
+        if (fast.next_u64() & 0xffff_ffff) < threshold {
+            *last = 0.0;
         }
     }
 }

@@ -35,30 +35,63 @@ pub struct ThroughputCase {
 /// Measured images per second.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Throughput {
-    /// Training images per second (batch / step time).
+    /// Training images per second of wall time (batch / step time).
     pub train_img_per_s: f64,
+    /// Training images per second of process CPU time (user + system, all threads): less
+    /// sensitive than wall time to other processes sharing the machine.
+    pub train_img_per_cpu_s: f64,
     /// Timed training steps.
     pub train_steps: usize,
-    /// Scoring images per second.
+    /// Scoring images per second of wall time.
     pub score_img_per_s: f64,
+    /// Scoring images per second of process CPU time.
+    pub score_img_per_cpu_s: f64,
     /// Timed scoring calls.
     pub score_steps: usize,
 }
 
-/// Runs `step` `warmup` times, then at least twice and for at least `seconds`; returns
-/// (steps per second, steps).
-fn time_steps(seconds: f64, warmup: usize, mut step: impl FnMut()) -> (f64, usize) {
+/// CPU time (user + system) used so far by this process, all threads, in seconds.
+///
+/// std has no CPU clock, hence the direct `getrusage` call.
+pub fn process_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes into the zero-initialised struct we pass.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return f64::NAN;
+        }
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// Steps per second of wall time and of CPU time, and the number of timed steps.
+struct StepRate {
+    per_wall_s: f64,
+    per_cpu_s: f64,
+    steps: usize,
+}
+
+/// Runs `step` `warmup` times, then at least twice and for at least `seconds`.
+fn time_steps(seconds: f64, warmup: usize, mut step: impl FnMut()) -> StepRate {
     for _ in 0..warmup {
         step();
     }
     let start = Instant::now();
+    let cpu_start = process_cpu_seconds();
     let mut steps = 0;
     loop {
         step();
         steps += 1;
         let elapsed = start.elapsed().as_secs_f64();
         if elapsed >= seconds && steps >= 2 {
-            return (steps as f64 / elapsed, steps);
+            let cpu = process_cpu_seconds() - cpu_start;
+            return StepRate {
+                per_wall_s: steps as f64 / elapsed,
+                per_cpu_s: steps as f64 / cpu,
+                steps,
+            };
         }
     }
 }
@@ -80,7 +113,7 @@ pub fn measure(case: &ThroughputCase, device: Device) -> anyhow::Result<Throughp
         .map(|_| rng.random::<u8>() as f32 / 255.0)
         .collect();
 
-    let (train_rate, train_steps) = {
+    let train = {
         let setup = det.setup();
         let mut opt = nn::Adam::default().build(setup.vs, 1e-3)?;
         time_steps(case.seconds, case.warmup, || {
@@ -94,7 +127,7 @@ pub fn measure(case: &ThroughputCase, device: Device) -> anyhow::Result<Throughp
         data: clean,
     };
     let mut failure = None;
-    let (score_rate, score_steps) = time_steps(case.seconds, case.warmup, || {
+    let score = time_steps(case.seconds, case.warmup, || {
         if let Err(e) = det.score(&batch) {
             failure = Some(e);
         }
@@ -102,10 +135,13 @@ pub fn measure(case: &ThroughputCase, device: Device) -> anyhow::Result<Throughp
     if let Some(e) = failure {
         return Err(e);
     }
+    let images = case.batch as f64;
     Ok(Throughput {
-        train_img_per_s: train_rate * case.batch as f64,
-        train_steps,
-        score_img_per_s: score_rate * case.batch as f64,
-        score_steps,
+        train_img_per_s: train.per_wall_s * images,
+        train_img_per_cpu_s: train.per_cpu_s * images,
+        train_steps: train.steps,
+        score_img_per_s: score.per_wall_s * images,
+        score_img_per_cpu_s: score.per_cpu_s * images,
+        score_steps: score.steps,
     })
 }

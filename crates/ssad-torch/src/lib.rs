@@ -14,6 +14,7 @@ pub mod bench;
 mod config;
 mod detector;
 mod device;
+pub mod geom;
 mod model;
 mod train;
 
@@ -23,6 +24,11 @@ pub use detector::{
     TrainingRecord, DEFAULT_EVAL_BATCH, SIDECAR_FILE, SIDECAR_FORMAT, WEIGHTS_FILE,
 };
 pub use device::{device_name, parse_device};
+pub use geom::{
+    build_detector, load_any_detector, load_any_detector_on, Backbone, DetectorFamily,
+    GeomConfig, GeomDetector, GeomScore, GeomSidecar, GeomTransform, TransformPredictions,
+    TransformSet, DIRICHLET_TENSOR, GEOM_SIDECAR_FORMAT, GEOM_TRANSFORMS,
+};
 pub use tch::Device;
 
 #[cfg(test)]

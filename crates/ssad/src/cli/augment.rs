@@ -3,12 +3,12 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde::Serialize;
+use ssad_augment::bench::{images_per_cpu_second, images_per_second};
 use ssad_augment::{parse_list, AugSpec, CATALOGUE};
 use ssad_core::augment::augment_batch;
 use ssad_core::data::{self, DatasetName, Split};
 use ssad_core::{Batch, ImageShape};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// `ssad augment` subcommands.
 #[derive(Subcommand, Debug)]
@@ -71,7 +71,10 @@ pub fn run(cmd: AugmentCommand) -> anyhow::Result<()> {
 }
 
 fn list() {
-    println!("{:<14} {:<12} {:<40} description", "name", "category", "parameters");
+    println!(
+        "{:<14} {:<12} {:<40} description",
+        "name", "category", "parameters"
+    );
     for e in CATALOGUE {
         let params = if e.params.is_empty() {
             "-".to_string()
@@ -85,7 +88,10 @@ fn list() {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        println!("{:<14} {:<12} {:<40} {}", e.name, e.category, params, e.summary);
+        println!(
+            "{:<14} {:<12} {:<40} {}",
+            e.name, e.category, params, e.summary
+        );
     }
     println!("\ncompose with '+', applied left to right: e.g. geom+cutout(area=0.2)");
 }
@@ -113,10 +119,17 @@ fn specs_or_catalogue(aug: Option<&str>) -> anyhow::Result<Vec<AugSpec>> {
 fn preview(args: PreviewArgs) -> anyhow::Result<()> {
     let specs = specs_or_catalogue(args.aug.as_deref())?;
     anyhow::ensure!(args.samples > 0, "--samples must be at least 1");
-    anyhow::ensure!((1..=32).contains(&args.scale), "--scale must be in 1..=32, got {}", args.scale);
+    anyhow::ensure!(
+        (1..=32).contains(&args.scale),
+        "--scale must be in 1..=32, got {}",
+        args.scale
+    );
     let (set, source) = match &args.folder {
         Some(dir) => {
-            let opts = data::FolderOptions { allow_mixed_sizes: true, ..Default::default() };
+            let opts = data::FolderOptions {
+                allow_mixed_sizes: true,
+                ..Default::default()
+            };
             (data::load_folder(dir, &opts)?, dir.display().to_string())
         }
         None => {
@@ -137,7 +150,11 @@ fn preview(args: PreviewArgs) -> anyhow::Result<()> {
         None => (0..set.len()).collect(),
     };
     let index = *candidates.get(args.index).with_context(|| {
-        format!("--index {} is out of range: the selection has {} images", args.index, candidates.len())
+        format!(
+            "--index {} is out of range: the selection has {} images",
+            args.index,
+            candidates.len()
+        )
     })?;
     let original = set.batch(&[index]);
     let shape = set.shape;
@@ -150,10 +167,18 @@ fn preview(args: PreviewArgs) -> anyhow::Result<()> {
     }
     let rows: Vec<Vec<&[f32]>> = augmented
         .iter()
-        .map(|b| std::iter::once(original.image(0)).chain((0..b.len()).map(|i| b.image(i))).collect())
+        .map(|b| {
+            std::iter::once(original.image(0))
+                .chain((0..b.len()).map(|i| b.image(i)))
+                .collect()
+        })
         .collect();
     ssad::imageio::save_grid(&rows, shape, args.scale, &args.out)?;
-    let class_name = set.class_names.get(set.labels[index] as usize).cloned().unwrap_or_default();
+    let class_name = set
+        .class_names
+        .get(set.labels[index] as usize)
+        .cloned()
+        .unwrap_or_default();
     println!(
         "wrote {} ({} rows x {} columns; image {index} of {source}, class {class_name}; column 1 = original)",
         args.out.display(),
@@ -206,13 +231,18 @@ pub struct BenchRow {
     pub category: String,
     /// Channels of the images.
     pub channels: usize,
-    /// Images per second on one thread.
+    /// Images per second (wall clock) on one thread.
     pub single_thread_images_per_s: f64,
-    /// Images per second on `threads` threads.
+    /// Images per second (wall clock) on `threads` threads.
     pub multi_thread_images_per_s: f64,
-    /// torchvision's per-image images per second on one thread, when measured.
+    /// Images per CPU-second on one thread (robust to other load on the machine).
+    pub single_thread_cpu_images_per_s: Option<f64>,
+    /// torchvision's per-image images per second (wall clock, one thread), when measured.
     pub torchvision_images_per_s: Option<f64>,
-    /// Single-thread speed-up over torchvision.
+    /// torchvision's per-image images per CPU-second (one thread), when measured.
+    pub torchvision_cpu_images_per_s: Option<f64>,
+    /// Single-thread speed-up over torchvision, by CPU time (by wall clock if CPU time is
+    /// missing on either side); absent for the identity.
     pub speedup_vs_torchvision: Option<f64>,
 }
 
@@ -227,104 +257,175 @@ pub struct BenchReport {
     pub threads: usize,
     /// Minimum timed seconds per measurement.
     pub min_time_s: f64,
+    /// The torchvision JSON the comparison used, if any.
+    pub torchvision_source: Option<String>,
     /// One row per (spec, channels).
     pub results: Vec<BenchRow>,
 }
 
 fn default_bench_specs() -> String {
     let mut names: Vec<&str> = CATALOGUE.iter().map(|e| e.name).collect();
-    names.extend(["cutout(area=0.2)", "cutout(width=0.2)", "jitter(s=0.5)", "mask(p=0.3)", "geom+cutout"]);
+    names.extend([
+        "cutout(area=0.2)",
+        "cutout(width=0.2)",
+        "jitter(s=0.5)",
+        "mask(p=0.3)",
+        "geom+cutout",
+    ]);
     names.join(",")
 }
 
-/// Images per second of `spec` on `pool`, timing only the augmentation (each pass starts from
-/// the same pristine batch, copied outside the timer).
-fn time_batch(spec: &AugSpec, pristine: &Batch, pool: &rayon::ThreadPool, min_time: f64) -> f64 {
-    let mut work = pristine.clone();
-    pool.install(|| augment_batch(spec, &mut work, 0, 0, 0)); // warm-up
-    let mut timed = Duration::ZERO;
-    let mut passes = 0u64;
-    while passes < 3 || timed.as_secs_f64() < min_time {
-        work.data.copy_from_slice(&pristine.data);
-        let t0 = Instant::now();
-        pool.install(|| augment_batch(spec, &mut work, 0, passes + 1, 0));
-        timed += t0.elapsed();
-        passes += 1;
-    }
-    (passes as usize * pristine.len()) as f64 / timed.as_secs_f64()
+/// The torchvision benchmark's figures: wall-clock and CPU images/s by spec and channels.
+struct TorchvisionFigures {
+    wall: serde_json::Value,
+    cpu: serde_json::Value,
 }
 
-/// Reads `{spec: {"1": ips, "3": ips}}` from the torchvision benchmark, if present.
-fn read_torchvision(path: &Path) -> anyhow::Result<Option<serde_json::Value>> {
+impl TorchvisionFigures {
+    fn get(v: &serde_json::Value, spec: &str, channels: usize) -> Option<f64> {
+        v[spec][channels.to_string()].as_f64()
+    }
+}
+
+/// Reads the JSON of scripts/bench_augment_torchvision.py, if present.
+fn read_torchvision(path: &Path) -> anyhow::Result<Option<TorchvisionFigures>> {
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not the JSON of bench_augment_torchvision.py", path.display()))?;
-    Ok(Some(json["images_per_s"].clone()))
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not the JSON of bench_augment_torchvision.py",
+            path.display()
+        )
+    })?;
+    anyhow::ensure!(
+        json["images_per_s"].is_object(),
+        "{} has no images_per_s table; rerun scripts/bench_augment_torchvision.py",
+        path.display()
+    );
+    Ok(Some(TorchvisionFigures {
+        wall: json["images_per_s"].clone(),
+        cpu: json["cpu_images_per_s"].clone(),
+    }))
 }
 
 /// Runs `ssad bench augment`.
 pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let specs = parse_list(args.aug.as_deref().unwrap_or(&default_bench_specs()))?;
-    anyhow::ensure!(args.batch > 0 && args.size > 0, "--batch and --size must be positive");
+    anyhow::ensure!(
+        args.batch > 0 && args.size > 0,
+        "--batch and --size must be positive"
+    );
     for &c in &args.channels {
-        anyhow::ensure!(c == 1 || c == 3, "--channels: {c} is not supported; expected 1 or 3");
+        anyhow::ensure!(
+            c == 1 || c == 3,
+            "--channels: {c} is not supported; expected 1 or 3"
+        );
     }
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
     let single = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-    let multi = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let multi = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
     let reference = read_torchvision(&args.torchvision)?;
     let mut results = Vec::new();
     println!(
-        "augmentation benchmark: batch {} of {}x{} images, images/s (1 thread | {threads} threads){}",
+        "augmentation benchmark: batch {} of {}x{} images, images/s (wall clock: 1 thread, {threads} threads; CPU: 1 thread){}",
         args.batch,
         args.size,
         args.size,
-        if reference.is_some() { format!(", torchvision per-image from {}", args.torchvision.display()) } else { String::new() }
+        if reference.is_some() {
+            format!("; torchvision per-image CPU images/s from {}", args.torchvision.display())
+        } else {
+            String::new()
+        }
     );
     println!(
-        "{:<22} {:<12} {:>2} {:>12} {:>12} {:>12} {:>9}",
-        "spec", "category", "C", "1 thread", format!("{threads} threads"), "torchvision", "speed-up"
+        "{:<20} {:<12} {:>2} {:>10} {:>10} {:>10} {:>11} {:>9}",
+        "spec",
+        "category",
+        "C",
+        "1 thread",
+        format!("{threads} thr"),
+        "1 thr CPU",
+        "torchvision",
+        "speed-up"
     );
+    let fmt_opt = |v: Option<f64>| v.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into());
     for &channels in &args.channels {
         let shape = ImageShape::new(channels, args.size, args.size);
         // A fixed pseudo-random batch in [0, 1].
         let mut rng = ssad_core::sample_rng(12345, 0, channels as u64);
         let pristine = Batch {
             shape,
-            data: (0..args.batch * shape.numel()).map(|_| rand::Rng::random::<f32>(&mut rng)).collect(),
+            data: (0..args.batch * shape.numel())
+                .map(|_| rand::Rng::random::<f32>(&mut rng))
+                .collect(),
         };
         for spec in &specs {
-            let s1 = time_batch(spec, &pristine, &single, args.min_time);
-            let sn = time_batch(spec, &pristine, &multi, args.min_time);
-            let tv = reference.as_ref().and_then(|r| r[spec.to_string()][channels.to_string()].as_f64());
-            let speedup = tv.map(|t| s1 / t);
+            let s1 = images_per_second(spec, &pristine, &single, args.min_time);
+            let sn = images_per_second(spec, &pristine, &multi, args.min_time);
+            let cpu = images_per_cpu_second(spec, &pristine, args.min_time);
+            let name = spec.to_string();
+            let tv_wall = reference
+                .as_ref()
+                .and_then(|r| TorchvisionFigures::get(&r.wall, &name, channels));
+            let tv_cpu = reference
+                .as_ref()
+                .and_then(|r| TorchvisionFigures::get(&r.cpu, &name, channels));
+            let speedup = if spec.is_none() {
+                None
+            } else {
+                match (cpu, tv_cpu) {
+                    (Some(ours), Some(theirs)) => Some(ours / theirs),
+                    _ => tv_wall.map(|t| s1 / t),
+                }
+            };
             println!(
-                "{:<22} {:<12} {:>2} {:>12.0} {:>12.0} {:>12} {:>9}",
-                spec.to_string(),
-                spec.category().to_string(),
+                "{:<20} {:<12} {:>2} {:>10.0} {:>10.0} {:>10} {:>11} {:>9}",
+                name,
+                spec.category(),
                 channels,
                 s1,
                 sn,
-                tv.map(|t| format!("{t:.0}")).unwrap_or_else(|| "-".into()),
-                speedup.map(|x| format!("{x:.1}x")).unwrap_or_else(|| "-".into())
+                fmt_opt(cpu),
+                fmt_opt(tv_cpu.or(tv_wall)),
+                speedup
+                    .map(|x| format!("{x:.1}x"))
+                    .unwrap_or_else(|| "-".into())
             );
             results.push(BenchRow {
-                spec: spec.to_string(),
+                spec: name,
                 category: spec.category().to_string(),
                 channels,
                 single_thread_images_per_s: s1,
                 multi_thread_images_per_s: sn,
-                torchvision_images_per_s: tv,
+                single_thread_cpu_images_per_s: cpu,
+                torchvision_images_per_s: tv_wall,
+                torchvision_cpu_images_per_s: tv_cpu,
                 speedup_vs_torchvision: speedup,
             });
         }
     }
-    let report = BenchReport { batch: args.batch, size: args.size, threads, min_time_s: args.min_time, results };
+    let report = BenchReport {
+        batch: args.batch,
+        size: args.size,
+        threads,
+        min_time_s: args.min_time,
+        torchvision_source: reference
+            .as_ref()
+            .map(|_| args.torchvision.display().to_string()),
+        results,
+    };
     if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create folder {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create folder {}", parent.display()))?;
     }
     std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)
         .with_context(|| format!("cannot write {}", args.out.display()))?;

@@ -5,6 +5,9 @@ use clap::{Parser, Subcommand};
 pub mod augment;
 pub mod bench;
 pub mod data;
+pub mod detect;
+pub mod report;
+pub mod select;
 pub mod stats;
 pub mod study;
 pub mod train;
@@ -39,6 +42,14 @@ pub enum Command {
     /// Benchmarks that print a table and write JSON.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Choose the augmentation without labelled anomalies (DSV), on one task or a whole study.
+    Select(select::SelectArgs),
+    /// Train a detector on a folder of normal images (optionally calibrating a threshold).
+    Fit(detect::FitArgs),
+    /// Score images with a trained detector; write reconstructions and error maps as PNG.
+    Detect(detect::DetectArgs),
+    /// Write the study's report: index.html with figures (PNG + SVG) and tables (CSV).
+    Report(report::ReportArgs),
 }
 
 /// Runs one parsed command line.
@@ -51,5 +62,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score(a) => train::score(a),
         Command::Study(c) => study::run(c),
         Command::Bench(c) => bench::run(c),
+        Command::Report(a) => report::run(a),
+        Command::Select(a) => select::run(a),
+        Command::Fit(a) => detect::fit(a),
+        Command::Detect(a) => detect::detect(a),
     }
 }

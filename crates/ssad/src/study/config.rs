@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ssad_core::data::DatasetName;
 use ssad_core::TrainConfig;
-use ssad_torch::ModelConfig;
+use ssad_torch::{DetectorFamily, GeomConfig, ModelConfig};
 
 /// A study: the grid of datasets x normal classes x augmentations x seeds, the testbeds each
 /// trained model is scored on, and the model and training settings.
@@ -41,9 +41,19 @@ pub struct StudyConfig {
     /// Save each run's test scores under `scores/`.
     #[serde(default = "default_true")]
     pub save_scores: bool,
+    /// Detector family: `autoencoder` (default; `[model]`) or `geom` (the transformation
+    /// classifier; `[geom]`).
+    #[serde(default, skip_serializing_if = "is_autoencoder")]
+    pub detector: DetectorFamily,
     /// Detector architecture.
     #[serde(default)]
     pub model: ModelConfig,
+    /// GEOM settings (when `detector = "geom"`). With `transforms = "aug"` the `augs` axis
+    /// names the transformation set of each run (`geom` = the 72 GEOM transformations,
+    /// `rotate` = the 4 rotations, `a` = {none, a}, the added `none` = {none}: every score 0,
+    /// the chance baseline); with a fixed set, `augs` must be `["none"]`.
+    #[serde(default, skip_serializing_if = "is_default_geom")]
+    pub geom: GeomConfig,
     /// Training settings.
     #[serde(default)]
     pub train: TrainConfig,
@@ -67,13 +77,21 @@ fn default_seeds() -> Vec<u64> {
 fn default_true() -> bool {
     true
 }
+fn is_autoencoder(d: &DetectorFamily) -> bool {
+    *d == DetectorFamily::Autoencoder
+}
+fn is_default_geom(g: &GeomConfig) -> bool {
+    *g == GeomConfig::default()
+}
 
 /// Built-in presets: (name, TOML text). The TOML files under `crates/ssad/presets/` are the
 /// documentation of each preset's choices.
-pub const PRESETS: [(&str, &str); 3] = [
+pub const PRESETS: [(&str, &str); 5] = [
     ("demo", include_str!("../../presets/demo.toml")),
     ("quick", include_str!("../../presets/quick.toml")),
     ("paper", include_str!("../../presets/paper.toml")),
+    ("table1", include_str!("../../presets/table1.toml")),
+    ("table1-fmnist", include_str!("../../presets/table1-fmnist.toml")),
 ];
 
 /// One training of the grid. Every testbed of the study is scored from this one training
@@ -146,6 +164,17 @@ impl StudyConfig {
         if let Some(l) = self.train_limit {
             anyhow::ensure!(l >= 1, "train_limit must be at least 1");
         }
+        if self.detector == DetectorFamily::Geom {
+            self.geom.validate_settings()?;
+            let augs = self.expanded_augs()?;
+            anyhow::ensure!(
+                self.geom.transforms == ssad_torch::TransformSet::FromAug || augs.len() == 1,
+                "augs: with geom.transforms = {} the transformation set is fixed and augs must be \
+                 [\"none\"], got {augs:?}; set geom.transforms = \"aug\" to sweep transformation \
+                 sets over augs",
+                self.geom.transforms
+            );
+        }
         Ok(())
     }
 
@@ -195,6 +224,12 @@ impl StudyConfig {
             "train": train,
             "testbed_version": 1,
         });
+        // Only GEOM studies hash their detector settings, so autoencoder hashes are unchanged.
+        let mut v = v;
+        if self.detector == DetectorFamily::Geom {
+            v["detector"] = serde_json::json!(self.detector);
+            v["geom"] = serde_json::json!(self.geom);
+        }
         let h = Sha256::digest(v.to_string().as_bytes());
         h.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }

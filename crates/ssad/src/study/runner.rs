@@ -61,7 +61,7 @@ pub struct RunOutcome {
 /// Builds the detector of a study (the only place that names a concrete detector type).
 pub fn build_detector(cfg: &StudyConfig, shape: ssad_core::ImageShape) -> anyhow::Result<Box<dyn Detector>> {
     let device = ssad_torch::parse_device(&cfg.train.device)?;
-    Ok(Box::new(ssad_torch::AutoencoderDetector::new(&cfg.model, shape, device)?))
+    ssad_torch::build_detector(cfg.detector, &cfg.model, &cfg.geom, shape, device)
 }
 
 /// Datasets and testbeds kept between consecutive runs of the same dataset and class.

@@ -1,0 +1,387 @@
+//! The GEOM classifier networks: a backbone (ConvAE encoder or wide ResNet) and a K-way
+//! linear head, over plain libtorch tensors.
+//!
+//! Layers are written out (a few lines each over `Tensor::conv2d` & co.) for the same reasons
+//! as the autoencoders' (`model.rs`): parameter names, PyTorch's default initialisation drawn
+//! from a seeded ChaCha stream (reproducible when models are built concurrently), and
+//! BatchNorm's `num_batches_tracked` must match a PyTorch `state_dict()`;
+//! `scripts/fixtures/torch_geom.py` holds the equivalent PyTorch modules.
+
+use super::config::{Backbone, GeomConfig};
+use rand::Rng;
+use rand::SeedableRng;
+use ssad_core::ImageShape;
+use tch::nn::Path;
+use tch::{Kind, Tensor};
+
+/// PyTorch's BatchNorm defaults.
+const BN_MOMENTUM: f64 = 0.1;
+const BN_EPS: f64 = 1e-5;
+
+/// How a tensor is (re)initialised.
+#[derive(Clone, Copy, Debug)]
+enum Init {
+    /// Uniform in `[-bound, bound)`.
+    Uniform(f64),
+    /// Constant.
+    Const(f64),
+}
+
+/// Every tensor of a network with its init rule, in creation order.
+#[derive(Default)]
+struct Registry {
+    inits: Vec<(Tensor, Init)>,
+    batch_counters: Vec<Tensor>,
+}
+
+impl Registry {
+    fn var(&mut self, p: &Path, name: &str, dims: &[i64], init: Init) -> Tensor {
+        let t = p.zeros(name, dims);
+        self.inits.push((t.shallow_clone(), init));
+        t
+    }
+}
+
+/// A 2-D convolution with a square kernel (PyTorch `Conv2d` with default initialisation:
+/// uniform in +-1/sqrt(fan_in) for the weight and the bias).
+struct Conv {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    stride: i64,
+    padding: i64,
+}
+
+impl Conv {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        reg: &mut Registry,
+        p: &Path,
+        cin: i64,
+        cout: i64,
+        kernel: i64,
+        stride: i64,
+        padding: i64,
+        bias: bool,
+    ) -> Self {
+        let bound = 1.0 / ((cin * kernel * kernel) as f64).sqrt();
+        let weight = reg.var(
+            p,
+            "weight",
+            &[cout, cin, kernel, kernel],
+            Init::Uniform(bound),
+        );
+        let bias = bias.then(|| reg.var(p, "bias", &[cout], Init::Uniform(bound)));
+        Self {
+            weight,
+            bias,
+            stride,
+            padding,
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.conv2d(
+            &self.weight,
+            self.bias.as_ref(),
+            [self.stride, self.stride],
+            [self.padding, self.padding],
+            [1, 1],
+            1,
+        )
+    }
+}
+
+/// A fully connected layer (PyTorch `Linear`).
+struct Linear {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Linear {
+    fn new(reg: &mut Registry, p: &Path, din: i64, dout: i64) -> Self {
+        let bound = 1.0 / (din as f64).sqrt();
+        let weight = reg.var(p, "weight", &[dout, din], Init::Uniform(bound));
+        let bias = reg.var(p, "bias", &[dout], Init::Uniform(bound));
+        Self { weight, bias }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.linear(&self.weight, Some(&self.bias))
+    }
+}
+
+/// BatchNorm2d with PyTorch's buffers.
+struct BatchNorm {
+    weight: Tensor,
+    bias: Tensor,
+    running_mean: Tensor,
+    running_var: Tensor,
+}
+
+impl BatchNorm {
+    fn new(reg: &mut Registry, p: &Path, n: i64) -> Self {
+        let weight = reg.var(p, "weight", &[n], Init::Const(1.0));
+        let bias = reg.var(p, "bias", &[n], Init::Const(0.0));
+        let running_mean = p.zeros_no_train("running_mean", &[n]);
+        let running_var = p.zeros_no_train("running_var", &[n]);
+        reg.inits
+            .push((running_mean.shallow_clone(), Init::Const(0.0)));
+        reg.inits
+            .push((running_var.shallow_clone(), Init::Const(1.0)));
+        let counter = p.add(
+            "num_batches_tracked",
+            Tensor::zeros([], (Kind::Int64, p.device())),
+            false,
+        );
+        reg.inits.push((counter.shallow_clone(), Init::Const(0.0)));
+        reg.batch_counters.push(counter);
+        Self {
+            weight,
+            bias,
+            running_mean,
+            running_var,
+        }
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        x.batch_norm(
+            Some(&self.weight),
+            Some(&self.bias),
+            Some(&self.running_mean),
+            Some(&self.running_var),
+            train,
+            BN_MOMENTUM,
+            BN_EPS,
+            true,
+        )
+    }
+}
+
+/// A pre-activation wide-ResNet basic block (`BN-ReLU-conv3x3-BN-ReLU-conv3x3`, with a 1x1
+/// convolution of the activated input as shortcut when the width or stride changes).
+struct WideBlock {
+    bn1: BatchNorm,
+    conv1: Conv,
+    bn2: BatchNorm,
+    conv2: Conv,
+    shortcut: Option<Conv>,
+}
+
+impl WideBlock {
+    fn new(reg: &mut Registry, p: &Path, cin: i64, cout: i64, stride: i64) -> Self {
+        let bn1 = BatchNorm::new(reg, &p.sub("bn1"), cin);
+        let conv1 = Conv::new(reg, &p.sub("conv1"), cin, cout, 3, stride, 1, false);
+        let bn2 = BatchNorm::new(reg, &p.sub("bn2"), cout);
+        let conv2 = Conv::new(reg, &p.sub("conv2"), cout, cout, 3, 1, 1, false);
+        let shortcut = (cin != cout || stride != 1)
+            .then(|| Conv::new(reg, &p.sub("shortcut"), cin, cout, 1, stride, 0, false));
+        Self {
+            bn1,
+            conv1,
+            bn2,
+            conv2,
+            shortcut,
+        }
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let a = self.bn1.forward(x, train).relu();
+        let y = self.bn2.forward(&self.conv1.forward(&a), train).relu();
+        let y = self.conv2.forward(&y);
+        match &self.shortcut {
+            Some(s) => s.forward(&a) + y,
+            None => x + y,
+        }
+    }
+}
+
+/// Layers of a backbone.
+enum Layers {
+    ConvAe {
+        /// `encoder.{0..3}`: conv (stride 2) -> BN -> ReLU.
+        blocks: Vec<(Conv, BatchNorm)>,
+        /// `encoder.5`: flatten -> Linear(8F*2*2, H), then tanh.
+        out: Linear,
+    },
+    Wide {
+        /// `conv1`: 3x3 convolution to 16 channels.
+        stem: Conv,
+        /// `block{1,2,3}.{i}`: the three groups.
+        blocks: Vec<WideBlock>,
+        /// `bn`: final BN -> ReLU -> global average pool.
+        norm: BatchNorm,
+    },
+}
+
+/// A GEOM classifier: backbone features, then `head` (Linear to K logits).
+pub(crate) struct GeomNet {
+    layers: Layers,
+    head: Linear,
+    feature_dim: usize,
+    registry: Registry,
+}
+
+/// Number of trainable parameters of `cfg`'s backbone plus a K-way head, from the formula.
+pub(crate) fn parameter_count(cfg: &GeomConfig, shape: ImageShape, classes: usize) -> usize {
+    let c = shape.channels;
+    let linear = |i: usize, o: usize| i * o + o;
+    let bn = |o: usize| 2 * o;
+    match cfg.backbone {
+        Backbone::ConvAeEncoder => {
+            let (f, h) = (cfg.width, cfg.embedding);
+            let block = |i: usize, o: usize| i * o * 9 + o + bn(o);
+            block(c, f)
+                + block(f, 2 * f)
+                + block(2 * f, 4 * f)
+                + block(4 * f, 8 * f)
+                + linear(8 * f * 4, h)
+                + linear(h, classes)
+        }
+        Backbone::WideResNet { depth, widen } => {
+            let n = (depth - 4) / 6;
+            let widths = [16, 16 * widen, 32 * widen, 64 * widen];
+            let mut total = c * 16 * 9;
+            for g in 0..3 {
+                for i in 0..n {
+                    let cin = if i == 0 { widths[g] } else { widths[g + 1] };
+                    let cout = widths[g + 1];
+                    let stride_change = i == 0 && g > 0;
+                    total += bn(cin) + cin * cout * 9 + bn(cout) + cout * cout * 9;
+                    if cin != cout || stride_change {
+                        total += cin * cout;
+                    }
+                }
+            }
+            total + bn(widths[3]) + linear(widths[3], classes)
+        }
+    }
+}
+
+impl GeomNet {
+    /// Creates the variables of `cfg` with a `classes`-way head for images of `shape` (all
+    /// zeros; call [`GeomNet::reset`]).
+    pub(crate) fn build(root: &Path, cfg: &GeomConfig, shape: ImageShape, classes: usize) -> Self {
+        let mut reg = Registry::default();
+        let c = shape.channels as i64;
+        let (layers, feature_dim) = match cfg.backbone {
+            Backbone::ConvAeEncoder => {
+                let f = cfg.width as i64;
+                let h = cfg.embedding as i64;
+                let chans = [c, f, 2 * f, 4 * f, 8 * f];
+                let enc = root.sub("encoder");
+                let blocks = (0..4)
+                    .map(|i| {
+                        let p = enc.sub(i).sub("layers");
+                        let conv =
+                            Conv::new(&mut reg, &p.sub("0"), chans[i], chans[i + 1], 3, 2, 1, true);
+                        let norm = BatchNorm::new(&mut reg, &p.sub("1"), chans[i + 1]);
+                        (conv, norm)
+                    })
+                    .collect();
+                let out = Linear::new(&mut reg, &enc.sub(5), 8 * f * 4, h);
+                (Layers::ConvAe { blocks, out }, cfg.embedding)
+            }
+            Backbone::WideResNet { depth, widen } => {
+                let n = (depth - 4) / 6;
+                let w = widen as i64;
+                let widths = [16, 16 * w, 32 * w, 64 * w];
+                let stem = Conv::new(&mut reg, &root.sub("conv1"), c, 16, 3, 1, 1, false);
+                let mut blocks = Vec::new();
+                for g in 0..3 {
+                    let group = root.sub(format!("block{}", g + 1));
+                    for i in 0..n {
+                        let cin = if i == 0 { widths[g] } else { widths[g + 1] };
+                        let stride = if i == 0 && g > 0 { 2 } else { 1 };
+                        blocks.push(WideBlock::new(
+                            &mut reg,
+                            &group.sub(i),
+                            cin,
+                            widths[g + 1],
+                            stride,
+                        ));
+                    }
+                }
+                let norm = BatchNorm::new(&mut reg, &root.sub("bn"), widths[3]);
+                (Layers::Wide { stem, blocks, norm }, widths[3] as usize)
+            }
+        };
+        let head = Linear::new(
+            &mut reg,
+            &root.sub("head"),
+            feature_dim as i64,
+            classes as i64,
+        );
+        Self {
+            layers,
+            head,
+            feature_dim,
+            registry: reg,
+        }
+    }
+
+    /// Size of the feature vector before the head (the embedding).
+    pub(crate) fn feature_dim(&self) -> usize {
+        self.feature_dim
+    }
+
+    /// (Re)initialises every tensor from `seed` as PyTorch's defaults do (uniform in
+    /// +-1/sqrt(fan_in); BatchNorm scale 1, shift 0, running mean 0, variance 1), drawing from a
+    /// ChaCha stream rather than libtorch's global generator.
+    pub(crate) fn reset(&self, seed: u64) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(ssad_core::augment::splitmix64(
+            seed ^ 0x4745_4f4d,
+        ));
+        let _guard = tch::no_grad_guard();
+        for (t, rule) in &self.registry.inits {
+            let mut t = t.shallow_clone();
+            match *rule {
+                Init::Const(v) => {
+                    let _ = t.fill_(v);
+                }
+                Init::Uniform(bound) => {
+                    let bound = bound as f32;
+                    let values: Vec<f32> = (0..t.numel())
+                        .map(|_| rng.random_range(-bound..bound))
+                        .collect();
+                    let src = Tensor::from_slice(&values).view(t.size().as_slice());
+                    t.copy_(&src.to_device(t.device()));
+                }
+            }
+        }
+    }
+
+    /// Adds one to every BatchNorm's `num_batches_tracked` (after a training forward pass).
+    pub(crate) fn count_batch(&self) {
+        let _guard = tch::no_grad_guard();
+        for c in &self.registry.batch_counters {
+            let _ = c.shallow_clone().g_add_scalar_(1);
+        }
+    }
+
+    /// Backbone features of `x` (`N x C x H x W`): `N x feature_dim`.
+    pub(crate) fn features(&self, x: &Tensor, train: bool) -> Tensor {
+        match &self.layers {
+            Layers::ConvAe { blocks, out } => {
+                let mut y = x.shallow_clone();
+                for (conv, norm) in blocks {
+                    y = norm.forward(&conv.forward(&y), train).relu();
+                }
+                out.forward(&y.flatten(1, -1)).tanh()
+            }
+            Layers::Wide { stem, blocks, norm } => {
+                let mut y = stem.forward(x);
+                for b in blocks {
+                    y = b.forward(&y, train);
+                }
+                norm.forward(&y, train)
+                    .relu()
+                    .mean_dim([2i64, 3].as_slice(), false, Kind::Float)
+            }
+        }
+    }
+
+    /// Logits of `x`: `N x K`.
+    pub(crate) fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        self.head.forward(&self.features(x, train))
+    }
+}

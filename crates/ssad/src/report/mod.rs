@@ -1,0 +1,862 @@
+//! `ssad report`: turns a study folder into a static page (`index.html`) with PNG and SVG
+//! figures and CSV tables (METHOD.md section 6), so a person learns the study's answer
+//! without reading logs.
+//!
+//! Figures: forest plots of relative AUC per augmentation (one per controlled generator and
+//! one for in-the-wild anomalies), parameter sweeps, and, from the saved models of one task,
+//! reconstructions, reconstruction-error histograms and t-SNE maps of embeddings. Tables: mean
+//! AUC per dataset x augmentation, relative-AUC statistics and run timings. All statistics
+//! come from [`crate::study::summarize`].
+
+pub mod figures;
+pub mod html;
+pub mod plot;
+pub mod tables;
+pub mod task;
+pub mod tsne;
+
+use crate::study::summary::{RelativeTable, StudySummary};
+use crate::study::{expand_sweep, result_rows, summarize, RunRecord, StudyConfig, StudyDir};
+use crate::testbed::TestbedKind;
+use anyhow::Context;
+use figures::{ForestPlot, ForestRow, SweepPlot, SweepPoint, SweepSeries};
+use html::{figure, missing, para, Section};
+use ssad_core::data::DatasetName;
+use ssad_stats::relative::Verdict;
+use std::path::{Path, PathBuf};
+use tables::{escape, slice_title, Table};
+pub use task::{TaskChoice, TaskSettings};
+
+/// Options of [`build_report`].
+#[derive(Clone, Debug)]
+pub struct ReportOptions {
+    /// Where the datasets live (figures 3-5 rebuild the task's test images).
+    pub data_dir: PathBuf,
+    /// Task of figures 3-5 (default: the study's first dataset and normal class).
+    pub task: Option<(DatasetName, usize)>,
+    /// Seed of that task (default: the study's first).
+    pub seed: Option<u64>,
+    /// `controlled` or `wild` (default: controlled when the study has it).
+    pub testbed: Option<String>,
+    /// DAEs to show next to the vanilla AE (default: the augmentations that match the
+    /// controlled generators, else the best one).
+    pub dae: Vec<String>,
+    /// Sample sizes of figures 3-5.
+    pub settings: TaskSettings,
+}
+
+impl ReportOptions {
+    /// Defaults with datasets in `data_dir`.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            task: None,
+            seed: None,
+            testbed: None,
+            dae: Vec::new(),
+            settings: TaskSettings::default(),
+        }
+    }
+}
+
+/// Kinds of figures in the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FigureKind {
+    /// Forest plot of relative AUC.
+    Forest,
+    /// Parameter sweep.
+    Sweep,
+    /// Reconstruction grid.
+    Reconstruction,
+    /// Reconstruction-error histograms.
+    Histogram,
+    /// t-SNE maps.
+    Tsne,
+}
+
+/// One figure written by the report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FigureInfo {
+    /// Kind.
+    pub kind: FigureKind,
+    /// File stem and HTML anchor.
+    pub id: String,
+    /// PNG, relative to the report folder.
+    pub png: String,
+    /// SVG, relative to the report folder.
+    pub svg: Option<String>,
+}
+
+/// What [`build_report`] wrote.
+#[derive(Clone, Debug)]
+pub struct ReportOutcome {
+    /// The page.
+    pub index: PathBuf,
+    /// Figures, in page order.
+    pub figures: Vec<FigureInfo>,
+    /// CSV files of the tables.
+    pub tables: Vec<PathBuf>,
+    /// Things the page says are missing, and why.
+    pub notes: Vec<String>,
+}
+
+/// A parameter sweep of the study (`cutout(area=0.1..0.9 step 0.1)`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepFamily {
+    /// The spec as written in the study.
+    pub spec: String,
+    /// The swept parameter, e.g. `cutout area`.
+    pub param: String,
+    /// (parameter value, canonical spec) of each member, in order.
+    pub members: Vec<(f64, String)>,
+}
+
+/// The sweeps among the study's augmentations.
+pub fn sweep_families(cfg: &StudyConfig) -> anyhow::Result<Vec<SweepFamily>> {
+    let mut out = Vec::new();
+    for spec in &cfg.augs {
+        let Some(dots) = spec.find("..") else {
+            continue;
+        };
+        let eq = spec[..dots]
+            .rfind('=')
+            .with_context(|| format!("sweep '{spec}': expected name(param=A..B step S)"))?;
+        let name_start = spec[..eq]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let aug_name = spec[..name_start]
+            .trim_end_matches('(')
+            .rsplit(['+', '('])
+            .next()
+            .unwrap_or("")
+            .trim();
+        let param = format!("{aug_name} {}", &spec[name_start..eq])
+            .trim()
+            .to_string();
+        let mut members = Vec::new();
+        for s in expand_sweep(spec)? {
+            let tail = &s[eq + 1..];
+            let end = tail.find([')', ',']).unwrap_or(tail.len());
+            let value: f64 = tail[..end]
+                .trim()
+                .parse()
+                .with_context(|| format!("sweep member '{s}'"))?;
+            members.push((
+                value,
+                ssad_augment::parse(&s)
+                    .with_context(|| format!("sweep member '{s}'"))?
+                    .to_string(),
+            ));
+        }
+        out.push(SweepFamily {
+            spec: spec.clone(),
+            param,
+            members,
+        });
+    }
+    Ok(out)
+}
+
+/// Parses `--task dataset:class` (e.g. `mnist:3`).
+pub fn parse_task(s: &str) -> anyhow::Result<(DatasetName, usize)> {
+    let (d, c) = s
+        .split_once(':')
+        .with_context(|| format!("--task '{s}': expected DATASET:CLASS, e.g. mnist:0"))?;
+    let dataset: DatasetName = d.parse().with_context(|| format!("--task '{s}'"))?;
+    let class: usize = c
+        .trim()
+        .parse()
+        .with_context(|| format!("--task '{s}': class '{c}' is not a number"))?;
+    dataset
+        .check_class(class)
+        .with_context(|| format!("--task '{s}'"))?;
+    Ok((dataset, class))
+}
+
+/// The pooled relative table of a slice: `all` datasets, or the only dataset.
+fn pooled<'a>(s: &'a StudySummary, testbed: &str, anomaly: &str) -> Option<&'a RelativeTable> {
+    let of_slice: Vec<&RelativeTable> = s
+        .relative
+        .iter()
+        .filter(|t| t.testbed == testbed && t.anomaly == anomaly)
+        .collect();
+    of_slice
+        .iter()
+        .find(|t| t.dataset == "all")
+        .copied()
+        .or(if of_slice.len() == 1 {
+            Some(of_slice[0])
+        } else {
+            None
+        })
+}
+
+fn category_of(aug: &str) -> String {
+    ssad_augment::parse(aug)
+        .map(|s| s.category().to_string())
+        .unwrap_or_else(|_| "custom".into())
+}
+
+/// Resolves the task of figures 3-5 against the study.
+pub fn choose_task(cfg: &StudyConfig, opts: &ReportOptions) -> anyhow::Result<TaskChoice> {
+    let (dataset, normal) = opts
+        .task
+        .unwrap_or((cfg.datasets[0], cfg.normal_classes[0]));
+    anyhow::ensure!(
+        cfg.datasets.contains(&dataset),
+        "--task: the study has no dataset {dataset} (it has {})",
+        cfg.datasets
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    anyhow::ensure!(
+        cfg.normal_classes.contains(&normal),
+        "--task: the study has no normal class {normal} (it has {:?})",
+        cfg.normal_classes
+    );
+    let seed = opts.seed.unwrap_or(cfg.seeds[0]);
+    anyhow::ensure!(
+        cfg.seeds.contains(&seed),
+        "--seed: the study has no seed {seed} (it has {:?})",
+        cfg.seeds
+    );
+    let controlled = TestbedKind::Controlled {
+        gens: cfg.gens.clone(),
+    };
+    let testbed = match opts.testbed.as_deref() {
+        Some("controlled") => controlled,
+        Some("wild") => TestbedKind::InTheWild,
+        Some(t) => anyhow::bail!("--testbed '{t}': expected controlled or wild"),
+        None if cfg.testbeds.iter().any(|t| t == "controlled") && !cfg.gens.is_empty() => {
+            controlled
+        }
+        None => TestbedKind::InTheWild,
+    };
+    Ok(TaskChoice {
+        dataset,
+        normal,
+        seed,
+        testbed,
+    })
+}
+
+/// Default DAEs of figures 3 and 5: on the controlled testbed, the trained augmentations
+/// that are also generators (aligned: `cutout` for cutout anomalies), at most three; otherwise
+/// the augmentation with the best pooled pseudo-median on the task's testbed.
+pub fn default_daes(
+    cfg: &StudyConfig,
+    summary: &StudySummary,
+    testbed: &TestbedKind,
+    trained: &[String],
+) -> Vec<String> {
+    if let TestbedKind::Controlled { gens } = testbed {
+        let aligned: Vec<String> = gens
+            .iter()
+            .filter_map(|g| ssad_augment::parse(g).ok().map(|s| s.to_string()))
+            .filter(|g| g != "none" && trained.contains(g))
+            .take(3)
+            .collect();
+        if !aligned.is_empty() {
+            return aligned;
+        }
+    }
+    let slice = match testbed {
+        TestbedKind::Controlled { .. } => cfg.gens.first().map(|g| ("controlled", g.as_str())),
+        TestbedKind::InTheWild => Some(("wild", "semantic")),
+    };
+    let best = slice
+        .and_then(|(t, a)| pooled(summary, t, a))
+        .and_then(|t| {
+            t.rows
+                .iter()
+                .filter(|r| trained.contains(&r.aug))
+                .max_by(|a, b| a.pseudo_median.total_cmp(&b.pseudo_median))
+                .map(|r| r.aug.clone())
+        });
+    best.or_else(|| trained.iter().find(|a| *a != "none").cloned())
+        .into_iter()
+        .collect()
+}
+
+/// One-line answer of a slice: which augmentations help, hurt, and the best estimate.
+fn answer_line(t: &RelativeTable, sweep_members: &[String]) -> String {
+    let n = t.rows.iter().map(|r| r.n).max().unwrap_or(0);
+    let fmt = |r: &ssad_stats::relative::RelativeAucSummary| {
+        format!(
+            "<code>{}</code> ({:+.3}, {})",
+            escape(&r.aug),
+            r.pseudo_median,
+            figures::format_p(r.p_value)
+        )
+    };
+    let mut s = format!(
+        "<strong>{}</strong> ({n} paired tasks): ",
+        escape(&slice_title(&t.testbed, &t.anomaly))
+    );
+    // The exact one-sided signed-rank test cannot go below 0.5^n (nor above 1 - 0.5^n).
+    let min_p = 0.5f64.powi(n as i32);
+    if min_p >= 0.05 {
+        s.push_str(&format!(
+            "<em>too few tasks for a significant test (with {n} tasks the smallest possible one-sided p is 0.5<sup>{n}</sup> = {min_p:.3}); read the estimates as descriptive</em>"
+        ));
+    } else {
+        let helps: Vec<String> = t
+            .rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Helps)
+            .map(fmt)
+            .collect();
+        let hurts: Vec<String> = t
+            .rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Hurts)
+            .map(fmt)
+            .collect();
+        s.push_str(&if helps.is_empty() {
+            "no augmentation is significantly better than vanilla".to_string()
+        } else {
+            format!("better than vanilla (p &lt; 0.05): {}", helps.join(", "))
+        });
+        s.push_str("; ");
+        s.push_str(&if hurts.is_empty() {
+            "none is significantly worse".to_string()
+        } else {
+            format!("worse than vanilla (p &gt; 0.95): {}", hurts.join(", "))
+        });
+    }
+    let main: Vec<_> = t
+        .rows
+        .iter()
+        .filter(|r| !sweep_members.contains(&r.aug))
+        .collect();
+    let best = main
+        .iter()
+        .max_by(|a, b| a.pseudo_median.total_cmp(&b.pseudo_median));
+    let worst = main
+        .iter()
+        .min_by(|a, b| a.pseudo_median.total_cmp(&b.pseudo_median));
+    if let Some(b) = best {
+        s.push_str(&format!("; largest estimate: {}", fmt(b)));
+    }
+    if let Some(w) =
+        worst.filter(|w| main.len() > 1 && w.aug != best.map(|b| b.aug.as_str()).unwrap_or(""))
+    {
+        s.push_str(&format!("; smallest: {}", fmt(w)));
+    }
+    s.push('.');
+    s
+}
+
+/// Builds the report of the study in `study_root` into `out` (created if missing).
+pub fn build_report(
+    study_root: &Path,
+    out: &Path,
+    opts: &ReportOptions,
+) -> anyhow::Result<ReportOutcome> {
+    let study = StudyDir::open(study_root)?;
+    let cfg = study.config()?;
+    let status = crate::study::status(&study)?;
+    let all_records = study.records()?;
+    let n_all = all_records.len();
+    let records: Vec<RunRecord> = all_records
+        .into_iter()
+        .filter(|r| r.config_hash == cfg.run_config_hash(&r.key))
+        .collect();
+    anyhow::ensure!(
+        !records.is_empty(),
+        "{} has no finished runs of its current config yet: run `ssad study run` first",
+        study_root.display()
+    );
+    let rows = result_rows(&records);
+    let summary = summarize(&rows)?;
+    let fig_dir = out.join("figures");
+    let tab_dir = out.join("tables");
+    for d in [&fig_dir, &tab_dir] {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    let expanded = cfg.expanded_augs()?;
+    let families = sweep_families(&cfg)?;
+    let sweep_members: Vec<String> = families
+        .iter()
+        .flat_map(|f| f.members.iter().map(|m| m.1.clone()))
+        .collect();
+    let main_augs: Vec<String> = expanded
+        .iter()
+        .filter(|a| !sweep_members.contains(a) || cfg.augs.contains(a))
+        .cloned()
+        .collect();
+    let mut slices: Vec<(String, String)> = Vec::new();
+    if cfg.testbeds.iter().any(|t| t == "controlled") {
+        slices.extend(
+            cfg.gens
+                .iter()
+                .map(|g| ("controlled".to_string(), g.clone())),
+        );
+    }
+    if cfg.testbeds.iter().any(|t| t == "wild") {
+        slices.push(("wild".into(), "semantic".into()));
+    }
+    let datasets_text = cfg
+        .datasets
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+
+    let mut figs: Vec<FigureInfo> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let mut sections: Vec<Section> = Vec::new();
+    let mut fig_no = 0usize;
+    let rel = |p: &Path| {
+        p.strip_prefix(out)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .replace('\\', "/")
+    };
+    let mut add_figure = |kind: FigureKind,
+                          id: &str,
+                          r: plot::RenderedFigure,
+                          alt: &str,
+                          caption: &str,
+                          body: &mut String| {
+        fig_no += 1;
+        let png = rel(&r.png);
+        let svg = r.svg.as_deref().map(rel);
+        body.push_str(&figure(fig_no, id, &png, svg.as_deref(), alt, caption));
+        figs.push(FigureInfo {
+            kind,
+            id: id.to_string(),
+            png,
+            svg,
+        });
+    };
+
+    // The answer, first.
+    let mut answer = String::from("<div class=\"answer\"><ul>");
+    for (t, a) in slices
+        .iter()
+        .chain(std::iter::once(&("wild".to_string(), "rest".to_string())))
+    {
+        if let Some(table) = pooled(&summary, t, a) {
+            answer.push_str(&format!("<li>{}</li>", answer_line(table, &sweep_members)));
+        }
+    }
+    answer.push_str("</ul></div>\n");
+    answer.push_str(&para(&format!(
+        "Relative AUC = AUC of the detector trained with an augmentation minus the AUC of the vanilla autoencoder (no augmentation) on the same task; \
+         tasks are paired over datasets ({datasets_text}), normal classes and seeds (and anomaly classes in the wild). \
+         Statistics: one-sided Wilcoxon signed-rank test (H1: the augmentation beats vanilla) and the Hodges-Lehmann pseudo-median with its 95% confidence interval."
+    )));
+    let mut facts = String::from("<dl class=\"facts\">");
+    let fact = |k: &str, v: String| format!("<dt>{}</dt><dd>{}</dd>", escape(k), escape(&v));
+    facts.push_str(&fact("datasets", datasets_text.clone()));
+    facts.push_str(&fact("normal classes", format!("{:?}", cfg.normal_classes)));
+    facts.push_str(&fact(
+        "augmentations",
+        format!("{} ({})", expanded.len(), expanded.join(", ")),
+    ));
+    facts.push_str(&fact(
+        "testbeds",
+        format!(
+            "{} (controlled generators: {})",
+            cfg.testbeds.join(", "),
+            cfg.gens.join(", ")
+        ),
+    ));
+    facts.push_str(&fact("seeds", format!("{:?}", cfg.seeds)));
+    facts.push_str(&fact(
+        "model",
+        format!(
+            "{:?} F={} H={}",
+            cfg.model.kind, cfg.model.width, cfg.model.embedding
+        ),
+    ));
+    facts.push_str(&fact(
+        "training",
+        format!(
+            "{} epochs, batch {}, lr {}, weight decay {}, {} training images per class",
+            cfg.train.epochs,
+            cfg.train.batch_size,
+            cfg.train.lr,
+            cfg.train.weight_decay,
+            cfg.train_limit
+                .map(|l| format!("at most {l}"))
+                .unwrap_or_else(|| "all".into())
+        ),
+    ));
+    facts.push_str(&fact(
+        "runs",
+        format!(
+            "{} of {} done; {} pending, {} failed, {} stale (older config, left out of this report); {} records in the folder",
+            records.len(),
+            status.total,
+            status.pending.len(),
+            status.failed.len(),
+            status.stale.len(),
+            n_all
+        ),
+    ));
+    facts.push_str("</dl>");
+    answer.push_str(&facts);
+    if !status.pending.is_empty() || !status.failed.is_empty() {
+        let n = format!("This report covers {} of the study's {} runs; the rest are pending or failed (`ssad study status`).", records.len(), status.total);
+        answer.push_str(&missing(&n));
+        notes.push(n);
+    }
+    sections.push(Section {
+        id: "answer".into(),
+        title: "The answer".into(),
+        body: answer,
+    });
+
+    // 1. Forest plots.
+    let mut body = para(
+        "Each row is one augmentation used to train the denoising autoencoder. Point: pseudo-median of its relative AUC over the paired tasks; bar: 95% confidence interval; \
+         right of the vertical line at 0 means better than no augmentation. Colour and marker: the augmentation's category. The one-sided p-value is printed beside each row.",
+    );
+    for (t, a) in &slices {
+        let Some(table) = pooled(&summary, t, a) else {
+            let n = format!(
+                "No relative-AUC statistics for the {} (no paired runs yet).",
+                slice_title(t, a)
+            );
+            body.push_str(&missing(&n));
+            notes.push(n);
+            continue;
+        };
+        let mut plot = ForestPlot {
+            title: format!("Relative AUC — {}", slice_title(t, a)),
+            subtitle: format!(
+                "{}; n = {} paired tasks; point: Hodges-Lehmann pseudo-median, bar: 95% CI",
+                if table.dataset == "all" {
+                    format!("datasets pooled: {datasets_text}")
+                } else {
+                    format!("dataset: {}", table.dataset)
+                },
+                table.rows.iter().map(|r| r.n).max().unwrap_or(0)
+            ),
+            rows: table
+                .rows
+                .iter()
+                .filter(|r| main_augs.contains(&r.aug))
+                .map(|r| ForestRow {
+                    aug: r.aug.clone(),
+                    category: category_of(&r.aug),
+                    estimate: r.pseudo_median,
+                    ci: r.conf_int,
+                    p_value: r.p_value,
+                    n: r.n,
+                })
+                .collect(),
+        };
+        plot.sort();
+        let id = tables::slug(&["forest", t, a]);
+        let r = plot::render(&plot, &fig_dir, &id)?;
+        let paper = if t == "controlled" {
+            "paper Fig. 1"
+        } else {
+            "paper Fig. 4"
+        };
+        add_figure(
+            FigureKind::Forest,
+            &id,
+            r,
+            &plot.title,
+            &format!("{} ({paper}).", plot.title),
+            &mut body,
+        );
+    }
+    sections.push(Section {
+        id: "forest".into(),
+        title: "Relative AUC per augmentation".into(),
+        body,
+    });
+
+    // 2. Sweeps.
+    let mut body = String::new();
+    if families.is_empty() {
+        let n = "This study has no parameter sweep (an augmentation such as `cutout(area=0.1..0.9 step 0.1)` in `augs`), so there is no sweep figure.".to_string();
+        body.push_str(&missing(&n));
+        notes.push(n);
+    }
+    for f in &families {
+        let series: Vec<SweepSeries> = slices
+            .iter()
+            .filter_map(|(t, a)| {
+                let table = pooled(&summary, t, a)?;
+                let points: Vec<SweepPoint> = f
+                    .members
+                    .iter()
+                    .filter_map(|(v, spec)| {
+                        table
+                            .rows
+                            .iter()
+                            .find(|r| &r.aug == spec)
+                            .map(|r| SweepPoint {
+                                value: *v,
+                                estimate: r.pseudo_median,
+                                ci: r.conf_int,
+                                p_value: r.p_value,
+                            })
+                    })
+                    .collect();
+                (!points.is_empty()).then(|| SweepSeries {
+                    label: if t == "controlled" {
+                        format!("controlled: {a}")
+                    } else {
+                        "in the wild".into()
+                    },
+                    points,
+                })
+            })
+            .collect();
+        if series.is_empty() {
+            let n = format!("The sweep {} has no paired results yet.", f.spec);
+            body.push_str(&missing(&n));
+            notes.push(n);
+            continue;
+        }
+        let plot = SweepPlot {
+            title: format!("Sweep of {} — relative AUC", f.param),
+            subtitle: format!("{}; point: pseudo-median over paired tasks, bar: 95% CI; datasets: {datasets_text}", f.spec),
+            x_label: f.param.clone(),
+            series,
+        };
+        let id = tables::slug(&["sweep", &f.spec]);
+        let r = plot::render(&plot, &fig_dir, &id)?;
+        add_figure(FigureKind::Sweep, &id, r, &plot.title, &format!("{}: how the amount of augmentation changes the relative AUC, one curve per kind of anomaly (paper Fig. 3).", plot.title), &mut body);
+    }
+    sections.push(Section {
+        id: "sweep".into(),
+        title: "Parameter sweeps".into(),
+        body,
+    });
+
+    // 3-5. Figures from the saved models of one task.
+    let mut recon_body = String::new();
+    let mut hist_body = String::new();
+    let mut tsne_body = String::new();
+    let task_result: anyhow::Result<()> = (|| {
+        anyhow::ensure!(cfg.save_models, "this study did not save its models (save_models = false), so figures from models (reconstructions, error histograms, t-SNE) cannot be made");
+        let task = choose_task(&cfg, opts)?;
+        let trained: Vec<String> = main_augs
+            .iter()
+            .filter(|a| {
+                records.iter().any(|r| {
+                    &r.key.aug == *a
+                        && r.key.dataset == task.dataset
+                        && r.key.normal == task.normal
+                        && r.key.seed == task.seed
+                })
+            })
+            .cloned()
+            .collect();
+        let daes = if opts.dae.is_empty() {
+            default_daes(&cfg, &summary, &task.testbed, &trained)
+        } else {
+            opts.dae
+                .iter()
+                .map(|a| {
+                    ssad_augment::parse(a)
+                        .map(|s| s.to_string())
+                        .with_context(|| format!("--dae '{a}'"))
+                })
+                .collect::<anyhow::Result<_>>()?
+        };
+        let tf = task::task_figures(
+            &study,
+            &cfg,
+            &records,
+            &task,
+            &trained,
+            &daes,
+            &opts.data_dir,
+            &opts.settings,
+        )?;
+        let stem = tables::slug(&[
+            &task.dataset.to_string(),
+            &task.normal.to_string(),
+            &format!("s{}", task.seed),
+            task.testbed.name(),
+        ]);
+        let id = format!("reconstructions_{stem}");
+        let r = plot::render(&tf.recon, &fig_dir, &id)?;
+        add_figure(
+            FigureKind::Reconstruction,
+            &id,
+            r,
+            &tf.recon.title,
+            &format!("{} (paper Fig. 5). A DAE whose augmentation matches the anomalies tends to reconstruct them as normal-looking images, which raises their error.", tf.recon.title),
+            &mut recon_body,
+        );
+        let id = format!("histograms_{stem}");
+        let r = plot::render(&tf.hist, &fig_dir, &id)?;
+        add_figure(
+            FigureKind::Histogram,
+            &id,
+            r,
+            &tf.hist.title,
+            &format!("{} (paper Fig. 6). The less the normal and anomalous errors overlap, the higher the AUC; the augmented training data shows what the model learned to treat as normal.", tf.hist.title),
+            &mut hist_body,
+        );
+        for (grid, what) in [(&tf.tsne_group, "group"), (&tf.tsne_score, "score")] {
+            let id = format!("tsne_{what}_{stem}");
+            let r = plot::render(grid, &fig_dir, &id)?;
+            add_figure(
+                FigureKind::Tsne,
+                &id,
+                r,
+                &grid.title,
+                &format!("{} (paper Figs. 7-8).", grid.title),
+                &mut tsne_body,
+            );
+        }
+        Ok(())
+    })();
+    if let Err(e) = task_result {
+        let n = format!("Figures from the saved models are not available: {e:#}.");
+        for b in [&mut recon_body, &mut hist_body, &mut tsne_body] {
+            b.push_str(&missing(&n));
+        }
+        notes.push(n);
+    }
+    sections.push(Section {
+        id: "reconstructions".into(),
+        title: "Reconstructions".into(),
+        body: recon_body,
+    });
+    sections.push(Section {
+        id: "histograms".into(),
+        title: "Reconstruction-error histograms".into(),
+        body: hist_body,
+    });
+    sections.push(Section {
+        id: "tsne".into(),
+        title: "t-SNE of embeddings".into(),
+        body: tsne_body,
+    });
+
+    // 6. Tables.
+    let mut written = Vec::new();
+    let mut body = String::new();
+    let mut emit = |t: &Table, body: &mut String| -> anyhow::Result<()> {
+        let p = t.write_csv(&tab_dir)?;
+        body.push_str(&t.to_html(&rel(&p)));
+        written.push(p);
+        Ok(())
+    };
+    body.push_str("<h3>Relative-AUC statistics</h3>");
+    let pooled_ids: Vec<(String, String)> = slices
+        .iter()
+        .cloned()
+        .chain(std::iter::once(("wild".to_string(), "rest".to_string())))
+        .collect();
+    for (t, a) in &pooled_ids {
+        if let Some(table) = pooled(&summary, t, a) {
+            emit(&tables::relative_table(table, &category_of), &mut body)?;
+        }
+    }
+    let per_dataset: Vec<&RelativeTable> = summary
+        .relative
+        .iter()
+        .filter(|t| {
+            !pooled_ids
+                .iter()
+                .any(|(tb, an)| pooled(&summary, tb, an).is_some_and(|p| std::ptr::eq(p, *t)))
+        })
+        .collect();
+    if !per_dataset.is_empty() {
+        body.push_str("<details><summary>Per-dataset relative-AUC statistics</summary>");
+        for t in per_dataset {
+            emit(&tables::relative_table(t, &category_of), &mut body)?;
+        }
+        body.push_str("</details>");
+    }
+    body.push_str("<h3>Mean AUC per dataset and augmentation</h3>");
+    for t in tables::auc_mean_tables(&summary, &expanded) {
+        emit(&t, &mut body)?;
+    }
+    body.push_str("<h3>Run timings</h3>");
+    let (timings, per_run) = tables::timing_tables(&records, &expanded);
+    emit(&timings, &mut body)?;
+    let p = per_run.write_csv(&tab_dir)?;
+    body.push_str(&format!(
+        "<p class=\"csv\">Every run: <a href=\"{}\">runs.csv</a></p>",
+        escape(&rel(&p))
+    ));
+    written.push(p);
+    let p = tab_dir.join("results.csv");
+    crate::study::store::write_csv(&rows, &p)?;
+    body.push_str(&format!(
+        "<p class=\"csv\">Every AUC (run x testbed x anomaly): <a href=\"{}\">results.csv</a></p>",
+        escape(&rel(&p))
+    ));
+    written.push(p);
+    sections.push(Section {
+        id: "tables".into(),
+        title: "Tables".into(),
+        body,
+    });
+
+    let subtitle = format!(
+        "Study <code>{}</code> in <code>{}</code>: {} runs. Regenerate with <code>ssad report {} --out {}</code>.",
+        escape(&cfg.name),
+        escape(&study_root.display().to_string()),
+        records.len(),
+        escape(&study_root.display().to_string()),
+        escape(&out.display().to_string())
+    );
+    let page = html::page(
+        &format!("Augmentation study report — {}", cfg.name),
+        &subtitle,
+        &sections,
+    );
+    let index = out.join("index.html");
+    crate::study::store::write_atomic(&index, page.as_bytes())?;
+    Ok(ReportOutcome {
+        index,
+        figures: figs,
+        tables: written,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_families_read_values_and_param() {
+        let cfg = StudyConfig::from_toml("datasets=['mnist']\naugs=['none','rotate','cutout(area=0.1..0.3 step 0.1)','geom+mask(p=0.2..0.4 step 0.2)']", "t").unwrap();
+        let f = sweep_families(&cfg).unwrap();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].param, "cutout area");
+        assert_eq!(
+            f[0].members,
+            vec![
+                (0.1, "cutout(area=0.1)".to_string()),
+                (0.2, "cutout(area=0.2)".to_string()),
+                (0.3, "cutout(area=0.3)".to_string())
+            ]
+        );
+        assert_eq!(f[1].param, "mask p");
+        assert_eq!(
+            f[1].members.iter().map(|m| m.0).collect::<Vec<_>>(),
+            vec![0.2, 0.4]
+        );
+    }
+
+    #[test]
+    fn task_flag_parses_and_checks() {
+        assert_eq!(
+            parse_task("fashion-mnist:3").unwrap(),
+            (DatasetName::FashionMnist, 3)
+        );
+        assert!(format!("{:#}", parse_task("mnist").unwrap_err()).contains("DATASET:CLASS"));
+        assert!(format!("{:#}", parse_task("mnist:12").unwrap_err()).contains("12"));
+        assert!(format!("{:#}", parse_task("mnst:1").unwrap_err()).contains("mnst"));
+    }
+}

@@ -1,0 +1,427 @@
+//! How well label-free selection works on a finished study: the selections of
+//! [`super::study::select_study`] joined with the study's true AUCs.
+//!
+//! For each task and criterion: the selected candidate's rank by true AUC (1 = the best
+//! candidate; a competition rank, `1 + ` the number of candidates with a strictly higher AUC),
+//! its AUC against the best candidate's (the oracle), the vanilla (`none`) one's and the mean
+//! over all candidates (the expected AUC of a random pick). Per slice of tasks: top-1 and
+//! top-3 hit rates, the share within 0.01 AUC of the oracle, mean AUCs, and the one-sided
+//! paired Wilcoxon signed-rank test of selected against vanilla over the tasks (H1: the
+//! selected model beats vanilla), with the Hodges-Lehmann pseudo-median of the differences and
+//! its 95% interval (`ssad_stats::relative`).
+
+use super::loss::Criterion;
+use super::study::TaskSelection;
+use crate::study::store::{write_atomic, write_csv};
+use crate::study::RunRecord;
+use anyhow::Context;
+use serde::Serialize;
+use ssad_stats::relative::{relative_auc_table, AucRow, VANILLA};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// A selected AUC within this distance of the oracle's counts as near-best.
+pub const NEAR_BEST: f64 = 0.01;
+
+/// File names written by [`write_evaluation`].
+pub const EVALUATION_MD: &str = "evaluation.md";
+/// Per-task outcomes (CSV).
+pub const TASKS_CSV: &str = "tasks.csv";
+/// Per-slice summaries (CSV).
+pub const SUMMARY_CSV: &str = "summary.csv";
+/// Scatter plot of selected vs oracle AUC (DSV).
+pub const SCATTER_PNG: &str = "selected-vs-oracle.png";
+
+/// The outcome of one criterion on one task.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TaskOutcome {
+    /// Dataset.
+    pub dataset: String,
+    /// Normal class.
+    pub normal: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Testbed.
+    pub testbed: String,
+    /// Anomaly (`rest` or generator).
+    pub anomaly: String,
+    /// Criterion name.
+    pub criterion: String,
+    /// The selected candidate.
+    pub selected: String,
+    /// Its true AUC.
+    pub selected_auc: f64,
+    /// Its rank by true AUC (1 = best).
+    pub rank: usize,
+    /// Number of candidates.
+    pub candidates: usize,
+    /// The candidate with the highest true AUC (first in candidate order on ties).
+    pub oracle: String,
+    /// The highest true AUC.
+    pub oracle_auc: f64,
+    /// The vanilla candidate's AUC, when `none` is a candidate.
+    pub vanilla_auc: Option<f64>,
+    /// Mean AUC over the candidates (a random pick's expected AUC).
+    pub mean_auc: f64,
+}
+
+/// Summary of one criterion over a slice of tasks.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SliceSummary {
+    /// Testbed, or `all`.
+    pub testbed: String,
+    /// Anomaly, or `all`.
+    pub anomaly: String,
+    /// Criterion name.
+    pub criterion: String,
+    /// Tasks in the slice.
+    pub tasks: usize,
+    /// Candidates per task (the largest count when they differ).
+    pub candidates: usize,
+    /// Share of tasks where the selected candidate is the best (rank 1).
+    pub top1: f64,
+    /// Share of tasks where it is among the best three.
+    pub top3: f64,
+    /// Share of tasks where its AUC is within [`NEAR_BEST`] of the oracle's.
+    pub near_best: f64,
+    /// Mean rank of the selected candidate.
+    pub mean_rank: f64,
+    /// Mean AUC of the selected candidates.
+    pub selected_auc: f64,
+    /// Mean oracle AUC.
+    pub oracle_auc: f64,
+    /// Mean vanilla AUC (over tasks with a vanilla candidate).
+    pub vanilla_auc: Option<f64>,
+    /// Mean AUC of all candidates (random pick).
+    pub candidate_mean_auc: f64,
+    /// Tasks paired with vanilla in the test.
+    pub wilcoxon_n: usize,
+    /// Hodges-Lehmann pseudo-median of selected minus vanilla AUC.
+    pub pseudo_median: Option<f64>,
+    /// Lower end of its 95% interval.
+    pub ci_low: Option<f64>,
+    /// Upper end of its 95% interval.
+    pub ci_high: Option<f64>,
+    /// One-sided p-value of the signed-rank test, H1: selected beats vanilla.
+    pub p_value: Option<f64>,
+    /// helps / neutral / hurts (p < 0.05 / otherwise / p > 0.95).
+    pub verdict: String,
+}
+
+/// Everything the evaluation reports.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// One row per task and criterion.
+    pub tasks: Vec<TaskOutcome>,
+    /// One row per slice and criterion.
+    pub summaries: Vec<SliceSummary>,
+}
+
+/// True AUC of `aug` on a task, from the study's records.
+fn auc_lookup(
+    records: &[RunRecord],
+) -> HashMap<(String, usize, u64, String, String, String), f64> {
+    let mut m = HashMap::new();
+    for r in records {
+        for t in &r.results {
+            for p in &t.pairs {
+                m.insert(
+                    (
+                        r.key.dataset.to_string(),
+                        r.key.normal,
+                        r.key.seed,
+                        r.key.aug.clone(),
+                        t.testbed.clone(),
+                        p.anomaly.clone(),
+                    ),
+                    p.auc,
+                );
+            }
+        }
+    }
+    m
+}
+
+/// Joins selections with the true AUCs of `records` (the study's run records) and summarises
+/// every criterion per slice: each (testbed, anomaly), each testbed pooled over its anomalies
+/// (when it has several), and all tasks (when there are several slices).
+pub fn evaluate(selections: &[TaskSelection], records: &[RunRecord]) -> anyhow::Result<Evaluation> {
+    let aucs = auc_lookup(records);
+    let mut tasks = Vec::new();
+    for ts in selections {
+        let t = &ts.task;
+        let names: Vec<&str> = ts.selection.candidates.iter().map(|c| c.name.as_str()).collect();
+        let auc: Vec<f64> = names
+            .iter()
+            .map(|aug| {
+                aucs.get(&(
+                    t.dataset.clone(),
+                    t.normal,
+                    t.seed,
+                    aug.to_string(),
+                    t.testbed.clone(),
+                    t.anomaly.clone(),
+                ))
+                .copied()
+                .with_context(|| format!("no AUC for candidate '{aug}' on task {t} in the study's records"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        anyhow::ensure!(!auc.is_empty(), "task {t} has no candidates");
+        let oracle = (0..auc.len()).fold(0, |b, i| if auc[i] > auc[b] { i } else { b });
+        let vanilla_auc = names.iter().position(|n| *n == VANILLA).map(|i| auc[i]);
+        let mean_auc = auc.iter().sum::<f64>() / auc.len() as f64;
+        for criterion in Criterion::ALL {
+            let sel = ts.selection.ranking(criterion)[0];
+            tasks.push(TaskOutcome {
+                dataset: t.dataset.clone(),
+                normal: t.normal,
+                seed: t.seed,
+                testbed: t.testbed.clone(),
+                anomaly: t.anomaly.clone(),
+                criterion: criterion.name().to_string(),
+                selected: names[sel].to_string(),
+                selected_auc: auc[sel],
+                rank: 1 + auc.iter().filter(|&&a| a > auc[sel]).count(),
+                candidates: auc.len(),
+                oracle: names[oracle].to_string(),
+                oracle_auc: auc[oracle],
+                vanilla_auc,
+                mean_auc,
+            });
+        }
+    }
+    let summaries = summarise(&tasks)?;
+    Ok(Evaluation { tasks, summaries })
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    if n == 0 {
+        f64::NAN
+    } else {
+        s / n as f64
+    }
+}
+
+fn summarise(tasks: &[TaskOutcome]) -> anyhow::Result<Vec<SliceSummary>> {
+    // Slices: each (testbed, anomaly); each testbed with several anomalies pooled; all.
+    let mut slices: BTreeMap<(String, String), Vec<&TaskOutcome>> = BTreeMap::new();
+    for t in tasks {
+        slices
+            .entry((t.testbed.clone(), t.anomaly.clone()))
+            .or_default()
+            .push(t);
+    }
+    let base: Vec<(String, String)> = slices.keys().cloned().collect();
+    let testbeds: BTreeMap<&str, usize> = base.iter().fold(BTreeMap::new(), |mut m, (tb, _)| {
+        *m.entry(tb.as_str()).or_default() += 1;
+        m
+    });
+    let mut extra: Vec<((String, String), Vec<&TaskOutcome>)> = Vec::new();
+    for (tb, n) in &testbeds {
+        if *n > 1 {
+            extra.push((
+                (tb.to_string(), "all".into()),
+                tasks.iter().filter(|t| t.testbed == *tb).collect(),
+            ));
+        }
+    }
+    if base.len() > 1 {
+        extra.push((("all".into(), "all".into()), tasks.iter().collect()));
+    }
+    let mut out = Vec::new();
+    for ((testbed, anomaly), rows) in slices.into_iter().chain(extra) {
+        for criterion in Criterion::ALL {
+            let rs: Vec<&TaskOutcome> = rows
+                .iter()
+                .copied()
+                .filter(|t| t.criterion == criterion.name())
+                .collect();
+            if rs.is_empty() {
+                continue;
+            }
+            out.push(summarise_slice(&testbed, &anomaly, criterion, &rs)?);
+        }
+    }
+    Ok(out)
+}
+
+fn summarise_slice(
+    testbed: &str,
+    anomaly: &str,
+    criterion: Criterion,
+    rs: &[&TaskOutcome],
+) -> anyhow::Result<SliceSummary> {
+    let n = rs.len() as f64;
+    let share = |f: &dyn Fn(&TaskOutcome) -> bool| rs.iter().filter(|t| f(t)).count() as f64 / n;
+    let with_vanilla: Vec<&&TaskOutcome> = rs.iter().filter(|t| t.vanilla_auc.is_some()).collect();
+    // Wilcoxon of selected vs vanilla over the tasks: rows "selected" and "none" per task.
+    let mut auc_rows = Vec::new();
+    for t in &with_vanilla {
+        let key = |aug: &str, auc: f64| AucRow {
+            dataset: t.dataset.clone(),
+            normal: t.normal.to_string(),
+            anomaly: format!("{}/{}", t.testbed, t.anomaly),
+            seed: t.seed,
+            aug: aug.to_string(),
+            auc,
+        };
+        auc_rows.push(key(VANILLA, t.vanilla_auc.unwrap()));
+        auc_rows.push(key("selected", t.selected_auc));
+    }
+    let test = if auc_rows.is_empty() {
+        None
+    } else {
+        relative_auc_table(&auc_rows)
+            .context("Wilcoxon test of selected vs vanilla")?
+            .into_iter()
+            .next()
+    };
+    Ok(SliceSummary {
+        testbed: testbed.to_string(),
+        anomaly: anomaly.to_string(),
+        criterion: criterion.name().to_string(),
+        tasks: rs.len(),
+        candidates: rs.iter().map(|t| t.candidates).max().unwrap_or(0),
+        top1: share(&|t| t.rank == 1),
+        top3: share(&|t| t.rank <= 3),
+        near_best: share(&|t| t.oracle_auc - t.selected_auc <= NEAR_BEST + 1e-12),
+        mean_rank: mean(rs.iter().map(|t| t.rank as f64)),
+        selected_auc: mean(rs.iter().map(|t| t.selected_auc)),
+        oracle_auc: mean(rs.iter().map(|t| t.oracle_auc)),
+        vanilla_auc: (!with_vanilla.is_empty())
+            .then(|| mean(with_vanilla.iter().map(|t| t.vanilla_auc.unwrap()))),
+        candidate_mean_auc: mean(rs.iter().map(|t| t.mean_auc)),
+        wilcoxon_n: test.as_ref().map_or(0, |s| s.n),
+        pseudo_median: test.as_ref().map(|s| s.pseudo_median),
+        ci_low: test.as_ref().and_then(|s| s.conf_int.map(|c| c.0)),
+        ci_high: test.as_ref().and_then(|s| s.conf_int.map(|c| c.1)),
+        p_value: test.as_ref().and_then(|s| s.p_value),
+        verdict: test.as_ref().map_or("-".into(), |s| s.verdict.to_string()),
+    })
+}
+
+fn f3(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.3}")
+    } else {
+        "-".into()
+    }
+}
+
+fn opt3(v: Option<f64>) -> String {
+    v.map_or("-".into(), f3)
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.0}%", 100.0 * v)
+}
+
+fn summary_table(rows: &[&SliceSummary], first: &str, first_col: &dyn Fn(&SliceSummary) -> String) -> String {
+    let mut s = format!(
+        "| {first} | tasks | top-1 | top-3 | within {NEAR_BEST} | mean rank | selected AUC | oracle AUC | \
+         vanilla AUC | candidate mean AUC | selected - vanilla (HL [95% CI]) | p (selected > vanilla) |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n"
+    );
+    for r in rows {
+        let hl = match (r.pseudo_median, r.ci_low, r.ci_high) {
+            (Some(m), Some(a), Some(b)) => format!("{m:+.3} [{a:+.3}, {b:+.3}]"),
+            (Some(m), _, _) => format!("{m:+.3}"),
+            _ => "-".into(),
+        };
+        let p = r.p_value.map_or("-".into(), |p| format!("{p:.3} ({})", r.verdict));
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {:.2} of {} | {} | {} | {} | {} | {hl} | {p} |\n",
+            first_col(r),
+            r.tasks,
+            pct(r.top1),
+            pct(r.top3),
+            pct(r.near_best),
+            r.mean_rank,
+            r.candidates,
+            f3(r.selected_auc),
+            f3(r.oracle_auc),
+            opt3(r.vanilla_auc),
+            f3(r.candidate_mean_auc),
+        ));
+    }
+    s
+}
+
+/// The evaluation as Markdown: the DSV hit-rate table per slice, all criteria on the pooled
+/// slices, and DSV's choice on every task.
+pub fn evaluation_markdown(ev: &Evaluation, title: &str) -> String {
+    let mut s = format!("# Label-free augmentation selection: {title}\n\n");
+    s.push_str(
+        "Rank = the selected augmentation's rank among the candidates by true AUC (1 = best). \
+         Oracle = the best candidate by true AUC; candidate mean = the expected AUC of a random \
+         pick. The test is the one-sided paired Wilcoxon signed-rank test of selected vs vanilla \
+         AUC over the tasks (H1: selected is better), with the Hodges-Lehmann pseudo-median of \
+         the differences.\n\n",
+    );
+    s.push_str("## DSV, per testbed and anomaly\n\n");
+    let dsv: Vec<&SliceSummary> = ev.summaries.iter().filter(|r| r.criterion == "dsv").collect();
+    s.push_str(&summary_table(&dsv, "testbed / anomaly", &|r| format!("{} / {}", r.testbed, r.anomaly)));
+    let pooled: Vec<(String, String)> = {
+        let mut v: Vec<(String, String)> = ev
+            .summaries
+            .iter()
+            .filter(|r| r.anomaly == "all")
+            .map(|r| (r.testbed.clone(), r.anomaly.clone()))
+            .collect();
+        v.dedup();
+        if v.is_empty() {
+            v = ev.summaries.iter().map(|r| (r.testbed.clone(), r.anomaly.clone())).collect();
+            v.dedup();
+        }
+        v
+    };
+    s.push_str("\n## All criteria\n\n");
+    for (tb, an) in &pooled {
+        s.push_str(&format!("### {tb} / {an}\n\n"));
+        let rows: Vec<&SliceSummary> = ev
+            .summaries
+            .iter()
+            .filter(|r| &r.testbed == tb && &r.anomaly == an)
+            .collect();
+        s.push_str(&summary_table(&rows, "criterion", &|r| r.criterion.clone()));
+        s.push('\n');
+    }
+    s.push_str("## DSV's choice on each task\n\n");
+    s.push_str(
+        "| dataset | normal | seed | testbed / anomaly | selected | rank | AUC | oracle | oracle AUC | vanilla AUC |\n\
+         |---|---:|---:|---|---|---:|---:|---|---:|---:|\n",
+    );
+    for t in ev.tasks.iter().filter(|t| t.criterion == "dsv") {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} / {} | {} | {} of {} | {} | {} | {} | {} |\n",
+            t.dataset,
+            t.normal,
+            t.seed,
+            t.testbed,
+            t.anomaly,
+            t.selected,
+            t.rank,
+            t.candidates,
+            f3(t.selected_auc),
+            t.oracle,
+            f3(t.oracle_auc),
+            opt3(t.vanilla_auc),
+        ));
+    }
+    s
+}
+
+/// Writes `evaluation.md`, `tasks.csv`, `summary.csv` and the scatter plot into `out`;
+/// returns the paths written.
+pub fn write_evaluation(ev: &Evaluation, out: &Path, title: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let md = out.join(EVALUATION_MD);
+    write_atomic(&md, evaluation_markdown(ev, title).as_bytes())?;
+    let tasks = out.join(TASKS_CSV);
+    write_csv(&ev.tasks, &tasks)?;
+    let summary = out.join(SUMMARY_CSV);
+    write_csv(&ev.summaries, &summary)?;
+    let png = out.join(SCATTER_PNG);
+    super::plot::plot_selected_vs_oracle(&ev.tasks, Criterion::Dsv, &png)?;
+    Ok(vec![md, tasks, summary, png])
+}

@@ -1,0 +1,36 @@
+//! Label-free augmentation selection (METHOD.md section 7).
+//!
+//! The study shows that the augmentation of a self-supervised detector must be chosen per
+//! task, but a user has no labelled anomalies to choose with. This module ranks candidate
+//! detectors (one per augmentation) with criteria that use only the training images, their
+//! augmentation and the *unlabelled* test images:
+//!
+//! - [`loss`]: the criteria as pure functions on [`ssad_core::Embeddings`] — the DSV
+//!   validation loss (distance term + spread term; the exact formula is in that module's
+//!   docs) and two baselines (mean distance and Gaussian MMD between training and test
+//!   embeddings);
+//! - [`task`]: one task — embed `X`, `Y = aug(X)` and `Z` with each candidate
+//!   ([`ssad_core::Detector::embed`]) and rank;
+//! - [`study`]: every task of a finished study, reusing its saved models;
+//! - [`evaluate`]: joins a study's selections with its true AUCs (hit rates, selected vs
+//!   oracle vs vanilla, Wilcoxon of selected vs vanilla) and writes the tables and the figure
+//!   ([`plot`]).
+
+pub mod evaluate;
+pub mod loss;
+pub mod plot;
+pub mod study;
+pub mod task;
+
+pub use evaluate::{evaluate, evaluation_markdown, write_evaluation, Evaluation, SliceSummary, TaskOutcome};
+pub use loss::{
+    criteria, dsv_distance_term, dsv_loss, dsv_spread_term, mean_pairwise_distance, median_heuristic,
+    mmd2_gaussian, mmd2_gaussian_with, pairwise_distances, Criterion, CriterionValues, DistanceTerm, DsvLoss, Mmd,
+    SpreadTerm,
+};
+pub use plot::plot_selected_vs_oracle;
+pub use study::{read_selections, select_study, write_selections, StudySelectOptions, StudyTask, TaskSelection};
+pub use task::{
+    score_candidates, score_candidates_multi, select, subsample_indices, Candidate, CandidateResult, SelectOptions,
+    Selection, DEFAULT_MAX_POINTS,
+};

@@ -1,0 +1,309 @@
+//! Selection on a finished study: for each (dataset, normal class, seed) of the study, the
+//! saved model of every augmentation is a candidate, and each testbed slice is a task (the
+//! in-the-wild test set; the controlled test set of each generator: normal test images plus
+//! `gen(x)` of each). No AUC or test label enters the selection; [`super::evaluate`] joins
+//! the choices with the study's AUCs afterwards.
+
+use super::loss::Criterion;
+use super::task::{score_candidates_multi, Candidate, SelectOptions, Selection};
+use crate::study::store::{write_atomic, write_csv};
+use crate::study::{RunRecord, StudyDir};
+use crate::testbed;
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use ssad_core::data::{self, DatasetName, Split};
+use ssad_core::{Batch, Detector, ImageSet};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// File (in the selection folder) holding every [`TaskSelection`] as JSON.
+pub const SELECTIONS_FILE: &str = "selections.json";
+/// File (in the selection folder) holding one row per task and candidate.
+pub const LOSSES_FILE: &str = "losses.csv";
+
+/// One selection task of a study.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StudyTask {
+    /// Dataset.
+    pub dataset: String,
+    /// Normal class.
+    pub normal: usize,
+    /// Training seed.
+    pub seed: u64,
+    /// `wild` or `controlled`.
+    pub testbed: String,
+    /// `rest` (in-the-wild: the whole test set) or the controlled generator.
+    pub anomaly: String,
+}
+
+impl std::fmt::Display for StudyTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} c{} s{} {}/{}",
+            self.dataset, self.normal, self.seed, self.testbed, self.anomaly
+        )
+    }
+}
+
+/// A task and its selection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskSelection {
+    /// The task.
+    pub task: StudyTask,
+    /// Every candidate's criteria.
+    pub selection: Selection,
+}
+
+/// How to select on a study.
+#[derive(Clone, Debug)]
+pub struct StudySelectOptions {
+    /// Subsampling and seeds.
+    pub select: SelectOptions,
+    /// Data directory (the study's datasets).
+    pub data_dir: PathBuf,
+    /// Device the saved models are loaded onto (`cpu`, `cuda`, `auto`, ...).
+    pub device: String,
+}
+
+/// The saved model records of a study, grouped by (dataset, normal, seed), candidates in the
+/// study's augmentation order. Records with another config than the study's current one and
+/// records without a saved model are left out (counted in the second value).
+pub fn study_candidates(
+    dir: &StudyDir,
+) -> anyhow::Result<(BTreeMap<(DatasetName, usize, u64), Vec<RunRecord>>, usize)> {
+    let cfg = dir.config()?;
+    let order = cfg.expanded_augs()?;
+    let mut groups: BTreeMap<(DatasetName, usize, u64), Vec<RunRecord>> = BTreeMap::new();
+    let mut left_out = 0;
+    for r in dir.records()? {
+        if r.config_hash != cfg.run_config_hash(&r.key) || r.model_dir.is_none() {
+            left_out += 1;
+            continue;
+        }
+        groups
+            .entry((r.key.dataset, r.key.normal, r.key.seed))
+            .or_default()
+            .push(r);
+    }
+    for v in groups.values_mut() {
+        v.sort_by_key(|r| order.iter().position(|a| *a == r.key.aug).unwrap_or(usize::MAX));
+    }
+    Ok((groups, left_out))
+}
+
+/// The test sets of the selection tasks of one (dataset, normal class): the in-the-wild test
+/// set (task `wild/rest`), and for each controlled generator the normal test images plus that
+/// generator's anomalies (task `controlled/<gen>`). The groups are used only to cut the
+/// controlled test set into one test set per generator, as a user would hold it.
+fn task_test_sets(
+    testbeds: &[(String, testbed::Testbed)],
+) -> Vec<((String, String), Batch)> {
+    let mut out = Vec::new();
+    for (name, tb) in testbeds {
+        if name == "wild" {
+            out.push((("wild".to_string(), "rest".to_string()), tb.test.clone()));
+        } else {
+            for (k, gen) in tb.group_names.iter().enumerate() {
+                if k as u16 == tb.normal_group {
+                    continue;
+                }
+                let idx: Vec<usize> = (0..tb.groups.len())
+                    .filter(|&i| tb.groups[i] == tb.normal_group || tb.groups[i] == k as u16)
+                    .collect();
+                out.push(((name.clone(), gen.clone()), tb.test.select(&idx)));
+            }
+        }
+    }
+    out
+}
+
+/// Runs selection on every (dataset, normal, seed) of a study with saved models, reusing
+/// those models; `log` gets one line per group.
+pub fn select_study(
+    dir: &StudyDir,
+    opts: &StudySelectOptions,
+    log: &mut dyn FnMut(&str),
+) -> anyhow::Result<Vec<TaskSelection>> {
+    let cfg = dir.config()?;
+    let (groups, left_out) = study_candidates(dir)?;
+    anyhow::ensure!(
+        !groups.is_empty(),
+        "study {} has no finished runs with saved models (run `ssad study run` with \
+         save_models = true first)",
+        dir.root.display()
+    );
+    if left_out > 0 {
+        log(&format!(
+            "{left_out} run record(s) left out (stale config or no saved model)"
+        ));
+    }
+    let device = ssad_torch::parse_device(&opts.device)?;
+    let mut sets: Option<(DatasetName, ImageSet, ImageSet)> = None;
+    let mut out = Vec::new();
+    for ((dataset, normal, seed), records) in &groups {
+        let started = Instant::now();
+        if sets.as_ref().map(|s| s.0) != Some(*dataset) {
+            let train = data::load(*dataset, Split::Train, &opts.data_dir)?;
+            let test = data::load(*dataset, Split::Test, &opts.data_dir)?;
+            sets = Some((*dataset, train, test));
+        }
+        let (_, train, test) = sets.as_ref().unwrap();
+        let mut testbeds = Vec::new();
+        for t in &cfg.testbeds {
+            let tb = match t.as_str() {
+                "wild" => testbed::in_the_wild(train, test, *normal as u16, cfg.train_limit),
+                _ => testbed::controlled(train, test, *normal as u16, &cfg.gens, cfg.train_limit)?,
+            };
+            testbeds.push((t.clone(), tb));
+        }
+        let train_batch = testbeds[0].1.train.to_batch();
+        let tasks = task_test_sets(&testbeds);
+        let mut detectors: Vec<Box<dyn Detector>> = Vec::new();
+        let mut augs = Vec::new();
+        for r in records {
+            let model_dir = dir.root.join(r.model_dir.as_deref().unwrap_or_default());
+            detectors.push(
+                ssad_torch::load_detector_on(&model_dir, device)
+                    .with_context(|| format!("loading the model of run {}", r.run_id))?,
+            );
+            augs.push(
+                ssad_augment::parse(&r.key.aug)
+                    .with_context(|| format!("augmentation of run {}", r.run_id))?
+                    .build(),
+            );
+        }
+        let candidates: Vec<Candidate<'_>> = records
+            .iter()
+            .zip(&detectors)
+            .zip(&augs)
+            .map(|((r, d), a)| Candidate {
+                name: r.key.aug.clone(),
+                aug: a.as_ref(),
+                detector: d.as_ref(),
+            })
+            .collect();
+        let tests: Vec<Batch> = tasks.iter().map(|(_, b)| b.clone()).collect();
+        let selections = score_candidates_multi(&candidates, &train_batch, &tests, &opts.select)
+            .with_context(|| format!("selection on {dataset} class {normal} seed {seed}"))?;
+        let mut picks = Vec::new();
+        for (((testbed, anomaly), _), selection) in tasks.into_iter().zip(selections) {
+            picks.push(format!(
+                "{testbed}/{anomaly}: {}",
+                selection.selected(Criterion::Dsv).unwrap_or("-")
+            ));
+            out.push(TaskSelection {
+                task: StudyTask {
+                    dataset: dataset.to_string(),
+                    normal: *normal,
+                    seed: *seed,
+                    testbed,
+                    anomaly,
+                },
+                selection,
+            });
+        }
+        log(&format!(
+            "{dataset} class {normal} seed {seed}: {} candidates, DSV picks {} ({:.1}s)",
+            records.len(),
+            picks.join(", "),
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(out)
+}
+
+/// One row of `losses.csv`: one candidate on one task.
+#[derive(Clone, Debug, Serialize)]
+pub struct LossRow {
+    /// Dataset.
+    pub dataset: String,
+    /// Normal class.
+    pub normal: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Testbed.
+    pub testbed: String,
+    /// Anomaly (`rest` or generator).
+    pub anomaly: String,
+    /// Candidate augmentation.
+    pub aug: String,
+    /// Rank of the candidate under DSV (1 = selected).
+    pub dsv_rank: usize,
+    /// DSV loss.
+    pub dsv: f64,
+    /// DSV distance term.
+    pub dsv_distance: f64,
+    /// DSV spread term.
+    pub dsv_spread: f64,
+    /// Mean spread ratio `sigma_Z / sigma_XY` over the directions.
+    pub spread_ratio: f64,
+    /// `mean_dist(X u Y, Z)`.
+    pub mean_dist_xy_z: f64,
+    /// `mean_dist(X, Y)`.
+    pub mean_dist_x_y: f64,
+    /// Baseline `mean_dist(X, Z)`.
+    pub mean_dist_x_z: f64,
+    /// Baseline `MMD^2(X, Z)`.
+    pub mmd2: f64,
+    /// MMD bandwidth.
+    pub mmd_bandwidth: f64,
+    /// Directions of the spread term.
+    pub directions: usize,
+    /// Fallback directions among them.
+    pub fallback_directions: usize,
+}
+
+/// Flattens selections into `losses.csv` rows.
+pub fn loss_rows(selections: &[TaskSelection]) -> Vec<LossRow> {
+    let mut rows = Vec::new();
+    for ts in selections {
+        let ranking = ts.selection.ranking(Criterion::Dsv);
+        for (i, c) in ts.selection.candidates.iter().enumerate() {
+            let v = &c.values;
+            rows.push(LossRow {
+                dataset: ts.task.dataset.clone(),
+                normal: ts.task.normal,
+                seed: ts.task.seed,
+                testbed: ts.task.testbed.clone(),
+                anomaly: ts.task.anomaly.clone(),
+                aug: c.name.clone(),
+                dsv_rank: ranking.iter().position(|&k| k == i).unwrap_or(0) + 1,
+                dsv: v.dsv.loss,
+                dsv_distance: v.dsv.distance.value,
+                dsv_spread: v.dsv.spread.value,
+                spread_ratio: v.dsv.spread.mean_ratio,
+                mean_dist_xy_z: v.dsv.distance.mean_dist_xy_z,
+                mean_dist_x_y: v.dsv.distance.mean_dist_x_y,
+                mean_dist_x_z: v.mean_dist_x_z,
+                mmd2: v.mmd.mmd2,
+                mmd_bandwidth: v.mmd.bandwidth,
+                directions: v.dsv.spread.directions,
+                fallback_directions: v.dsv.spread.fallback_directions,
+            });
+        }
+    }
+    rows
+}
+
+/// Writes `selections.json` and `losses.csv` into `out`; returns the paths written.
+pub fn write_selections(selections: &[TaskSelection], out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let json = out.join(SELECTIONS_FILE);
+    write_atomic(&json, serde_json::to_string_pretty(selections)?.as_bytes())?;
+    let csv = out.join(LOSSES_FILE);
+    write_csv(&loss_rows(selections), &csv)?;
+    Ok(vec![json, csv])
+}
+
+/// Reads `selections.json` written by [`write_selections`].
+pub fn read_selections(out: &Path) -> anyhow::Result<Vec<TaskSelection>> {
+    let path = out.join(SELECTIONS_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read {} (run `ssad select --study DIR` first)",
+            path.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a selections file", path.display()))
+}
