@@ -48,16 +48,26 @@ pub fn splitmix64(x: u64) -> u64 {
 
 /// Applies `aug` to every image of `batch` in parallel; image `i` of the batch is sample
 /// `first_index + i` of the epoch, so its random draws are fixed by (seed, epoch, sample).
-pub fn augment_batch(aug: &dyn Augment, batch: &mut Batch, seed: u64, epoch: u64, first_index: u64) {
+pub fn augment_batch(
+    aug: &dyn Augment,
+    batch: &mut Batch,
+    seed: u64,
+    epoch: u64,
+    first_index: u64,
+) {
     if aug.is_identity() {
         return;
     }
     let shape = batch.shape;
     let n = shape.numel();
-    batch.data.par_chunks_mut(n).enumerate().for_each(|(i, img)| {
-        let mut rng = sample_rng(seed, epoch, first_index + i as u64);
-        aug.apply(img, shape, &mut rng);
-    });
+    batch
+        .data
+        .par_chunks_mut(n)
+        .enumerate()
+        .for_each(|(i, img)| {
+            let mut rng = sample_rng(seed, epoch, first_index + i as u64);
+            aug.apply(img, shape, &mut rng);
+        });
 }
 
 /// The identity augmentation (the vanilla autoencoder's "no augmentation").
@@ -96,12 +106,18 @@ mod tests {
     fn batch_results_do_not_depend_on_thread_count_or_split() {
         let shape = ImageShape::new(1, 4, 4);
         let mut whole = Batch::zeros(shape, 64);
-        let pool1 = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let pool1 = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         pool1.install(|| augment_batch(&AddNoise, &mut whole, 7, 3, 0));
         // Same samples, augmented in two halves on 2 threads.
         let mut a = Batch::zeros(shape, 32);
         let mut b = Batch::zeros(shape, 32);
-        let pool2 = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let pool2 = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
         pool2.install(|| {
             augment_batch(&AddNoise, &mut a, 7, 3, 0);
             augment_batch(&AddNoise, &mut b, 7, 3, 32);
@@ -117,7 +133,10 @@ mod tests {
     #[test]
     fn identity_leaves_batch_unchanged() {
         let shape = ImageShape::new(1, 2, 2);
-        let mut b = Batch { shape, data: vec![0.1, 0.2, 0.3, 0.4] };
+        let mut b = Batch {
+            shape,
+            data: vec![0.1, 0.2, 0.3, 0.4],
+        };
         augment_batch(&Identity, &mut b, 1, 1, 1);
         assert_eq!(b.data, vec![0.1, 0.2, 0.3, 0.4]);
     }

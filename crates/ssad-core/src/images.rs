@@ -19,7 +19,11 @@ pub struct ImageShape {
 impl ImageShape {
     /// A shape from its three sizes.
     pub const fn new(channels: usize, height: usize, width: usize) -> Self {
-        Self { channels, height, width }
+        Self {
+            channels,
+            height,
+            width,
+        }
     }
 
     /// Number of values in one image (`C * H * W`).
@@ -76,7 +80,9 @@ impl ImageSet {
 
     /// Indices of the images whose label is `class`.
     pub fn indices_of_class(&self, class: u16) -> Vec<usize> {
-        (0..self.len()).filter(|&i| self.labels[i] == class).collect()
+        (0..self.len())
+            .filter(|&i| self.labels[i] == class)
+            .collect()
     }
 
     /// A new set holding the images at `indices`, in that order.
@@ -88,7 +94,12 @@ impl ImageSet {
             pixels.extend_from_slice(self.image(i));
             labels.push(self.labels[i]);
         }
-        ImageSet { shape: self.shape, pixels, labels, class_names: self.class_names.clone() }
+        ImageSet {
+            shape: self.shape,
+            pixels,
+            labels,
+            class_names: self.class_names.clone(),
+        }
     }
 
     /// Converts the images at `indices` to an `f32` batch in [0, 1] (`v / 255`).
@@ -98,7 +109,10 @@ impl ImageSet {
         for &i in indices {
             data.extend(self.image(i).iter().map(|&v| v as f32 / 255.0));
         }
-        Batch { shape: self.shape, data }
+        Batch {
+            shape: self.shape,
+            data,
+        }
     }
 
     /// Converts the whole set to an `f32` batch in [0, 1].
@@ -133,7 +147,10 @@ pub struct Batch {
 impl Batch {
     /// An all-zero batch of `n` images.
     pub fn zeros(shape: ImageShape, n: usize) -> Self {
-        Self { shape, data: vec![0.0; n * shape.numel()] }
+        Self {
+            shape,
+            data: vec![0.0; n * shape.numel()],
+        }
     }
 
     /// Number of images.
@@ -164,12 +181,18 @@ impl Batch {
         for &i in indices {
             data.extend_from_slice(self.image(i));
         }
-        Batch { shape: self.shape, data }
+        Batch {
+            shape: self.shape,
+            data,
+        }
     }
 
     /// Appends all images of `other` (which must have the same shape).
     pub fn extend(&mut self, other: &Batch) {
-        assert_eq!(self.shape, other.shape, "cannot concatenate batches of different shapes");
+        assert_eq!(
+            self.shape, other.shape,
+            "cannot concatenate batches of different shapes"
+        );
         self.data.extend_from_slice(&other.data);
     }
 }

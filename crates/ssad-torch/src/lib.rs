@@ -25,9 +25,9 @@ pub use detector::{
 };
 pub use device::{device_name, parse_device};
 pub use geom::{
-    build_detector, load_any_detector, load_any_detector_on, Backbone, DetectorFamily,
-    GeomConfig, GeomDetector, GeomScore, GeomSidecar, GeomTransform, TransformPredictions,
-    TransformSet, DIRICHLET_TENSOR, GEOM_SIDECAR_FORMAT, GEOM_TRANSFORMS,
+    build_detector, load_any_detector, load_any_detector_on, Backbone, DetectorFamily, GeomConfig,
+    GeomDetector, GeomScore, GeomSidecar, GeomTransform, TransformPredictions, TransformSet,
+    DIRICHLET_TENSOR, GEOM_SIDECAR_FORMAT, GEOM_TRANSFORMS,
 };
 pub use tch::Device;
 

@@ -24,7 +24,12 @@ pub fn to_rgb(image: &[f32], shape: ImageShape, scale: u32) -> image::RgbImage {
 
 /// Writes a grid of images (`rows[r][c]`, all of `shape`) as one PNG, each cell upscaled by
 /// `scale` and separated by a 2-pixel white border. Rows may have different lengths.
-pub fn save_grid(rows: &[Vec<&[f32]>], shape: ImageShape, scale: u32, path: &Path) -> anyhow::Result<()> {
+pub fn save_grid(
+    rows: &[Vec<&[f32]>],
+    shape: ImageShape,
+    scale: u32,
+    path: &Path,
+) -> anyhow::Result<()> {
     let gap = 2u32;
     let (ch, cw) = (shape.height as u32 * scale, shape.width as u32 * scale);
     let ncols = rows.iter().map(|r| r.len()).max().unwrap_or(0) as u32;
@@ -52,7 +57,8 @@ pub fn save_grid(rows: &[Vec<&[f32]>], shape: ImageShape, scale: u32, path: &Pat
 /// interrupted write never leaves a broken file under the real name.
 pub fn save_png(img: &image::DynamicImage, path: &Path) -> anyhow::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create folder {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create folder {}", parent.display()))?;
     }
     let tmp = path.with_extension("png.tmp");
     img.save_with_format(&tmp, image::ImageFormat::Png)

@@ -59,7 +59,10 @@ pub struct Testbed {
 impl Testbed {
     /// Test labels as anomaly flags (true = anomalous).
     pub fn anomaly_flags(&self) -> Vec<bool> {
-        self.groups.iter().map(|&g| g != self.normal_group).collect()
+        self.groups
+            .iter()
+            .map(|&g| g != self.normal_group)
+            .collect()
     }
 
     /// Number of test images in each group.
@@ -71,7 +74,12 @@ impl Testbed {
 }
 
 /// Normal-class training images of `train`, optionally a seeded subsample of at most `limit`.
-pub fn normal_training_set(train: &ImageSet, normal: u16, limit: Option<usize>, seed: u64) -> ImageSet {
+pub fn normal_training_set(
+    train: &ImageSet,
+    normal: u16,
+    limit: Option<usize>,
+    seed: u64,
+) -> ImageSet {
     let mut idx = train.indices_of_class(normal);
     if let Some(limit) = limit.filter(|&l| l < idx.len()) {
         use rand::seq::SliceRandom;
@@ -85,7 +93,12 @@ pub fn normal_training_set(train: &ImageSet, normal: u16, limit: Option<usize>, 
 }
 
 /// Builds the in-the-wild testbed of `dataset` with normal class `normal`.
-pub fn in_the_wild(train: &ImageSet, test: &ImageSet, normal: u16, train_limit: Option<usize>) -> Testbed {
+pub fn in_the_wild(
+    train: &ImageSet,
+    test: &ImageSet,
+    normal: u16,
+    train_limit: Option<usize>,
+) -> Testbed {
     Testbed {
         train: normal_training_set(train, normal, train_limit, u64::from(normal)),
         test: test.to_batch(),
@@ -109,7 +122,8 @@ pub fn controlled(
     let mut groups = vec![0u16; n];
     let mut group_names = vec!["normal".to_string()];
     for (k, spec) in gens.iter().enumerate() {
-        let gen = ssad_augment::generator(spec).with_context(|| format!("controlled testbed generator '{spec}'"))?;
+        let gen = ssad_augment::generator(spec)
+            .with_context(|| format!("controlled testbed generator '{spec}'"))?;
         let mut made = normal_test.clone();
         augment_batch(gen.as_ref(), &mut made, GEN_SEED, k as u64, 0);
         all.extend(&made);
@@ -138,7 +152,9 @@ pub fn build(
     let test = data::load(dataset, Split::Test, data_dir)?;
     Ok(match kind {
         TestbedKind::InTheWild => in_the_wild(&train, &test, normal as u16, train_limit),
-        TestbedKind::Controlled { gens } => controlled(&train, &test, normal as u16, gens, train_limit)?,
+        TestbedKind::Controlled { gens } => {
+            controlled(&train, &test, normal as u16, gens, train_limit)?
+        }
     })
 }
 
@@ -162,7 +178,14 @@ mod tests {
         assert_eq!(wild.anomaly_flags().iter().filter(|&&a| !a).count(), 980);
 
         let gens: Vec<String> = DEFAULT_GENS.iter().map(|s| s.to_string()).collect();
-        let ctl = build(DatasetName::Mnist, &TestbedKind::Controlled { gens }, 0, &dir, None).unwrap();
+        let ctl = build(
+            DatasetName::Mnist,
+            &TestbedKind::Controlled { gens },
+            0,
+            &dir,
+            None,
+        )
+        .unwrap();
         assert_eq!(ctl.train.len(), 5923);
         assert_eq!(ctl.test.len(), 980 * 4);
         assert_eq!(ctl.group_counts(), vec![980; 4]);
@@ -181,17 +204,35 @@ mod tests {
         // Cutout erases a rectangle to 0 and leaves the rest alone.
         let cut = ctl.test.image(980 + 5);
         assert!(cut.iter().zip(x).all(|(a, b)| *a == *b || *a == 0.0));
-        assert!(cut.iter().zip(x).filter(|(a, b)| a != b).count() > 0 || x.iter().all(|&v| v == 0.0));
+        assert!(
+            cut.iter().zip(x).filter(|(a, b)| a != b).count() > 0 || x.iter().all(|&v| v == 0.0)
+        );
     }
 
     #[test]
     fn train_subsample_is_seeded_and_bounded() {
         let dir = shared_data();
-        let a = build(DatasetName::FashionMnist, &TestbedKind::InTheWild, 3, &dir, Some(100)).unwrap();
-        let b = build(DatasetName::FashionMnist, &TestbedKind::InTheWild, 3, &dir, Some(100)).unwrap();
+        let a = build(
+            DatasetName::FashionMnist,
+            &TestbedKind::InTheWild,
+            3,
+            &dir,
+            Some(100),
+        )
+        .unwrap();
+        let b = build(
+            DatasetName::FashionMnist,
+            &TestbedKind::InTheWild,
+            3,
+            &dir,
+            Some(100),
+        )
+        .unwrap();
         assert_eq!(a.train.len(), 100);
         assert_eq!(a.train, b.train);
-        let e = build(DatasetName::Mnist, &TestbedKind::InTheWild, 11, &dir, None).unwrap_err().to_string();
+        let e = build(DatasetName::Mnist, &TestbedKind::InTheWild, 11, &dir, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("class 11"), "{e}");
     }
 }

@@ -6,17 +6,26 @@ use std::process::{Command, Output};
 
 fn shared_data() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(p.join("mnist").is_dir(), "tests need ../shared/data (real MNIST)");
+    assert!(
+        p.join("mnist").is_dir(),
+        "tests need ../shared/data (real MNIST)"
+    );
     p
 }
 
 fn ssad(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ssad")).args(args).output().expect("run ssad")
+    Command::new(env!("CARGO_BIN_EXE_ssad"))
+        .args(args)
+        .output()
+        .expect("run ssad")
 }
 
 fn ok(args: &[&str]) -> (String, String) {
     let out = ssad(args);
-    let (so, se) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
     assert!(out.status.success(), "ssad {args:?} failed:\n{so}\n{se}");
     (so, se)
 }
@@ -34,7 +43,10 @@ fn export(set: &ssad_core::ImageSet, out: &Path, class: u16, n: usize, skip: usi
     std::fs::create_dir_all(&dir).unwrap();
     for i in set.indices_of_class(class).into_iter().skip(skip).take(n) {
         let (h, w) = (set.shape.height as u32, set.shape.width as u32);
-        image::GrayImage::from_raw(w, h, set.image(i).to_vec()).unwrap().save(dir.join(format!("{i:05}.png"))).unwrap();
+        image::GrayImage::from_raw(w, h, set.image(i).to_vec())
+            .unwrap()
+            .save(dir.join(format!("{i:05}.png")))
+            .unwrap();
     }
 }
 
@@ -69,46 +81,116 @@ fn fit_calibrate_detect_and_maps() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let data = shared_data();
-    let train = ssad_core::data::load(ssad_core::data::DatasetName::Mnist, ssad_core::data::Split::Train, &data).unwrap();
-    let test = ssad_core::data::load(ssad_core::data::DatasetName::Mnist, ssad_core::data::Split::Test, &data).unwrap();
+    let train = ssad_core::data::load(
+        ssad_core::data::DatasetName::Mnist,
+        ssad_core::data::Split::Train,
+        &data,
+    )
+    .unwrap();
+    let test = ssad_core::data::load(
+        ssad_core::data::DatasetName::Mnist,
+        ssad_core::data::Split::Test,
+        &data,
+    )
+    .unwrap();
     export(&train, &t.join("train"), 0, 64, 0);
     export(&train, &t.join("calib"), 0, 20, 64);
     export(&test, &t.join("test"), 0, 5, 0);
     export(&test, &t.join("test"), 1, 5, 0);
     // Any size: a 20x28 grayscale image joins the training folder.
-    image::GrayImage::from_pixel(20, 28, image::Luma([40])).save(t.join("train/0/odd-size.png")).unwrap();
+    image::GrayImage::from_pixel(20, 28, image::Luma([40]))
+        .save(t.join("train/0/odd-size.png"))
+        .unwrap();
     let model = t.join("model");
     let (_, err) = ok(&[
-        "fit", "--normal-dir", t.join("train").to_str().unwrap(), "--aug", "cutout", "--out", model.to_str().unwrap(),
-        "--width", "4", "--embedding", "8", "--epochs", "1", "--batch-size", "32", "--device", "cpu",
-        "--calibrate", t.join("calib").to_str().unwrap(), "--quantile", "0.9",
+        "fit",
+        "--normal-dir",
+        t.join("train").to_str().unwrap(),
+        "--aug",
+        "cutout",
+        "--out",
+        model.to_str().unwrap(),
+        "--width",
+        "4",
+        "--embedding",
+        "8",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--device",
+        "cpu",
+        "--calibrate",
+        t.join("calib").to_str().unwrap(),
+        "--quantile",
+        "0.9",
     ]);
     assert!(err.contains("on 65 images"), "{err}");
-    let detect: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(model.join("detect.json")).unwrap()).unwrap();
+    let detect: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("detect.json")).unwrap()).unwrap();
     let threshold = detect["threshold"].as_f64().unwrap();
     assert_eq!(detect["calibration"]["scores"]["images"], 20);
     assert_eq!(detect["aug"], "cutout");
 
     // The stored threshold is the 0.9 quantile of the calibration images' scores.
     let cal_out = t.join("cal-out");
-    ok(&["detect", "--model", model.to_str().unwrap(), t.join("calib").to_str().unwrap(), "--out", cal_out.to_str().unwrap(), "--no-images", "--device", "cpu"]);
+    ok(&[
+        "detect",
+        "--model",
+        model.to_str().unwrap(),
+        t.join("calib").to_str().unwrap(),
+        "--out",
+        cal_out.to_str().unwrap(),
+        "--no-images",
+        "--device",
+        "cpu",
+    ]);
     let cal: Vec<f64> = read_scores(&cal_out).iter().map(|r| r.0).collect();
     assert_eq!(cal.len(), 20);
     let expected = numpy_quantile(&cal, 0.9);
-    assert!((threshold - expected).abs() <= 1e-6 * expected, "threshold {threshold}, expected {expected}");
+    assert!(
+        (threshold - expected).abs() <= 1e-6 * expected,
+        "threshold {threshold}, expected {expected}"
+    );
     // 2 of the 20 calibration images lie above their own 0.9 quantile (no ties).
-    assert_eq!(read_scores(&cal_out).iter().filter(|r| r.1 == "anomalous").count(), 2);
+    assert_eq!(
+        read_scores(&cal_out)
+            .iter()
+            .filter(|r| r.1 == "anomalous")
+            .count(),
+        2
+    );
 
     // Detect on 5 zeros and 5 ones with the stored threshold.
     let out = t.join("out");
-    let (stdout, _) = ok(&["detect", "--model", model.to_str().unwrap(), t.join("test").to_str().unwrap(), "--out", out.to_str().unwrap(), "--device", "cpu"]);
+    let (stdout, _) = ok(&[
+        "detect",
+        "--model",
+        model.to_str().unwrap(),
+        t.join("test").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
     let rows = read_scores(&out);
     assert_eq!(rows.len(), 10);
     for (s, v) in &rows {
-        assert_eq!(v, if *s > threshold { "anomalous" } else { "normal" }, "score {s} vs threshold {threshold}");
+        assert_eq!(
+            v,
+            if *s > threshold {
+                "anomalous"
+            } else {
+                "normal"
+            },
+            "score {s} vs threshold {threshold}"
+        );
     }
     let flagged = rows.iter().filter(|r| r.1 == "anomalous").count();
-    assert!(stdout.contains(&format!("{flagged} of 10 images anomalous")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{flagged} of 10 images anomalous")),
+        "{stdout}"
+    );
     // Stems repeat across the class folders? MNIST indices are unique, so names are the stems.
     let names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
@@ -119,8 +201,14 @@ fn fit_calibrate_detect_and_maps() {
     for n in &names {
         let stem = n.trim_end_matches(".error.png");
         for kind in ["input", "recon", "error"] {
-            let im = image::open(out.join(format!("{stem}.{kind}.png"))).unwrap().to_rgb8();
-            assert_eq!(im.dimensions(), (128, 128), "{stem}.{kind}.png at the default scale 4");
+            let im = image::open(out.join(format!("{stem}.{kind}.png")))
+                .unwrap()
+                .to_rgb8();
+            assert_eq!(
+                im.dimensions(),
+                (128, 128),
+                "{stem}.{kind}.png at the default scale 4"
+            );
         }
         // Every error-map pixel lies on the documented scale black -> red -> yellow -> white:
         // green only once red is full, blue only once green is full.
@@ -134,15 +222,54 @@ fn fit_calibrate_detect_and_maps() {
     }
 
     // --contamination 0.5 on 10 distinct scores flags exactly 5; a huge --threshold none.
-    let (stdout, _) = ok(&["detect", "--model", model.to_str().unwrap(), t.join("test").to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-images", "--contamination", "0.5", "--device", "cpu"]);
+    let (stdout, _) = ok(&[
+        "detect",
+        "--model",
+        model.to_str().unwrap(),
+        t.join("test").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--no-images",
+        "--contamination",
+        "0.5",
+        "--device",
+        "cpu",
+    ]);
     assert!(stdout.contains("5 of 10 images anomalous"), "{stdout}");
-    let (stdout, _) = ok(&["detect", "--model", model.to_str().unwrap(), t.join("test/1").to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-images", "--threshold", "1e9", "--device", "cpu"]);
+    let (stdout, _) = ok(&[
+        "detect",
+        "--model",
+        model.to_str().unwrap(),
+        t.join("test/1").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--no-images",
+        "--threshold",
+        "1e9",
+        "--device",
+        "cpu",
+    ]);
     assert!(stdout.contains("0 of 5 images anomalous"), "{stdout}");
 
     // --calibrate on detect re-sets the stored threshold (here from the 5 test zeros, q = 0.5).
-    ok(&["detect", "--model", model.to_str().unwrap(), t.join("test/0").to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-images", "--calibrate", t.join("test/0").to_str().unwrap(), "--quantile", "0.5", "--device", "cpu"]);
+    ok(&[
+        "detect",
+        "--model",
+        model.to_str().unwrap(),
+        t.join("test/0").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--no-images",
+        "--calibrate",
+        t.join("test/0").to_str().unwrap(),
+        "--quantile",
+        "0.5",
+        "--device",
+        "cpu",
+    ]);
     let zeros: Vec<f64> = read_scores(&out).iter().map(|r| r.0).collect();
-    let detect: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(model.join("detect.json")).unwrap()).unwrap();
+    let detect: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("detect.json")).unwrap()).unwrap();
     let median = numpy_quantile(&zeros, 0.5);
     assert!((detect["threshold"].as_f64().unwrap() - median).abs() <= 1e-6 * median);
     assert_eq!(detect["aug"], "cutout", "the fit record is kept");
@@ -151,31 +278,99 @@ fn fit_calibrate_detect_and_maps() {
     let m = model.to_str().unwrap();
     let empty = t.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let e = fails(&["detect", "--model", m, empty.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert!(e.contains("no .png/.jpg images in folder") && e.contains("empty"), "{e}");
-    let e = fails(&["fit", "--normal-dir", empty.to_str().unwrap(), "--out", t.join("m2").to_str().unwrap()]);
+    let e = fails(&[
+        "detect",
+        "--model",
+        m,
+        empty.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("no .png/.jpg images in folder") && e.contains("empty"),
+        "{e}"
+    );
+    let e = fails(&[
+        "fit",
+        "--normal-dir",
+        empty.to_str().unwrap(),
+        "--out",
+        t.join("m2").to_str().unwrap(),
+    ]);
     assert!(e.contains("no .png/.jpg images in folder"), "{e}");
     let bad = t.join("bad");
     std::fs::create_dir_all(&bad).unwrap();
     std::fs::write(bad.join("broken.png"), b"not a png").unwrap();
-    let e = fails(&["detect", "--model", m, bad.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert!(e.contains("cannot read 1 image(s)") && e.contains("broken.png"), "{e}");
-    let e = fails(&["detect", "--model", m, t.join("missing.png").to_str().unwrap()]);
-    assert!(e.contains("missing.png") && e.contains("does not exist"), "{e}");
+    let e = fails(&[
+        "detect",
+        "--model",
+        m,
+        bad.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("cannot read 1 image(s)") && e.contains("broken.png"),
+        "{e}"
+    );
+    let e = fails(&[
+        "detect",
+        "--model",
+        m,
+        t.join("missing.png").to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("missing.png") && e.contains("does not exist"),
+        "{e}"
+    );
     let txt = t.join("notes.txt");
     std::fs::write(&txt, "x").unwrap();
     let e = fails(&["detect", "--model", m, txt.to_str().unwrap()]);
     assert!(e.contains("notes.txt") && e.contains("not an image"), "{e}");
     // A colour image for a grayscale model: converted with a warning, or refused when strict.
     let rgb = t.join("colour.png");
-    image::RgbImage::from_pixel(40, 30, image::Rgb([200, 10, 10])).save(&rgb).unwrap();
-    let (stdout, err) = ok(&["detect", "--model", m, rgb.to_str().unwrap(), "--out", out.to_str().unwrap(), "--device", "cpu"]);
-    assert!(err.contains("warning: 1 image(s) are colour") && err.contains("converted to grayscale"), "{err}");
+    image::RgbImage::from_pixel(40, 30, image::Rgb([200, 10, 10]))
+        .save(&rgb)
+        .unwrap();
+    let (stdout, err) = ok(&[
+        "detect",
+        "--model",
+        m,
+        rgb.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(
+        err.contains("warning: 1 image(s) are colour") && err.contains("converted to grayscale"),
+        "{err}"
+    );
     assert!(stdout.contains("colour.png"), "{stdout}");
-    let e = fails(&["detect", "--model", m, rgb.to_str().unwrap(), "--strict-channels", "--out", out.to_str().unwrap()]);
+    let e = fails(&[
+        "detect",
+        "--model",
+        m,
+        rgb.to_str().unwrap(),
+        "--strict-channels",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(e.contains("colour.png") && e.contains("1-channel"), "{e}");
-    let e = fails(&["detect", "--model", t.join("nomodel").to_str().unwrap(), rgb.to_str().unwrap()]);
+    let e = fails(&[
+        "detect",
+        "--model",
+        t.join("nomodel").to_str().unwrap(),
+        rgb.to_str().unwrap(),
+    ]);
     assert!(e.contains("nomodel"), "{e}");
-    let e = fails(&["detect", "--model", m, rgb.to_str().unwrap(), "--contamination", "1.5"]);
+    let e = fails(&[
+        "detect",
+        "--model",
+        m,
+        rgb.to_str().unwrap(),
+        "--contamination",
+        "1.5",
+    ]);
     assert!(e.contains("--contamination"), "{e}");
 }

@@ -2,8 +2,8 @@
 //! records whose ranks, hit rates, means and Wilcoxon p-values are computed by hand.
 
 use ssad::select::{
-    evaluate, evaluation_markdown, write_evaluation, CandidateResult, CriterionValues, DistanceTerm, DsvLoss, Mmd,
-    Selection, SpreadTerm, StudyTask, TaskSelection,
+    evaluate, evaluation_markdown, write_evaluation, CandidateResult, CriterionValues,
+    DistanceTerm, DsvLoss, Mmd, Selection, SpreadTerm, StudyTask, TaskSelection,
 };
 use ssad::study::store::{PairRecord, TestbedResult};
 use ssad::study::{RunKey, RunRecord};
@@ -14,18 +14,35 @@ fn values(dsv: f64, mmd: f64) -> CriterionValues {
     CriterionValues {
         dsv: DsvLoss {
             loss: dsv,
-            distance: DistanceTerm { value: dsv, mean_dist_xy_z: 1.0, mean_dist_x_y: 1.0 },
-            spread: SpreadTerm { value: 0.0, mean_ratio: 1.0, directions: 1, fallback_directions: 0 },
+            distance: DistanceTerm {
+                value: dsv,
+                mean_dist_xy_z: 1.0,
+                mean_dist_x_y: 1.0,
+            },
+            spread: SpreadTerm {
+                value: 0.0,
+                mean_ratio: 1.0,
+                directions: 1,
+                fallback_directions: 0,
+            },
         },
         mean_dist_x_z: mmd,
-        mmd: Mmd { mmd2: mmd, bandwidth: 1.0 },
+        mmd: Mmd {
+            mmd2: mmd,
+            bandwidth: 1.0,
+        },
     }
 }
 
 const AUGS: [&str; 4] = ["none", "rotate", "cutout", "flip"];
 
 fn record(normal: usize, aug: &str, auc: f64) -> RunRecord {
-    let key = RunKey { dataset: DatasetName::Mnist, normal, aug: aug.into(), seed: 0 };
+    let key = RunKey {
+        dataset: DatasetName::Mnist,
+        normal,
+        aug: aug.into(),
+        seed: 0,
+    };
     RunRecord {
         run_id: key.id(),
         key,
@@ -38,7 +55,15 @@ fn record(normal: usize, aug: &str, auc: f64) -> RunRecord {
         epoch_losses: vec![],
         results: vec![TestbedResult {
             testbed: "wild".into(),
-            pairs: vec![PairRecord { anomaly: "rest".into(), n_normal: 1, n_anomaly: 1, auc, ap: 0.0, f1: 0.0, precision: 0.0 }],
+            pairs: vec![PairRecord {
+                anomaly: "rest".into(),
+                n_normal: 1,
+                n_anomaly: 1,
+                auc,
+                ap: 0.0,
+                f1: 0.0,
+                precision: 0.0,
+            }],
             scores_file: None,
             score_seconds: 0.0,
         }],
@@ -51,11 +76,11 @@ fn record(normal: usize, aug: &str, auc: f64) -> RunRecord {
 fn fixture() -> (Vec<TaskSelection>, Vec<RunRecord>) {
     // Dyadic AUCs, so differences are exact in binary floating point.
     let aucs = [
-        [0.625, 0.75, 0.875, 0.5],      // DSV picks cutout: best (rank 1); selected - vanilla +0.25
-        [0.5, 0.625, 0.5625, 0.375],    // DSV picks cutout: rank 2; +0.0625
-        [0.75, 0.875, 0.6875, 0.9375],  // DSV picks rotate: rank 2; +0.125
-        [0.625, 0.4375, 0.6875, 0.75],  // DSV picks rotate: rank 4; -0.1875
-        [0.875, 0.625, 0.9375, 0.75],   // DSV picks none: rank 2; 0 (dropped by the test)
+        [0.625, 0.75, 0.875, 0.5], // DSV picks cutout: best (rank 1); selected - vanilla +0.25
+        [0.5, 0.625, 0.5625, 0.375], // DSV picks cutout: rank 2; +0.0625
+        [0.75, 0.875, 0.6875, 0.9375], // DSV picks rotate: rank 2; +0.125
+        [0.625, 0.4375, 0.6875, 0.75], // DSV picks rotate: rank 4; -0.1875
+        [0.875, 0.625, 0.9375, 0.75], // DSV picks none: rank 2; 0 (dropped by the test)
     ];
     let dsv_losses = [
         [0.9, 0.8, 0.1, 0.7],
@@ -70,10 +95,19 @@ fn fixture() -> (Vec<TaskSelection>, Vec<RunRecord>) {
     let mut recs = Vec::new();
     for (t, (auc, dsv)) in aucs.iter().zip(&dsv_losses).enumerate() {
         sels.push(TaskSelection {
-            task: StudyTask { dataset: "mnist".into(), normal: t, seed: 0, testbed: "wild".into(), anomaly: "rest".into() },
+            task: StudyTask {
+                dataset: "mnist".into(),
+                normal: t,
+                seed: 0,
+                testbed: "wild".into(),
+                anomaly: "rest".into(),
+            },
             selection: Selection {
                 candidates: (0..4)
-                    .map(|k| CandidateResult { name: AUGS[k].into(), values: values(dsv[k], mmds[k]) })
+                    .map(|k| CandidateResult {
+                        name: AUGS[k].into(),
+                        values: values(dsv[k], mmds[k]),
+                    })
                     .collect(),
                 n_train: 10,
                 n_test: 10,
@@ -93,7 +127,16 @@ fn ranks_hit_rates_means_and_wilcoxon_by_hand() {
     let dsv: Vec<_> = ev.tasks.iter().filter(|t| t.criterion == "dsv").collect();
     assert_eq!(dsv.len(), 5);
     let picks: Vec<(&str, usize)> = dsv.iter().map(|t| (t.selected.as_str(), t.rank)).collect();
-    assert_eq!(picks, vec![("cutout", 1), ("cutout", 2), ("rotate", 2), ("rotate", 4), ("none", 2)]);
+    assert_eq!(
+        picks,
+        vec![
+            ("cutout", 1),
+            ("cutout", 2),
+            ("rotate", 2),
+            ("rotate", 4),
+            ("none", 2)
+        ]
+    );
     assert_eq!(dsv[0].oracle, "cutout");
     assert_eq!(dsv[2].oracle, "flip");
     assert_eq!(dsv[1].vanilla_auc, Some(0.50));
@@ -101,7 +144,15 @@ fn ranks_hit_rates_means_and_wilcoxon_by_hand() {
 
     // Only one slice (wild / rest): no pooled rows.
     let s = ev.summaries.iter().find(|s| s.criterion == "dsv").unwrap();
-    assert_eq!((s.testbed.as_str(), s.anomaly.as_str(), s.tasks, s.candidates), ("wild", "rest", 5, 4));
+    assert_eq!(
+        (
+            s.testbed.as_str(),
+            s.anomaly.as_str(),
+            s.tasks,
+            s.candidates
+        ),
+        ("wild", "rest", 5, 4)
+    );
     assert_eq!(ev.summaries.len(), 5, "one row per criterion");
     assert!((s.top1 - 0.2).abs() < 1e-12);
     assert!((s.top3 - 0.8).abs() < 1e-12);
@@ -121,12 +172,20 @@ fn ranks_hit_rates_means_and_wilcoxon_by_hand() {
     // mean 4*5/4 = 5, variance 4*5*9/24 = 7.5, z = (7 - 5 - 0.5) / sqrt(7.5), p = 1 - Phi(z)
     // = 0.2919412 (R: pnorm(1.5 / sqrt(7.5), lower.tail = FALSE)).
     assert_eq!(s.wilcoxon_n, 5);
-    assert!((s.p_value.unwrap() - 0.2919412).abs() < 1e-6, "p = {:?}", s.p_value);
+    assert!(
+        (s.p_value.unwrap() - 0.2919412).abs() < 1e-6,
+        "p = {:?}",
+        s.p_value
+    );
     assert_eq!(s.verdict, "neutral");
     // Hodges-Lehmann: median of the 10 Walsh averages of the 4 nonzero differences:
     // -0.1875, -0.0625, -0.03125, 0.03125, 0.0625, 0.09375, 0.125, 0.15625, 0.1875, 0.25
     // -> (0.0625 + 0.09375) / 2 = 0.078125.
-    assert!((s.pseudo_median.unwrap() - 0.078125).abs() < 1e-12, "{:?}", s.pseudo_median);
+    assert!(
+        (s.pseudo_median.unwrap() - 0.078125).abs() < 1e-12,
+        "{:?}",
+        s.pseudo_median
+    );
 
     // MMD always picks flip: ranks 4, 4, 1, 1, 3.
     let m = ev.summaries.iter().find(|s| s.criterion == "mmd").unwrap();
@@ -135,8 +194,16 @@ fn ranks_hit_rates_means_and_wilcoxon_by_hand() {
 
     let md = evaluation_markdown(&ev, "synthetic");
     assert!(md.contains("# Label-free augmentation selection: synthetic"));
-    assert!(md.contains("| wild / rest | 5 | 20% | 80% | 20% | 2.20 of 4 | 0.725 | 0.825 | 0.675 |"), "{md}");
-    assert!(md.contains("| mnist | 3 | 0 | wild / rest | rotate | 4 of 4 | 0.438 | flip | 0.750 | 0.625 |"), "{md}");
+    assert!(
+        md.contains("| wild / rest | 5 | 20% | 80% | 20% | 2.20 of 4 | 0.725 | 0.825 | 0.675 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| mnist | 3 | 0 | wild / rest | rotate | 4 of 4 | 0.438 | flip | 0.750 | 0.625 |"
+        ),
+        "{md}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let written = write_evaluation(&ev, dir.path(), "synthetic").unwrap();
@@ -152,5 +219,8 @@ fn missing_auc_is_named() {
     let (sels, mut recs) = fixture();
     recs.retain(|r| !(r.key.normal == 2 && r.key.aug == "flip"));
     let e = evaluate(&sels, &recs).unwrap_err().to_string();
-    assert!(e.contains("'flip'") && e.contains("mnist c2 s0 wild/rest"), "{e}");
+    assert!(
+        e.contains("'flip'") && e.contains("mnist c2 s0 wild/rest"),
+        "{e}"
+    );
 }

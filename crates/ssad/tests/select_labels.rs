@@ -9,13 +9,30 @@ use std::path::PathBuf;
 
 fn shared_data() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(p.join("mnist").is_dir(), "tests need ../shared/data (real MNIST)");
+    assert!(
+        p.join("mnist").is_dir(),
+        "tests need ../shared/data (real MNIST)"
+    );
     p
 }
 
-fn tiny_models(train: &ImageSet, specs: &[&str]) -> Vec<(String, Box<dyn ssad_core::Augment>, AutoencoderDetector)> {
-    let model = ModelConfig { kind: ModelKind::ConvAe, width: 4, embedding: 8 };
-    let cfg = TrainConfig { epochs: 1, batch_size: 32, seed: 0, device: "cpu".into(), threads: 1, ..Default::default() };
+fn tiny_models(
+    train: &ImageSet,
+    specs: &[&str],
+) -> Vec<(String, Box<dyn ssad_core::Augment>, AutoencoderDetector)> {
+    let model = ModelConfig {
+        kind: ModelKind::ConvAe,
+        width: 4,
+        embedding: 8,
+    };
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch_size: 32,
+        seed: 0,
+        device: "cpu".into(),
+        threads: 1,
+        ..Default::default()
+    };
     specs
         .iter()
         .map(|s| {
@@ -37,10 +54,17 @@ fn shuffled_test_labels_give_the_same_selection() {
     let models = tiny_models(&train, &["none", "rotate", "cutout", "invert"]);
     let candidates: Vec<Candidate<'_>> = models
         .iter()
-        .map(|(n, a, d)| Candidate { name: n.clone(), aug: a.as_ref(), detector: d as &dyn Detector })
+        .map(|(n, a, d)| Candidate {
+            name: n.clone(),
+            aug: a.as_ref(),
+            detector: d as &dyn Detector,
+        })
         .collect();
     // 300 test images, at most 200 used: the subsample is exercised too.
-    let opts = SelectOptions { max_points: 200, seed: 7 };
+    let opts = SelectOptions {
+        max_points: 200,
+        seed: 7,
+    };
     let before = select::select(&candidates, &train, &test, &opts).unwrap();
     assert_eq!((before.n_train, before.n_test), (64, 200));
 
@@ -51,14 +75,20 @@ fn shuffled_test_labels_give_the_same_selection() {
     assert_ne!(shuffled.labels, test.labels);
     shuffled.class_names = (0..10).map(|c| format!("class-{c}")).collect();
     let after = select::select(&candidates, &train, &shuffled, &opts).unwrap();
-    assert_eq!(before, after, "selection changed when only the test labels changed");
+    assert_eq!(
+        before, after,
+        "selection changed when only the test labels changed"
+    );
     for c in Criterion::ALL {
         assert_eq!(before.selected(c), after.selected(c));
     }
     // All test images labelled normal, or all anomalous: still the same.
     let mut flat = test.clone();
     flat.labels.iter_mut().for_each(|l| *l = 0);
-    assert_eq!(before, select::select(&candidates, &train, &flat, &opts).unwrap());
+    assert_eq!(
+        before,
+        select::select(&candidates, &train, &flat, &opts).unwrap()
+    );
 
     // The criteria do respond to the test *images*: other images give other values.
     let other = test_all.select(&(300..600).collect::<Vec<_>>());
@@ -67,11 +97,22 @@ fn shuffled_test_labels_give_the_same_selection() {
 
     // Every candidate got finite losses, and the ranking is a permutation of the candidates.
     for c in &before.candidates {
-        assert!(c.values.dsv.loss.is_finite() && c.values.mmd.mmd2.is_finite(), "{}", c.name);
-        assert!(c.values.dsv.distance.value >= 0.25 - 1e-12, "{}: the distance term is at least 1/4", c.name);
+        assert!(
+            c.values.dsv.loss.is_finite() && c.values.mmd.mmd2.is_finite(),
+            "{}",
+            c.name
+        );
+        assert!(
+            c.values.dsv.distance.value >= 0.25 - 1e-12,
+            "{}: the distance term is at least 1/4",
+            c.name
+        );
     }
     // `none` has Y = X, so all its directions are fallbacks; the others moved at least one row.
-    assert_eq!(before.candidates[0].values.dsv.spread.fallback_directions, 64);
+    assert_eq!(
+        before.candidates[0].values.dsv.spread.fallback_directions,
+        64
+    );
     assert!(before.candidates[2].values.dsv.spread.fallback_directions < 64);
     let mut r = before.ranking(Criterion::Dsv);
     r.sort_unstable();

@@ -3,17 +3,23 @@
 //! (`scripts/fixtures/select_losses.py` -> `tests/fixtures/select_losses.json`).
 
 use ssad::select::{
-    criteria, dsv_distance_term, dsv_loss, dsv_spread_term, mean_pairwise_distance, median_heuristic, mmd2_gaussian,
-    mmd2_gaussian_with, Criterion,
+    criteria, dsv_distance_term, dsv_loss, dsv_spread_term, mean_pairwise_distance,
+    median_heuristic, mmd2_gaussian, mmd2_gaussian_with, Criterion,
 };
 use ssad_core::Embeddings;
 
 fn emb(dim: usize, rows: &[&[f32]]) -> Embeddings {
-    Embeddings { dim, data: rows.iter().flat_map(|r| r.iter().copied()).collect() }
+    Embeddings {
+        dim,
+        data: rows.iter().flat_map(|r| r.iter().copied()).collect(),
+    }
 }
 
 fn close(a: f64, b: f64, tol: f64, what: &str) {
-    assert!((a - b).abs() <= tol * b.abs().max(1.0), "{what}: got {a}, expected {b}");
+    assert!(
+        (a - b).abs() <= tol * b.abs().max(1.0),
+        "{what}: got {a}, expected {b}"
+    );
 }
 
 /// X = {(0,0), (2,0)}, Y = X + (0,2), Z = {(1,0), (1,3)}.
@@ -77,10 +83,20 @@ fn identity_augmentation_uses_fallback_directions() {
 fn baselines_by_hand() {
     let (x, _, z) = square();
     // mean_dist(X, Z): from (0,0): 1, sqrt 10; from (2,0): 1, sqrt 10.
-    close(mean_pairwise_distance(&x, &z).unwrap(), (1.0 + 10f64.sqrt()) / 2.0, 1e-12, "mean_dist(X, Z)");
+    close(
+        mean_pairwise_distance(&x, &z).unwrap(),
+        (1.0 + 10f64.sqrt()) / 2.0,
+        1e-12,
+        "mean_dist(X, Z)",
+    );
     // Pooled distinct pair distances: 2 (X), 3 (Z), 1, 1, sqrt 10, sqrt 10 (across):
     // sorted 1, 1, 2, 3, 3.16, 3.16 -> median (2 + 3) / 2 = 2.5.
-    close(median_heuristic(&x, &z).unwrap(), 2.5, 1e-12, "median heuristic");
+    close(
+        median_heuristic(&x, &z).unwrap(),
+        2.5,
+        1e-12,
+        "median heuristic",
+    );
     // k(d) = exp(-d^2 / 12.5): within X k(2), within Z k(3), across mean (2 k(1) + 2 k(sqrt 10)) / 4.
     let k = |d2: f64| (-d2 / 12.5).exp();
     let expected = k(4.0) + k(9.0) - 2.0 * (2.0 * k(1.0) + 2.0 * k(10.0)) / 4.0;
@@ -91,7 +107,12 @@ fn baselines_by_hand() {
     // A given bandwidth: sigma = 1 -> k(d) = exp(-d^2 / 2).
     let k1 = |d2: f64| (-d2 / 2.0).exp();
     let expected1 = k1(4.0) + k1(9.0) - (k1(1.0) + k1(10.0));
-    close(mmd2_gaussian_with(&x, &z, 1.0).unwrap().mmd2, expected1, 1e-12, "MMD^2 at sigma 1");
+    close(
+        mmd2_gaussian_with(&x, &z, 1.0).unwrap().mmd2,
+        expected1,
+        1e-12,
+        "MMD^2 at sigma 1",
+    );
     // Identical sets: every kernel value is 1 within and across when all points coincide.
     let same = emb(2, &[&[0.5, 0.5], &[0.5, 0.5]]);
     assert_eq!(mmd2_gaussian(&same, &same).unwrap().mmd2, 0.0);
@@ -123,7 +144,10 @@ struct Fixture {
 }
 
 fn to_emb(dim: usize, v: &[f64]) -> Embeddings {
-    Embeddings { dim, data: v.iter().map(|&a| a as f32).collect() }
+    Embeddings {
+        dim,
+        data: v.iter().map(|&a| a as f32).collect(),
+    }
 }
 
 #[test]
@@ -133,28 +157,78 @@ fn criteria_match_numpy_reference() {
     assert_eq!(fixture.cases.len(), 4);
     let mut dsv = std::collections::HashMap::new();
     for c in &fixture.cases {
-        let (x, y, z) = (to_emb(c.dim, &c.x), to_emb(c.dim, &c.y), to_emb(c.dim, &c.z));
+        let (x, y, z) = (
+            to_emb(c.dim, &c.x),
+            to_emb(c.dim, &c.y),
+            to_emb(c.dim, &c.z),
+        );
         let v = criteria(&x, &y, &z).unwrap();
         let n = &c.name;
-        close(v.dsv.distance.mean_dist_x_y, c.mean_dist_x_y, 1e-10, &format!("{n} mean_dist(X, Y)"));
-        close(v.dsv.distance.mean_dist_xy_z, c.mean_dist_xy_z, 1e-10, &format!("{n} mean_dist(X u Y, Z)"));
-        close(v.dsv.distance.value, c.distance_term, 1e-10, &format!("{n} distance term"));
-        close(v.dsv.spread.value, c.spread_term, 1e-9, &format!("{n} spread term"));
-        close(v.dsv.spread.mean_ratio, c.spread_mean_ratio, 1e-9, &format!("{n} spread ratio"));
+        close(
+            v.dsv.distance.mean_dist_x_y,
+            c.mean_dist_x_y,
+            1e-10,
+            &format!("{n} mean_dist(X, Y)"),
+        );
+        close(
+            v.dsv.distance.mean_dist_xy_z,
+            c.mean_dist_xy_z,
+            1e-10,
+            &format!("{n} mean_dist(X u Y, Z)"),
+        );
+        close(
+            v.dsv.distance.value,
+            c.distance_term,
+            1e-10,
+            &format!("{n} distance term"),
+        );
+        close(
+            v.dsv.spread.value,
+            c.spread_term,
+            1e-9,
+            &format!("{n} spread term"),
+        );
+        close(
+            v.dsv.spread.mean_ratio,
+            c.spread_mean_ratio,
+            1e-9,
+            &format!("{n} spread ratio"),
+        );
         assert_eq!(v.dsv.spread.directions, c.directions, "{n}");
-        assert_eq!(v.dsv.spread.fallback_directions, c.fallback_directions, "{n}");
+        assert_eq!(
+            v.dsv.spread.fallback_directions, c.fallback_directions,
+            "{n}"
+        );
         close(v.dsv.loss, c.dsv, 1e-9, &format!("{n} DSV"));
-        close(v.mean_dist_x_z, c.mean_dist_x_z, 1e-10, &format!("{n} mean_dist(X, Z)"));
-        close(v.mmd.bandwidth, c.mmd_bandwidth, 1e-10, &format!("{n} bandwidth"));
+        close(
+            v.mean_dist_x_z,
+            c.mean_dist_x_z,
+            1e-10,
+            &format!("{n} mean_dist(X, Z)"),
+        );
+        close(
+            v.mmd.bandwidth,
+            c.mmd_bandwidth,
+            1e-10,
+            &format!("{n} bandwidth"),
+        );
         close(v.mmd.mmd2, c.mmd2, 1e-9, &format!("{n} MMD^2"));
         // The standalone functions agree with the shared computation.
         assert_eq!(dsv_loss(&x, &y, &z).unwrap(), v.dsv);
-        close(mmd2_gaussian(&x, &z).unwrap().mmd2, v.mmd.mmd2, 1e-12, "MMD standalone");
+        close(
+            mmd2_gaussian(&x, &z).unwrap().mmd2,
+            v.mmd.mmd2,
+            1e-12,
+            "MMD standalone",
+        );
         dsv.insert(n.clone(), v.dsv.loss);
     }
     // In this synthetic task the anomalies in Z are shifted like the aligned pseudo-anomalies:
     // DSV ranks aligned < none < misaligned.
-    assert!(dsv["aligned"] < dsv["none"] && dsv["none"] < dsv["misaligned"], "{dsv:?}");
+    assert!(
+        dsv["aligned"] < dsv["none"] && dsv["none"] < dsv["misaligned"],
+        "{dsv:?}"
+    );
 }
 
 #[test]
@@ -162,9 +236,17 @@ fn results_do_not_depend_on_thread_count() {
     let text = include_str!("fixtures/select_losses.json");
     let fixture: Fixture = serde_json::from_str(text).unwrap();
     let c = &fixture.cases[0];
-    let (x, y, z) = (to_emb(c.dim, &c.x), to_emb(c.dim, &c.y), to_emb(c.dim, &c.z));
+    let (x, y, z) = (
+        to_emb(c.dim, &c.x),
+        to_emb(c.dim, &c.y),
+        to_emb(c.dim, &c.z),
+    );
     let run = |threads: usize| {
-        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| criteria(&x, &y, &z).unwrap())
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| criteria(&x, &y, &z).unwrap())
     };
     let one = run(1);
     assert_eq!(one, run(2));
@@ -177,9 +259,19 @@ fn ranking_directions_and_bad_input() {
     let v = [0.5, f64::NAN, 0.2, 0.9];
     assert_eq!(Criterion::Dsv.ranking(&v), vec![2, 0, 3, 1]);
     assert_eq!(Criterion::Mmd.ranking(&v), vec![3, 0, 2, 1]);
-    assert_eq!(Criterion::MeanDistance.ranking(&[1.0, 1.0, 2.0]), vec![2, 0, 1]);
-    assert_eq!("dsv-spread".parse::<Criterion>().unwrap(), Criterion::DsvSpread);
-    assert!("dvs".parse::<Criterion>().unwrap_err().to_string().contains("unknown criterion 'dvs'"));
+    assert_eq!(
+        Criterion::MeanDistance.ranking(&[1.0, 1.0, 2.0]),
+        vec![2, 0, 1]
+    );
+    assert_eq!(
+        "dsv-spread".parse::<Criterion>().unwrap(),
+        Criterion::DsvSpread
+    );
+    assert!("dvs"
+        .parse::<Criterion>()
+        .unwrap_err()
+        .to_string()
+        .contains("unknown criterion 'dvs'"));
 
     let (x, y, z) = square();
     let short = emb(2, &[&[0.0, 0.0]]);
@@ -187,7 +279,10 @@ fn ranking_directions_and_bad_input() {
     assert!(e.contains("X has 2 rows but Y has 1"), "{e}");
     let wide = emb(3, &[&[0.0, 0.0, 0.0], &[1.0, 1.0, 1.0]]);
     let e = dsv_loss(&x, &y, &wide).unwrap_err().to_string();
-    assert!(e.contains("Z (test)") && e.contains("dimension 3, expected 2"), "{e}");
+    assert!(
+        e.contains("Z (test)") && e.contains("dimension 3, expected 2"),
+        "{e}"
+    );
     let nan = emb(2, &[&[0.0, f32::NAN], &[1.0, 1.0]]);
     let e = criteria(&x, &y, &nan).unwrap_err().to_string();
     assert!(e.contains("non-finite") && e.contains("row 0"), "{e}");

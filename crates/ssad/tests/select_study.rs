@@ -8,7 +8,10 @@ use std::process::Command;
 
 fn shared_data() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(p.join("mnist").is_dir(), "tests need ../shared/data (real MNIST)");
+    assert!(
+        p.join("mnist").is_dir(),
+        "tests need ../shared/data (real MNIST)"
+    );
     p
 }
 
@@ -33,14 +36,29 @@ device = "cpu"
 "#;
 
 fn ssad(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ssad")).args(args).output().expect("run ssad");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_ssad"))
+        .args(args)
+        .output()
+        .expect("run ssad");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap();
     let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    r.records().map(|rec| headers.iter().cloned().zip(rec.unwrap().iter().map(String::from)).collect()).collect()
+    r.records()
+        .map(|rec| {
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
 }
 
 #[test]
@@ -50,11 +68,32 @@ fn select_and_evaluate_a_study() {
     std::fs::write(&cfg, TINY).unwrap();
     let study = tmp.path().join("study");
     let data = shared_data();
-    let (ok, so, se) = ssad(&["study", "run", cfg.to_str().unwrap(), "--out", study.to_str().unwrap(), "--quiet", "--data-dir", data.to_str().unwrap()]);
+    let (ok, so, se) = ssad(&[
+        "study",
+        "run",
+        cfg.to_str().unwrap(),
+        "--out",
+        study.to_str().unwrap(),
+        "--quiet",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
     assert!(ok, "{so}\n{se}");
 
     let s = study.to_str().unwrap();
-    let args = ["select", "--study", s, "--evaluate", "--max-points", "200", "--device", "cpu", "--data-dir", data.to_str().unwrap(), "--quiet"];
+    let args = [
+        "select",
+        "--study",
+        s,
+        "--evaluate",
+        "--max-points",
+        "200",
+        "--device",
+        "cpu",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--quiet",
+    ];
     let (ok, so, se) = ssad(&args);
     assert!(ok, "{so}\n{se}");
     assert!(so.contains("4 tasks; DSV picks:"), "{so}");
@@ -73,21 +112,37 @@ fn select_and_evaluate_a_study() {
             *e = (dsv, r["aug"].clone());
         }
         if r["aug"] == "none" {
-            assert_eq!(r["fallback_directions"], "64", "Y = X for the vanilla model");
+            assert_eq!(
+                r["fallback_directions"], "64",
+                "Y = X for the vanilla model"
+            );
         }
     }
     let mut tasks: Vec<&String> = picks.keys().collect();
     tasks.sort();
-    assert_eq!(tasks, vec!["controlled/cutout", "controlled/flip", "controlled/invert", "wild/rest"]);
+    assert_eq!(
+        tasks,
+        vec![
+            "controlled/cutout",
+            "controlled/flip",
+            "controlled/invert",
+            "wild/rest"
+        ]
+    );
 
     // True AUCs straight from the run records.
     let mut auc: HashMap<(String, String), f64> = HashMap::new();
     for e in std::fs::read_dir(study.join("runs")).unwrap() {
-        let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap();
+        let rec: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap();
         let aug = rec["key"]["aug"].as_str().unwrap().to_string();
         for t in rec["results"].as_array().unwrap() {
             for p in t["pairs"].as_array().unwrap() {
-                let task = format!("{}/{}", t["testbed"].as_str().unwrap(), p["anomaly"].as_str().unwrap());
+                let task = format!(
+                    "{}/{}",
+                    t["testbed"].as_str().unwrap(),
+                    p["anomaly"].as_str().unwrap()
+                );
                 auc.insert((task, aug.clone()), p["auc"].as_f64().unwrap());
             }
         }
@@ -98,12 +153,20 @@ fn select_and_evaluate_a_study() {
         let task = format!("{}/{}", o["testbed"], o["anomaly"]);
         assert_eq!(o["selected"], picks[&task].1, "{task}");
         let mine = auc[&(task.clone(), o["selected"].clone())];
-        let better = ["none", "cutout", "rotate"].iter().filter(|a| auc[&(task.clone(), a.to_string())] > mine).count();
+        let better = ["none", "cutout", "rotate"]
+            .iter()
+            .filter(|a| auc[&(task.clone(), a.to_string())] > mine)
+            .count();
         assert_eq!(o["rank"], (better + 1).to_string(), "{task}");
         let vanilla: f64 = o["vanilla_auc"].parse().unwrap();
         assert_eq!(vanilla, auc[&(task.clone(), "none".to_string())]);
     }
-    for f in ["evaluation.md", "summary.csv", "selected-vs-oracle.png", "selections.json"] {
+    for f in [
+        "evaluation.md",
+        "summary.csv",
+        "selected-vs-oracle.png",
+        "selections.json",
+    ] {
         assert!(sel.join(f).is_file(), "{f}");
     }
 
@@ -112,7 +175,10 @@ fn select_and_evaluate_a_study() {
     std::fs::remove_file(sel.join("tasks.csv")).unwrap();
     let (ok, so, se) = ssad(&["select", "--study", s, "--evaluate", "--reuse", "--quiet"]);
     assert!(ok, "{so}\n{se}");
-    assert_eq!(std::fs::read_to_string(sel.join("tasks.csv")).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(sel.join("tasks.csv")).unwrap(),
+        before
+    );
 
     // A folder that is not a study.
     let (ok, _, se) = ssad(&["select", "--study", tmp.path().to_str().unwrap()]);

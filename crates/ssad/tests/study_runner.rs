@@ -7,7 +7,10 @@ use std::process::Command;
 
 fn shared_data() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(p.join("mnist").is_dir(), "tests need ../shared/data (real MNIST)");
+    assert!(
+        p.join("mnist").is_dir(),
+        "tests need ../shared/data (real MNIST)"
+    );
     p
 }
 
@@ -47,7 +50,11 @@ fn bare(args: &[&str]) -> Command {
 
 fn run_ok(mut c: Command) -> String {
     let out = c.output().unwrap();
-    assert!(out.status.success(), "ssad failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ssad failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -71,7 +78,14 @@ fn resume_after_kill_and_sharding_match_one_process() {
 
     // 1. One process, whole grid.
     let one = tmp.path().join("one");
-    let stdout = run_ok(ssad(&["study", "run", cfg, "--quiet", "--out", one.to_str().unwrap()]));
+    let stdout = run_ok(ssad(&[
+        "study",
+        "run",
+        cfg,
+        "--quiet",
+        "--out",
+        one.to_str().unwrap(),
+    ]));
     assert!(stdout.contains("Relative AUC"), "summary printed: {stdout}");
     let reference = table(&one);
     // 2 classes x 3 augs; wild: 9 pairs + rest; controlled: 3 gens + rest.
@@ -80,11 +94,26 @@ fn resume_after_kill_and_sharding_match_one_process() {
 
     // 2. Kill mid-way, then resume: every run exactly once, same numbers.
     let resumed = tmp.path().join("resumed");
-    let mut child = ssad(&["study", "run", cfg, "--quiet", "--out", resumed.to_str().unwrap()]).spawn().unwrap();
+    let mut child = ssad(&[
+        "study",
+        "run",
+        cfg,
+        "--quiet",
+        "--out",
+        resumed.to_str().unwrap(),
+    ])
+    .spawn()
+    .unwrap();
     let runs_dir = resumed.join("runs");
     let t0 = std::time::Instant::now();
     loop {
-        let n = std::fs::read_dir(&runs_dir).map(|d| d.filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "json")).count()).unwrap_or(0);
+        let n = std::fs::read_dir(&runs_dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                    .count()
+            })
+            .unwrap_or(0);
         if n >= 2 || t0.elapsed().as_secs() > 300 {
             break;
         }
@@ -93,11 +122,27 @@ fn resume_after_kill_and_sharding_match_one_process() {
     child.kill().unwrap();
     child.wait().unwrap();
     let before = table(&resumed).len();
-    assert!(before < reference.len(), "the kill came too late to test resuming");
+    assert!(
+        before < reference.len(),
+        "the kill came too late to test resuming"
+    );
     let status = run_ok(bare(&["study", "status", resumed.to_str().unwrap()]));
     assert!(status.contains("pending"), "{status}");
-    let out = ssad(&["study", "run", cfg, "--quiet", "--out", resumed.to_str().unwrap()]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ssad(&[
+        "study",
+        "run",
+        cfg,
+        "--quiet",
+        "--out",
+        resumed.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("already done"), "{stderr}");
     assert_eq!(table(&resumed), reference);
@@ -106,7 +151,20 @@ fn resume_after_kill_and_sharding_match_one_process() {
     let sharded = tmp.path().join("sharded");
     let children: Vec<_> = ["0/2", "1/2"]
         .iter()
-        .map(|s| ssad(&["study", "run", cfg, "--quiet", "--shard", s, "--out", sharded.to_str().unwrap()]).spawn().unwrap())
+        .map(|s| {
+            ssad(&[
+                "study",
+                "run",
+                cfg,
+                "--quiet",
+                "--shard",
+                s,
+                "--out",
+                sharded.to_str().unwrap(),
+            ])
+            .spawn()
+            .unwrap()
+        })
         .collect();
     for mut c in children {
         assert!(c.wait().unwrap().success());
@@ -115,9 +173,18 @@ fn resume_after_kill_and_sharding_match_one_process() {
 
     // 4. Summary and export read the folder back.
     let summary = run_ok(bare(&["study", "summary", sharded.to_str().unwrap()]));
-    assert!(summary.contains("| cutout |") && summary.contains("anomalies cutout"), "{summary}");
+    assert!(
+        summary.contains("| cutout |") && summary.contains("anomalies cutout"),
+        "{summary}"
+    );
     let pq = tmp.path().join("r.parquet");
-    run_ok(bare(&["study", "export", sharded.to_str().unwrap(), "--parquet", pq.to_str().unwrap()]));
+    run_ok(bare(&[
+        "study",
+        "export",
+        sharded.to_str().unwrap(),
+        "--parquet",
+        pq.to_str().unwrap(),
+    ]));
     let bytes = std::fs::read(&pq).unwrap();
     assert_eq!(&bytes[..4], b"PAR1");
     assert_eq!(&bytes[bytes.len() - 4..], b"PAR1");
@@ -128,10 +195,20 @@ fn bad_study_files_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path().join("bad.toml");
     std::fs::write(&cfg, "datasets = ['mnist']\naugs = ['cutuot']\n").unwrap();
-    let out = ssad(&["study", "run", cfg.to_str().unwrap(), "--out", tmp.path().join("o").to_str().unwrap()]).output().unwrap();
+    let out = ssad(&[
+        "study",
+        "run",
+        cfg.to_str().unwrap(),
+        "--out",
+        tmp.path().join("o").to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml") && err.contains("cutuot"), "{err}");
-    let out = bare(&["study", "status", tmp.path().to_str().unwrap()]).output().unwrap();
+    let out = bare(&["study", "status", tmp.path().to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a study folder"));
 }

@@ -20,8 +20,13 @@ pub(crate) fn batch_names(split: Split) -> Vec<String> {
 }
 
 /// Parses the records of one batch file, appending to `pixels` and `labels`.
-fn parse_records(path: &Path, bytes: &[u8], pixels: &mut Vec<u8>, labels: &mut Vec<u16>) -> Result<(), DataError> {
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+fn parse_records(
+    path: &Path,
+    bytes: &[u8],
+    pixels: &mut Vec<u8>,
+    labels: &mut Vec<u16>,
+) -> Result<(), DataError> {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(DataError::format(
             path,
             format!("{} bytes is not a whole number of {RECORD}-byte CIFAR-10 records (label + 3x32x32)", bytes.len()),
@@ -29,7 +34,10 @@ fn parse_records(path: &Path, bytes: &[u8], pixels: &mut Vec<u8>, labels: &mut V
     }
     for (i, rec) in bytes.chunks_exact(RECORD).enumerate() {
         if rec[0] > 9 {
-            return Err(DataError::format(path, format!("record {i} has label {}, expected 0..=9", rec[0])));
+            return Err(DataError::format(
+                path,
+                format!("record {i} has label {}, expected 0..=9", rec[0]),
+            ));
         }
         labels.push(rec[0] as u16);
         pixels.extend_from_slice(&rec[1..]);
@@ -66,7 +74,12 @@ pub fn load_cifar10(dir: &Path, split: Split) -> Result<ImageSet, DataError> {
             parse_records(&p, &bytes, &mut pixels, &mut labels)?;
         }
     }
-    Ok(ImageSet { shape: ImageShape::new(3, 32, 32), pixels, labels, class_names: Vec::new() })
+    Ok(ImageSet {
+        shape: ImageShape::new(3, 32, 32),
+        pixels,
+        labels,
+        class_names: Vec::new(),
+    })
 }
 
 /// Reads the named members (matched by file name, any folder) from a `.tar.gz`, in order.
@@ -74,11 +87,14 @@ fn read_from_archive(archive: &Path, names: &[String]) -> Result<Vec<Vec<u8>>, D
     let f = std::fs::File::open(archive).map_err(|e| DataError::io(archive, e))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(f));
     let mut found: Vec<Option<Vec<u8>>> = vec![None; names.len()];
-    let corrupt = |e: std::io::Error| DataError::format(archive, format!("corrupt or truncated tar.gz: {e}"));
+    let corrupt =
+        |e: std::io::Error| DataError::format(archive, format!("corrupt or truncated tar.gz: {e}"));
     for entry in tar.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
         let path = entry.path().map_err(corrupt)?.into_owned();
-        let Some(file) = path.file_name().and_then(|f| f.to_str()) else { continue };
+        let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
+            continue;
+        };
         if let Some(k) = names.iter().position(|n| n == file) {
             let mut buf = Vec::new();
             entry.read_to_end(&mut buf).map_err(corrupt)?;
@@ -88,7 +104,9 @@ fn read_from_archive(archive: &Path, names: &[String]) -> Result<Vec<Vec<u8>>, D
     names
         .iter()
         .zip(found)
-        .map(|(n, f)| f.ok_or_else(|| DataError::format(archive, format!("archive has no member {n}"))))
+        .map(|(n, f)| {
+            f.ok_or_else(|| DataError::format(archive, format!("archive has no member {n}")))
+        })
         .collect()
 }
 
@@ -102,7 +120,10 @@ mod tests {
         for i in 0..n {
             b.push(((i + offset) % 10) as u8);
             for c in 0..3 {
-                b.extend(std::iter::repeat_n(((i + offset + 50 * c) % 256) as u8, 1024));
+                b.extend(std::iter::repeat_n(
+                    ((i + offset + 50 * c) % 256) as u8,
+                    1024,
+                ));
             }
         }
         b
@@ -131,9 +152,16 @@ mod tests {
         let arch_dir = d.path().join("arch");
         std::fs::create_dir_all(&arch_dir).unwrap();
         let f = std::fs::File::create(arch_dir.join(ARCHIVE)).unwrap();
-        let mut tb = tar::Builder::new(flate2::write::GzEncoder::new(f, flate2::Compression::fast()));
-        for n in batch_names(Split::Train).into_iter().chain(["test_batch.bin".to_string()]) {
-            tb.append_path_with_name(loose.join(&n), format!("cifar-10-batches-bin/{n}")).unwrap();
+        let mut tb = tar::Builder::new(flate2::write::GzEncoder::new(
+            f,
+            flate2::Compression::fast(),
+        ));
+        for n in batch_names(Split::Train)
+            .into_iter()
+            .chain(["test_batch.bin".to_string()])
+        {
+            tb.append_path_with_name(loose.join(&n), format!("cifar-10-batches-bin/{n}"))
+                .unwrap();
         }
         tb.into_inner().unwrap().finish().unwrap();
         assert_eq!(load_cifar10(&arch_dir, Split::Train).unwrap(), train);
@@ -144,10 +172,16 @@ mod tests {
     fn bad_files_are_named() {
         let d = tempfile::tempdir().unwrap();
         let e = load_cifar10(d.path(), Split::Test).unwrap_err().to_string();
-        assert!(e.contains("test_batch.bin") && e.contains("ssad data fetch cifar10"), "{e}");
+        assert!(
+            e.contains("test_batch.bin") && e.contains("ssad data fetch cifar10"),
+            "{e}"
+        );
         std::fs::write(d.path().join("test_batch.bin"), vec![0u8; RECORD + 5]).unwrap();
         let e = load_cifar10(d.path(), Split::Test).unwrap_err().to_string();
-        assert!(e.contains("test_batch.bin") && e.contains("3078 bytes is not a whole number"), "{e}");
+        assert!(
+            e.contains("test_batch.bin") && e.contains("3078 bytes is not a whole number"),
+            "{e}"
+        );
         let mut bad = records(2, 0);
         bad[RECORD] = 11;
         std::fs::write(d.path().join("test_batch.bin"), bad).unwrap();

@@ -19,7 +19,11 @@ pub struct FolderOptions {
 
 impl Default for FolderOptions {
     fn default() -> Self {
-        Self { size: super::IMAGE_SIZE, allow_mixed_sizes: false, channels: None }
+        Self {
+            size: super::IMAGE_SIZE,
+            allow_mixed_sizes: false,
+            channels: None,
+        }
     }
 }
 
@@ -34,7 +38,10 @@ pub fn is_image_file(p: &Path) -> bool {
 /// Sorted image files directly inside `dir`.
 pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let rd = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
-    let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_image_file(p)).collect();
+    let mut files: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| is_image_file(p))
+        .collect();
     files.sort();
     Ok(files)
 }
@@ -49,13 +56,20 @@ pub fn load_folder(dir: &Path, opts: &FolderOptions) -> Result<ImageSet, DataErr
         });
     }
     let rd = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
-    let mut classes: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+    let mut classes: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
     classes.sort();
     let mut entries: Vec<(PathBuf, u16)> = Vec::new();
     let mut class_names = Vec::new();
     if classes.is_empty() {
         entries.extend(image_files(dir)?.into_iter().map(|p| (p, 0)));
-        class_names.push(dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "images".into()));
+        class_names.push(
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "images".into()),
+        );
     } else {
         for (k, c) in classes.iter().enumerate() {
             entries.extend(image_files(c)?.into_iter().map(|p| (p, k as u16)));
@@ -63,7 +77,10 @@ pub fn load_folder(dir: &Path, opts: &FolderOptions) -> Result<ImageSet, DataErr
         }
     }
     if entries.is_empty() {
-        return Err(DataError::format(dir, "no .png/.jpg images found (expected DIR/<class>/*.png|jpg or DIR/*.png|jpg)"));
+        return Err(DataError::format(
+            dir,
+            "no .png/.jpg images found (expected DIR/<class>/*.png|jpg or DIR/*.png|jpg)",
+        ));
     }
     let paths: Vec<&Path> = entries.iter().map(|(p, _)| p.as_path()).collect();
     let mut set = load_image_files(&paths, opts)?;
@@ -76,17 +93,29 @@ pub fn load_folder(dir: &Path, opts: &FolderOptions) -> Result<ImageSet, DataErr
 pub fn load_image_files(paths: &[&Path], opts: &FolderOptions) -> Result<ImageSet, DataError> {
     use rayon::prelude::*;
     if let Some(c) = opts.channels.filter(|c| *c != 1 && *c != 3) {
-        return Err(DataError::format(Path::new("."), format!("channels = {c}: expected 1 or 3")));
+        return Err(DataError::format(
+            Path::new("."),
+            format!("channels = {c}: expected 1 or 3"),
+        ));
     }
     let decoded: Vec<image::DynamicImage> = paths
         .par_iter()
         .map(|p| {
-            image::open(p).map_err(|e| DataError::format(p, format!("unreadable image ({e}); expected a PNG or JPEG file")))
+            image::open(p).map_err(|e| {
+                DataError::format(
+                    p,
+                    format!("unreadable image ({e}); expected a PNG or JPEG file"),
+                )
+            })
         })
         .collect::<Result<_, _>>()?;
     let (w0, h0) = (decoded[0].width(), decoded[0].height());
     if !opts.allow_mixed_sizes {
-        if let Some((i, im)) = decoded.iter().enumerate().find(|(_, im)| (im.width(), im.height()) != (w0, h0)) {
+        if let Some((i, im)) = decoded
+            .iter()
+            .enumerate()
+            .find(|(_, im)| (im.width(), im.height()) != (w0, h0))
+        {
             return Err(DataError::format(
                 paths[i],
                 format!(
@@ -107,17 +136,32 @@ pub fn load_image_files(paths: &[&Path], opts: &FolderOptions) -> Result<ImageSe
     });
     let shape = ImageShape::new(channels, opts.size, opts.size);
     let mut pixels = vec![0u8; decoded.len() * shape.numel()];
-    pixels.par_chunks_mut(shape.numel()).zip(decoded.par_iter()).for_each(|(dst, im)| {
-        let (w, h) = (im.width() as usize, im.height() as usize);
-        let planar: Vec<u8> = if channels == 1 {
-            im.to_luma8().into_raw()
-        } else {
-            let rgb = im.to_rgb8().into_raw();
-            (0..3).flat_map(|c| rgb.iter().skip(c).step_by(3).copied().collect::<Vec<_>>()).collect()
-        };
-        dst.copy_from_slice(&resize_image(&planar, ImageShape::new(channels, h, w), opts.size, opts.size));
-    });
-    Ok(ImageSet { shape, pixels, labels: vec![0; decoded.len()], class_names: vec!["images".into()] })
+    pixels
+        .par_chunks_mut(shape.numel())
+        .zip(decoded.par_iter())
+        .for_each(|(dst, im)| {
+            let (w, h) = (im.width() as usize, im.height() as usize);
+            let planar: Vec<u8> = if channels == 1 {
+                im.to_luma8().into_raw()
+            } else {
+                let rgb = im.to_rgb8().into_raw();
+                (0..3)
+                    .flat_map(|c| rgb.iter().skip(c).step_by(3).copied().collect::<Vec<_>>())
+                    .collect()
+            };
+            dst.copy_from_slice(&resize_image(
+                &planar,
+                ImageShape::new(channels, h, w),
+                opts.size,
+                opts.size,
+            ));
+        });
+    Ok(ImageSet {
+        shape,
+        pixels,
+        labels: vec![0; decoded.len()],
+        class_names: vec!["images".into()],
+    })
 }
 
 #[cfg(test)]
@@ -125,7 +169,9 @@ mod tests {
     use super::*;
 
     fn gray(path: &Path, w: u32, h: u32, v: u8) {
-        image::GrayImage::from_pixel(w, h, image::Luma([v])).save(path).unwrap();
+        image::GrayImage::from_pixel(w, h, image::Luma([v]))
+            .save(path)
+            .unwrap();
     }
 
     #[test]
@@ -145,7 +191,9 @@ mod tests {
         assert!(set.image(3).iter().all(|&p| p == 200));
 
         // An RGB image makes the whole set RGB; planes come out channel-first.
-        image::RgbImage::from_pixel(32, 32, image::Rgb([1, 2, 3])).save(d.path().join("cats/rgb.png")).unwrap();
+        image::RgbImage::from_pixel(32, 32, image::Rgb([1, 2, 3]))
+            .save(d.path().join("cats/rgb.png"))
+            .unwrap();
         let set = load_folder(d.path(), &FolderOptions::default()).unwrap();
         assert_eq!(set.shape.channels, 3);
         let rgb = set.image(2); // cats/rgb.png sorts after cats/1.png
@@ -165,15 +213,30 @@ mod tests {
     #[test]
     fn bad_folders_are_named() {
         let d = tempfile::tempdir().unwrap();
-        let e = load_folder(&d.path().join("missing"), &FolderOptions::default()).unwrap_err().to_string();
-        assert!(e.contains("image folder not found") && e.contains("missing"), "{e}");
-        let e = load_folder(d.path(), &FolderOptions::default()).unwrap_err().to_string();
+        let e = load_folder(&d.path().join("missing"), &FolderOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("image folder not found") && e.contains("missing"),
+            "{e}"
+        );
+        let e = load_folder(d.path(), &FolderOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no .png/.jpg images found"), "{e}");
         gray(&d.path().join("a.png"), 28, 28, 50);
         gray(&d.path().join("b.png"), 30, 28, 50);
-        let e = load_folder(d.path(), &FolderOptions::default()).unwrap_err().to_string();
-        assert!(e.contains("b.png") && e.contains("30x28") && e.contains("28x28"), "{e}");
-        let opts = FolderOptions { allow_mixed_sizes: true, ..Default::default() };
+        let e = load_folder(d.path(), &FolderOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("b.png") && e.contains("30x28") && e.contains("28x28"),
+            "{e}"
+        );
+        let opts = FolderOptions {
+            allow_mixed_sizes: true,
+            ..Default::default()
+        };
         assert_eq!(load_folder(d.path(), &opts).unwrap().len(), 2);
         std::fs::write(d.path().join("c.png"), b"not a png").unwrap();
         let e = load_folder(d.path(), &opts).unwrap_err().to_string();

@@ -17,7 +17,13 @@ fn be_u32(b: &[u8], at: usize) -> u32 {
 pub fn read_idx_images(path: &Path) -> Result<(usize, usize, usize, Vec<u8>), DataError> {
     let bytes = read_maybe_gz(path)?;
     if bytes.len() < 16 {
-        return Err(DataError::format(path, format!("truncated IDX header: {} bytes, expected at least 16", bytes.len())));
+        return Err(DataError::format(
+            path,
+            format!(
+                "truncated IDX header: {} bytes, expected at least 16",
+                bytes.len()
+            ),
+        ));
     }
     let magic = be_u32(&bytes, 0);
     if magic != MAGIC_IMAGES {
@@ -26,7 +32,11 @@ pub fn read_idx_images(path: &Path) -> Result<(usize, usize, usize, Vec<u8>), Da
             format!("wrong IDX magic 0x{magic:08x}, expected 0x{MAGIC_IMAGES:08x} (u8 images, 3 dimensions)"),
         ));
     }
-    let (n, rows, cols) = (be_u32(&bytes, 4) as usize, be_u32(&bytes, 8) as usize, be_u32(&bytes, 12) as usize);
+    let (n, rows, cols) = (
+        be_u32(&bytes, 4) as usize,
+        be_u32(&bytes, 8) as usize,
+        be_u32(&bytes, 12) as usize,
+    );
     let want = n * rows * cols;
     let have = bytes.len() - 16;
     if have != want {
@@ -42,7 +52,13 @@ pub fn read_idx_images(path: &Path) -> Result<(usize, usize, usize, Vec<u8>), Da
 pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, DataError> {
     let bytes = read_maybe_gz(path)?;
     if bytes.len() < 8 {
-        return Err(DataError::format(path, format!("truncated IDX header: {} bytes, expected at least 8", bytes.len())));
+        return Err(DataError::format(
+            path,
+            format!(
+                "truncated IDX header: {} bytes, expected at least 8",
+                bytes.len()
+            ),
+        ));
     }
     let magic = be_u32(&bytes, 0);
     if magic != MAGIC_LABELS {
@@ -55,26 +71,44 @@ pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, DataError> {
     if bytes.len() - 8 != n {
         return Err(DataError::format(
             path,
-            format!("header says {n} labels but the file holds {} bytes of labels", bytes.len() - 8),
+            format!(
+                "header says {n} labels but the file holds {} bytes of labels",
+                bytes.len() - 8
+            ),
         ));
     }
     Ok(bytes[8..].to_vec())
 }
 
 /// Loads an image file and its label file into one set (native size, 1 channel).
-pub fn load_idx_pair(images: &Path, labels: &Path, class_names: Vec<String>) -> Result<ImageSet, DataError> {
+pub fn load_idx_pair(
+    images: &Path,
+    labels: &Path,
+    class_names: Vec<String>,
+) -> Result<ImageSet, DataError> {
     let (n, rows, cols, pixels) = read_idx_images(images)?;
     let lbl = read_idx_labels(labels)?;
     if lbl.len() != n {
         return Err(DataError::format(
             labels,
-            format!("{} labels but {} holds {n} images: the counts must match", lbl.len(), images.display()),
+            format!(
+                "{} labels but {} holds {n} images: the counts must match",
+                lbl.len(),
+                images.display()
+            ),
         ));
     }
-    if let Some((i, &l)) = lbl.iter().enumerate().find(|(_, &l)| l as usize >= class_names.len()) {
+    if let Some((i, &l)) = lbl
+        .iter()
+        .enumerate()
+        .find(|(_, &l)| l as usize >= class_names.len())
+    {
         return Err(DataError::format(
             labels,
-            format!("label {l} at index {i} is out of range: expected 0..={}", class_names.len() - 1),
+            format!(
+                "label {l} at index {i} is out of range: expected 0..={}",
+                class_names.len() - 1
+            ),
         ));
     }
     Ok(ImageSet {
@@ -146,7 +180,12 @@ pub(crate) mod tests {
         // Wrong magic: a label file passed as images.
         write_idx_labels(&ip, &[1; 10]);
         let e = read_idx_images(&ip).unwrap_err().to_string();
-        assert!(e.contains("imgs") && e.contains("wrong IDX magic 0x00000801") && e.contains("0x00000803"), "{e}");
+        assert!(
+            e.contains("imgs")
+                && e.contains("wrong IDX magic 0x00000801")
+                && e.contains("0x00000803"),
+            "{e}"
+        );
         // Truncated header.
         std::fs::write(&ip, [0u8, 0, 8]).unwrap();
         let e = read_idx_images(&ip).unwrap_err().to_string();
@@ -154,12 +193,18 @@ pub(crate) mod tests {
         // Truncated body.
         write_idx_images(&ip, 3, 2, 2, &[0; 8]);
         let e = read_idx_images(&ip).unwrap_err().to_string();
-        assert!(e.contains("header says 3 images of 2x2 (12 bytes) but the file holds 8 bytes"), "{e}");
+        assert!(
+            e.contains("header says 3 images of 2x2 (12 bytes) but the file holds 8 bytes"),
+            "{e}"
+        );
         // Count mismatch.
         write_idx_images(&ip, 2, 2, 2, &[0; 8]);
         write_idx_labels(&lp, &[1, 2, 3]);
         let e = load_idx_pair(&ip, &lp, names()).unwrap_err().to_string();
-        assert!(e.contains("3 labels but") && e.contains("holds 2 images"), "{e}");
+        assert!(
+            e.contains("3 labels but") && e.contains("holds 2 images"),
+            "{e}"
+        );
         // Label out of range.
         write_idx_labels(&lp, &[1, 12]);
         let e = load_idx_pair(&ip, &lp, names()).unwrap_err().to_string();
@@ -168,9 +213,14 @@ pub(crate) mod tests {
         let gz = d.path().join("x.gz");
         std::fs::write(&gz, b"\x1f\x8b\x08\x00garbage").unwrap();
         let e = read_idx_images(&gz).unwrap_err().to_string();
-        assert!(e.contains("x.gz") && e.contains("corrupt or truncated gzip"), "{e}");
+        assert!(
+            e.contains("x.gz") && e.contains("corrupt or truncated gzip"),
+            "{e}"
+        );
         // Missing file.
-        let e = read_idx_images(&d.path().join("nope")).unwrap_err().to_string();
+        let e = read_idx_images(&d.path().join("nope"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not found") && e.contains("nope"), "{e}");
     }
 }

@@ -101,12 +101,18 @@ impl DataError {
                 hint: "check the data directory (--data-dir or SSAD_DATA_DIR) or run `ssad data fetch`".into(),
             }
         } else {
-            DataError::Io { path: path.to_path_buf(), source }
+            DataError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
         }
     }
 
     pub(crate) fn format(path: &Path, message: impl Into<String>) -> Self {
-        DataError::Format { path: path.to_path_buf(), message: message.into() }
+        DataError::Format {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
     }
 }
 
@@ -125,8 +131,12 @@ pub enum DatasetName {
 
 impl DatasetName {
     /// All built-in datasets.
-    pub const ALL: [DatasetName; 4] =
-        [DatasetName::Mnist, DatasetName::FashionMnist, DatasetName::Cifar10, DatasetName::Svhn];
+    pub const ALL: [DatasetName; 4] = [
+        DatasetName::Mnist,
+        DatasetName::FashionMnist,
+        DatasetName::Cifar10,
+        DatasetName::Svhn,
+    ];
 
     /// The canonical lower-case name, also the sub-folder of the data directory.
     pub fn as_str(&self) -> &'static str {
@@ -141,13 +151,32 @@ impl DatasetName {
     /// Class names, indexed by label.
     pub fn class_names(&self) -> Vec<String> {
         let names: [&str; 10] = match self {
-            DatasetName::Mnist | DatasetName::Svhn => ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+            DatasetName::Mnist | DatasetName::Svhn => {
+                ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+            }
             DatasetName::FashionMnist => [
-                "t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                "t-shirt",
+                "trouser",
+                "pullover",
+                "dress",
+                "coat",
+                "sandal",
+                "shirt",
+                "sneaker",
+                "bag",
                 "ankle-boot",
             ],
             DatasetName::Cifar10 => [
-                "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+                "airplane",
+                "automobile",
+                "bird",
+                "cat",
+                "deer",
+                "dog",
+                "frog",
+                "horse",
+                "ship",
+                "truck",
             ],
         };
         names.iter().map(|s| s.to_string()).collect()
@@ -165,7 +194,11 @@ impl DatasetName {
     pub fn check_class(&self, class: usize) -> Result<(), DataError> {
         let max = self.class_names().len() - 1;
         if class > max {
-            return Err(DataError::ClassOutOfRange { dataset: self.to_string(), class, max });
+            return Err(DataError::ClassOutOfRange {
+                dataset: self.to_string(),
+                class,
+                max,
+            });
         }
         Ok(())
     }
@@ -254,7 +287,11 @@ pub fn load(name: DatasetName, split: Split, data_dir: &Path) -> Result<ImageSet
                 Split::Train => ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                 Split::Test => ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
             };
-            let set = load_idx_pair(&find_maybe_gz(&dir, img)?, &find_maybe_gz(&dir, lbl)?, name.class_names())?;
+            let set = load_idx_pair(
+                &find_maybe_gz(&dir, img)?,
+                &find_maybe_gz(&dir, lbl)?,
+                name.class_names(),
+            )?;
             resize::resize_set(&set, IMAGE_SIZE, IMAGE_SIZE)
         }
         DatasetName::Cifar10 => load_cifar10(&dir, split)?,
@@ -277,7 +314,8 @@ fn find_maybe_gz(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
     Err(DataError::Missing {
         what: format!("{name}(.gz)"),
         path: gz,
-        hint: "the data directory must hold the standard IDX file names; run `ssad data fetch`".into(),
+        hint: "the data directory must hold the standard IDX file names; run `ssad data fetch`"
+            .into(),
     })
 }
 
@@ -289,7 +327,9 @@ pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
         let mut out = Vec::with_capacity(raw.len() * 4);
         flate2::read::GzDecoder::new(&raw[..])
             .read_to_end(&mut out)
-            .map_err(|e| DataError::format(path, format!("corrupt or truncated gzip stream: {e}")))?;
+            .map_err(|e| {
+                DataError::format(path, format!("corrupt or truncated gzip stream: {e}"))
+            })?;
         Ok(out)
     } else {
         Ok(raw)
@@ -316,9 +356,15 @@ mod tests {
         for d in DatasetName::ALL {
             assert_eq!(d.as_str().parse::<DatasetName>().unwrap(), d);
         }
-        assert_eq!("FMNIST".parse::<DatasetName>().unwrap(), DatasetName::FashionMnist);
+        assert_eq!(
+            "FMNIST".parse::<DatasetName>().unwrap(),
+            DatasetName::FashionMnist
+        );
         let err = "imagenet".parse::<DatasetName>().unwrap_err().to_string();
-        assert!(err.contains("imagenet") && err.contains("fashion-mnist"), "{err}");
+        assert!(
+            err.contains("imagenet") && err.contains("fashion-mnist"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -336,8 +382,13 @@ mod tests {
     #[test]
     fn missing_dataset_dir_is_a_clear_error() {
         let tmp = tempfile::tempdir().unwrap();
-        let err = load(DatasetName::Mnist, Split::Test, tmp.path()).unwrap_err().to_string();
-        assert!(err.contains("mnist directory not found") && err.contains("ssad data fetch"), "{err}");
+        let err = load(DatasetName::Mnist, Split::Test, tmp.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mnist directory not found") && err.contains("ssad data fetch"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -354,7 +405,10 @@ mod tests {
             vec![5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
         );
         let test = load(DatasetName::Mnist, Split::Test, &dir).unwrap();
-        assert_eq!(test.class_counts(), vec![980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+        assert_eq!(
+            test.class_counts(),
+            vec![980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+        );
         let f = load(DatasetName::FashionMnist, Split::Test, &dir).unwrap();
         assert_eq!(f.class_counts(), vec![1000; 10]);
         assert_eq!(f.class_names[9], "ankle-boot");

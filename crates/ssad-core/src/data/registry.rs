@@ -34,7 +34,10 @@ pub struct DatasetFile {
     pub checksum: Checksum,
 }
 
-const MNIST_MIRRORS: [&str; 2] = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"];
+const MNIST_MIRRORS: [&str; 2] = [
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+];
 const FMNIST_MIRROR: &str = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";
 
 /// The files of a dataset.
@@ -52,25 +55,52 @@ pub fn files(name: DatasetName) -> Vec<DatasetFile> {
     match name {
         DatasetName::Mnist => idx(
             [
-                ("train-images-idx3-ubyte", "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
-                ("train-labels-idx1-ubyte", "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
-                ("t10k-images-idx3-ubyte", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-                ("t10k-labels-idx1-ubyte", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+                (
+                    "train-images-idx3-ubyte",
+                    "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                ),
+                (
+                    "train-labels-idx1-ubyte",
+                    "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+                ),
+                (
+                    "t10k-images-idx3-ubyte",
+                    "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+                ),
+                (
+                    "t10k-labels-idx1-ubyte",
+                    "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+                ),
             ],
             &MNIST_MIRRORS,
         ),
         DatasetName::FashionMnist => idx(
             [
-                ("train-images-idx3-ubyte", "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
-                ("train-labels-idx1-ubyte", "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
-                ("t10k-images-idx3-ubyte", "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
-                ("t10k-labels-idx1-ubyte", "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+                (
+                    "train-images-idx3-ubyte",
+                    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                ),
+                (
+                    "train-labels-idx1-ubyte",
+                    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                ),
+                (
+                    "t10k-images-idx3-ubyte",
+                    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                ),
+                (
+                    "t10k-labels-idx1-ubyte",
+                    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+                ),
             ],
             &[FMNIST_MIRROR],
         ),
         DatasetName::Cifar10 => vec![DatasetFile {
             name: super::cifar::ARCHIVE,
-            urls: vec![format!("https://www.cs.toronto.edu/~kriz/{}", super::cifar::ARCHIVE)],
+            urls: vec![format!(
+                "https://www.cs.toronto.edu/~kriz/{}",
+                super::cifar::ARCHIVE
+            )],
             checksum: Checksum::Md5("c32a1d4ab5d03f1284b67883e8d87530"),
         }],
         DatasetName::Svhn => [
@@ -129,7 +159,13 @@ fn check_path(path: PathBuf, checksum: Checksum, gzipped: bool) -> Result<FileCh
         Checksum::Sha256Decompressed(h) => (h, "SHA-256 of decompressed content"),
         Checksum::Md5(h) => (h, "MD5 of file"),
     };
-    let mut check = FileCheck { path, status: "missing".into(), expected: expected.into(), actual: String::new(), hashed: hashed.into() };
+    let mut check = FileCheck {
+        path,
+        status: "missing".into(),
+        expected: expected.into(),
+        actual: String::new(),
+        hashed: hashed.into(),
+    };
     if !check.path.is_file() {
         return Ok(check);
     }
@@ -141,13 +177,20 @@ fn check_path(path: PathBuf, checksum: Checksum, gzipped: bool) -> Result<FileCh
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(&bytes[..])
                 .read_to_end(&mut out)
-                .map_err(|e| DataError::format(path, format!("corrupt or truncated gzip stream: {e}")))?;
+                .map_err(|e| {
+                    DataError::format(path, format!("corrupt or truncated gzip stream: {e}"))
+                })?;
             hex(&sha2::Sha256::digest(&out))
         }
         Checksum::Sha256Decompressed(_) => hex(&sha2::Sha256::digest(&bytes)),
         Checksum::Md5(_) => hex(&md5::Md5::digest(&bytes)),
     };
-    check.status = if check.actual == expected { "ok" } else { "mismatch" }.into();
+    check.status = if check.actual == expected {
+        "ok"
+    } else {
+        "mismatch"
+    }
+    .into();
     Ok(check)
 }
 
@@ -164,14 +207,24 @@ pub fn check_file(dir: &Path, f: &DatasetFile) -> Result<FileCheck, DataError> {
 /// Verifies every file of dataset `name` in `data_dir/<name>/`.
 pub fn verify(name: DatasetName, data_dir: &Path) -> Result<VerifyReport, DataError> {
     let dir = data_dir.join(name.as_str());
-    let files = files(name).iter().map(|f| check_file(&dir, f)).collect::<Result<_, _>>()?;
-    Ok(VerifyReport { dataset: name.to_string(), files })
+    let files = files(name)
+        .iter()
+        .map(|f| check_file(&dir, f))
+        .collect::<Result<_, _>>()?;
+    Ok(VerifyReport {
+        dataset: name.to_string(),
+        files,
+    })
 }
 
 /// Downloads every missing or mismatching file of `name` into `data_dir/<name>/`, each to a
 /// temporary file that is renamed into place only after its checksum matches, so an
 /// interrupted download never leaves a half file under the real name.
-pub fn fetch(name: DatasetName, data_dir: &Path, log: &mut dyn FnMut(&str)) -> Result<VerifyReport, DataError> {
+pub fn fetch(
+    name: DatasetName,
+    data_dir: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<VerifyReport, DataError> {
     let dir = data_dir.join(name.as_str());
     std::fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
     for f in files(name) {
@@ -200,7 +253,12 @@ pub fn fetch(name: DatasetName, data_dir: &Path, log: &mut dyn FnMut(&str)) -> R
         let check = check_path(tmp.clone(), f.checksum, file_name.ends_with(".gz"))?;
         if check.status != "ok" {
             let _ = std::fs::remove_file(&tmp);
-            return Err(DataError::Checksum { path: dest, what: check.hashed, actual: check.actual, expected: check.expected });
+            return Err(DataError::Checksum {
+                path: dest,
+                what: check.hashed,
+                actual: check.actual,
+                expected: check.expected,
+            });
         }
         std::fs::rename(&tmp, &dest).map_err(|e| DataError::io(&dest, e))?;
     }
@@ -208,7 +266,10 @@ pub fn fetch(name: DatasetName, data_dir: &Path, log: &mut dyn FnMut(&str)) -> R
 }
 
 fn download(url: &str, to: &Path) -> Result<(), DataError> {
-    let err = |m: String| DataError::Download { url: url.to_string(), message: m };
+    let err = |m: String| DataError::Download {
+        url: url.to_string(),
+        message: m,
+    };
     let resp = ureq::get(url).call().map_err(|e| err(e.to_string()))?;
     let mut reader = resp.into_body().into_reader();
     let mut out = std::fs::File::create(to).map_err(|e| DataError::io(to, e))?;

@@ -39,8 +39,9 @@ fn taps(in_size: usize, out_size: usize) -> Taps {
         // PIL truncates toward zero with a C cast, then clamps.
         let xmin = ((center - support + 0.5) as i64).max(0) as usize;
         let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
-        let mut w: Vec<f64> =
-            (xmin..xmax).map(|x| triangle((x as f64 - center + 0.5) / filterscale)).collect();
+        let mut w: Vec<f64> = (xmin..xmax)
+            .map(|x| triangle((x as f64 - center + 0.5) / filterscale))
+            .collect();
         let total: f64 = w.iter().sum();
         if total != 0.0 {
             w.iter_mut().for_each(|v| *v /= total);
@@ -48,7 +49,13 @@ fn taps(in_size: usize, out_size: usize) -> Taps {
         let one = (1u64 << PRECISION_BITS) as f64;
         let iw = w
             .iter()
-            .map(|&v| if v < 0.0 { (-0.5 + v * one) as i64 } else { (0.5 + v * one) as i64 })
+            .map(|&v| {
+                if v < 0.0 {
+                    (-0.5 + v * one) as i64
+                } else {
+                    (0.5 + v * one) as i64
+                }
+            })
             .collect();
         start.push(xmin);
         weights.push(iw);
@@ -87,10 +94,9 @@ pub fn resize_plane(src: &[u8], h: usize, w: usize, out_h: usize, out_w: usize) 
     let mut out = vec![0u8; out_h * out_w];
     for y in 0..out_h {
         for x in 0..out_w {
-            let acc = t.weights[y]
-                .iter()
-                .enumerate()
-                .fold(half, |a, (k, &wt)| a + tmp[(t.start[y] + k) * out_w + x] as i64 * wt);
+            let acc = t.weights[y].iter().enumerate().fold(half, |a, (k, &wt)| {
+                a + tmp[(t.start[y] + k) * out_w + x] as i64 * wt
+            });
             out[y * out_w + x] = clip8(acc);
         }
     }
@@ -115,10 +121,18 @@ pub fn resize_set(set: &ImageSet, out_h: usize, out_w: usize) -> ImageSet {
     use rayon::prelude::*;
     let shape = ImageShape::new(set.shape.channels, out_h, out_w);
     let mut pixels = vec![0u8; set.len() * shape.numel()];
-    pixels.par_chunks_mut(shape.numel()).enumerate().for_each(|(i, dst)| {
-        dst.copy_from_slice(&resize_image(set.image(i), set.shape, out_h, out_w));
-    });
-    ImageSet { shape, pixels, labels: set.labels.clone(), class_names: set.class_names.clone() }
+    pixels
+        .par_chunks_mut(shape.numel())
+        .enumerate()
+        .for_each(|(i, dst)| {
+            dst.copy_from_slice(&resize_image(set.image(i), set.shape, out_h, out_w));
+        });
+    ImageSet {
+        shape,
+        pixels,
+        labels: set.labels.clone(),
+        class_names: set.class_names.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -141,8 +155,18 @@ mod tests {
         for case in v.as_array().unwrap() {
             let get = |k: &str| case[k].as_u64().unwrap() as usize;
             let (h, w, oh, ow) = (get("h"), get("w"), get("out_h"), get("out_w"));
-            let src: Vec<u8> = case["src"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u8).collect();
-            let want: Vec<u8> = case["out"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u8).collect();
+            let src: Vec<u8> = case["src"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u8)
+                .collect();
+            let want: Vec<u8> = case["out"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u8)
+                .collect();
             let got = resize_plane(&src, h, w, oh, ow);
             if oh >= h && ow >= w {
                 // Upscaling (MNIST's 28 -> 32): byte-identical to PIL.
@@ -150,8 +174,15 @@ mod tests {
             } else {
                 // Downscaling: PIL's antialiased path rounds its 8-bit intermediate differently
                 // in places; we stay within one grey level of it.
-                let worst = got.iter().zip(&want).map(|(a, b)| (*a as i32 - *b as i32).abs()).max();
-                assert!(worst <= Some(1), "case {h}x{w} -> {oh}x{ow}: max diff {worst:?}");
+                let worst = got
+                    .iter()
+                    .zip(&want)
+                    .map(|(a, b)| (*a as i32 - *b as i32).abs())
+                    .max();
+                assert!(
+                    worst <= Some(1),
+                    "case {h}x{w} -> {oh}x{ow}: max diff {worst:?}"
+                );
             }
         }
     }

@@ -36,9 +36,9 @@ pub fn load_svhn(dir: &Path, split: Split) -> Result<ImageSet, DataError> {
     let f = std::fs::File::open(&path).map_err(|e| DataError::io(&path, e))?;
     let mat = matfile::MatFile::parse(std::io::BufReader::new(f))
         .map_err(|e| DataError::format(&path, format!("not a readable MATLAB v5 file: {e}")))?;
-    let x = mat
-        .find_by_name("X")
-        .ok_or_else(|| DataError::format(&path, "no variable 'X' (expected 32x32x3xN uint8 images)"))?;
+    let x = mat.find_by_name("X").ok_or_else(|| {
+        DataError::format(&path, "no variable 'X' (expected 32x32x3xN uint8 images)")
+    })?;
     let y = mat
         .find_by_name("y")
         .ok_or_else(|| DataError::format(&path, "no variable 'y' (expected Nx1 labels 1..10)"))?;
@@ -47,7 +47,10 @@ pub fn load_svhn(dir: &Path, split: Split) -> Result<ImageSet, DataError> {
         [32, 32, 3, n] => *n,
         [32, 32, 3] => 1,
         other => {
-            return Err(DataError::format(&path, format!("'X' has size {other:?}, expected [32, 32, 3, N]")));
+            return Err(DataError::format(
+                &path,
+                format!("'X' has size {other:?}, expected [32, 32, 3, N]"),
+            ));
         }
     };
     let NumericData::UInt8 { real: xs, .. } = x.data() else {
@@ -55,12 +58,18 @@ pub fn load_svhn(dir: &Path, split: Split) -> Result<ImageSet, DataError> {
     };
     let ys = as_f64(y.data());
     if ys.len() != n {
-        return Err(DataError::format(&path, format!("'y' has {} labels but 'X' holds {n} images", ys.len())));
+        return Err(DataError::format(
+            &path,
+            format!("'y' has {} labels but 'X' holds {n} images", ys.len()),
+        ));
     }
     let mut labels = Vec::with_capacity(n);
     for (i, &v) in ys.iter().enumerate() {
         if v.fract() != 0.0 || !(1.0..=10.0).contains(&v) {
-            return Err(DataError::format(&path, format!("label {v} at index {i} is not in 1..10")));
+            return Err(DataError::format(
+                &path,
+                format!("label {v} at index {i} is not in 1..10"),
+            ));
         }
         labels.push(if v == 10.0 { 0 } else { v as u16 });
     }
@@ -71,12 +80,18 @@ pub fn load_svhn(dir: &Path, split: Split) -> Result<ImageSet, DataError> {
         for ch in 0..3 {
             for c in 0..32 {
                 for r in 0..32 {
-                    pixels[i * 3072 + ch * 1024 + r * 32 + c] = xs[r + 32 * c + 1024 * ch + 3072 * i];
+                    pixels[i * 3072 + ch * 1024 + r * 32 + c] =
+                        xs[r + 32 * c + 1024 * ch + 3072 * i];
                 }
             }
         }
     }
-    Ok(ImageSet { shape, pixels, labels, class_names: Vec::new() })
+    Ok(ImageSet {
+        shape,
+        pixels,
+        labels,
+        class_names: Vec::new(),
+    })
 }
 
 #[cfg(test)]
@@ -85,7 +100,7 @@ pub(crate) mod tests {
     use std::io::Write;
 
     fn pad8(b: &mut Vec<u8>) {
-        while b.len() % 8 != 0 {
+        while !b.len().is_multiple_of(8) {
             b.push(0);
         }
     }
@@ -102,7 +117,13 @@ pub(crate) mod tests {
     /// One miMATRIX element (class 9 = uint8 with miUINT8 data, class 6 = double with miDOUBLE).
     fn matrix(name: &str, dims: &[i32], class: u32, data_type: u32, data: &[u8]) -> Vec<u8> {
         let mut body = element(6, &[class.to_le_bytes(), 0u32.to_le_bytes()].concat());
-        body.extend(element(5, &dims.iter().flat_map(|d| d.to_le_bytes()).collect::<Vec<_>>()));
+        body.extend(element(
+            5,
+            &dims
+                .iter()
+                .flat_map(|d| d.to_le_bytes())
+                .collect::<Vec<_>>(),
+        ));
         body.extend(element(1, name.as_bytes()));
         body.extend(element(data_type, data));
         let mut b = Vec::new();
@@ -123,9 +144,13 @@ pub(crate) mod tests {
         file.extend(0x0100u16.to_le_bytes());
         file.extend(b"IM");
         let yb: Vec<u8> = y.iter().flat_map(|v| v.to_le_bytes()).collect();
-        for m in [matrix("X", &[32, 32, 3, n], 9, 2, x_colmajor), matrix("y", &[n, 1], 6, 9, &yb)] {
+        for m in [
+            matrix("X", &[32, 32, 3, n], 9, 2, x_colmajor),
+            matrix("y", &[n, 1], 6, 9, &yb),
+        ] {
             if compressed {
-                let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut z =
+                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
                 z.write_all(&m).unwrap();
                 let zb = z.finish().unwrap();
                 file.extend(15u32.to_le_bytes());
@@ -147,7 +172,8 @@ pub(crate) mod tests {
             for ch in 0..3 {
                 for c in 0..32 {
                     for r in 0..32 {
-                        x[r + 32 * c + 1024 * ch + 3072 * i] = ((r + 2 * c + 50 * ch + 7 * i) % 256) as u8;
+                        x[r + 32 * c + 1024 * ch + 3072 * i] =
+                            ((r + 2 * c + 50 * ch + 7 * i) % 256) as u8;
                     }
                 }
             }
@@ -168,7 +194,10 @@ pub(crate) mod tests {
     fn bad_svhn_files_are_named() {
         let d = tempfile::tempdir().unwrap();
         let e = load_svhn(d.path(), Split::Train).unwrap_err().to_string();
-        assert!(e.contains("train_32x32.mat") && e.contains("not found"), "{e}");
+        assert!(
+            e.contains("train_32x32.mat") && e.contains("not found"),
+            "{e}"
+        );
         std::fs::write(d.path().join("train_32x32.mat"), b"not a mat file").unwrap();
         let e = load_svhn(d.path(), Split::Train).unwrap_err().to_string();
         assert!(e.contains("not a readable MATLAB v5 file"), "{e}");

@@ -93,7 +93,10 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
         DataCommand::List(dir) => {
             let root = dir.resolve();
             println!("data directory: {}", root.display());
-            println!("{:<14} {:>8} {:<9} status", "dataset", "channels", "classes");
+            println!(
+                "{:<14} {:>8} {:<9} status",
+                "dataset", "channels", "classes"
+            );
             for name in DatasetName::ALL {
                 let status = match registry::verify(name, &root) {
                     Ok(r) if r.ok() => "present, verified".to_string(),
@@ -101,12 +104,22 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
                         format!("missing (ssad data fetch {name})")
                     }
                     Ok(r) => {
-                        let bad: Vec<_> = r.files.iter().filter(|f| f.status != "ok").map(|f| f.path.display().to_string()).collect();
+                        let bad: Vec<_> = r
+                            .files
+                            .iter()
+                            .filter(|f| f.status != "ok")
+                            .map(|f| f.path.display().to_string())
+                            .collect();
                         format!("incomplete or modified: {}", bad.join(", "))
                     }
                     Err(e) => format!("unreadable: {e}"),
                 };
-                println!("{:<14} {:>8} {:<9} {status}", name.as_str(), name.channels(), name.class_names().len());
+                println!(
+                    "{:<14} {:>8} {:<9} {status}",
+                    name.as_str(),
+                    name.channels(),
+                    name.class_names().len()
+                );
             }
             Ok(())
         }
@@ -120,29 +133,68 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
         DataCommand::Verify { name, dir } => {
             let report = registry::verify(name, &dir.resolve())?;
             print_report(&report);
-            anyhow::ensure!(report.ok(), "{name}: {} file(s) missing or not matching", report.files.iter().filter(|f| f.status != "ok").count());
+            anyhow::ensure!(
+                report.ok(),
+                "{name}: {} file(s) missing or not matching",
+                report.files.iter().filter(|f| f.status != "ok").count()
+            );
             Ok(())
         }
-        DataCommand::Show { name, per_class, split, out, dir } => {
+        DataCommand::Show {
+            name,
+            per_class,
+            split,
+            out,
+            dir,
+        } => {
             let set = data::load(name, parse_split(&split)?, &dir.resolve())?;
             let batch = set.to_batch();
             let rows: Vec<Vec<&[f32]>> = (0..set.num_classes() as u16)
-                .map(|c| set.indices_of_class(c).into_iter().take(per_class).map(|i| batch.image(i)).collect())
+                .map(|c| {
+                    set.indices_of_class(c)
+                        .into_iter()
+                        .take(per_class)
+                        .map(|i| batch.image(i))
+                        .collect()
+                })
                 .collect();
             crate_imageio::save_grid(&rows, set.shape, 2, &out)?;
-            println!("wrote {} ({} classes x {per_class} samples; rows: {})", out.display(), rows.len(), set.class_names.join(", "));
+            println!(
+                "wrote {} ({} classes x {per_class} samples; rows: {})",
+                out.display(),
+                rows.len(),
+                set.class_names.join(", ")
+            );
             Ok(())
         }
-        DataCommand::Export { name, out, classes, per_class, split, skip, dir } => {
+        DataCommand::Export {
+            name,
+            out,
+            classes,
+            per_class,
+            split,
+            skip,
+            dir,
+        } => {
             let set = data::load(name, parse_split(&split)?, &dir.resolve())?;
-            let classes: Vec<usize> = if classes.is_empty() { (0..set.num_classes()).collect() } else { classes };
+            let classes: Vec<usize> = if classes.is_empty() {
+                (0..set.num_classes()).collect()
+            } else {
+                classes
+            };
             let batch = set.to_batch();
             let mut written = 0;
             for c in classes {
                 name.check_class(c)?;
                 let folder = out.join(&set.class_names[c]);
-                std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
-                for i in set.indices_of_class(c as u16).into_iter().skip(skip).take(per_class) {
+                std::fs::create_dir_all(&folder)
+                    .with_context(|| format!("cannot create {}", folder.display()))?;
+                for i in set
+                    .indices_of_class(c as u16)
+                    .into_iter()
+                    .skip(skip)
+                    .take(per_class)
+                {
                     let img = crate_imageio::to_rgb(batch.image(i), set.shape, 1);
                     let dynimg = if set.shape.channels == 1 {
                         image::DynamicImage::ImageRgb8(img).into_luma8().into()
@@ -168,6 +220,11 @@ fn print_report(r: &registry::VerifyReport) {
             "missing" => " (file not found)".to_string(),
             _ => format!(" (expected {}, found {})", f.expected, f.actual),
         };
-        println!("{:<8} {} [{}]{detail}", f.status, f.path.display(), f.hashed);
+        println!(
+            "{:<8} {} [{}]{detail}",
+            f.status,
+            f.path.display(),
+            f.hashed
+        );
     }
 }

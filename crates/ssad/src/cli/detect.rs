@@ -119,7 +119,10 @@ impl DetectFile {
 
     fn write(&self, model: &Path) -> anyhow::Result<()> {
         let path = model.join(DETECT_FILE);
-        ssad::study::store::write_atomic(&path, (serde_json::to_string_pretty(self)? + "\n").as_bytes())
+        ssad::study::store::write_atomic(
+            &path,
+            (serde_json::to_string_pretty(self)? + "\n").as_bytes(),
+        )
     }
 }
 
@@ -166,7 +169,12 @@ pub fn pixel_errors(x: &[f32], recon: &[f32], shape: ImageShape) -> Vec<f32> {
 
 /// The error map as a heat-map image: pixel error `e` is drawn with [`heat_colour`] of
 /// `e / error_max`, each pixel upscaled to `scale x scale`.
-pub fn error_map_image(errors: &[f32], shape: ImageShape, error_max: f32, scale: u32) -> image::RgbImage {
+pub fn error_map_image(
+    errors: &[f32],
+    shape: ImageShape,
+    error_max: f32,
+    scale: u32,
+) -> image::RgbImage {
     let (h, w) = (shape.height as u32, shape.width as u32);
     image::RgbImage::from_fn(w * scale, h * scale, |x, y| {
         let e = errors[(y / scale) as usize * shape.width + (x / scale) as usize];
@@ -238,7 +246,11 @@ pub struct FitArgs {
 /// Reads a folder for a model taking `channels` channels (any size, resized to 32x32),
 /// warning about images converted between grayscale and colour.
 fn load_for_model(dir: &Path, channels: usize, what: &str) -> anyhow::Result<ImageSet> {
-    anyhow::ensure!(dir.is_dir(), "{what} {} is not a folder of images", dir.display());
+    anyhow::ensure!(
+        dir.is_dir(),
+        "{what} {} is not a folder of images",
+        dir.display()
+    );
     let files = collect_images(&[dir.to_path_buf()])?;
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
     load_files_for_model(&refs, channels)
@@ -306,16 +318,26 @@ fn decode_files(files: &[&Path], channels: usize) -> anyhow::Result<ImageSet> {
         .par_iter()
         .map(|p| {
             let im = image::open(p).map_err(|e| {
-                anyhow::anyhow!("{}: unreadable image ({e}); expected a PNG or JPEG file", p.display())
+                anyhow::anyhow!(
+                    "{}: unreadable image ({e}); expected a PNG or JPEG file",
+                    p.display()
+                )
             })?;
             let (w, h) = (im.width() as usize, im.height() as usize);
             let planar: Vec<u8> = if channels == 1 {
                 im.to_luma8().into_raw()
             } else {
                 let rgb = im.to_rgb8().into_raw();
-                (0..3).flat_map(|c| rgb.iter().skip(c).step_by(3).copied().collect::<Vec<_>>()).collect()
+                (0..3)
+                    .flat_map(|c| rgb.iter().skip(c).step_by(3).copied().collect::<Vec<_>>())
+                    .collect()
             };
-            Ok(resize_image(&planar, ImageShape::new(channels, h, w), IMAGE_SIZE, IMAGE_SIZE))
+            Ok(resize_image(
+                &planar,
+                ImageShape::new(channels, h, w),
+                IMAGE_SIZE,
+                IMAGE_SIZE,
+            ))
         })
         .collect::<anyhow::Result<_>>()?;
     Ok(ImageSet {
@@ -377,7 +399,10 @@ fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             );
             out.push(input.clone());
         } else {
-            anyhow::bail!("{} does not exist (expected an image file or a folder of images)", input.display());
+            anyhow::bail!(
+                "{} does not exist (expected an image file or a folder of images)",
+                input.display()
+            );
         }
     }
     Ok(out)
@@ -408,7 +433,8 @@ fn calibrate(det: &AutoencoderDetector, dir: &Path, q: f64) -> anyhow::Result<(f
 
 /// Runs `ssad fit`.
 pub fn fit(args: FitArgs) -> anyhow::Result<()> {
-    let aug = ssad_augment::parse(&args.aug).with_context(|| format!("bad --aug '{}'", args.aug))?;
+    let aug =
+        ssad_augment::parse(&args.aug).with_context(|| format!("bad --aug '{}'", args.aug))?;
     if let Some(c) = args.channels {
         anyhow::ensure!(c == 1 || c == 3, "--channels {c}: expected 1 or 3");
     }
@@ -422,7 +448,7 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
         "--normal-dir {} is not a folder (expected a folder of normal .png/.jpg images)",
         args.normal_dir.display()
     );
-    let files = collect_images(&[args.normal_dir.clone()])?;
+    let files = collect_images(std::slice::from_ref(&args.normal_dir))?;
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
     let channels = match args.channels {
         Some(c) => c,
@@ -553,7 +579,11 @@ pub struct DetectArgs {
 /// Unique output names for the inputs: the file stem, prefixed by the parent folder's name
 /// when stems repeat, then numbered if still not unique.
 fn output_names(files: &[PathBuf]) -> Vec<String> {
-    let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = |p: &Path| {
+        p.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     let count = |names: &[String], n: &str| names.iter().filter(|m| m.as_str() == n).count();
     let stems: Vec<String> = files.iter().map(|p| stem(p)).collect();
     let named: Vec<String> = files
@@ -588,9 +618,16 @@ fn output_names(files: &[PathBuf]) -> Vec<String> {
 /// Runs `ssad detect`.
 pub fn detect(args: DetectArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.scale >= 1, "--scale must be at least 1");
-    anyhow::ensure!(args.error_max > 0.0, "--error-max must be positive, got {}", args.error_max);
+    anyhow::ensure!(
+        args.error_max > 0.0,
+        "--error-max must be positive, got {}",
+        args.error_max
+    );
     if let Some(q) = args.contamination {
-        anyhow::ensure!(q > 0.0 && q < 1.0, "--contamination must be strictly between 0 and 1, got {q}");
+        anyhow::ensure!(
+            q > 0.0 && q < 1.0,
+            "--contamination must be strictly between 0 and 1, got {q}"
+        );
     }
     let device = ssad_torch::parse_device(&args.device)?;
     let det = AutoencoderDetector::load(&args.model, device)?;
@@ -621,21 +658,37 @@ pub fn detect(args: DetectArgs) -> anyhow::Result<()> {
     let threshold: Option<(f64, String)> = if let Some(t) = args.threshold {
         Some((t, "--threshold".into()))
     } else if let Some(q) = args.contamination {
-        Some((quantile(&scores, 1.0 - q), format!("--contamination {q}: {} quantile of these scores", 1.0 - q)))
+        Some((
+            quantile(&scores, 1.0 - q),
+            format!("--contamination {q}: {} quantile of these scores", 1.0 - q),
+        ))
     } else if let Some(dir) = &args.calibrate {
         let (t, cal) = calibrate(&det, dir, args.quantile)?;
         let mut file = stored.take().unwrap_or_else(DetectFile::empty);
         file.threshold = Some(t);
         file.calibration = Some(cal);
         file.write(&args.model)?;
-        eprintln!("threshold {t:.6} stored in {}", args.model.join(DETECT_FILE).display());
-        Some((t, format!("calibrated on {} (q = {})", dir.display(), args.quantile)))
+        eprintln!(
+            "threshold {t:.6} stored in {}",
+            args.model.join(DETECT_FILE).display()
+        );
+        Some((
+            t,
+            format!("calibrated on {} (q = {})", dir.display(), args.quantile),
+        ))
     } else {
         stored.as_ref().and_then(|f| f.threshold).map(|t| {
             let how = stored
                 .as_ref()
                 .and_then(|f| f.calibration.as_ref())
-                .map(|c| format!("stored: {} quantile of {} normal images in {}", c.quantile, c.scores.images, c.dir.display()))
+                .map(|c| {
+                    format!(
+                        "stored: {} quantile of {} normal images in {}",
+                        c.quantile,
+                        c.scores.images,
+                        c.dir.display()
+                    )
+                })
                 .unwrap_or_else(|| "stored".into());
             (t, how)
         })
@@ -668,7 +721,8 @@ pub fn detect(args: DetectArgs) -> anyhow::Result<()> {
             files.len()
         ),
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
     ssad::study::store::write_atomic(&args.out.join("scores.csv"), csv.as_bytes())?;
     if !args.no_images {
         let recon = det.reconstruct(&batch)?;
@@ -677,11 +731,25 @@ pub fn detect(args: DetectArgs) -> anyhow::Result<()> {
             let x = batch.image(i);
             let r = recon.image(i);
             let input = imageio::to_rgb(x, shape, args.scale);
-            imageio::save_png(&image::DynamicImage::ImageRgb8(input), &args.out.join(format!("{name}.input.png")))?;
+            imageio::save_png(
+                &image::DynamicImage::ImageRgb8(input),
+                &args.out.join(format!("{name}.input.png")),
+            )?;
             let rec = imageio::to_rgb(r, shape, args.scale);
-            imageio::save_png(&image::DynamicImage::ImageRgb8(rec), &args.out.join(format!("{name}.recon.png")))?;
-            let err = error_map_image(&pixel_errors(x, r, shape), shape, args.error_max, args.scale);
-            imageio::save_png(&image::DynamicImage::ImageRgb8(err), &args.out.join(format!("{name}.error.png")))?;
+            imageio::save_png(
+                &image::DynamicImage::ImageRgb8(rec),
+                &args.out.join(format!("{name}.recon.png")),
+            )?;
+            let err = error_map_image(
+                &pixel_errors(x, r, shape),
+                shape,
+                args.error_max,
+                args.scale,
+            );
+            imageio::save_png(
+                &image::DynamicImage::ImageRgb8(err),
+                &args.out.join(format!("{name}.error.png")),
+            )?;
         }
         eprintln!(
             "wrote {} x (input, recon, error) PNGs and scores.csv to {} (error map: black = 0 -> red -> yellow -> white >= {})",

@@ -140,13 +140,16 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
         .map(|((n, a), d)| Candidate {
             name: n.clone(),
             aug: a.as_ref(),
-            detector: d.as_ref() as &dyn Detector,
+            detector: d as &dyn Detector,
         })
         .collect();
     let selection = select::score_candidates(&candidates, &train.to_batch(), &test, &opts)?;
     print_ranking(&selection, &what, test.len());
     if let Some(path) = &args.json {
-        ssad::study::store::write_atomic(path, serde_json::to_string_pretty(&selection)?.as_bytes())?;
+        ssad::study::store::write_atomic(
+            path,
+            serde_json::to_string_pretty(&selection)?.as_bytes(),
+        )?;
         eprintln!("selection written to {}", path.display());
     }
     Ok(())
@@ -162,16 +165,28 @@ fn task_data(args: &SelectArgs) -> anyhow::Result<(ImageSet, Batch, String)> {
             let kind = match args.testbed.as_str() {
                 "wild" => TestbedKind::InTheWild,
                 "controlled" => {
-                    ssad_augment::parse(&args.gen).with_context(|| format!("bad --gen '{}'", args.gen))?;
-                    TestbedKind::Controlled { gens: vec![args.gen.clone()] }
+                    ssad_augment::parse(&args.gen)
+                        .with_context(|| format!("bad --gen '{}'", args.gen))?;
+                    TestbedKind::Controlled {
+                        gens: vec![args.gen.clone()],
+                    }
                 }
                 other => anyhow::bail!("--testbed '{other}': expected wild or controlled"),
             };
-            let tb = testbed::build(*dataset, &kind, normal, &args.data.resolve(), Some(args.train_limit))?;
+            let tb = testbed::build(
+                *dataset,
+                &kind,
+                normal,
+                &args.data.resolve(),
+                Some(args.train_limit),
+            )?;
             let what = match &kind {
                 TestbedKind::InTheWild => format!("{dataset} class {normal}, in-the-wild test set"),
                 TestbedKind::Controlled { .. } => {
-                    format!("{dataset} class {normal}, controlled test set (normal + {})", args.gen)
+                    format!(
+                        "{dataset} class {normal}, controlled test set (normal + {})",
+                        args.gen
+                    )
                 }
             };
             // Only the test images go on; the testbed's groups (labels) are dropped here.
@@ -182,15 +197,23 @@ fn task_data(args: &SelectArgs) -> anyhow::Result<(ImageSet, Batch, String)> {
                 allow_mixed_sizes: true,
                 ..Default::default()
             };
-            let train = ssad_core::data::load_folder(normal_dir, &opts)
-                .with_context(|| format!("loading the normal images of --normal-dir {}", normal_dir.display()))?;
+            let train = ssad_core::data::load_folder(normal_dir, &opts).with_context(|| {
+                format!(
+                    "loading the normal images of --normal-dir {}",
+                    normal_dir.display()
+                )
+            })?;
             let train = subsample(&train, args.train_limit, args.seed);
             let test_opts = FolderOptions {
                 channels: Some(train.shape.channels),
                 ..opts
             };
-            let test = ssad_core::data::load_folder(test_dir, &test_opts)
-                .with_context(|| format!("loading the test images of --test-dir {}", test_dir.display()))?;
+            let test = ssad_core::data::load_folder(test_dir, &test_opts).with_context(|| {
+                format!(
+                    "loading the test images of --test-dir {}",
+                    test_dir.display()
+                )
+            })?;
             let what = format!("{} -> {}", normal_dir.display(), test_dir.display());
             Ok((train, test.to_batch(), what))
         }
@@ -208,7 +231,13 @@ fn subsample(set: &ImageSet, limit: usize, seed: u64) -> ImageSet {
 fn model_slug(spec: &str) -> String {
     let s: String = spec
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     s.trim_matches('_').to_string()
 }
@@ -218,7 +247,7 @@ fn candidate_models(
     args: &SelectArgs,
     train: &ImageSet,
     specs: &[ssad_augment::AugSpec],
-) -> anyhow::Result<Vec<Box<AutoencoderDetector>>> {
+) -> anyhow::Result<Vec<AutoencoderDetector>> {
     let device = ssad_torch::parse_device(&args.device)?;
     let model = ModelConfig {
         kind: args.model,
@@ -239,7 +268,10 @@ fn candidate_models(
     for (k, spec) in specs.iter().enumerate() {
         let name = spec.to_string();
         let dir = args.models.as_ref().map(|m| m.join(model_slug(&name)));
-        if let Some(dir) = dir.as_ref().filter(|d| d.join(ssad_torch::SIDECAR_FILE).is_file()) {
+        if let Some(dir) = dir
+            .as_ref()
+            .filter(|d| d.join(ssad_torch::SIDECAR_FILE).is_file())
+        {
             let det = AutoencoderDetector::load(dir, device)?;
             let same = det.config() == &model
                 && det.shape() == train.shape
@@ -253,9 +285,14 @@ fn candidate_models(
                 });
             if same {
                 if !args.quiet {
-                    eprintln!("[{}/{}] {name}: reusing {}", k + 1, specs.len(), dir.display());
+                    eprintln!(
+                        "[{}/{}] {name}: reusing {}",
+                        k + 1,
+                        specs.len(),
+                        dir.display()
+                    );
                 }
-                out.push(Box::new(det));
+                out.push(det);
                 continue;
             }
             if !args.quiet {
@@ -283,7 +320,7 @@ fn candidate_models(
         if let Some(dir) = &dir {
             det.save(dir)?;
         }
-        out.push(Box::new(det));
+        out.push(det);
     }
     Ok(out)
 }
@@ -312,11 +349,18 @@ fn print_ranking(selection: &Selection, what: &str, n_test: usize) {
             v.mmd.mmd2
         );
     }
-    println!("selected (DSV): {}", selection.selected(Criterion::Dsv).unwrap_or("-"));
-    let others: Vec<String> = [Criterion::DsvDistance, Criterion::MeanDistance, Criterion::Mmd]
-        .iter()
-        .map(|c| format!("{c} -> {}", selection.selected(*c).unwrap_or("-")))
-        .collect();
+    println!(
+        "selected (DSV): {}",
+        selection.selected(Criterion::Dsv).unwrap_or("-")
+    );
+    let others: Vec<String> = [
+        Criterion::DsvDistance,
+        Criterion::MeanDistance,
+        Criterion::Mmd,
+    ]
+    .iter()
+    .map(|c| format!("{c} -> {}", selection.selected(*c).unwrap_or("-")))
+    .collect();
     println!("other criteria select: {}", others.join(", "));
 }
 
@@ -344,7 +388,11 @@ fn run_study(args: &SelectArgs, study: &Path, opts: SelectOptions) -> anyhow::Re
     };
     println!("{} tasks; DSV picks:", selections.len());
     for ts in &selections {
-        println!("  {}: {}", ts.task, ts.selection.selected(Criterion::Dsv).unwrap_or("-"));
+        println!(
+            "  {}: {}",
+            ts.task,
+            ts.selection.selected(Criterion::Dsv).unwrap_or("-")
+        );
     }
     if args.evaluate {
         let records = dir.records()?;

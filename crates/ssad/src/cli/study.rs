@@ -74,8 +74,15 @@ pub struct RunArgs {
 }
 
 fn env_shard() -> anyhow::Result<Option<Shard>> {
-    match (std::env::var("JOB_COMPLETION_INDEX"), std::env::var("SSAD_SHARD_COUNT")) {
-        (Ok(i), Ok(n)) => Ok(Some(format!("{i}/{n}").parse().context("JOB_COMPLETION_INDEX / SSAD_SHARD_COUNT")?)),
+    match (
+        std::env::var("JOB_COMPLETION_INDEX"),
+        std::env::var("SSAD_SHARD_COUNT"),
+    ) {
+        (Ok(i), Ok(n)) => Ok(Some(
+            format!("{i}/{n}")
+                .parse()
+                .context("JOB_COMPLETION_INDEX / SSAD_SHARD_COUNT")?,
+        )),
         _ => Ok(None),
     }
 }
@@ -110,7 +117,11 @@ pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
         StudyCommand::Summary { dir } => {
             let d = StudyDir::open(&dir)?;
             let rows = study::result_rows(&d.records()?);
-            anyhow::ensure!(!rows.is_empty(), "{} has no finished runs yet", dir.display());
+            anyhow::ensure!(
+                !rows.is_empty(),
+                "{} has no finished runs yet",
+                dir.display()
+            );
             let s = study::summarize(&rows)?;
             println!("{}", study::summary::to_markdown(&s));
             let out = dir.join("summary");
@@ -135,7 +146,9 @@ pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
             let (_, text) = study::PRESETS
                 .iter()
                 .find(|(n, _)| *n == name)
-                .with_context(|| format!("unknown preset '{name}': expected demo, quick or paper"))?;
+                .with_context(|| {
+                    format!("unknown preset '{name}': expected demo, quick or paper")
+                })?;
             print!("{text}");
             Ok(())
         }
@@ -145,11 +158,14 @@ pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
 fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
     let mut cfg = match (&a.config, &a.preset) {
         (Some(path), _) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read study file {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read study file {}", path.display()))?;
             StudyConfig::from_toml(&text, &path.display().to_string())?
         }
         (None, Some(p)) => StudyConfig::preset(p)?,
-        (None, None) => anyhow::bail!("give a study file (ssad study run STUDY.toml) or --preset demo|quick|paper"),
+        (None, None) => anyhow::bail!(
+            "give a study file (ssad study run STUDY.toml) or --preset demo|quick|paper"
+        ),
     };
     if let Some(d) = a.device {
         cfg.train.device = d;
@@ -166,7 +182,12 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         None => env_shard()?,
     };
     let dir = StudyDir::create(&a.out, &cfg)?;
-    let opts = RunOptions { data_dir: a.data.resolve(), shard, quiet: a.quiet, max_runs: a.max_runs };
+    let opts = RunOptions {
+        data_dir: a.data.resolve(),
+        shard,
+        quiet: a.quiet,
+        max_runs: a.max_runs,
+    };
     let started = std::time::Instant::now();
     let o = study::run_study(&cfg, &dir, &opts)?;
     eprintln!(
@@ -174,13 +195,20 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         cfg.name,
         a.out.display(),
         o.in_shard,
-        shard.map(|s| format!("shard {}/{}", s.index, s.count)).unwrap_or_else(|| "the grid".into()),
+        shard
+            .map(|s| format!("shard {}/{}", s.index, s.count))
+            .unwrap_or_else(|| "the grid".into()),
         o.already_done,
         o.ran,
         o.failed,
         started.elapsed().as_secs_f64()
     );
-    anyhow::ensure!(o.failed == 0, "{} run(s) failed: see `ssad study status {}`", o.failed, a.out.display());
+    anyhow::ensure!(
+        o.failed == 0,
+        "{} run(s) failed: see `ssad study status {}`",
+        o.failed,
+        a.out.display()
+    );
     // Print the summary of whatever is done so far.
     let rows = study::result_rows(&dir.records()?);
     if !rows.is_empty() && shard.is_none() {

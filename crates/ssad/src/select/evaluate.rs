@@ -118,9 +118,7 @@ pub struct Evaluation {
 }
 
 /// True AUC of `aug` on a task, from the study's records.
-fn auc_lookup(
-    records: &[RunRecord],
-) -> HashMap<(String, usize, u64, String, String, String), f64> {
+fn auc_lookup(records: &[RunRecord]) -> HashMap<(String, usize, u64, String, String, String), f64> {
     let mut m = HashMap::new();
     for r in records {
         for t in &r.results {
@@ -150,7 +148,12 @@ pub fn evaluate(selections: &[TaskSelection], records: &[RunRecord]) -> anyhow::
     let mut tasks = Vec::new();
     for ts in selections {
         let t = &ts.task;
-        let names: Vec<&str> = ts.selection.candidates.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<&str> = ts
+            .selection
+            .candidates
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
         let auc: Vec<f64> = names
             .iter()
             .map(|aug| {
@@ -163,7 +166,9 @@ pub fn evaluate(selections: &[TaskSelection], records: &[RunRecord]) -> anyhow::
                     t.anomaly.clone(),
                 ))
                 .copied()
-                .with_context(|| format!("no AUC for candidate '{aug}' on task {t} in the study's records"))
+                .with_context(|| {
+                    format!("no AUC for candidate '{aug}' on task {t} in the study's records")
+                })
             })
             .collect::<anyhow::Result<_>>()?;
         anyhow::ensure!(!auc.is_empty(), "task {t} has no candidates");
@@ -317,7 +322,11 @@ fn pct(v: f64) -> String {
     format!("{:.0}%", 100.0 * v)
 }
 
-fn summary_table(rows: &[&SliceSummary], first: &str, first_col: &dyn Fn(&SliceSummary) -> String) -> String {
+fn summary_table(
+    rows: &[&SliceSummary],
+    first: &str,
+    first_col: &dyn Fn(&SliceSummary) -> String,
+) -> String {
     let mut s = format!(
         "| {first} | tasks | top-1 | top-3 | within {NEAR_BEST} | mean rank | selected AUC | oracle AUC | \
          vanilla AUC | candidate mean AUC | selected - vanilla (HL [95% CI]) | p (selected > vanilla) |\n\
@@ -329,7 +338,9 @@ fn summary_table(rows: &[&SliceSummary], first: &str, first_col: &dyn Fn(&SliceS
             (Some(m), _, _) => format!("{m:+.3}"),
             _ => "-".into(),
         };
-        let p = r.p_value.map_or("-".into(), |p| format!("{p:.3} ({})", r.verdict));
+        let p = r
+            .p_value
+            .map_or("-".into(), |p| format!("{p:.3} ({})", r.verdict));
         s.push_str(&format!(
             "| {} | {} | {} | {} | {} | {:.2} of {} | {} | {} | {} | {} | {hl} | {p} |\n",
             first_col(r),
@@ -360,8 +371,14 @@ pub fn evaluation_markdown(ev: &Evaluation, title: &str) -> String {
          the differences.\n\n",
     );
     s.push_str("## DSV, per testbed and anomaly\n\n");
-    let dsv: Vec<&SliceSummary> = ev.summaries.iter().filter(|r| r.criterion == "dsv").collect();
-    s.push_str(&summary_table(&dsv, "testbed / anomaly", &|r| format!("{} / {}", r.testbed, r.anomaly)));
+    let dsv: Vec<&SliceSummary> = ev
+        .summaries
+        .iter()
+        .filter(|r| r.criterion == "dsv")
+        .collect();
+    s.push_str(&summary_table(&dsv, "testbed / anomaly", &|r| {
+        format!("{} / {}", r.testbed, r.anomaly)
+    }));
     let pooled: Vec<(String, String)> = {
         let mut v: Vec<(String, String)> = ev
             .summaries
@@ -371,7 +388,11 @@ pub fn evaluation_markdown(ev: &Evaluation, title: &str) -> String {
             .collect();
         v.dedup();
         if v.is_empty() {
-            v = ev.summaries.iter().map(|r| (r.testbed.clone(), r.anomaly.clone())).collect();
+            v = ev
+                .summaries
+                .iter()
+                .map(|r| (r.testbed.clone(), r.anomaly.clone()))
+                .collect();
             v.dedup();
         }
         v

@@ -94,7 +94,7 @@ pub const DEGENERATE_DIRECTION: f64 = 1e-6;
 fn check_set(e: &Embeddings, name: &str, dim: usize) -> anyhow::Result<()> {
     anyhow::ensure!(e.dim >= 1, "embeddings {name} have dimension 0");
     anyhow::ensure!(
-        e.data.len() % e.dim == 0,
+        e.data.len().is_multiple_of(e.dim),
         "embeddings {name}: {} values is not a multiple of the dimension {}",
         e.data.len(),
         e.dim
@@ -320,7 +320,14 @@ pub fn dsv_distance_term(
     let xz: f64 = row_distance_sums(x, z).iter().sum();
     let yz: f64 = row_distance_sums(y, z).iter().sum();
     let xy: f64 = row_distance_sums(x, y).iter().sum();
-    Ok(distance_term_from_sums(x.rows(), y.rows(), z.rows(), xz, yz, xy))
+    Ok(distance_term_from_sums(
+        x.rows(),
+        y.rows(),
+        z.rows(),
+        xz,
+        yz,
+        xy,
+    ))
 }
 
 fn distance_term_from_sums(
@@ -444,7 +451,10 @@ fn spread_term_with_scale(
     let cov_z = covariance(&[z]);
     let cov_xy = covariance(&[x, y]);
     let dim = x.dim;
-    let units: Vec<f64> = directions.iter().flat_map(|(u, _)| u.iter().copied()).collect();
+    let units: Vec<f64> = directions
+        .iter()
+        .flat_map(|(u, _)| u.iter().copied())
+        .collect();
     let var_z = quadratic_forms(&cov_z, &units, directions.len(), dim);
     let var_xy = quadratic_forms(&cov_xy, &units, directions.len(), dim);
     let terms: Vec<(f64, f64)> = var_z

@@ -22,15 +22,19 @@ pub mod plot;
 pub mod study;
 pub mod task;
 
-pub use evaluate::{evaluate, evaluation_markdown, write_evaluation, Evaluation, SliceSummary, TaskOutcome};
+pub use evaluate::{
+    evaluate, evaluation_markdown, write_evaluation, Evaluation, SliceSummary, TaskOutcome,
+};
 pub use loss::{
-    criteria, dsv_distance_term, dsv_loss, dsv_spread_term, mean_pairwise_distance, median_heuristic,
-    mmd2_gaussian, mmd2_gaussian_with, pairwise_distances, Criterion, CriterionValues, DistanceTerm, DsvLoss, Mmd,
-    SpreadTerm,
+    criteria, dsv_distance_term, dsv_loss, dsv_spread_term, mean_pairwise_distance,
+    median_heuristic, mmd2_gaussian, mmd2_gaussian_with, pairwise_distances, Criterion,
+    CriterionValues, DistanceTerm, DsvLoss, Mmd, SpreadTerm,
 };
 pub use plot::plot_selected_vs_oracle;
-pub use study::{read_selections, select_study, write_selections, StudySelectOptions, StudyTask, TaskSelection};
+pub use study::{
+    read_selections, select_study, write_selections, StudySelectOptions, StudyTask, TaskSelection,
+};
 pub use task::{
-    score_candidates, score_candidates_multi, select, subsample_indices, Candidate, CandidateResult, SelectOptions,
-    Selection, DEFAULT_MAX_POINTS,
+    score_candidates, score_candidates_multi, select, subsample_indices, Candidate,
+    CandidateResult, SelectOptions, Selection, DEFAULT_MAX_POINTS,
 };

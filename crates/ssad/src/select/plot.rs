@@ -2,8 +2,8 @@
 
 use super::evaluate::TaskOutcome;
 use super::loss::Criterion;
-use anyhow::Context;
 use crate::report::plot::{draw_err, render, Figure, FONT, GREY, SERIES};
+use anyhow::Context;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -43,7 +43,10 @@ pub fn plot_selected_vs_oracle(
         groups,
         lo,
     };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -94,7 +97,10 @@ impl Figure for ScatterFigure {
         for (k, (name, pts)) in self.groups.iter().enumerate() {
             let color = SERIES[k % SERIES.len()];
             chart
-                .draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 5, color.mix(0.8).filled())))
+                .draw_series(
+                    pts.iter()
+                        .map(|&(x, y)| Circle::new((x, y), 5, color.mix(0.8).filled())),
+                )
                 .map_err(draw_err)?
                 .label(format!("{name} ({})", pts.len()))
                 .legend(move |(x, y)| Circle::new((x, y), 5, color.filled()));

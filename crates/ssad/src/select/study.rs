@@ -67,15 +67,16 @@ pub struct StudySelectOptions {
     pub device: String,
 }
 
+/// Run records of a study grouped by (dataset, normal class, seed).
+pub type CandidateGroups = BTreeMap<(DatasetName, usize, u64), Vec<RunRecord>>;
+
 /// The saved model records of a study, grouped by (dataset, normal, seed), candidates in the
 /// study's augmentation order. Records with another config than the study's current one and
 /// records without a saved model are left out (counted in the second value).
-pub fn study_candidates(
-    dir: &StudyDir,
-) -> anyhow::Result<(BTreeMap<(DatasetName, usize, u64), Vec<RunRecord>>, usize)> {
+pub fn study_candidates(dir: &StudyDir) -> anyhow::Result<(CandidateGroups, usize)> {
     let cfg = dir.config()?;
     let order = cfg.expanded_augs()?;
-    let mut groups: BTreeMap<(DatasetName, usize, u64), Vec<RunRecord>> = BTreeMap::new();
+    let mut groups = CandidateGroups::new();
     let mut left_out = 0;
     for r in dir.records()? {
         if r.config_hash != cfg.run_config_hash(&r.key) || r.model_dir.is_none() {
@@ -88,7 +89,12 @@ pub fn study_candidates(
             .push(r);
     }
     for v in groups.values_mut() {
-        v.sort_by_key(|r| order.iter().position(|a| *a == r.key.aug).unwrap_or(usize::MAX));
+        v.sort_by_key(|r| {
+            order
+                .iter()
+                .position(|a| *a == r.key.aug)
+                .unwrap_or(usize::MAX)
+        });
     }
     Ok((groups, left_out))
 }
@@ -97,9 +103,7 @@ pub fn study_candidates(
 /// set (task `wild/rest`), and for each controlled generator the normal test images plus that
 /// generator's anomalies (task `controlled/<gen>`). The groups are used only to cut the
 /// controlled test set into one test set per generator, as a user would hold it.
-fn task_test_sets(
-    testbeds: &[(String, testbed::Testbed)],
-) -> Vec<((String, String), Batch)> {
+fn task_test_sets(testbeds: &[(String, testbed::Testbed)]) -> Vec<((String, String), Batch)> {
     let mut out = Vec::new();
     for (name, tb) in testbeds {
         if name == "wild" {
@@ -305,5 +309,6 @@ pub fn read_selections(out: &Path) -> anyhow::Result<Vec<TaskSelection>> {
             path.display()
         )
     })?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not a selections file", path.display()))
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a selections file", path.display()))
 }

@@ -161,9 +161,9 @@ pub fn score_candidates_multi(
         let mut y_batch = x_batch.clone();
         augment_batch(c.aug, &mut y_batch, opts.seed, 0, 0);
         let embed = |b: &Batch, what: &str| {
-            c.detector.embed(b).map_err(|e| {
-                e.context(format!("embedding the {what} with candidate '{}'", c.name))
-            })
+            c.detector
+                .embed(b)
+                .map_err(|e| e.context(format!("embedding the {what} with candidate '{}'", c.name)))
         };
         let x = embed(&x_batch, "training images")?;
         let y = embed(&y_batch, "augmented training images")?;

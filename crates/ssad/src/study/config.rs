@@ -66,7 +66,10 @@ fn default_testbeds() -> Vec<String> {
     vec!["wild".into(), "controlled".into()]
 }
 fn default_gens() -> Vec<String> {
-    crate::testbed::DEFAULT_GENS.iter().map(|s| s.to_string()).collect()
+    crate::testbed::DEFAULT_GENS
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 fn default_classes() -> Vec<usize> {
     (0..10).collect()
@@ -91,7 +94,10 @@ pub const PRESETS: [(&str, &str); 5] = [
     ("quick", include_str!("../../presets/quick.toml")),
     ("paper", include_str!("../../presets/paper.toml")),
     ("table1", include_str!("../../presets/table1.toml")),
-    ("table1-fmnist", include_str!("../../presets/table1-fmnist.toml")),
+    (
+        "table1-fmnist",
+        include_str!("../../presets/table1-fmnist.toml"),
+    ),
 ];
 
 /// One training of the grid. Every testbed of the study is scored from this one training
@@ -114,18 +120,35 @@ impl RunKey {
         let slug: String = self
             .aug
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let h = Sha256::digest(self.aug.as_bytes());
-        format!("{}-c{}-s{}-{}-{:02x}{:02x}{:02x}", self.dataset, self.normal, self.seed, slug.trim_matches('_'), h[0], h[1], h[2])
+        format!(
+            "{}-c{}-s{}-{}-{:02x}{:02x}{:02x}",
+            self.dataset,
+            self.normal,
+            self.seed,
+            slug.trim_matches('_'),
+            h[0],
+            h[1],
+            h[2]
+        )
     }
 }
 
 impl StudyConfig {
     /// Parses a study TOML, naming the file in errors.
     pub fn from_toml(text: &str, origin: &str) -> anyhow::Result<Self> {
-        let cfg: StudyConfig = toml::from_str(text).with_context(|| format!("invalid study config {origin}"))?;
-        cfg.validate().with_context(|| format!("invalid study config {origin}"))?;
+        let cfg: StudyConfig =
+            toml::from_str(text).with_context(|| format!("invalid study config {origin}"))?;
+        cfg.validate()
+            .with_context(|| format!("invalid study config {origin}"))?;
         Ok(cfg)
     }
 
@@ -133,21 +156,39 @@ impl StudyConfig {
     pub fn preset(name: &str) -> anyhow::Result<Self> {
         let Some((_, text)) = PRESETS.iter().find(|(n, _)| *n == name) else {
             let names: Vec<_> = PRESETS.iter().map(|(n, _)| *n).collect();
-            bail!("unknown preset '{name}': expected one of {}", names.join(", "));
+            bail!(
+                "unknown preset '{name}': expected one of {}",
+                names.join(", ")
+            );
         };
         Self::from_toml(text, &format!("(preset {name})"))
     }
 
     /// Checks every value; errors name the field and what is allowed.
     pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(!self.datasets.is_empty(), "datasets: list at least one dataset");
-        anyhow::ensure!(!self.augs.is_empty(), "augs: list at least one augmentation");
+        anyhow::ensure!(
+            !self.datasets.is_empty(),
+            "datasets: list at least one dataset"
+        );
+        anyhow::ensure!(
+            !self.augs.is_empty(),
+            "augs: list at least one augmentation"
+        );
         anyhow::ensure!(!self.seeds.is_empty(), "seeds: list at least one seed");
-        anyhow::ensure!(!self.normal_classes.is_empty(), "normal_classes: list at least one class");
+        anyhow::ensure!(
+            !self.normal_classes.is_empty(),
+            "normal_classes: list at least one class"
+        );
         for t in &self.testbeds {
-            anyhow::ensure!(t == "wild" || t == "controlled", "testbeds: unknown testbed '{t}', expected wild or controlled");
+            anyhow::ensure!(
+                t == "wild" || t == "controlled",
+                "testbeds: unknown testbed '{t}', expected wild or controlled"
+            );
         }
-        anyhow::ensure!(!self.testbeds.is_empty(), "testbeds: list wild and/or controlled");
+        anyhow::ensure!(
+            !self.testbeds.is_empty(),
+            "testbeds: list wild and/or controlled"
+        );
         for d in &self.datasets {
             for &c in &self.normal_classes {
                 d.check_class(c)?;
@@ -158,9 +199,20 @@ impl StudyConfig {
         }
         self.expanded_augs()?;
         anyhow::ensure!(self.train.epochs >= 1, "train.epochs must be at least 1");
-        anyhow::ensure!(self.train.batch_size >= 1, "train.batch_size must be at least 1");
-        anyhow::ensure!(self.train.lr > 0.0 && self.train.lr.is_finite(), "train.lr must be positive, got {}", self.train.lr);
-        anyhow::ensure!(self.train.weight_decay >= 0.0, "train.weight_decay must be >= 0, got {}", self.train.weight_decay);
+        anyhow::ensure!(
+            self.train.batch_size >= 1,
+            "train.batch_size must be at least 1"
+        );
+        anyhow::ensure!(
+            self.train.lr > 0.0 && self.train.lr.is_finite(),
+            "train.lr must be positive, got {}",
+            self.train.lr
+        );
+        anyhow::ensure!(
+            self.train.weight_decay >= 0.0,
+            "train.weight_decay must be >= 0, got {}",
+            self.train.weight_decay
+        );
         if let Some(l) = self.train_limit {
             anyhow::ensure!(l >= 1, "train_limit must be at least 1");
         }
@@ -183,7 +235,9 @@ impl StudyConfig {
         let mut out: Vec<String> = vec!["none".into()];
         for spec in &self.augs {
             for s in expand_sweep(spec)? {
-                let canon = ssad_augment::parse(&s).with_context(|| format!("augs: '{spec}'"))?.to_string();
+                let canon = ssad_augment::parse(&s)
+                    .with_context(|| format!("augs: '{spec}'"))?
+                    .to_string();
                 if !out.contains(&canon) {
                     out.push(canon);
                 }
@@ -200,7 +254,12 @@ impl StudyConfig {
             for &normal in &self.normal_classes {
                 for aug in &augs {
                     for &seed in &self.seeds {
-                        runs.push(RunKey { dataset, normal, aug: aug.clone(), seed });
+                        runs.push(RunKey {
+                            dataset,
+                            normal,
+                            aug: aug.clone(),
+                            seed,
+                        });
                     }
                 }
             }
@@ -243,12 +302,21 @@ impl StudyConfig {
 /// Expands `name(param=A..B step S)` into one spec per value (inclusive); other specs are
 /// returned unchanged.
 pub fn expand_sweep(spec: &str) -> anyhow::Result<Vec<String>> {
-    let Some(dots) = spec.find("..") else { return Ok(vec![spec.to_string()]) };
-    let eq = spec[..dots].rfind('=').with_context(|| format!("sweep '{spec}': expected name(param=A..B step S)"))?;
-    let end = spec[dots..].find([')', ',']).map(|i| dots + i).with_context(|| format!("sweep '{spec}': missing ')'"))?;
+    let Some(dots) = spec.find("..") else {
+        return Ok(vec![spec.to_string()]);
+    };
+    let eq = spec[..dots]
+        .rfind('=')
+        .with_context(|| format!("sweep '{spec}': expected name(param=A..B step S)"))?;
+    let end = spec[dots..]
+        .find([')', ','])
+        .map(|i| dots + i)
+        .with_context(|| format!("sweep '{spec}': missing ')'"))?;
     let range = &spec[eq + 1..end];
     let parse = |s: &str, what: &str| -> anyhow::Result<f64> {
-        s.trim().parse::<f64>().with_context(|| format!("sweep '{spec}': {what} '{}' is not a number", s.trim()))
+        s.trim()
+            .parse::<f64>()
+            .with_context(|| format!("sweep '{spec}': {what} '{}' is not a number", s.trim()))
     };
     let (a, rest) = range.split_once("..").unwrap();
     let (b, step) = match rest.split_once("step") {
@@ -256,13 +324,22 @@ pub fn expand_sweep(spec: &str) -> anyhow::Result<Vec<String>> {
         None => bail!("sweep '{spec}': expected 'A..B step S'"),
     };
     let a = parse(a, "start")?;
-    anyhow::ensure!(step > 0.0 && b >= a, "sweep '{spec}': need start <= end and step > 0");
+    anyhow::ensure!(
+        step > 0.0 && b >= a,
+        "sweep '{spec}': need start <= end and step > 0"
+    );
     let n = ((b - a) / step + 1e-9).floor() as usize + 1;
-    anyhow::ensure!(n <= 1000, "sweep '{spec}': {n} values is too many (at most 1000)");
+    anyhow::ensure!(
+        n <= 1000,
+        "sweep '{spec}': {n} values is too many (at most 1000)"
+    );
     Ok((0..n)
         .map(|i| {
             let v = a + step * i as f64;
-            let text = format!("{:.6}", v).trim_end_matches('0').trim_end_matches('.').to_string();
+            let text = format!("{:.6}", v)
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string();
             format!("{}{}{}", &spec[..eq + 1], text, &spec[end..])
         })
         .collect())
@@ -281,7 +358,10 @@ mod tests {
         assert_eq!(v[8], "cutout(area=0.9)");
         assert_eq!(expand_sweep("rotate").unwrap(), vec!["rotate"]);
         assert!(expand_sweep("cutout(area=0.9..0.1 step 0.1)").is_err());
-        assert!(expand_sweep("cutout(area=0.1..x step 0.1)").unwrap_err().to_string().contains("'x' is not a number"));
+        assert!(expand_sweep("cutout(area=0.1..x step 0.1)")
+            .unwrap_err()
+            .to_string()
+            .contains("'x' is not a number"));
     }
 
     #[test]
@@ -300,18 +380,34 @@ mod tests {
         assert_eq!(quick.expanded_augs().unwrap().len(), 14);
         // Each controlled-gen Wilcoxon test pairs datasets x classes x seeds tasks: at least 20.
         assert!(quick.datasets.len() * quick.normal_classes.len() * quick.seeds.len() >= 20);
-        assert!(StudyConfig::preset("nope").unwrap_err().to_string().contains("demo, quick, paper"));
+        assert!(StudyConfig::preset("nope")
+            .unwrap_err()
+            .to_string()
+            .contains("demo, quick, paper"));
     }
 
     #[test]
     fn bad_configs_name_the_field() {
-        let e = StudyConfig::from_toml("datasets = ['mnist']\naugs = ['cutout(area=2)']", "s.toml").unwrap_err();
+        let e = StudyConfig::from_toml("datasets = ['mnist']\naugs = ['cutout(area=2)']", "s.toml")
+            .unwrap_err();
         assert!(format!("{e:#}").contains("cutout(area=2)"), "{e:#}");
-        let e = StudyConfig::from_toml("datasets = ['mnst']\naugs = ['none']", "s.toml").unwrap_err();
-        assert!(format!("{e:#}").contains("s.toml") && format!("{e:#}").contains("mnst"), "{e:#}");
-        let e = StudyConfig::from_toml("datasets = ['mnist']\naugs = ['none']\nnormal_classes=[10]", "s.toml").unwrap_err();
+        let e =
+            StudyConfig::from_toml("datasets = ['mnst']\naugs = ['none']", "s.toml").unwrap_err();
+        assert!(
+            format!("{e:#}").contains("s.toml") && format!("{e:#}").contains("mnst"),
+            "{e:#}"
+        );
+        let e = StudyConfig::from_toml(
+            "datasets = ['mnist']\naugs = ['none']\nnormal_classes=[10]",
+            "s.toml",
+        )
+        .unwrap_err();
         assert!(format!("{e:#}").contains("class 10"), "{e:#}");
-        let e = StudyConfig::from_toml("datasets = ['mnist']\naugs = ['none']\nepochs = 3", "s.toml").unwrap_err();
+        let e = StudyConfig::from_toml(
+            "datasets = ['mnist']\naugs = ['none']\nepochs = 3",
+            "s.toml",
+        )
+        .unwrap_err();
         assert!(format!("{e:#}").contains("epochs"), "{e:#}");
     }
 
@@ -323,9 +419,15 @@ mod tests {
         assert_eq!(ids.len(), runs.len());
         let mut other = cfg.clone();
         other.train.epochs += 1;
-        assert_ne!(cfg.run_config_hash(&runs[0]), other.run_config_hash(&runs[0]));
+        assert_ne!(
+            cfg.run_config_hash(&runs[0]),
+            other.run_config_hash(&runs[0])
+        );
         let mut moved = cfg.clone();
         moved.train.device = "cuda:1".into();
-        assert_eq!(cfg.run_config_hash(&runs[0]), moved.run_config_hash(&runs[0]));
+        assert_eq!(
+            cfg.run_config_hash(&runs[0]),
+            moved.run_config_hash(&runs[0])
+        );
     }
 }

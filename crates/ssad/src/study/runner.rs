@@ -2,7 +2,9 @@
 //! testbed, with progress bars over runs and epochs.
 
 use super::config::{RunKey, StudyConfig};
-use super::store::{now_unix, write_atomic, FailureRecord, PairRecord, RunRecord, StudyDir, TestbedResult};
+use super::store::{
+    now_unix, write_atomic, FailureRecord, PairRecord, RunRecord, StudyDir, TestbedResult,
+};
 use crate::testbed::{self, Testbed, TestbedKind};
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -24,10 +26,21 @@ pub struct Shard {
 impl std::str::FromStr for Shard {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> anyhow::Result<Self> {
-        let (i, n) = s.split_once('/').with_context(|| format!("shard '{s}': expected INDEX/COUNT, e.g. 0/4"))?;
-        let index: usize = i.trim().parse().with_context(|| format!("shard '{s}': index '{i}' is not a number"))?;
-        let count: usize = n.trim().parse().with_context(|| format!("shard '{s}': count '{n}' is not a number"))?;
-        anyhow::ensure!(count >= 1 && index < count, "shard '{s}': need 0 <= INDEX < COUNT");
+        let (i, n) = s
+            .split_once('/')
+            .with_context(|| format!("shard '{s}': expected INDEX/COUNT, e.g. 0/4"))?;
+        let index: usize = i
+            .trim()
+            .parse()
+            .with_context(|| format!("shard '{s}': index '{i}' is not a number"))?;
+        let count: usize = n
+            .trim()
+            .parse()
+            .with_context(|| format!("shard '{s}': count '{n}' is not a number"))?;
+        anyhow::ensure!(
+            count >= 1 && index < count,
+            "shard '{s}': need 0 <= INDEX < COUNT"
+        );
         Ok(Shard { index, count })
     }
 }
@@ -59,20 +72,32 @@ pub struct RunOutcome {
 }
 
 /// Builds the detector of a study (the only place that names a concrete detector type).
-pub fn build_detector(cfg: &StudyConfig, shape: ssad_core::ImageShape) -> anyhow::Result<Box<dyn Detector>> {
+pub fn build_detector(
+    cfg: &StudyConfig,
+    shape: ssad_core::ImageShape,
+) -> anyhow::Result<Box<dyn Detector>> {
     let device = ssad_torch::parse_device(&cfg.train.device)?;
     ssad_torch::build_detector(cfg.detector, &cfg.model, &cfg.geom, shape, device)
 }
+
+/// Testbeds of one (dataset, normal class), by testbed name.
+type TestbedsOf = ((DatasetName, usize), Vec<(String, Testbed)>);
 
 /// Datasets and testbeds kept between consecutive runs of the same dataset and class.
 #[derive(Default)]
 struct DataCache {
     sets: HashMap<DatasetName, (ImageSet, ImageSet)>,
-    testbeds: Option<((DatasetName, usize), Vec<(String, Testbed)>)>,
+    testbeds: Option<TestbedsOf>,
 }
 
 impl DataCache {
-    fn testbeds(&mut self, cfg: &StudyConfig, data_dir: &std::path::Path, dataset: DatasetName, normal: usize) -> anyhow::Result<&[(String, Testbed)]> {
+    fn testbeds(
+        &mut self,
+        cfg: &StudyConfig,
+        data_dir: &std::path::Path,
+        dataset: DatasetName,
+        normal: usize,
+    ) -> anyhow::Result<&[(String, Testbed)]> {
         if self.testbeds.as_ref().map(|(k, _)| *k) != Some((dataset, normal)) {
             if !self.sets.contains_key(&dataset) {
                 self.sets.clear(); // keep one dataset in memory at a time
@@ -85,7 +110,9 @@ impl DataCache {
             for t in &cfg.testbeds {
                 let tb = match t.as_str() {
                     "wild" => testbed::in_the_wild(train, test, normal as u16, cfg.train_limit),
-                    _ => testbed::controlled(train, test, normal as u16, &cfg.gens, cfg.train_limit)?,
+                    _ => {
+                        testbed::controlled(train, test, normal as u16, &cfg.gens, cfg.train_limit)?
+                    }
                 };
                 built.push((t.clone(), tb));
             }
@@ -100,15 +127,27 @@ pub fn shard_runs(cfg: &StudyConfig, shard: Option<Shard>) -> anyhow::Result<Vec
     let runs = cfg.runs()?;
     Ok(match shard {
         None => runs,
-        Some(s) => runs.into_iter().enumerate().filter(|(i, _)| i % s.count == s.index).map(|(_, r)| r).collect(),
+        Some(s) => runs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % s.count == s.index)
+            .map(|(_, r)| r)
+            .collect(),
     })
 }
 
 /// Runs every pending run of the study (this shard's), skipping runs already recorded with the
 /// same config hash. A killed process loses at most its run in flight.
-pub fn run_study(cfg: &StudyConfig, dir: &StudyDir, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
+pub fn run_study(
+    cfg: &StudyConfig,
+    dir: &StudyDir,
+    opts: &RunOptions,
+) -> anyhow::Result<RunOutcome> {
     let runs = shard_runs(cfg, opts.shard)?;
-    let mut outcome = RunOutcome { in_shard: runs.len(), ..Default::default() };
+    let mut outcome = RunOutcome {
+        in_shard: runs.len(),
+        ..Default::default()
+    };
     let mut pending = Vec::new();
     for key in runs {
         match dir.record(&key)? {
@@ -119,19 +158,34 @@ pub fn run_study(cfg: &StudyConfig, dir: &StudyDir, opts: &RunOptions) -> anyhow
     if let Some(m) = opts.max_runs {
         pending.truncate(m);
     }
-    let multi = MultiProgress::with_draw_target(if opts.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
+    let multi = MultiProgress::with_draw_target(if opts.quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    });
     let runs_bar = multi.add(ProgressBar::new(pending.len() as u64));
     runs_bar.set_style(
-        ProgressStyle::with_template("runs   {bar:30.cyan/blue} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}")
-            .unwrap()
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "runs   {bar:30.cyan/blue} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}",
+        )
+        .unwrap()
+        .progress_chars("=> "),
     );
     let epoch_bar = multi.add(ProgressBar::new(cfg.train.epochs as u64));
     epoch_bar.set_style(
-        ProgressStyle::with_template("epochs {bar:30.green/white} {pos}/{len} [{eta_precise}] {msg}").unwrap().progress_chars("=> "),
+        ProgressStyle::with_template(
+            "epochs {bar:30.green/white} {pos}/{len} [{eta_precise}] {msg}",
+        )
+        .unwrap()
+        .progress_chars("=> "),
     );
     if opts.quiet {
-        eprintln!("{} runs in shard, {} already done, {} to run", outcome.in_shard, outcome.already_done, pending.len());
+        eprintln!(
+            "{} runs in shard, {} already done, {} to run",
+            outcome.in_shard,
+            outcome.already_done,
+            pending.len()
+        );
     }
     let mut cache = DataCache::default();
     for key in &pending {
@@ -149,7 +203,11 @@ pub fn run_study(cfg: &StudyConfig, dir: &StudyDir, opts: &RunOptions) -> anyhow
                 outcome.failed += 1;
                 let msg = format!("{e:#}");
                 runs_bar.println(format!("run {} failed: {msg}", key.id()));
-                dir.write_failure(&FailureRecord { key: key.clone(), error: msg, failed_unix: now_unix() })?;
+                dir.write_failure(&FailureRecord {
+                    key: key.clone(),
+                    error: msg,
+                    failed_unix: now_unix(),
+                })?;
             }
         }
         runs_bar.inc(1);
@@ -160,7 +218,14 @@ pub fn run_study(cfg: &StudyConfig, dir: &StudyDir, opts: &RunOptions) -> anyhow
 }
 
 /// Trains one run and scores it on every testbed.
-fn run_one(cfg: &StudyConfig, dir: &StudyDir, data_dir: &std::path::Path, key: &RunKey, cache: &mut DataCache, bar: &ProgressBar) -> anyhow::Result<RunRecord> {
+fn run_one(
+    cfg: &StudyConfig,
+    dir: &StudyDir,
+    data_dir: &std::path::Path,
+    key: &RunKey,
+    cache: &mut DataCache,
+    bar: &ProgressBar,
+) -> anyhow::Result<RunRecord> {
     let testbeds = cache.testbeds(cfg, data_dir, key.dataset, key.normal)?;
     let aug = ssad_augment::parse(&key.aug)?.build();
     let train_set = &testbeds[0].1.train;
@@ -168,11 +233,16 @@ fn run_one(cfg: &StudyConfig, dir: &StudyDir, data_dir: &std::path::Path, key: &
     let mut train_cfg = cfg.train.clone();
     train_cfg.seed = key.seed;
     let started = Instant::now();
-    let fit = detector.fit(train_set, aug.as_ref(), &train_cfg, &mut |p: &EpochProgress| {
-        bar.set_length(p.epochs as u64);
-        bar.set_position(p.epoch as u64);
-        bar.set_message(format!("loss {:.5}", p.loss));
-    })?;
+    let fit = detector.fit(
+        train_set,
+        aug.as_ref(),
+        &train_cfg,
+        &mut |p: &EpochProgress| {
+            bar.set_length(p.epochs as u64);
+            bar.set_position(p.epoch as u64);
+            bar.set_message(format!("loss {:.5}", p.loss));
+        },
+    )?;
     let train_seconds = started.elapsed().as_secs_f64();
     let id = key.id();
     let mut results = Vec::new();
@@ -186,7 +256,9 @@ fn run_one(cfg: &StudyConfig, dir: &StudyDir, data_dir: &std::path::Path, key: &
             .into_iter()
             .map(|p| PairRecord {
                 anomaly: match p.anomaly {
-                    ssad_stats::metrics::AnomalyTarget::Class(c) => tb.group_names[c as usize].clone(),
+                    ssad_stats::metrics::AnomalyTarget::Class(c) => {
+                        tb.group_names[c as usize].clone()
+                    }
                     ssad_stats::metrics::AnomalyTarget::Rest => "rest".into(),
                 },
                 n_normal: p.n_normal,
@@ -201,18 +273,29 @@ fn run_one(cfg: &StudyConfig, dir: &StudyDir, data_dir: &std::path::Path, key: &
             let rel = format!("scores/{id}.{name}.csv");
             let mut text = String::from("index,group,anomaly,score\n");
             for (i, (&g, s)) in tb.groups.iter().zip(&scores).enumerate() {
-                text.push_str(&format!("{i},{},{},{s}\n", tb.group_names[g as usize], u8::from(g != tb.normal_group)));
+                text.push_str(&format!(
+                    "{i},{},{},{s}\n",
+                    tb.group_names[g as usize],
+                    u8::from(g != tb.normal_group)
+                ));
             }
             write_atomic(&dir.root.join(&rel), text.as_bytes())?;
             Some(rel)
         } else {
             None
         };
-        results.push(TestbedResult { testbed: name.clone(), pairs, scores_file, score_seconds });
+        results.push(TestbedResult {
+            testbed: name.clone(),
+            pairs,
+            scores_file,
+            score_seconds,
+        });
     }
     let model_dir = if cfg.save_models {
         let rel = format!("models/{id}");
-        detector.save(&dir.root.join(&rel)).with_context(|| format!("saving the model of run {id}"))?;
+        detector
+            .save(&dir.root.join(&rel))
+            .with_context(|| format!("saving the model of run {id}"))?;
         Some(rel)
     } else {
         None
@@ -251,7 +334,10 @@ pub struct StudyStatus {
 pub fn status(dir: &StudyDir) -> anyhow::Result<StudyStatus> {
     let cfg = dir.config()?;
     let runs = cfg.runs()?;
-    let mut s = StudyStatus { total: runs.len(), ..Default::default() };
+    let mut s = StudyStatus {
+        total: runs.len(),
+        ..Default::default()
+    };
     for key in runs {
         match dir.record(&key)? {
             Some(r) if r.config_hash == cfg.run_config_hash(&key) => s.done.push(key),
@@ -271,6 +357,8 @@ pub fn testbed_kind(cfg: &StudyConfig, name: &str) -> TestbedKind {
     if name == "wild" {
         TestbedKind::InTheWild
     } else {
-        TestbedKind::Controlled { gens: cfg.gens.clone() }
+        TestbedKind::Controlled {
+            gens: cfg.gens.clone(),
+        }
     }
 }

@@ -102,22 +102,35 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         path.file_name().unwrap().to_string_lossy(),
         std::process::id()
     ));
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }
 
 /// Seconds since the Unix epoch.
 pub fn now_unix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl StudyDir {
     /// Opens (without creating) a study folder.
     pub fn open(root: &Path) -> anyhow::Result<Self> {
-        anyhow::ensure!(root.join("study.toml").is_file(), "{} is not a study folder (no study.toml; run `ssad study run` first)", root.display());
-        Ok(Self { root: root.to_path_buf() })
+        anyhow::ensure!(
+            root.join("study.toml").is_file(),
+            "{} is not a study folder (no study.toml; run `ssad study run` first)",
+            root.display()
+        );
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
     }
 
     /// Creates the folder for `cfg`, or checks that an existing one holds the same study.
@@ -125,24 +138,31 @@ impl StudyDir {
         let path = root.join("study.toml");
         let text = cfg.to_toml();
         if path.is_file() {
-            let old = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let old = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
             let old_cfg = StudyConfig::from_toml(&old, &path.display().to_string())?;
             if old_cfg != *cfg {
                 // Runs are keyed by their own config hash, so a changed study only reruns what
                 // changed; keep the old config next to the new one for the record.
-                write_atomic(&root.join(format!("study.{}.toml", now_unix())), old.as_bytes())?;
+                write_atomic(
+                    &root.join(format!("study.{}.toml", now_unix())),
+                    old.as_bytes(),
+                )?;
                 write_atomic(&path, text.as_bytes())?;
             }
         } else {
             write_atomic(&path, text.as_bytes())?;
         }
-        Ok(Self { root: root.to_path_buf() })
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
     }
 
     /// The study's config.
     pub fn config(&self) -> anyhow::Result<StudyConfig> {
         let path = self.root.join("study.toml");
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         StudyConfig::from_toml(&text, &path.display().to_string())
     }
 
@@ -163,7 +183,10 @@ impl StudyDir {
 
     /// Writes a run's record atomically and clears any earlier failure of it.
     pub fn write_record(&self, rec: &RunRecord) -> anyhow::Result<()> {
-        write_atomic(&self.record_path(&rec.key), serde_json::to_string_pretty(rec)?.as_bytes())?;
+        write_atomic(
+            &self.record_path(&rec.key),
+            serde_json::to_string_pretty(rec)?.as_bytes(),
+        )?;
         let f = self.failure_path(&rec.key);
         if f.exists() {
             std::fs::remove_file(&f).with_context(|| format!("cannot remove {}", f.display()))?;
@@ -173,7 +196,10 @@ impl StudyDir {
 
     /// Notes a failed run.
     pub fn write_failure(&self, fail: &FailureRecord) -> anyhow::Result<()> {
-        write_atomic(&self.failure_path(&fail.key), serde_json::to_string_pretty(fail)?.as_bytes())
+        write_atomic(
+            &self.failure_path(&fail.key),
+            serde_json::to_string_pretty(fail)?.as_bytes(),
+        )
     }
 
     /// The failure note of `key`, if any.
@@ -186,9 +212,13 @@ impl StudyDir {
         let dir = self.root.join("runs");
         let mut out = Vec::new();
         if dir.is_dir() {
-            for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+            for entry in
+                std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+            {
                 let p = entry?.path();
-                if p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.') {
+                if p.extension().is_some_and(|e| e == "json")
+                    && !p.file_name().unwrap().to_string_lossy().starts_with('.')
+                {
                     if let Some(r) = read_json::<RunRecord>(&p)? {
                         out.push(r);
                     }
@@ -202,9 +232,12 @@ impl StudyDir {
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
     match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(
-            serde_json::from_slice(&bytes).with_context(|| format!("corrupt record {} (delete it to redo the run)", path.display()))?,
-        )),
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "corrupt record {} (delete it to redo the run)",
+                path.display()
+            )
+        })?)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -249,7 +282,9 @@ pub struct ResultRow {
 pub fn result_rows(records: &[RunRecord]) -> Vec<ResultRow> {
     let mut rows = Vec::new();
     for r in records {
-        let category = ssad_augment::parse(&r.key.aug).map(|s| s.category().to_string()).unwrap_or_default();
+        let category = ssad_augment::parse(&r.key.aug)
+            .map(|s| s.category().to_string())
+            .unwrap_or_default();
         for t in &r.results {
             for p in &t.pairs {
                 rows.push(ResultRow {
@@ -308,7 +343,8 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
         Int(Vec<i64>),
         Dbl(Vec<f64>),
     }
-    let s = |f: fn(&ResultRow) -> &str| Col::Str(rows.iter().map(|r| ByteArray::from(f(r))).collect());
+    let s =
+        |f: fn(&ResultRow) -> &str| Col::Str(rows.iter().map(|r| ByteArray::from(f(r))).collect());
     let i = |f: fn(&ResultRow) -> i64| Col::Int(rows.iter().map(f).collect());
     let d = |f: fn(&ResultRow) -> f64| Col::Dbl(rows.iter().map(f).collect());
     let columns = vec![
@@ -330,10 +366,16 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
     ];
     let mut buf = Vec::new();
     {
-        let mut writer = SerializedFileWriter::new(&mut buf, schema, Arc::new(WriterProperties::builder().build()))?;
+        let mut writer = SerializedFileWriter::new(
+            &mut buf,
+            schema,
+            Arc::new(WriterProperties::builder().build()),
+        )?;
         let mut rg = writer.next_row_group()?;
         for col in &columns {
-            let mut cw = rg.next_column()?.context("parquet schema has fewer columns than the table")?;
+            let mut cw = rg
+                .next_column()?
+                .context("parquet schema has fewer columns than the table")?;
             match col {
                 Col::Str(v) => cw.typed::<ByteArrayType>().write_batch(v, None, None)?,
                 Col::Int(v) => cw.typed::<Int64Type>().write_batch(v, None, None)?,

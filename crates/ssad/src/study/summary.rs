@@ -63,15 +63,26 @@ pub fn summarize(rows: &[ResultRow]) -> anyhow::Result<StudySummary> {
     let mut slices: BTreeMap<(String, String), BTreeMap<String, Vec<&ResultRow>>> = BTreeMap::new();
     for r in rows {
         if let Some(s) = slice_of(r) {
-            slices.entry(s).or_default().entry(r.dataset.clone()).or_default().push(r);
+            slices
+                .entry(s)
+                .or_default()
+                .entry(r.dataset.clone())
+                .or_default()
+                .push(r);
         }
     }
     let mut relative = Vec::new();
     let mut auc_means = Vec::new();
     for ((testbed, anomaly), by_dataset) in &slices {
-        let mut groups: Vec<(String, Vec<&ResultRow>)> = by_dataset.iter().map(|(d, v)| (d.clone(), v.clone())).collect();
+        let mut groups: Vec<(String, Vec<&ResultRow>)> = by_dataset
+            .iter()
+            .map(|(d, v)| (d.clone(), v.clone()))
+            .collect();
         if by_dataset.len() > 1 {
-            groups.push(("all".into(), by_dataset.values().flatten().copied().collect()));
+            groups.push((
+                "all".into(),
+                by_dataset.values().flatten().copied().collect(),
+            ));
         }
         for (dataset, rs) in groups {
             let auc_rows: Vec<AucRow> = rs
@@ -87,7 +98,9 @@ pub fn summarize(rows: &[ResultRow]) -> anyhow::Result<StudySummary> {
                 .collect();
             let mut per_aug: BTreeMap<(String, String), (usize, f64)> = BTreeMap::new();
             for r in &rs {
-                let e = per_aug.entry((r.aug.clone(), r.category.clone())).or_default();
+                let e = per_aug
+                    .entry((r.aug.clone(), r.category.clone()))
+                    .or_default();
                 e.0 += 1;
                 e.1 += r.auc;
             }
@@ -102,16 +115,27 @@ pub fn summarize(rows: &[ResultRow]) -> anyhow::Result<StudySummary> {
                     mean_auc: sum / n as f64,
                 });
             }
-            if !auc_rows.iter().any(|r| r.aug == "none") || !auc_rows.iter().any(|r| r.aug != "none") {
+            if !auc_rows.iter().any(|r| r.aug == "none")
+                || !auc_rows.iter().any(|r| r.aug != "none")
+            {
                 continue;
             }
-            let mut table = relative_auc_table(&auc_rows)
-                .map_err(|e| anyhow::anyhow!("relative AUC of {testbed}/{anomaly}/{dataset}: {e}"))?;
+            let mut table = relative_auc_table(&auc_rows).map_err(|e| {
+                anyhow::anyhow!("relative AUC of {testbed}/{anomaly}/{dataset}: {e}")
+            })?;
             table.sort_by(|a, b| b.pseudo_median.total_cmp(&a.pseudo_median));
-            relative.push(RelativeTable { testbed: testbed.clone(), anomaly: anomaly.clone(), dataset, rows: table });
+            relative.push(RelativeTable {
+                testbed: testbed.clone(),
+                anomaly: anomaly.clone(),
+                dataset,
+                rows: table,
+            });
         }
     }
-    Ok(StudySummary { relative, auc_means })
+    Ok(StudySummary {
+        relative,
+        auc_means,
+    })
 }
 
 fn fmt_p(p: Option<f64>) -> String {
@@ -126,20 +150,35 @@ fn fmt_p(p: Option<f64>) -> String {
 pub fn to_markdown(s: &StudySummary) -> String {
     let mut out = String::new();
     for t in &s.relative {
-        out.push_str(&format!("\n### Relative AUC — testbed {}, anomalies {}, dataset {}\n\n", t.testbed, t.anomaly, t.dataset));
+        out.push_str(&format!(
+            "\n### Relative AUC — testbed {}, anomalies {}, dataset {}\n\n",
+            t.testbed, t.anomaly, t.dataset
+        ));
         out.push_str("| aug | n | pseudo-median | 95% CI | mean | p (greater) | verdict |\n|---|---:|---:|---|---:|---:|---|\n");
         for r in &t.rows {
-            let ci = r.conf_int.map(|(a, b)| format!("[{a:+.4}, {b:+.4}]")).unwrap_or_else(|| "-".into());
+            let ci = r
+                .conf_int
+                .map(|(a, b)| format!("[{a:+.4}, {b:+.4}]"))
+                .unwrap_or_else(|| "-".into());
             out.push_str(&format!(
                 "| {} | {} | {:+.4} | {} | {:+.4} | {} | {} |\n",
-                r.aug, r.n, r.pseudo_median, ci, r.mean, fmt_p(r.p_value), r.verdict
+                r.aug,
+                r.n,
+                r.pseudo_median,
+                ci,
+                r.mean,
+                fmt_p(r.p_value),
+                r.verdict
             ));
         }
     }
     // AUC means: one table per (testbed, anomaly), aug rows x dataset columns.
     let mut by_slice: BTreeMap<(String, String), Vec<&AucMean>> = BTreeMap::new();
     for m in &s.auc_means {
-        by_slice.entry((m.testbed.clone(), m.anomaly.clone())).or_default().push(m);
+        by_slice
+            .entry((m.testbed.clone(), m.anomaly.clone()))
+            .or_default()
+            .push(m);
     }
     for ((testbed, anomaly), ms) in by_slice {
         let mut datasets: Vec<String> = ms.iter().map(|m| m.dataset.clone()).collect();
@@ -148,11 +187,20 @@ pub fn to_markdown(s: &StudySummary) -> String {
         let mut augs: Vec<String> = ms.iter().map(|m| m.aug.clone()).collect();
         augs.sort();
         augs.dedup();
-        out.push_str(&format!("\n### Mean AUC — testbed {testbed}, anomalies {anomaly}\n\n| aug | {} |\n|---|{}\n", datasets.join(" | "), "---:|".repeat(datasets.len())));
+        out.push_str(&format!(
+            "\n### Mean AUC — testbed {testbed}, anomalies {anomaly}\n\n| aug | {} |\n|---|{}\n",
+            datasets.join(" | "),
+            "---:|".repeat(datasets.len())
+        ));
         for a in &augs {
             let cells: Vec<String> = datasets
                 .iter()
-                .map(|d| ms.iter().find(|m| &m.aug == a && &m.dataset == d).map(|m| format!("{:.4}", m.mean_auc)).unwrap_or_else(|| "-".into()))
+                .map(|d| {
+                    ms.iter()
+                        .find(|m| &m.aug == a && &m.dataset == d)
+                        .map(|m| format!("{:.4}", m.mean_auc))
+                        .unwrap_or_else(|| "-".into())
+                })
                 .collect();
             out.push_str(&format!("| {a} | {} |\n", cells.join(" | ")));
         }
@@ -179,7 +227,10 @@ struct RelativeCsvRow<'a> {
 /// Writes `summary.md`, `summary.json`, `relative_auc.csv` and `auc_means.csv` into `out`.
 pub fn write_summary(s: &StudySummary, out: &Path) -> anyhow::Result<()> {
     write_atomic(&out.join("summary.md"), to_markdown(s).as_bytes())?;
-    write_atomic(&out.join("summary.json"), serde_json::to_string_pretty(s)?.as_bytes())?;
+    write_atomic(
+        &out.join("summary.json"),
+        serde_json::to_string_pretty(s)?.as_bytes(),
+    )?;
     let rows: Vec<RelativeCsvRow> = s
         .relative
         .iter()
