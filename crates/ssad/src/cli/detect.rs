@@ -14,8 +14,7 @@ use anyhow::Context;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use ssad::imageio;
-use ssad_core::data::resize::resize_image;
-use ssad_core::data::IMAGE_SIZE;
+use ssad_core::data::{image_files, is_image_file, load_image_files, FolderOptions, IMAGE_SIZE};
 use ssad_core::{Batch, Detector, ImageSet, ImageShape, TrainConfig};
 use ssad_torch::{AutoencoderDetector, ModelConfig, ModelKind};
 use std::path::{Path, PathBuf};
@@ -309,62 +308,14 @@ fn load_files_for_model(files: &[&Path], channels: usize) -> anyhow::Result<Imag
 }
 
 /// Decodes image files as `channels x 32 x 32` images (grayscale by luma, or gray repeated in
-/// R, G, B), resized bilinearly with PIL's semantics, in parallel. The same steps as
-/// `ssad_core::data::load_folder`, whose per-file loader is private to ssad-core.
+/// R, G, B), resized bilinearly with PIL's semantics, in parallel.
 fn decode_files(files: &[&Path], channels: usize) -> anyhow::Result<ImageSet> {
-    use rayon::prelude::*;
-    let shape = ImageShape::new(channels, IMAGE_SIZE, IMAGE_SIZE);
-    let images: Vec<Vec<u8>> = files
-        .par_iter()
-        .map(|p| {
-            let im = image::open(p).map_err(|e| {
-                anyhow::anyhow!(
-                    "{}: unreadable image ({e}); expected a PNG or JPEG file",
-                    p.display()
-                )
-            })?;
-            let (w, h) = (im.width() as usize, im.height() as usize);
-            let planar: Vec<u8> = if channels == 1 {
-                im.to_luma8().into_raw()
-            } else {
-                let rgb = im.to_rgb8().into_raw();
-                (0..3)
-                    .flat_map(|c| rgb.iter().skip(c).step_by(3).copied().collect::<Vec<_>>())
-                    .collect()
-            };
-            Ok(resize_image(
-                &planar,
-                ImageShape::new(channels, h, w),
-                IMAGE_SIZE,
-                IMAGE_SIZE,
-            ))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    Ok(ImageSet {
-        shape,
-        pixels: images.concat(),
-        labels: vec![0; files.len()],
-        class_names: vec!["images".into()],
-    })
-}
-
-/// True for the image file extensions the loaders read (`.png`, `.jpg`, `.jpeg`).
-fn is_image_file(p: &Path) -> bool {
-    p.is_file()
-        && p.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
-}
-
-/// Sorted image files directly inside `dir`.
-fn image_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| is_image_file(p))
-        .collect();
-    files.sort();
-    Ok(files)
+    let opts = FolderOptions {
+        size: IMAGE_SIZE,
+        allow_mixed_sizes: true,
+        channels: Some(channels),
+    };
+    Ok(load_image_files(files, &opts)?)
 }
 
 /// Image files of the inputs: files as given, folders' images (or, for a folder with none
