@@ -6,7 +6,7 @@ SETUP := source scripts/setup-torch.sh
 
 ## Set up everything and run the main job on the built-in default.
 demo:
-	$(SETUP) && cargo build --release -p ssad && ./target/release/ssad study run --preset demo --out ssad-out/demo --data-dir $${SSAD_DATA_DIR:-../shared/data} && ./target/release/ssad report ssad-out/demo --out ssad-out/demo/report --data-dir $${SSAD_DATA_DIR:-../shared/data}
+	$(SETUP) && cargo build --release -p ssad && ./target/release/ssad study run --preset demo --out ssad-out/demo --data-dir $${SSAD_DATA_DIR:-../shared/data} && ./target/release/ssad select --study ssad-out/demo --evaluate --quiet --data-dir $${SSAD_DATA_DIR:-../shared/data} && ./target/release/ssad report ssad-out/demo --out ssad-out/demo/report --data-dir $${SSAD_DATA_DIR:-../shared/data}
 
 ## Run the test suite (what CI runs).
 test:

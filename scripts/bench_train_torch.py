@@ -85,16 +85,18 @@ class LinearAE(nn.Module):
         return self.decoder(self.encoder(x))
 
 
-def bench(channels, width, embedding, batch, threads, seconds, warmup):
+def bench(channels, width, embedding, batch, threads, seconds, warmup, device="cpu"):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = ConvAE(channels, width, embedding)
+    model = ConvAE(channels, width, embedding).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.rand(batch, channels, 32, 32)
+    # Like ssad, each step copies its batch from host memory to the device.
+    x_host = torch.rand(batch, channels, 32, 32)
 
     def train_step():
         model.train()
         opt.zero_grad()
+        x = x_host.to(device)
         loss = nn.functional.mse_loss(model(x), x)
         loss.backward()
         opt.step()
@@ -103,6 +105,7 @@ def bench(channels, width, embedding, batch, threads, seconds, warmup):
     def score_step():
         model.eval()
         with torch.no_grad():
+            x = x_host.to(device)
             return ((model(x) - x) ** 2).mean(dim=(1, 2, 3)).sum().item()
 
     out = {}
@@ -132,12 +135,14 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seconds", type=float, default=5.0, help="minimum timed seconds per phase")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps before timing")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     a = p.parse_args()
     params = sum(t.numel() for t in ConvAE(a.channels, a.width, a.embedding).parameters())
     res = {"engine": "pytorch", "torch_version": torch.__version__, "channels": a.channels,
            "width": a.width, "embedding": a.embedding, "batch": a.batch, "threads": a.threads,
-           "parameters": params}
-    res.update(bench(a.channels, a.width, a.embedding, a.batch, a.threads, a.seconds, a.warmup))
+           "parameters": params, "device": a.device}
+    res.update(bench(a.channels, a.width, a.embedding, a.batch, a.threads, a.seconds, a.warmup,
+                     a.device))
     print(json.dumps(res))
 
 

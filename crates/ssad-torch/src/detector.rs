@@ -187,43 +187,8 @@ impl AutoencoderDetector {
         tensors: HashMap<String, Tensor>,
         source: &str,
     ) -> anyhow::Result<()> {
-        let vars = self.state_dict();
-        let missing: Vec<&str> = vars
-            .keys()
-            .filter(|k| !tensors.contains_key(*k))
-            .map(String::as_str)
-            .collect();
-        let mut unexpected: Vec<&str> = tensors
-            .keys()
-            .filter(|k| !vars.contains_key(*k))
-            .map(String::as_str)
-            .collect();
-        unexpected.sort();
-        anyhow::ensure!(
-            missing.is_empty() && unexpected.is_empty(),
-            "weights in {source} do not match the model {} on {} images: missing {:?}, \
-             unexpected {:?}",
-            self.config,
-            self.shape,
-            missing,
-            unexpected
-        );
-        let _guard = tch::no_grad_guard();
-        for (name, var) in &vars {
-            let src = &tensors[name];
-            anyhow::ensure!(
-                src.size() == var.size(),
-                "weight '{name}' in {source} has shape {:?} but the model {} on {} images needs \
-                 {:?}",
-                src.size(),
-                self.config,
-                self.shape,
-                var.size()
-            );
-            let mut var = var.shallow_clone();
-            var.copy_(&src.to_kind(var.kind()).to_device(self.device));
-        }
-        Ok(())
+        let model = format!("the model {} on {} images", self.config, self.shape);
+        crate::layers::copy_state_dict(&self.state_dict(), &tensors, source, &model, self.device)
     }
 
     /// The architecture.

@@ -15,6 +15,7 @@ mod config;
 mod detector;
 mod device;
 pub mod geom;
+mod layers;
 mod model;
 mod train;
 

@@ -1,158 +1,12 @@
-//! The autoencoder networks (METHOD.md section 2) as plain libtorch tensors.
-//!
-//! Layers are written out here (a few lines each over `Tensor::conv2d` & co.) rather than taken
-//! from `tch::nn`, so that parameter names, PyTorch's default initialisation and the BatchNorm
-//! bookkeeping (`num_batches_tracked`) match a PyTorch `state_dict()` exactly; see
-//! scripts/bench_train_torch.py for the equivalent PyTorch modules.
+//! The autoencoder networks (METHOD.md section 2) over the layers of [`crate::layers`], named
+//! like a PyTorch `state_dict()`; scripts/bench_train_torch.py holds the equivalent PyTorch
+//! modules.
 
 use crate::config::{ModelConfig, ModelKind};
-use rand::Rng;
-use rand::SeedableRng;
+use crate::layers::{BatchNorm, Conv, Linear, Registry, HALVING};
 use ssad_core::ImageShape;
 use tch::nn::Path;
-use tch::{Kind, Tensor};
-
-/// BatchNorm settings of PyTorch's defaults.
-const BN_MOMENTUM: f64 = 0.1;
-const BN_EPS: f64 = 1e-5;
-
-/// How a parameter or buffer is (re)initialised.
-#[derive(Clone, Copy, Debug)]
-enum InitRule {
-    /// Uniform in `[-bound, bound)` (PyTorch's default for conv and linear layers).
-    Uniform(f64),
-    /// Every value equal to this constant.
-    Const(f64),
-}
-
-/// Records every tensor of a network with its init rule, in creation order.
-#[derive(Default)]
-struct Registry {
-    inits: Vec<(Tensor, InitRule)>,
-    batch_counters: Vec<Tensor>,
-}
-
-impl Registry {
-    fn var(&mut self, p: &Path, name: &str, dims: &[i64], rule: InitRule) -> Tensor {
-        let t = p.zeros(name, dims);
-        self.inits.push((t.shallow_clone(), rule));
-        t
-    }
-
-    fn buffer(&mut self, p: &Path, name: &str, dims: &[i64], value: f64) -> Tensor {
-        let t = p.zeros_no_train(name, dims);
-        self.inits.push((t.shallow_clone(), InitRule::Const(value)));
-        t
-    }
-}
-
-/// A 2-D convolution, kernel 3, stride 2, padding 1 (optionally transposed with output
-/// padding 1), with bias.
-struct Conv {
-    weight: Tensor,
-    bias: Tensor,
-    transposed: bool,
-}
-
-impl Conv {
-    fn new(reg: &mut Registry, p: &Path, cin: i64, cout: i64, transposed: bool) -> Self {
-        // PyTorch computes fan_in from weight.size(1): `in` for Conv2d, `out` for
-        // ConvTranspose2d (weight layout in x out x k x k); kaiming_uniform(a = sqrt 5) then
-        // gives the bound 1 / sqrt(fan_in) for both weight and bias.
-        let (dims, fan_in) = if transposed {
-            ([cin, cout, 3, 3], cout * 9)
-        } else {
-            ([cout, cin, 3, 3], cin * 9)
-        };
-        let bound = 1.0 / (fan_in as f64).sqrt();
-        let weight = reg.var(p, "weight", &dims, InitRule::Uniform(bound));
-        let bias = reg.var(p, "bias", &[cout], InitRule::Uniform(bound));
-        Self {
-            weight,
-            bias,
-            transposed,
-        }
-    }
-
-    fn forward(&self, x: &Tensor) -> Tensor {
-        if self.transposed {
-            x.conv_transpose2d(
-                &self.weight,
-                Some(&self.bias),
-                [2, 2],
-                [1, 1],
-                [1, 1],
-                1,
-                [1, 1],
-            )
-        } else {
-            x.conv2d(&self.weight, Some(&self.bias), [2, 2], [1, 1], [1, 1], 1)
-        }
-    }
-}
-
-/// A fully connected layer with bias.
-struct Linear {
-    weight: Tensor,
-    bias: Tensor,
-}
-
-impl Linear {
-    fn new(reg: &mut Registry, p: &Path, din: i64, dout: i64) -> Self {
-        let bound = 1.0 / (din as f64).sqrt();
-        let weight = reg.var(p, "weight", &[dout, din], InitRule::Uniform(bound));
-        let bias = reg.var(p, "bias", &[dout], InitRule::Uniform(bound));
-        Self { weight, bias }
-    }
-
-    fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.weight, Some(&self.bias))
-    }
-}
-
-/// BatchNorm1d / BatchNorm2d with PyTorch's buffers and defaults.
-struct BatchNorm {
-    weight: Tensor,
-    bias: Tensor,
-    running_mean: Tensor,
-    running_var: Tensor,
-}
-
-impl BatchNorm {
-    fn new(reg: &mut Registry, p: &Path, n: i64) -> Self {
-        let weight = reg.var(p, "weight", &[n], InitRule::Const(1.0));
-        let bias = reg.var(p, "bias", &[n], InitRule::Const(0.0));
-        let running_mean = reg.buffer(p, "running_mean", &[n], 0.0);
-        let running_var = reg.buffer(p, "running_var", &[n], 1.0);
-        let counter = p.add(
-            "num_batches_tracked",
-            Tensor::zeros([], (Kind::Int64, p.device())),
-            false,
-        );
-        reg.inits
-            .push((counter.shallow_clone(), InitRule::Const(0.0)));
-        reg.batch_counters.push(counter);
-        Self {
-            weight,
-            bias,
-            running_mean,
-            running_var,
-        }
-    }
-
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        x.batch_norm(
-            Some(&self.weight),
-            Some(&self.bias),
-            Some(&self.running_mean),
-            Some(&self.running_var),
-            train,
-            BN_MOMENTUM,
-            BN_EPS,
-            true,
-        )
-    }
-}
+use tch::Tensor;
 
 /// Conv -> BatchNorm2d -> ReLU, or (last decoder block) conv -> sigmoid.
 /// Named like PyTorch's `Block.layers` Sequential: `layers.0` conv, `layers.1` norm.
@@ -171,7 +25,11 @@ impl Block {
         last: bool,
     ) -> Self {
         let layers = p.sub("layers");
-        let conv = Conv::new(reg, &layers.sub("0"), cin, cout, transposed);
+        let conv = if transposed {
+            Conv::transposed(reg, &layers.sub("0"), cin, cout)
+        } else {
+            Conv::new(reg, &layers.sub("0"), (cin, cout), HALVING, true)
+        };
         let norm = (!last).then(|| BatchNorm::new(reg, &layers.sub("1"), cout));
         Self { conv, norm }
     }
@@ -281,32 +139,12 @@ impl Network {
     /// The draws come from a ChaCha stream of `seed`, not from libtorch's global generator, so
     /// models built concurrently in one process stay reproducible.
     pub(crate) fn reset(&self, seed: u64) {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(ssad_core::augment::splitmix64(seed));
-        let _guard = tch::no_grad_guard();
-        for (t, rule) in &self.registry.inits {
-            let mut t = t.shallow_clone();
-            match *rule {
-                InitRule::Const(v) => {
-                    let _ = t.fill_(v);
-                }
-                InitRule::Uniform(bound) => {
-                    let bound = bound as f32;
-                    let values: Vec<f32> = (0..t.numel())
-                        .map(|_| rng.random_range(-bound..bound))
-                        .collect();
-                    let src = Tensor::from_slice(&values).view(t.size().as_slice());
-                    t.copy_(&src.to_device(t.device()));
-                }
-            }
-        }
+        self.registry.reset(ssad_core::augment::splitmix64(seed));
     }
 
     /// Adds one to every BatchNorm's `num_batches_tracked` (after a training forward pass).
     pub(crate) fn count_batch(&self) {
-        let _guard = tch::no_grad_guard();
-        for c in &self.registry.batch_counters {
-            let _ = c.shallow_clone().g_add_scalar_(1);
-        }
+        self.registry.count_batch();
     }
 
     /// The embedding of `x` (`N x C x H x W`): `N x H`.

@@ -18,10 +18,6 @@ const SHUFFLE_SALT: u64 = 0x5348_5546_464c_4521;
 
 /// One training batch as prepared by the loader thread.
 pub(crate) struct PreparedBatch {
-    /// 0-based epoch.
-    epoch: usize,
-    /// 0-based batch number within the epoch.
-    index: usize,
     /// Clean images in [0, 1] (the reconstruction target).
     clean: Vec<f32>,
     /// Augmented images (the network input); `None` for the identity augmentation.
@@ -64,7 +60,6 @@ pub(crate) fn prepare_batch(
     aug: &dyn Augment,
     seed: u64,
     epoch: usize,
-    index: usize,
 ) -> PreparedBatch {
     let clean = train.batch(indices).data;
     let augmented = (!aug.is_identity()).then(|| {
@@ -78,12 +73,7 @@ pub(crate) fn prepare_batch(
             });
         data
     });
-    PreparedBatch {
-        epoch,
-        index,
-        clean,
-        augmented,
-    }
+    PreparedBatch { clean, augmented }
 }
 
 /// Settings of one call of [`run_training`].
@@ -120,6 +110,96 @@ pub(crate) fn train_step(
     loss.double_value(&[])
 }
 
+/// Checks the settings every training loop shares: batch size, learning rate, weight decay.
+pub(crate) fn check_config(cfg: &TrainConfig) -> anyhow::Result<()> {
+    anyhow::ensure!(cfg.batch_size >= 1, "batch size must be at least 1, got 0");
+    anyhow::ensure!(
+        cfg.lr.is_finite() && cfg.lr > 0.0,
+        "learning rate must be a positive number, got {}",
+        cfg.lr
+    );
+    anyhow::ensure!(
+        cfg.weight_decay.is_finite() && cfg.weight_decay >= 0.0,
+        "weight decay must be a non-negative number, got {}",
+        cfg.weight_decay
+    );
+    Ok(())
+}
+
+/// Adam with `cfg`'s learning rate and weight decay over the variables of `vs`.
+pub(crate) fn adam(vs: &nn::VarStore, cfg: &TrainConfig) -> anyhow::Result<nn::Optimizer> {
+    let adam = nn::Adam {
+        wd: cfg.weight_decay,
+        ..Default::default()
+    };
+    Ok(adam.build(vs, cfg.lr)?)
+}
+
+/// The loop shared by every trainer: a loader thread prepares the batches of each epoch
+/// (`produce(epoch, send)`, which stops when `send` returns false) while this thread runs
+/// `step` on the previous one (it returns the batch's mean loss and its sample count), with
+/// cosine annealing of the learning rate per epoch, a finite-loss check naming the epoch and
+/// batch (`what` names the run in that message), and `progress` after each epoch. Returns
+/// the mean loss of every epoch.
+pub(crate) fn pipelined_epochs<B: Send>(
+    opt: &mut nn::Optimizer,
+    cfg: &TrainConfig,
+    batches: usize,
+    what: &str,
+    produce: impl Fn(usize, &mut dyn FnMut(B) -> bool) + Send,
+    mut step: impl FnMut(&mut nn::Optimizer, B) -> (f64, usize),
+    progress: &mut dyn FnMut(&EpochProgress),
+) -> anyhow::Result<Vec<f64>> {
+    let epochs = cfg.epochs;
+    let mut epoch_losses = Vec::with_capacity(epochs);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        // Capacity 1: at most one batch waits while the trainer works on the current one.
+        let (tx, rx) = mpsc::sync_channel::<B>(1);
+        scope.spawn(move || {
+            for epoch in 0..epochs {
+                let mut open = true;
+                produce(epoch, &mut |b| {
+                    open = open && tx.send(b).is_ok();
+                    open
+                });
+                if !open {
+                    return; // the trainer stopped (error); stop preparing.
+                }
+            }
+        });
+        for epoch in 0..epochs {
+            let lr = cosine_lr(cfg.lr, epoch, epochs);
+            opt.set_lr(lr);
+            let (mut sum, mut count) = (0.0, 0usize);
+            for b in 0..batches {
+                let batch = rx
+                    .recv()
+                    .map_err(|_| anyhow::anyhow!("batch loader thread died"))?;
+                let (loss, n) = step(opt, batch);
+                anyhow::ensure!(
+                    loss.is_finite(),
+                    "{what} diverged: the loss is {loss} at epoch {} of {epochs}, batch {} of \
+                     {batches} (learning rate {lr:.3e}); try a smaller learning rate, a stronger \
+                     weight decay, or check the augmentation for non-finite values",
+                    epoch + 1,
+                    b + 1,
+                );
+                sum += loss * n as f64;
+                count += n;
+            }
+            let loss = sum / count as f64;
+            epoch_losses.push(loss);
+            progress(&EpochProgress {
+                epoch: epoch + 1,
+                epochs,
+                loss,
+            });
+        }
+        Ok(())
+    })?;
+    Ok(epoch_losses)
+}
+
 /// Trains the network in `setup` from its current weights.
 pub(crate) fn run_training(
     setup: &TrainSetup<'_>,
@@ -134,81 +214,32 @@ pub(crate) fn run_training(
         n >= 2,
         "training needs at least 2 images (BatchNorm), got {n}"
     );
-    anyhow::ensure!(cfg.batch_size >= 1, "batch size must be at least 1, got 0");
-    anyhow::ensure!(
-        cfg.lr.is_finite() && cfg.lr > 0.0,
-        "learning rate must be a positive number, got {}",
-        cfg.lr
-    );
-    anyhow::ensure!(
-        cfg.weight_decay.is_finite() && cfg.weight_decay >= 0.0,
-        "weight decay must be a non-negative number, got {}",
-        cfg.weight_decay
-    );
+    check_config(cfg)?;
     let batch_size = cfg.batch_size.min(n);
-    let epochs = cfg.epochs;
     let seed = cfg.seed;
     let shape = train.shape;
-    let adam = nn::Adam {
-        wd: cfg.weight_decay,
-        ..Default::default()
-    };
-    let mut opt = adam.build(setup.vs, cfg.lr)?;
-    let mut epoch_losses = Vec::with_capacity(epochs);
-
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        // Capacity 1: at most one batch waits while the trainer works on the current one.
-        let (tx, rx) = mpsc::sync_channel::<PreparedBatch>(1);
-        scope.spawn(move || {
-            for epoch in 0..epochs {
-                let order = epoch_order(seed, epoch, n);
-                for (index, indices) in epoch_batches(&order, batch_size).into_iter().enumerate() {
-                    let batch = prepare_batch(train, indices, aug, seed, epoch, index);
-                    if tx.send(batch).is_err() {
-                        return; // the trainer stopped (error); stop preparing.
-                    }
+    let mut opt = adam(setup.vs, cfg)?;
+    let batches = epoch_batches(&(0..n).collect::<Vec<_>>(), batch_size).len();
+    let epoch_losses = pipelined_epochs(
+        &mut opt,
+        cfg,
+        batches,
+        "training",
+        |epoch, send| {
+            let order = epoch_order(seed, epoch, n);
+            for indices in epoch_batches(&order, batch_size) {
+                if !send(prepare_batch(train, indices, aug, seed, epoch)) {
+                    return;
                 }
             }
-        });
-        let batches = epoch_batches(&(0..n).collect::<Vec<_>>(), batch_size).len();
-        for epoch in 0..epochs {
-            opt.set_lr(cosine_lr(cfg.lr, epoch, epochs));
-            let (mut sum, mut count) = (0.0, 0usize);
-            for _ in 0..batches {
-                let batch = rx
-                    .recv()
-                    .map_err(|_| anyhow::anyhow!("batch loader thread died"))?;
-                debug_assert_eq!(batch.epoch, epoch);
-                let images = batch.clean.len() / shape.numel();
-                let loss = train_step(
-                    setup,
-                    &mut opt,
-                    shape,
-                    &batch.clean,
-                    batch.augmented.as_deref(),
-                );
-                anyhow::ensure!(
-                    loss.is_finite(),
-                    "training diverged: the loss is {loss} at epoch {} of {epochs}, batch {} of \
-                     {batches} (learning rate {:.3e}); try a smaller learning rate, a stronger \
-                     weight decay, or check the augmentation for non-finite values",
-                    epoch + 1,
-                    batch.index + 1,
-                    cosine_lr(cfg.lr, epoch, epochs)
-                );
-                sum += loss * images as f64;
-                count += images;
-            }
-            let loss = sum / count as f64;
-            epoch_losses.push(loss);
-            progress(&EpochProgress {
-                epoch: epoch + 1,
-                epochs,
-                loss,
-            });
-        }
-        Ok(())
-    })?;
+        },
+        |opt, batch: PreparedBatch| {
+            let images = batch.clean.len() / shape.numel();
+            let loss = train_step(setup, opt, shape, &batch.clean, batch.augmented.as_deref());
+            (loss, images)
+        },
+        progress,
+    )?;
     Ok(FitSummary {
         epoch_losses,
         seconds: start.elapsed().as_secs_f64(),

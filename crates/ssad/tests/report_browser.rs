@@ -7,6 +7,7 @@
 //! (`scripts/browser-check.sh install`; `make test` runs it).
 
 use ssad::report::{build_report, FigureKind, ReportOptions};
+use ssad::select::{select_study, write_selections, SelectOptions, StudySelectOptions};
 use ssad::study::{run_study, RunOptions, StudyConfig, StudyDir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -92,6 +93,24 @@ fn tiny_study_report_has_every_figure_and_passes_in_chromium() {
     assert_eq!((outcome.ran, outcome.failed), (10, 0));
     eprintln!("tiny study: {:.1} s", started.elapsed().as_secs_f64());
 
+    // Label-free selection on the study's saved models, so the report has its figure too.
+    let selections = select_study(
+        &dir,
+        &StudySelectOptions {
+            select: SelectOptions {
+                max_points: 200,
+                seed: 0,
+            },
+            data_dir: data_dir(),
+            device: "cpu".into(),
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    // 2 normal classes x (3 controlled generators + the wild) tasks.
+    assert_eq!(selections.len(), 8);
+    write_selections(&selections, &dir.root.join("selection")).unwrap();
+
     let out = tmp.path().join("report");
     let mut opts = ReportOptions::new(data_dir());
     opts.settings.hist_per_group = 200;
@@ -109,6 +128,8 @@ fn tiny_study_report_has_every_figure_and_passes_in_chromium() {
     assert_eq!(count(FigureKind::Reconstruction), 1);
     assert_eq!(count(FigureKind::Histogram), 1);
     assert_eq!(count(FigureKind::Tsne), 2);
+    assert_eq!(count(FigureKind::Selection), 1);
+    assert!(out.join("tables/selection.csv").is_file());
     for f in &o.figures {
         let png = image::open(out.join(&f.png)).unwrap_or_else(|e| panic!("{}: {e}", f.png));
         assert!(

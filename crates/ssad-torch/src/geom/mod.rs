@@ -278,38 +278,11 @@ impl GeomDetector {
         tensors: HashMap<String, Tensor>,
         source: &str,
     ) -> anyhow::Result<()> {
-        let vars = self.state_dict()?;
-        let missing: Vec<&str> = vars
-            .keys()
-            .filter(|k| !tensors.contains_key(*k))
-            .map(String::as_str)
-            .collect();
-        let mut unexpected: Vec<&str> = tensors
-            .keys()
-            .filter(|k| !vars.contains_key(*k))
-            .map(String::as_str)
-            .collect();
-        unexpected.sort();
-        anyhow::ensure!(
-            missing.is_empty() && unexpected.is_empty(),
-            "weights in {source} do not match the GEOM {} classifier on {} images: missing {missing:?}, \
-             unexpected {unexpected:?}",
-            self.config.backbone,
-            self.shape
+        let model = format!(
+            "the GEOM {} classifier on {} images",
+            self.config.backbone, self.shape
         );
-        let _guard = tch::no_grad_guard();
-        for (name, var) in &vars {
-            let src = &tensors[name];
-            anyhow::ensure!(
-                src.size() == var.size(),
-                "weight '{name}' in {source} has shape {:?} but the GEOM classifier needs {:?}",
-                src.size(),
-                var.size()
-            );
-            var.shallow_clone()
-                .copy_(&src.to_kind(var.kind()).to_device(self.device));
-        }
-        Ok(())
+        crate::layers::copy_state_dict(&self.state_dict()?, &tensors, source, &model, self.device)
     }
 
     /// Every parameter and buffer by its PyTorch `state_dict` name (sharing storage).

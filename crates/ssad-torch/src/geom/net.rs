@@ -1,159 +1,21 @@
 //! The GEOM classifier networks: a backbone (ConvAE encoder or wide ResNet) and a K-way
 //! linear head, over plain libtorch tensors.
 //!
-//! Layers are written out (a few lines each over `Tensor::conv2d` & co.) for the same reasons
-//! as the autoencoders' (`model.rs`): parameter names, PyTorch's default initialisation drawn
-//! from a seeded ChaCha stream (reproducible when models are built concurrently), and
-//! BatchNorm's `num_batches_tracked` must match a PyTorch `state_dict()`;
+//! The layers are those of [`crate::layers`] (PyTorch names and default initialisation);
 //! `scripts/fixtures/torch_geom.py` holds the equivalent PyTorch modules.
 
 use super::config::{Backbone, GeomConfig};
-use rand::Rng;
-use rand::SeedableRng;
+use crate::layers::{BatchNorm, Conv, ConvGeometry, Linear, Registry, HALVING};
 use ssad_core::ImageShape;
 use tch::nn::Path;
 use tch::{Kind, Tensor};
 
-/// PyTorch's BatchNorm defaults.
-const BN_MOMENTUM: f64 = 0.1;
-const BN_EPS: f64 = 1e-5;
-
-/// How a tensor is (re)initialised.
-#[derive(Clone, Copy, Debug)]
-enum Init {
-    /// Uniform in `[-bound, bound)`.
-    Uniform(f64),
-    /// Constant.
-    Const(f64),
-}
-
-/// Every tensor of a network with its init rule, in creation order.
-#[derive(Default)]
-struct Registry {
-    inits: Vec<(Tensor, Init)>,
-    batch_counters: Vec<Tensor>,
-}
-
-impl Registry {
-    fn var(&mut self, p: &Path, name: &str, dims: &[i64], init: Init) -> Tensor {
-        let t = p.zeros(name, dims);
-        self.inits.push((t.shallow_clone(), init));
-        t
-    }
-}
-
-/// A 2-D convolution with a square kernel (PyTorch `Conv2d` with default initialisation:
-/// uniform in +-1/sqrt(fan_in) for the weight and the bias).
-struct Conv {
-    weight: Tensor,
-    bias: Option<Tensor>,
-    stride: i64,
-    padding: i64,
-}
-
-impl Conv {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        reg: &mut Registry,
-        p: &Path,
-        cin: i64,
-        cout: i64,
-        kernel: i64,
-        stride: i64,
-        padding: i64,
-        bias: bool,
-    ) -> Self {
-        let bound = 1.0 / ((cin * kernel * kernel) as f64).sqrt();
-        let weight = reg.var(
-            p,
-            "weight",
-            &[cout, cin, kernel, kernel],
-            Init::Uniform(bound),
-        );
-        let bias = bias.then(|| reg.var(p, "bias", &[cout], Init::Uniform(bound)));
-        Self {
-            weight,
-            bias,
-            stride,
-            padding,
-        }
-    }
-
-    fn forward(&self, x: &Tensor) -> Tensor {
-        x.conv2d(
-            &self.weight,
-            self.bias.as_ref(),
-            [self.stride, self.stride],
-            [self.padding, self.padding],
-            [1, 1],
-            1,
-        )
-    }
-}
-
-/// A fully connected layer (PyTorch `Linear`).
-struct Linear {
-    weight: Tensor,
-    bias: Tensor,
-}
-
-impl Linear {
-    fn new(reg: &mut Registry, p: &Path, din: i64, dout: i64) -> Self {
-        let bound = 1.0 / (din as f64).sqrt();
-        let weight = reg.var(p, "weight", &[dout, din], Init::Uniform(bound));
-        let bias = reg.var(p, "bias", &[dout], Init::Uniform(bound));
-        Self { weight, bias }
-    }
-
-    fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.weight, Some(&self.bias))
-    }
-}
-
-/// BatchNorm2d with PyTorch's buffers.
-struct BatchNorm {
-    weight: Tensor,
-    bias: Tensor,
-    running_mean: Tensor,
-    running_var: Tensor,
-}
-
-impl BatchNorm {
-    fn new(reg: &mut Registry, p: &Path, n: i64) -> Self {
-        let weight = reg.var(p, "weight", &[n], Init::Const(1.0));
-        let bias = reg.var(p, "bias", &[n], Init::Const(0.0));
-        let running_mean = p.zeros_no_train("running_mean", &[n]);
-        let running_var = p.zeros_no_train("running_var", &[n]);
-        reg.inits
-            .push((running_mean.shallow_clone(), Init::Const(0.0)));
-        reg.inits
-            .push((running_var.shallow_clone(), Init::Const(1.0)));
-        let counter = p.add(
-            "num_batches_tracked",
-            Tensor::zeros([], (Kind::Int64, p.device())),
-            false,
-        );
-        reg.inits.push((counter.shallow_clone(), Init::Const(0.0)));
-        reg.batch_counters.push(counter);
-        Self {
-            weight,
-            bias,
-            running_mean,
-            running_var,
-        }
-    }
-
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        x.batch_norm(
-            Some(&self.weight),
-            Some(&self.bias),
-            Some(&self.running_mean),
-            Some(&self.running_var),
-            train,
-            BN_MOMENTUM,
-            BN_EPS,
-            true,
-        )
+/// A 3x3 convolution with padding 1 and this stride.
+fn conv3(stride: i64) -> ConvGeometry {
+    ConvGeometry {
+        kernel: 3,
+        stride,
+        padding: 1,
     }
 }
 
@@ -170,11 +32,16 @@ struct WideBlock {
 impl WideBlock {
     fn new(reg: &mut Registry, p: &Path, cin: i64, cout: i64, stride: i64) -> Self {
         let bn1 = BatchNorm::new(reg, &p.sub("bn1"), cin);
-        let conv1 = Conv::new(reg, &p.sub("conv1"), cin, cout, 3, stride, 1, false);
+        let conv1 = Conv::new(reg, &p.sub("conv1"), (cin, cout), conv3(stride), false);
         let bn2 = BatchNorm::new(reg, &p.sub("bn2"), cout);
-        let conv2 = Conv::new(reg, &p.sub("conv2"), cout, cout, 3, 1, 1, false);
+        let conv2 = Conv::new(reg, &p.sub("conv2"), (cout, cout), conv3(1), false);
+        let one_by_one = ConvGeometry {
+            kernel: 1,
+            stride,
+            padding: 0,
+        };
         let shortcut = (cin != cout || stride != 1)
-            .then(|| Conv::new(reg, &p.sub("shortcut"), cin, cout, 1, stride, 0, false));
+            .then(|| Conv::new(reg, &p.sub("shortcut"), (cin, cout), one_by_one, false));
         Self {
             bn1,
             conv1,
@@ -272,8 +139,13 @@ impl GeomNet {
                 let blocks = (0..4)
                     .map(|i| {
                         let p = enc.sub(i).sub("layers");
-                        let conv =
-                            Conv::new(&mut reg, &p.sub("0"), chans[i], chans[i + 1], 3, 2, 1, true);
+                        let conv = Conv::new(
+                            &mut reg,
+                            &p.sub("0"),
+                            (chans[i], chans[i + 1]),
+                            HALVING,
+                            true,
+                        );
                         let norm = BatchNorm::new(&mut reg, &p.sub("1"), chans[i + 1]);
                         (conv, norm)
                     })
@@ -285,7 +157,7 @@ impl GeomNet {
                 let n = (depth - 4) / 6;
                 let w = widen as i64;
                 let widths = [16, 16 * w, 32 * w, 64 * w];
-                let stem = Conv::new(&mut reg, &root.sub("conv1"), c, 16, 3, 1, 1, false);
+                let stem = Conv::new(&mut reg, &root.sub("conv1"), (c, 16), conv3(1), false);
                 let mut blocks = Vec::new();
                 for g in 0..3 {
                     let group = root.sub(format!("block{}", g + 1));
@@ -328,34 +200,13 @@ impl GeomNet {
     /// +-1/sqrt(fan_in); BatchNorm scale 1, shift 0, running mean 0, variance 1), drawing from a
     /// ChaCha stream rather than libtorch's global generator.
     pub(crate) fn reset(&self, seed: u64) {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(ssad_core::augment::splitmix64(
-            seed ^ 0x4745_4f4d,
-        ));
-        let _guard = tch::no_grad_guard();
-        for (t, rule) in &self.registry.inits {
-            let mut t = t.shallow_clone();
-            match *rule {
-                Init::Const(v) => {
-                    let _ = t.fill_(v);
-                }
-                Init::Uniform(bound) => {
-                    let bound = bound as f32;
-                    let values: Vec<f32> = (0..t.numel())
-                        .map(|_| rng.random_range(-bound..bound))
-                        .collect();
-                    let src = Tensor::from_slice(&values).view(t.size().as_slice());
-                    t.copy_(&src.to_device(t.device()));
-                }
-            }
-        }
+        self.registry
+            .reset(ssad_core::augment::splitmix64(seed ^ 0x4745_4f4d));
     }
 
     /// Adds one to every BatchNorm's `num_batches_tracked` (after a training forward pass).
     pub(crate) fn count_batch(&self) {
-        let _guard = tch::no_grad_guard();
-        for c in &self.registry.batch_counters {
-            let _ = c.shallow_clone().g_add_scalar_(1);
-        }
+        self.registry.count_batch();
     }
 
     /// Backbone features of `x` (`N x C x H x W`): `N x feature_dim`.

@@ -4,12 +4,11 @@
 
 use super::net::GeomNet;
 use super::transforms::{draw_labels, Resolved};
-use crate::train::{cosine_lr, epoch_batches, epoch_order};
+use crate::train::{adam, check_config, epoch_batches, epoch_order, pipelined_epochs};
 use ssad_core::detector::{EpochProgress, FitSummary, TrainConfig};
 use ssad_core::{ImageSet, ImageShape};
-use std::sync::mpsc;
 use std::time::Instant;
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tch::{Device, Kind, Tensor};
 
 /// One prepared batch of transformed images and their labels.
@@ -74,17 +73,7 @@ pub(crate) fn run_training(
     let start = Instant::now();
     let n = train.len();
     anyhow::ensure!(n >= 1, "GEOM training needs at least 1 image, got none");
-    anyhow::ensure!(cfg.batch_size >= 1, "batch size must be at least 1, got 0");
-    anyhow::ensure!(
-        cfg.lr.is_finite() && cfg.lr > 0.0,
-        "learning rate must be a positive number, got {}",
-        cfg.lr
-    );
-    anyhow::ensure!(
-        cfg.weight_decay.is_finite() && cfg.weight_decay >= 0.0,
-        "weight decay must be a non-negative number, got {}",
-        cfg.weight_decay
-    );
+    check_config(cfg)?;
     let (m, k) = (setup.per_image, setup.transforms.len());
     let samples = n * m;
     anyhow::ensure!(
@@ -112,68 +101,41 @@ pub(crate) fn run_training(
             seconds: start.elapsed().as_secs_f64(),
         });
     }
-    let adam = nn::Adam {
-        wd: cfg.weight_decay,
-        ..Default::default()
-    };
-    let mut opt = adam.build(setup.vs, cfg.lr)?;
+    let mut opt = adam(setup.vs, cfg)?;
     let transforms = setup.transforms;
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        // Capacity 1: at most one batch waits while the trainer works on the current one.
-        let (tx, rx) = mpsc::sync_channel::<Prepared>(1);
-        scope.spawn(move || {
-            for epoch in 0..epochs {
-                let all = epoch_samples(seed, epoch, n, m, k);
-                let order = epoch_order(seed, epoch, samples);
-                for ids in epoch_batches(&order, batch_size) {
-                    let indices: Vec<usize> = ids.iter().map(|&s| all[s].0).collect();
-                    let labels: Vec<usize> = ids.iter().map(|&s| all[s].1).collect();
-                    let mut images = train.batch(&indices).data;
-                    transforms.apply_training(&mut images, shape, &labels, ids, seed, epoch);
-                    let labels = labels.into_iter().map(|l| l as i64).collect();
-                    if tx.send(Prepared { images, labels }).is_err() {
-                        return; // the trainer stopped (error)
-                    }
+    let batches = epoch_batches(&(0..samples).collect::<Vec<_>>(), batch_size).len();
+    let epoch_losses = pipelined_epochs(
+        &mut opt,
+        cfg,
+        batches,
+        "GEOM training",
+        |epoch, send| {
+            let all = epoch_samples(seed, epoch, n, m, k);
+            let order = epoch_order(seed, epoch, samples);
+            for ids in epoch_batches(&order, batch_size) {
+                let indices: Vec<usize> = ids.iter().map(|&s| all[s].0).collect();
+                let labels: Vec<usize> = ids.iter().map(|&s| all[s].1).collect();
+                let mut images = train.batch(&indices).data;
+                transforms.apply_training(&mut images, shape, &labels, ids, seed, epoch);
+                let labels = labels.into_iter().map(|l| l as i64).collect();
+                if !send(Prepared { images, labels }) {
+                    return;
                 }
             }
-        });
-        let batches = epoch_batches(&(0..samples).collect::<Vec<_>>(), batch_size).len();
-        for epoch in 0..epochs {
-            let lr = cosine_lr(cfg.lr, epoch, epochs);
-            opt.set_lr(lr);
-            let (mut sum, mut count) = (0.0, 0usize);
-            for b in 0..batches {
-                let batch = rx
-                    .recv()
-                    .map_err(|_| anyhow::anyhow!("batch loader thread died"))?;
-                let loss = train_step(
-                    setup.net,
-                    &mut opt,
-                    setup.device,
-                    shape,
-                    &batch.images,
-                    &batch.labels,
-                );
-                anyhow::ensure!(
-                    loss.is_finite(),
-                    "GEOM training diverged: the loss is {loss} at epoch {} of {epochs}, batch {} \
-                     of {batches} (learning rate {lr:.3e}); try a smaller learning rate",
-                    epoch + 1,
-                    b + 1
-                );
-                sum += loss * batch.labels.len() as f64;
-                count += batch.labels.len();
-            }
-            let loss = sum / count as f64;
-            epoch_losses.push(loss);
-            progress(&EpochProgress {
-                epoch: epoch + 1,
-                epochs,
-                loss,
-            });
-        }
-        Ok(())
-    })?;
+        },
+        |opt, batch: Prepared| {
+            let loss = train_step(
+                setup.net,
+                opt,
+                setup.device,
+                shape,
+                &batch.images,
+                &batch.labels,
+            );
+            (loss, batch.labels.len())
+        },
+        progress,
+    )?;
     Ok(FitSummary {
         epoch_losses,
         seconds: start.elapsed().as_secs_f64(),

@@ -34,7 +34,7 @@ pub enum StudyCommand {
     },
     /// Print a built-in preset as TOML (a starting point for your own study file).
     Preset {
-        /// demo, quick, paper, table1 or table1-fmnist.
+        /// demo, quick, quick-sweep, paper, table1 or table1-fmnist.
         name: String,
     },
 }
@@ -44,7 +44,7 @@ pub enum StudyCommand {
 pub struct RunArgs {
     /// Study file (TOML); or use --preset.
     pub config: Option<PathBuf>,
-    /// A built-in study: demo, quick, paper, table1 or table1-fmnist.
+    /// A built-in study: demo, quick, quick-sweep, paper, table1 or table1-fmnist.
     #[arg(long, conflicts_with = "config")]
     pub preset: Option<String>,
     /// Study folder (created if missing; resumed if it exists).
@@ -147,7 +147,7 @@ pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
                 .iter()
                 .find(|(n, _)| *n == name)
                 .with_context(|| {
-                    format!("unknown preset '{name}': expected demo, quick, paper, table1 or table1-fmnist")
+                    format!("unknown preset '{name}': expected demo, quick, quick-sweep, paper, table1 or table1-fmnist")
                 })?;
             print!("{text}");
             Ok(())
@@ -164,7 +164,7 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         }
         (None, Some(p)) => StudyConfig::preset(p)?,
         (None, None) => anyhow::bail!(
-            "give a study file (ssad study run STUDY.toml) or --preset NAME (demo, quick, paper, table1, table1-fmnist)"
+            "give a study file (ssad study run STUDY.toml) or --preset NAME (demo, quick, quick-sweep, paper, table1, table1-fmnist)"
         ),
     };
     if let Some(d) = a.device {

@@ -394,7 +394,7 @@ pub struct BenchArgs {
     /// (fastest) measurement, which damps the noise of a shared machine.
     #[arg(long, default_value_t = 2)]
     pub rounds: usize,
-    /// Device: cpu, cuda, cuda:N or auto (the PyTorch reference always runs on the CPU).
+    /// Device: cpu, cuda, cuda:N or auto (the PyTorch reference runs on the same device).
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Python with torch for the PyTorch reference [default: $SSAD_VENV/bin/python, else python3].
@@ -497,7 +497,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
                     Some(b) => best_of(b, s),
                 });
                 if let (Some(py), Some(script)) = (&python, &script) {
-                    let p = run_torch_bench(py, script.path(), &case)?;
+                    let p = run_torch_bench(py, script.path(), &case, device)?;
                     pytorch = Some(match pytorch {
                         None => p,
                         Some(b) => TorchResult {
@@ -603,6 +603,7 @@ fn run_torch_bench(
     python: &Path,
     script: &Path,
     case: &ThroughputCase,
+    device: ssad_torch::Device,
 ) -> anyhow::Result<TorchResult> {
     let out = std::process::Command::new(python)
         .arg(script)
@@ -613,6 +614,7 @@ fn run_torch_bench(
         .args(["--threads", &case.threads.to_string()])
         .args(["--seconds", &case.seconds.to_string()])
         .args(["--warmup", &case.warmup.to_string()])
+        .args(["--device", &ssad_torch::device_name(device)])
         .output()
         .with_context(|| format!("cannot run {}", python.display()))?;
     anyhow::ensure!(

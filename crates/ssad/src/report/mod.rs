@@ -72,6 +72,8 @@ pub enum FigureKind {
     Histogram,
     /// t-SNE maps.
     Tsne,
+    /// Label-free selection: selected vs oracle AUC per task.
+    Selection,
 }
 
 /// One figure written by the report.
@@ -739,8 +741,55 @@ pub fn build_report(
         body: tsne_body,
     });
 
+    // Beyond the paper: label-free selection, when `ssad select --study` has been run.
+    let mut selection_body = para(
+        "Which augmentation would the label-free criterion (DSV, METHOD.md section 7) have chosen for each task, and how good was that choice? \
+         Each point is one task: x = AUC of the best candidate (the oracle, known only with labels), y = AUC of the candidate DSV selected; points on the diagonal are perfect picks.",
+    );
+    let mut selection_csv = None;
+    let sel_dir = study_root.join("selection");
+    if sel_dir.join("selections.json").is_file() {
+        let selections = crate::select::read_selections(&sel_dir)?;
+        let ev = crate::select::evaluate(&selections, &records)?;
+        let id = "selection_dsv";
+        let png = fig_dir.join(format!("{id}.png"));
+        crate::select::plot_selected_vs_oracle(&ev.tasks, crate::select::Criterion::Dsv, &png)?;
+        let svg = png.with_extension("svg");
+        let r = plot::RenderedFigure {
+            svg: svg.is_file().then_some(svg),
+            png,
+        };
+        add_figure(
+            FigureKind::Selection,
+            id,
+            r,
+            "Selected vs oracle AUC (DSV)",
+            &format!(
+                "AUC of the augmentation chosen without labels (DSV) against the best candidate's, one point per task ({} tasks).",
+                ev.tasks.iter().filter(|t| t.criterion == "dsv").count()
+            ),
+            &mut selection_body,
+        );
+        let t = tables::selection_table(&ev.summaries);
+        let p = t.write_csv(&tab_dir)?;
+        selection_body.push_str(&t.to_html(&rel(&p)));
+        selection_csv = Some(p);
+    } else {
+        let n = format!(
+            "No label-free selection yet: run `ssad select --study {} --evaluate` and rebuild the report to add it.",
+            study_root.display()
+        );
+        selection_body.push_str(&missing(&n));
+        notes.push(n);
+    }
+    sections.push(Section {
+        id: "label-free-selection".into(),
+        title: "Choosing the augmentation without labels".into(),
+        body: selection_body,
+    });
+
     // 6. Tables.
-    let mut written = Vec::new();
+    let mut written: Vec<PathBuf> = selection_csv.into_iter().collect();
     let mut body = String::new();
     let mut emit = |t: &Table, body: &mut String| -> anyhow::Result<()> {
         let p = t.write_csv(&tab_dir)?;

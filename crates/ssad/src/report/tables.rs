@@ -303,6 +303,59 @@ pub fn relative_table(t: &RelativeTable, categories: &dyn Fn(&str) -> String) ->
     }
 }
 
+/// Label-free selection per slice of tasks and criterion: hit rates, mean AUCs (selected,
+/// oracle, vanilla, random pick) and the Wilcoxon test of selected vs vanilla.
+pub fn selection_table(summaries: &[crate::select::SliceSummary]) -> Table {
+    let header = [
+        "testbed",
+        "anomaly",
+        "criterion",
+        "tasks",
+        "top-1",
+        "top-3",
+        "mean rank",
+        "AUC selected",
+        "AUC oracle",
+        "AUC vanilla",
+        "AUC random pick",
+        "selected − vanilla",
+        "p (one-sided)",
+        "verdict",
+    ]
+    .map(String::from)
+    .to_vec();
+    let opt = |v: Option<f64>, f: NumFmt| v.map(|v| Cell::Num(v, f)).unwrap_or(Cell::Missing);
+    let rows = summaries
+        .iter()
+        .map(|s| {
+            vec![
+                Cell::Text(s.testbed.clone()),
+                Cell::Text(s.anomaly.clone()),
+                Cell::Text(s.criterion.clone()),
+                Cell::Num(s.tasks as f64, NumFmt::Int),
+                Cell::Num(s.top1, NumFmt::Fixed(2)),
+                Cell::Num(s.top3, NumFmt::Fixed(2)),
+                Cell::Num(s.mean_rank, NumFmt::Fixed(1)),
+                Cell::Num(s.selected_auc, NumFmt::Fixed(4)),
+                Cell::Num(s.oracle_auc, NumFmt::Fixed(4)),
+                opt(s.vanilla_auc, NumFmt::Fixed(4)),
+                Cell::Num(s.candidate_mean_auc, NumFmt::Fixed(4)),
+                opt(s.pseudo_median, NumFmt::Signed(4)),
+                opt(s.p_value, NumFmt::P),
+                Cell::Text(s.verdict.clone()),
+            ]
+        })
+        .collect();
+    Table {
+        id: "selection".into(),
+        title: "Label-free selection: how good is the chosen augmentation?".into(),
+        note: "top-1 / top-3: share of tasks where the chosen candidate has the best / a top-3 true AUC; mean AUCs over tasks; selected − vanilla: Hodges-Lehmann pseudo-median with the one-sided Wilcoxon p (H1: the selected model beats vanilla).".into(),
+        header,
+        rows,
+        best_of_columns: Vec::new(),
+    }
+}
+
 /// Run timings per augmentation (plus a total row), and the per-run table for the CSV.
 pub fn timing_tables(records: &[RunRecord], aug_order: &[String]) -> (Table, Table) {
     #[derive(Default)]

@@ -89,9 +89,13 @@ fn is_default_geom(g: &GeomConfig) -> bool {
 
 /// Built-in presets: (name, TOML text). The TOML files under `crates/ssad/presets/` are the
 /// documentation of each preset's choices.
-pub const PRESETS: [(&str, &str); 5] = [
+pub const PRESETS: [(&str, &str); 6] = [
     ("demo", include_str!("../../presets/demo.toml")),
     ("quick", include_str!("../../presets/quick.toml")),
+    (
+        "quick-sweep",
+        include_str!("../../presets/quick-sweep.toml"),
+    ),
     ("paper", include_str!("../../presets/paper.toml")),
     ("table1", include_str!("../../presets/table1.toml")),
     (
@@ -371,7 +375,7 @@ mod tests {
             assert!(cfg.expanded_augs().unwrap()[0] == "none", "{name}");
         }
         let demo = StudyConfig::preset("demo").unwrap();
-        assert!(demo.runs().unwrap().len() <= 12);
+        assert_eq!(demo.runs().unwrap().len(), 16);
         let paper = StudyConfig::preset("paper").unwrap();
         assert_eq!(paper.train.epochs, 256);
         assert_eq!(paper.train.batch_size, 1024);
@@ -383,7 +387,14 @@ mod tests {
         assert!(StudyConfig::preset("nope")
             .unwrap_err()
             .to_string()
-            .contains("demo, quick, paper"));
+            .contains("demo, quick, quick-sweep, paper"));
+        // The sweep preset: vanilla + 5 cutout areas on 10 MNIST classes.
+        let sweep = StudyConfig::preset("quick-sweep").unwrap();
+        assert_eq!(sweep.runs().unwrap().len(), 60);
+        assert_eq!(
+            (sweep.model.clone(), sweep.train.epochs),
+            (quick.model.clone(), quick.train.epochs)
+        );
     }
 
     #[test]

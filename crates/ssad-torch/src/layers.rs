@@ -1,0 +1,290 @@
+//! The layers shared by the autoencoders (`model.rs`) and the GEOM classifiers
+//! (`geom/net.rs`), over plain libtorch tensors, and the loading of PyTorch `state_dict`s.
+//!
+//! Layers are written out here (a few lines each over `Tensor::conv2d` & co.) rather than taken
+//! from `tch::nn`, so that parameter names, PyTorch's default initialisation and the BatchNorm
+//! bookkeeping (`num_batches_tracked`) match a PyTorch `state_dict()` exactly, and so that the
+//! initial weights are drawn from a seeded ChaCha stream instead of libtorch's global
+//! generator (models built concurrently in one process stay reproducible).
+
+use rand::Rng;
+use rand::SeedableRng;
+use std::collections::{BTreeMap, HashMap};
+use tch::nn::Path;
+use tch::{Device, Kind, Tensor};
+
+/// BatchNorm momentum (PyTorch's default).
+const BN_MOMENTUM: f64 = 0.1;
+/// BatchNorm epsilon (PyTorch's default).
+const BN_EPS: f64 = 1e-5;
+
+/// How a parameter or buffer is (re)initialised.
+#[derive(Clone, Copy, Debug)]
+enum Init {
+    /// Uniform in `[-bound, bound)` (PyTorch's default for conv and linear layers).
+    Uniform(f64),
+    /// Every value equal to this constant.
+    Const(f64),
+}
+
+/// Every tensor of a network with its init rule, in creation order, and its BatchNorm
+/// batch counters.
+#[derive(Default)]
+pub(crate) struct Registry {
+    inits: Vec<(Tensor, Init)>,
+    batch_counters: Vec<Tensor>,
+}
+
+impl Registry {
+    fn var(&mut self, p: &Path, name: &str, dims: &[i64], init: Init) -> Tensor {
+        let t = p.zeros(name, dims);
+        self.inits.push((t.shallow_clone(), init));
+        t
+    }
+
+    fn buffer(&mut self, p: &Path, name: &str, dims: &[i64], value: f64) -> Tensor {
+        let t = p.zeros_no_train(name, dims);
+        self.inits.push((t.shallow_clone(), Init::Const(value)));
+        t
+    }
+
+    /// (Re)initialises every tensor as PyTorch's defaults do (uniform in +-1/sqrt(fan_in);
+    /// BatchNorm scale 1, shift 0, running mean 0, variance 1, counter 0), drawing the uniform
+    /// values in creation order from a ChaCha8 stream seeded with `stream_seed`.
+    pub(crate) fn reset(&self, stream_seed: u64) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(stream_seed);
+        let _guard = tch::no_grad_guard();
+        for (t, rule) in &self.inits {
+            let mut t = t.shallow_clone();
+            match *rule {
+                Init::Const(v) => {
+                    let _ = t.fill_(v);
+                }
+                Init::Uniform(bound) => {
+                    let bound = bound as f32;
+                    let values: Vec<f32> = (0..t.numel())
+                        .map(|_| rng.random_range(-bound..bound))
+                        .collect();
+                    let src = Tensor::from_slice(&values).view(t.size().as_slice());
+                    t.copy_(&src.to_device(t.device()));
+                }
+            }
+        }
+    }
+
+    /// Adds one to every BatchNorm's `num_batches_tracked` (after a training forward pass).
+    pub(crate) fn count_batch(&self) {
+        let _guard = tch::no_grad_guard();
+        for c in &self.batch_counters {
+            let _ = c.shallow_clone().g_add_scalar_(1);
+        }
+    }
+}
+
+/// Kernel size, stride and padding of a square convolution.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ConvGeometry {
+    /// Kernel side.
+    pub kernel: i64,
+    /// Stride.
+    pub stride: i64,
+    /// Zero padding on each side.
+    pub padding: i64,
+}
+
+/// The autoencoders' convolution: kernel 3, stride 2, padding 1.
+pub(crate) const HALVING: ConvGeometry = ConvGeometry {
+    kernel: 3,
+    stride: 2,
+    padding: 1,
+};
+
+/// A 2-D convolution (PyTorch `Conv2d`), or the transposed one of the autoencoders' decoder
+/// (`ConvTranspose2d`, kernel 3, stride 2, padding 1, output padding 1), with PyTorch's
+/// default initialisation.
+pub(crate) struct Conv {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    geometry: ConvGeometry,
+    transposed: bool,
+}
+
+impl Conv {
+    /// A `Conv2d(cin, cout)` with `geometry`, with or without bias.
+    pub(crate) fn new(
+        reg: &mut Registry,
+        p: &Path,
+        (cin, cout): (i64, i64),
+        geometry: ConvGeometry,
+        bias: bool,
+    ) -> Self {
+        let k = geometry.kernel;
+        Self::build(
+            reg,
+            p,
+            [cout, cin, k, k],
+            cin * k * k,
+            bias,
+            geometry,
+            false,
+        )
+    }
+
+    /// A `ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1)` with bias:
+    /// doubles the height and width.
+    pub(crate) fn transposed(reg: &mut Registry, p: &Path, cin: i64, cout: i64) -> Self {
+        // PyTorch computes fan_in from weight.size(1), which is `out` for ConvTranspose2d
+        // (weight layout in x out x k x k).
+        Self::build(reg, p, [cin, cout, 3, 3], cout * 9, true, HALVING, true)
+    }
+
+    fn build(
+        reg: &mut Registry,
+        p: &Path,
+        dims: [i64; 4],
+        fan_in: i64,
+        bias: bool,
+        geometry: ConvGeometry,
+        transposed: bool,
+    ) -> Self {
+        // kaiming_uniform(a = sqrt 5) gives the bound 1 / sqrt(fan_in), as for the bias.
+        let bound = 1.0 / (fan_in as f64).sqrt();
+        let weight = reg.var(p, "weight", &dims, Init::Uniform(bound));
+        let out_channels = if transposed { dims[1] } else { dims[0] };
+        let bias = bias.then(|| reg.var(p, "bias", &[out_channels], Init::Uniform(bound)));
+        Self {
+            weight,
+            bias,
+            geometry,
+            transposed,
+        }
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
+        let ConvGeometry {
+            stride, padding, ..
+        } = self.geometry;
+        if self.transposed {
+            x.conv_transpose2d(
+                &self.weight,
+                self.bias.as_ref(),
+                [stride, stride],
+                [padding, padding],
+                [1, 1],
+                1,
+                [1, 1],
+            )
+        } else {
+            x.conv2d(
+                &self.weight,
+                self.bias.as_ref(),
+                [stride, stride],
+                [padding, padding],
+                [1, 1],
+                1,
+            )
+        }
+    }
+}
+
+/// A fully connected layer with bias (PyTorch `Linear`).
+pub(crate) struct Linear {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Linear {
+    pub(crate) fn new(reg: &mut Registry, p: &Path, din: i64, dout: i64) -> Self {
+        let bound = 1.0 / (din as f64).sqrt();
+        let weight = reg.var(p, "weight", &[dout, din], Init::Uniform(bound));
+        let bias = reg.var(p, "bias", &[dout], Init::Uniform(bound));
+        Self { weight, bias }
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
+        x.linear(&self.weight, Some(&self.bias))
+    }
+}
+
+/// BatchNorm1d / BatchNorm2d with PyTorch's buffers and defaults.
+pub(crate) struct BatchNorm {
+    weight: Tensor,
+    bias: Tensor,
+    running_mean: Tensor,
+    running_var: Tensor,
+}
+
+impl BatchNorm {
+    pub(crate) fn new(reg: &mut Registry, p: &Path, n: i64) -> Self {
+        let weight = reg.var(p, "weight", &[n], Init::Const(1.0));
+        let bias = reg.var(p, "bias", &[n], Init::Const(0.0));
+        let running_mean = reg.buffer(p, "running_mean", &[n], 0.0);
+        let running_var = reg.buffer(p, "running_var", &[n], 1.0);
+        let counter = p.add(
+            "num_batches_tracked",
+            Tensor::zeros([], (Kind::Int64, p.device())),
+            false,
+        );
+        reg.inits.push((counter.shallow_clone(), Init::Const(0.0)));
+        reg.batch_counters.push(counter);
+        Self {
+            weight,
+            bias,
+            running_mean,
+            running_var,
+        }
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        x.batch_norm(
+            Some(&self.weight),
+            Some(&self.bias),
+            Some(&self.running_mean),
+            Some(&self.running_var),
+            train,
+            BN_MOMENTUM,
+            BN_EPS,
+            true,
+        )
+    }
+}
+
+/// Copies `tensors` (PyTorch `state_dict` names, read from `source`) into `vars` (a model's
+/// variables by the same names) on `device`. Every variable must be present with its shape,
+/// and nothing else; errors name `source` and `model` (what the weights were loaded into).
+pub(crate) fn copy_state_dict(
+    vars: &BTreeMap<String, Tensor>,
+    tensors: &HashMap<String, Tensor>,
+    source: &str,
+    model: &str,
+    device: Device,
+) -> anyhow::Result<()> {
+    let missing: Vec<&str> = vars
+        .keys()
+        .filter(|k| !tensors.contains_key(*k))
+        .map(String::as_str)
+        .collect();
+    let mut unexpected: Vec<&str> = tensors
+        .keys()
+        .filter(|k| !vars.contains_key(*k))
+        .map(String::as_str)
+        .collect();
+    unexpected.sort();
+    anyhow::ensure!(
+        missing.is_empty() && unexpected.is_empty(),
+        "weights in {source} do not match {model}: missing {missing:?}, unexpected {unexpected:?}"
+    );
+    let _guard = tch::no_grad_guard();
+    for (name, var) in vars {
+        let src = &tensors[name];
+        anyhow::ensure!(
+            src.size() == var.size(),
+            "weight '{name}' in {source} has shape {:?} but {model} needs {:?}",
+            src.size(),
+            var.size()
+        );
+        var.shallow_clone()
+            .copy_(&src.to_kind(var.kind()).to_device(device));
+    }
+    Ok(())
+}
