@@ -268,9 +268,7 @@ impl AutoencoderDetector {
             train.shape,
             self.shape
         );
-        if cfg.threads > 0 {
-            tch::set_num_threads(cfg.threads as i32);
-        }
+        crate::set_cpu_threads(cfg.threads);
         let summary = run_training(&self.setup(), train, aug, cfg, progress)?;
         self.training = Some(TrainingRecord {
             train: cfg.clone(),

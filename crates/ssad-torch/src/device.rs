@@ -42,6 +42,19 @@ pub fn device_name(device: Device) -> String {
     }
 }
 
+/// Sets libtorch's CPU thread pool for the whole process; 0 keeps libtorch's default (one
+/// thread per core). One thread is often fastest on a shared or busy machine.
+pub fn set_cpu_threads(threads: usize) {
+    if threads > 0 {
+        tch::set_num_threads(threads as i32);
+    }
+}
+
+/// The size of libtorch's CPU thread pool in this process.
+pub fn cpu_threads() -> usize {
+    tch::get_num_threads().max(0) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

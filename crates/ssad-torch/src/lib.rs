@@ -24,7 +24,7 @@ pub use detector::{
     data_fingerprint, load_detector, load_detector_on, AutoencoderDetector, ModelSidecar,
     TrainingRecord, DEFAULT_EVAL_BATCH, SIDECAR_FILE, SIDECAR_FORMAT, WEIGHTS_FILE,
 };
-pub use device::{device_name, parse_device};
+pub use device::{cpu_threads, device_name, parse_device, set_cpu_threads};
 pub use geom::{
     build_detector, load_any_detector, load_any_detector_on, Backbone, DetectorFamily, GeomConfig,
     GeomDetector, GeomScore, GeomSidecar, GeomTransform, TransformPredictions, TransformSet,

@@ -2,6 +2,7 @@
 //! crates and the detector trait. The `ssad` binary is a thin CLI over this library.
 
 pub mod imageio;
+pub mod progress;
 pub mod report;
 pub mod select;
 pub mod study;

@@ -37,6 +37,7 @@ fn record(cfg: &StudyConfig, key: RunKey, auc: f64) -> RunRecord {
         config_hash: cfg.run_config_hash(&key),
         ssad_version: "test".into(),
         device: "cpu".into(),
+        threads: 1,
         finished_unix: 0,
         train_images: 100,
         train_seconds: 2.0 + key.normal as f64,
@@ -101,7 +102,11 @@ fn hand_made_study_report_has_hand_computed_statistics() {
         page.contains("did not save its models (save_models = false)"),
         "models note missing"
     );
-    assert_eq!(o.notes.len(), 2, "{:?}", o.notes);
+    assert!(
+        page.contains("No label-free selection yet"),
+        "selection note missing"
+    );
+    assert_eq!(o.notes.len(), 3, "{:?}", o.notes);
     for f in &o.figures {
         let png = image::open(out.join(&f.png)).unwrap();
         assert!(png.width() > 500 && png.height() > 200);

@@ -49,6 +49,7 @@ fn record(normal: usize, aug: &str, auc: f64) -> RunRecord {
         config_hash: String::new(),
         ssad_version: String::new(),
         device: "cpu".into(),
+        threads: 1,
         finished_unix: 0,
         train_images: 10,
         train_seconds: 0.0,

@@ -466,9 +466,7 @@ impl Detector for GeomDetector {
         self.training = None;
         let transforms = Resolved::new(&self.config.transforms, aug)?;
         self.build(transforms, cfg.seed)?;
-        if cfg.threads > 0 {
-            tch::set_num_threads(cfg.threads as i32);
-        }
+        crate::set_cpu_threads(cfg.threads);
         let b = self.built.as_ref().unwrap();
         let setup = train::GeomSetup {
             net: &b.net,

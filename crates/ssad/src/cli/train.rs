@@ -4,8 +4,9 @@
 use super::data::DataDirArg;
 use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget};
 use serde::{Deserialize, Serialize};
+use ssad::progress::style as crate_progress_style;
 use ssad_core::data::{self, DatasetName, FolderOptions, Split};
 use ssad_core::detector::{Detector, TrainConfig};
 use ssad_core::{ImageSet, ImageShape};
@@ -193,13 +194,9 @@ fn epoch_bar(epochs: u64, quiet: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(epochs), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "epoch {pos:>4}/{len} [{bar:30}] loss {msg} elapsed {elapsed_precise} ETA {eta_precise}",
-        )
-        .expect("valid progress template")
-        .progress_chars("=> "),
-    );
+    bar.set_style(crate_progress_style(
+        "epoch {pos:>4}/{len} [{bar:30}] loss {msg} elapsed {elapsed_precise} ETA {eta_linear}",
+    ));
     bar.set_message("-");
     // Epochs can take minutes: redraw twice a second so the elapsed time keeps moving.
     bar.enable_steady_tick(std::time::Duration::from_millis(500));
@@ -236,6 +233,9 @@ pub struct ScoreArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 1024)]
     pub batch_size: usize,
+    /// libtorch CPU threads (0 = libtorch's default).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     /// CSV of per-image scores (index,label,score) [default: MODEL/scores-<dataset or folder>.csv].
     #[arg(long)]
     pub csv: Option<PathBuf>,
@@ -245,6 +245,7 @@ pub struct ScoreArgs {
 
 /// Runs `ssad score`.
 pub fn score(args: ScoreArgs) -> anyhow::Result<()> {
+    ssad_torch::set_cpu_threads(args.threads);
     let device = ssad_torch::parse_device(&args.device)?;
     let mut det = AutoencoderDetector::load(&args.model, device)?;
     det.set_eval_batch(args.batch_size);

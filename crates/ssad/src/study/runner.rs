@@ -7,7 +7,7 @@ use super::store::{
 };
 use crate::testbed::{self, Testbed, TestbedKind};
 use anyhow::Context;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 use ssad_core::data::{self, DatasetName, Split};
 use ssad_core::{Detector, EpochProgress, ImageSet};
 use std::collections::HashMap;
@@ -164,21 +164,13 @@ pub fn run_study(
         ProgressDrawTarget::stderr()
     });
     let runs_bar = multi.add(ProgressBar::new(pending.len() as u64));
-    runs_bar.set_style(
-        ProgressStyle::with_template(
-            "runs   {bar:30.cyan/blue} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}",
-        )
-        .unwrap()
-        .progress_chars("=> "),
-    );
+    runs_bar.set_style(crate::progress::style(
+        "runs   {bar:30.cyan/blue} {pos}/{len} [{elapsed_precise} < {eta_linear}] {msg}",
+    ));
     let epoch_bar = multi.add(ProgressBar::new(cfg.train.epochs as u64));
-    epoch_bar.set_style(
-        ProgressStyle::with_template(
-            "epochs {bar:30.green/white} {pos}/{len} [{eta_precise}] {msg}",
-        )
-        .unwrap()
-        .progress_chars("=> "),
-    );
+    epoch_bar.set_style(crate::progress::style(
+        "epochs {bar:30.green/white} {pos}/{len} [{eta_linear}] {msg}",
+    ));
     if opts.quiet {
         eprintln!(
             "{} runs in shard, {} already done, {} to run",
@@ -305,7 +297,11 @@ fn run_one(
         run_id: id,
         config_hash: cfg.run_config_hash(key),
         ssad_version: env!("CARGO_PKG_VERSION").into(),
-        device: cfg.train.device.clone(),
+        // The device it really ran on (`auto` resolved), for timings read later.
+        device: ssad_torch::parse_device(&cfg.train.device)
+            .map(ssad_torch::device_name)
+            .unwrap_or_else(|_| cfg.train.device.clone()),
+        threads: ssad_torch::cpu_threads(),
         finished_unix: now_unix(),
         train_images: train_set.len(),
         train_seconds,

@@ -59,6 +59,11 @@ pub struct RunRecord {
     pub ssad_version: String,
     /// Device it trained on.
     pub device: String,
+    /// libtorch CPU threads it trained with (0: not recorded). On the CPU the float reduction
+    /// order, and so the trained weights, depend on it: the same seed with the same thread
+    /// count gives the same record bit for bit; another thread count moves AUCs by ~1e-3.
+    #[serde(default)]
+    pub threads: usize,
     /// Unix time when the run finished.
     pub finished_unix: u64,
     /// Training images.
