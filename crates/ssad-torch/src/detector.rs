@@ -47,6 +47,29 @@ pub struct TrainingRecord {
     pub seconds: f64,
 }
 
+impl TrainingRecord {
+    /// The record of a training run that just finished on `device` in this process.
+    pub(crate) fn of_run(
+        cfg: &TrainConfig,
+        aug: &dyn Augment,
+        train: &ImageSet,
+        device: Device,
+        summary: &FitSummary,
+    ) -> Self {
+        Self {
+            train: cfg.clone(),
+            augmentation: aug.spec(),
+            seed: cfg.seed,
+            data_fingerprint: data_fingerprint(train),
+            train_images: train.len(),
+            device: device_name(device),
+            threads: crate::cpu_threads(),
+            epoch_losses: summary.epoch_losses.clone(),
+            seconds: summary.seconds,
+        }
+    }
+}
+
 /// The JSON sidecar (`model.json`) saved next to the weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSidecar {
@@ -270,17 +293,13 @@ impl AutoencoderDetector {
         );
         crate::set_cpu_threads(cfg.threads);
         let summary = run_training(&self.setup(), train, aug, cfg, progress)?;
-        self.training = Some(TrainingRecord {
-            train: cfg.clone(),
-            augmentation: aug.spec(),
-            seed: cfg.seed,
-            data_fingerprint: data_fingerprint(train),
-            train_images: train.len(),
-            device: device_name(self.device),
-            threads: tch::get_num_threads() as usize,
-            epoch_losses: summary.epoch_losses.clone(),
-            seconds: summary.seconds,
-        });
+        self.training = Some(TrainingRecord::of_run(
+            cfg,
+            aug,
+            train,
+            self.device,
+            &summary,
+        ));
         Ok(summary)
     }
 

@@ -43,10 +43,8 @@ pub use config::{Backbone, GeomConfig, GeomScore, TransformSet};
 pub use family::{build_detector, load_any_detector, load_any_detector_on, DetectorFamily};
 pub use transforms::{GeomTransform, GEOM_TRANSFORMS};
 
-use crate::detector::{
-    data_fingerprint, TrainingRecord, DEFAULT_EVAL_BATCH, SIDECAR_FILE, WEIGHTS_FILE,
-};
-use crate::device::{device_name, parse_device};
+use crate::detector::{TrainingRecord, DEFAULT_EVAL_BATCH, SIDECAR_FILE, WEIGHTS_FILE};
+use crate::device::parse_device;
 use anyhow::Context;
 use net::GeomNet;
 use serde::{Deserialize, Serialize};
@@ -479,17 +477,13 @@ impl Detector for GeomDetector {
         if self.config.score == GeomScore::Dirichlet {
             self.fit_dirichlet(train)?;
         }
-        self.training = Some(TrainingRecord {
-            train: cfg.clone(),
-            augmentation: aug.spec(),
-            seed: cfg.seed,
-            data_fingerprint: data_fingerprint(train),
-            train_images: train.len(),
-            device: device_name(self.device),
-            threads: tch::get_num_threads() as usize,
-            epoch_losses: summary.epoch_losses.clone(),
-            seconds: summary.seconds,
-        });
+        self.training = Some(TrainingRecord::of_run(
+            cfg,
+            aug,
+            train,
+            self.device,
+            &summary,
+        ));
         Ok(summary)
     }
 
