@@ -1,11 +1,76 @@
 //! The framework-neutral detector interface.
 //!
-//! The study runner, the report and augmentation selection talk to detectors only through
-//! [`Detector`], so they never depend on one deep-learning framework's types.
+//! The study runner, the report, augmentation selection and `detect` talk to detectors only
+//! through [`Detector`] and build or open them only through a [`DetectorFactory`], so they
+//! never depend on one deep-learning framework's types. ssad-torch implements both.
 
 use crate::augment::Augment;
-use crate::images::{Batch, ImageSet};
+use crate::images::{Batch, ImageSet, ImageShape};
+use crate::model::DetectorSpec;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+/// File name of the JSON sidecar every saved model folder holds (its kind is recorded there,
+/// so a [`DetectorFactory`] can open any folder).
+pub const SIDECAR_FILE: &str = "model.json";
+
+/// Where a detector computes: a typed device name, parsed once at the edge (CLI, TOML).
+///
+/// Written as `auto` (a GPU when the engine sees one, else the CPU), `cpu`, `cuda:N` (`cuda`
+/// and `gpu` read as `cuda:0`). Serialised as that string.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Device {
+    /// The first GPU when there is one, else the CPU.
+    #[default]
+    Auto,
+    /// The CPU.
+    Cpu,
+    /// CUDA device N.
+    Cuda(usize),
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Auto => f.write_str("auto"),
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
+impl FromStr for Device {
+    type Err = anyhow::Error;
+    fn from_str(name: &str) -> anyhow::Result<Self> {
+        let lower = name.trim().to_ascii_lowercase();
+        Ok(match lower.as_str() {
+            "auto" => Device::Auto,
+            "cpu" => Device::Cpu,
+            "cuda" | "gpu" => Device::Cuda(0),
+            other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
+                Some(Ok(i)) => Device::Cuda(i),
+                _ => anyhow::bail!("unknown device '{name}': expected cpu, cuda, cuda:N or auto"),
+            },
+        })
+    }
+}
+
+impl Serialize for Device {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Device {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(|e: anyhow::Error| serde::de::Error::custom(e))
+    }
+}
 
 /// Training settings shared by every detector family (defaults = the reference study).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -21,8 +86,8 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Seed of weights initialisation, shuffling and augmentation draws.
     pub seed: u64,
-    /// `cpu`, `cuda`, `cuda:N` or `auto` (a GPU when there is one).
-    pub device: String,
+    /// Where to train (`auto` = a GPU when there is one).
+    pub device: Device,
     /// CPU threads for the engine (0 = its default).
     pub threads: usize,
 }
@@ -35,7 +100,7 @@ impl Default for TrainConfig {
             lr: 1e-3,
             weight_decay: 0.0,
             seed: 0,
-            device: "auto".into(),
+            device: Device::Auto,
             threads: 0,
         }
     }
@@ -87,6 +152,93 @@ pub trait Detector: Send {
 
     /// Short name of the model family (`convae`, `geom`, ...), for records and plots.
     fn kind(&self) -> String;
+
+    /// What this detector is (kind and settings), e.g. to build a fresh one like it.
+    fn spec(&self) -> DetectorSpec;
+
+    /// The image shape the detector takes.
+    fn shape(&self) -> ImageShape;
+
+    /// Number of trainable parameters.
+    fn parameter_count(&self) -> usize;
+
+    /// How the detector was trained; `None` while untrained.
+    fn training(&self) -> Option<&TrainingRecord>;
+
+    /// Sets how many images go through the model at once when scoring, embedding or
+    /// reconstructing (a speed and memory knob; results do not depend on it beyond float
+    /// rounding). Detectors without such a knob ignore it.
+    fn set_eval_batch(&mut self, _images: usize) {}
+}
+
+/// Builds and opens detectors: the one door through which the study, selection, report and
+/// `detect` get a detector, so none of them names an engine's concrete types.
+pub trait DetectorFactory: Send + Sync {
+    /// A fresh, untrained detector described by `spec` for images of `shape` on `device`.
+    fn build(
+        &self,
+        spec: &DetectorSpec,
+        shape: ImageShape,
+        device: Device,
+    ) -> anyhow::Result<Box<dyn Detector>>;
+
+    /// Opens a model folder written by [`Detector::save`], whatever its kind (told by the
+    /// sidecar), onto `device`.
+    fn load(&self, dir: &Path, device: Device) -> anyhow::Result<Box<dyn Detector>>;
+
+    /// The concrete device `device` means on this machine (`auto` -> `cpu` or `cuda:0`);
+    /// an error when it names a GPU the engine cannot see.
+    fn resolve_device(&self, device: Device) -> anyhow::Result<Device>;
+
+    /// Sets the engine's CPU thread pool for this process (0 keeps the engine's default).
+    fn set_cpu_threads(&self, threads: usize);
+
+    /// The size of the engine's CPU thread pool in this process.
+    fn cpu_threads(&self) -> usize;
+}
+
+/// How a saved model was trained (part of its sidecar): what the selection's model reuse and
+/// `score` compare against.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// The training settings as given.
+    pub train: TrainConfig,
+    /// Spec string of the augmentation (`none` for the vanilla autoencoder).
+    pub augmentation: String,
+    /// Seed of initialisation, shuffling and augmentation draws (= `train.seed`).
+    pub seed: u64,
+    /// SHA-256 of the training data (see [`data_fingerprint`]).
+    pub data_fingerprint: String,
+    /// Number of training images.
+    pub train_images: usize,
+    /// Device the model was trained on (`cpu`, `cuda:0`, ...).
+    pub device: String,
+    /// Engine CPU threads during training.
+    pub threads: usize,
+    /// Mean training loss of each epoch.
+    pub epoch_losses: Vec<f64>,
+    /// Training wall time in seconds.
+    pub seconds: f64,
+}
+
+/// SHA-256 (hex) of a training set: its shape, then every pixel, then every label
+/// (little-endian `u16`). Two sets with the same fingerprint hold the same images in the same
+/// order.
+pub fn data_fingerprint(set: &ImageSet) -> String {
+    let mut h = Sha256::new();
+    for v in [
+        set.shape.channels,
+        set.shape.height,
+        set.shape.width,
+        set.len(),
+    ] {
+        h.update((v as u64).to_le_bytes());
+    }
+    h.update(&set.pixels);
+    for l in &set.labels {
+        h.update(l.to_le_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Row-major matrix of embeddings: `rows()` samples of `dim` values each.
@@ -107,5 +259,33 @@ impl Embeddings {
     /// Embedding of sample `i`.
     pub fn row(&self, i: usize) -> &[f32] {
         &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_parse_print_and_round_trip() {
+        for (text, dev) in [
+            ("auto", Device::Auto),
+            (" CPU ", Device::Cpu),
+            ("cuda", Device::Cuda(0)),
+            ("gpu", Device::Cuda(0)),
+            ("cuda:3", Device::Cuda(3)),
+        ] {
+            assert_eq!(text.parse::<Device>().unwrap(), dev, "{text}");
+        }
+        assert_eq!(Device::Cuda(2).to_string(), "cuda:2");
+        for bad in ["tpu", "cuda:x", "cuda:-1", ""] {
+            let err = bad.parse::<Device>().unwrap_err().to_string();
+            assert!(err.contains("unknown device") && err.contains(bad), "{err}");
+        }
+        let cfg = TrainConfig::default();
+        let json = serde_json::to_value(&cfg).unwrap();
+        assert_eq!(json["device"], "auto");
+        let back: TrainConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back, cfg);
     }
 }

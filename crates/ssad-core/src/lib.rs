@@ -1,14 +1,20 @@
 //! ssad-core: the pure foundation of ssad.
 //!
 //! Images and their containers ([`images`]), dataset loaders and the data directory
-//! ([`data`]), the augmentation contract ([`augment`]) and the detector contract
-//! ([`detector`]). Nothing here depends on a deep-learning framework.
+//! ([`data`]), the augmentation contract ([`augment`]), what a detector is as plain data
+//! ([`model`]) and the detector contract with its factory ([`detector`]). Nothing here
+//! depends on a deep-learning framework.
 
 pub mod augment;
 pub mod data;
 pub mod detector;
 pub mod images;
+pub mod model;
 
 pub use augment::{augment_batch, sample_rng, Augment, Identity, SampleRng};
-pub use detector::{Detector, Embeddings, EpochProgress, FitSummary, TrainConfig};
+pub use detector::{
+    data_fingerprint, Detector, DetectorFactory, Device, Embeddings, EpochProgress, FitSummary,
+    TrainConfig, TrainingRecord,
+};
+pub use model::{DetectorKind, DetectorSpec, ModelConfig, ModelKind};
 pub use images::{Batch, ImageSet, ImageShape};

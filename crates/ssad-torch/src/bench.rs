@@ -1,16 +1,19 @@
-//! Throughput of a training step and of scoring, for `ssad bench train`.
+//! Throughput of a training step and of scoring, for `ssad bench train`, and its comparison
+//! with the same model in PyTorch ([`compare`]).
 //!
 //! The training step measured is the one `fit` runs (tensor from a `Vec<f32>`, forward,
 //! MSE, backward, Adam step, loss read back), on a fixed random batch; scoring is
 //! `Detector::score` on the same batch.
 
-use crate::config::ModelConfig;
+use anyhow::Context;
+use ssad_core::model::ModelConfig;
 use crate::detector::AutoencoderDetector;
 use crate::train::train_step;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use ssad_core::detector::Detector;
 use ssad_core::{Batch, ImageShape};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::nn::{self, OptimizerConfig};
 use tch::Device;
@@ -144,4 +147,230 @@ pub fn measure(case: &ThroughputCase, device: Device) -> anyhow::Result<Throughp
         score_img_per_cpu_s: score.per_cpu_s * images,
         score_steps: score.steps,
     })
+}
+
+/// The PyTorch reference script, embedded so the binary runs it from anywhere.
+const TORCH_BENCH_SCRIPT: &str = include_str!("../python/bench_train_torch.py");
+
+/// Throughput of the PyTorch reference as printed by `python/bench_train_torch.py`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TorchResult {
+    /// `torch.__version__` of the reference.
+    pub torch_version: String,
+    /// Its measured rates.
+    #[serde(flatten)]
+    pub rates: Throughput,
+}
+
+/// The faster of two measurements of the same case, field by field (steps are summed).
+fn best_of(a: Throughput, b: Throughput) -> Throughput {
+    Throughput {
+        train_img_per_s: a.train_img_per_s.max(b.train_img_per_s),
+        train_img_per_cpu_s: a.train_img_per_cpu_s.max(b.train_img_per_cpu_s),
+        train_steps: a.train_steps + b.train_steps,
+        score_img_per_s: a.score_img_per_s.max(b.score_img_per_s),
+        score_img_per_cpu_s: a.score_img_per_cpu_s.max(b.score_img_per_cpu_s),
+        score_steps: a.score_steps + b.score_steps,
+    }
+}
+
+/// ssad's throughput divided by PyTorch's.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ratios {
+    /// Training step, wall time.
+    pub train: f64,
+    /// Training step, process CPU time.
+    pub train_cpu: f64,
+    /// Scoring, wall time.
+    pub score: f64,
+    /// Scoring, process CPU time.
+    pub score_cpu: f64,
+}
+
+/// One measured configuration of `ssad bench train`.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchRow {
+    /// Image channels.
+    pub channels: usize,
+    /// libtorch threads.
+    pub threads: usize,
+    /// Images per step.
+    pub batch: usize,
+    /// Trainable parameters of the model.
+    pub parameters: usize,
+    /// ssad's rates.
+    pub ssad: Throughput,
+    /// PyTorch's rates, when measured.
+    pub pytorch: Option<TorchResult>,
+    /// ssad / PyTorch (target >= 0.95).
+    pub ratio: Option<Ratios>,
+}
+
+/// What [`compare`] measures: every (channels, threads) pair, ssad against the PyTorch
+/// reference (the same model in `python/bench_train_torch.py`, on the same device).
+#[derive(Clone, Debug)]
+pub struct CompareOptions {
+    /// The model.
+    pub model: ModelConfig,
+    /// Images per step.
+    pub batch: usize,
+    /// Channel counts.
+    pub channels: Vec<usize>,
+    /// libtorch thread counts.
+    pub threads: Vec<usize>,
+    /// Minimum timed seconds per measurement.
+    pub seconds: f64,
+    /// Untimed warm-up steps before each measurement.
+    pub warmup: usize,
+    /// Alternate ssad and PyTorch this many times and keep each one's best measurement.
+    pub rounds: usize,
+    /// Device of both engines.
+    pub device: Device,
+    /// Python with torch for the reference; `None` skips it.
+    pub python: Option<PathBuf>,
+}
+
+/// Measures ssad's training step and scoring against PyTorch's for every configuration of
+/// `opts`, handing each row to `on_row` as it is done; returns the JSON report.
+pub fn compare(
+    opts: &CompareOptions,
+    on_row: &mut dyn FnMut(&BenchRow),
+) -> anyhow::Result<serde_json::Value> {
+    let script = opts.python.as_ref().map(|_| write_script()).transpose()?;
+    let mut rows = Vec::new();
+    for &c in &opts.channels {
+        for &t in &opts.threads {
+            let shape = ImageShape::new(c, 32, 32);
+            let case = ThroughputCase {
+                model: opts.model.clone(),
+                shape,
+                batch: opts.batch,
+                threads: t,
+                seconds: opts.seconds,
+                warmup: opts.warmup,
+            };
+            let (mut ssad, mut pytorch): (Option<Throughput>, Option<TorchResult>) = (None, None);
+            // Alternate the engines so that both see the same background load.
+            for _ in 0..opts.rounds.max(1) {
+                let s = measure(&case, opts.device)?;
+                ssad = Some(match ssad {
+                    None => s,
+                    Some(b) => best_of(b, s),
+                });
+                if let (Some(py), Some(script)) = (&opts.python, &script) {
+                    let p = run_torch_bench(py, script.path(), &case, opts.device)?;
+                    pytorch = Some(match pytorch {
+                        None => p,
+                        Some(b) => TorchResult {
+                            torch_version: p.torch_version,
+                            rates: best_of(b.rates, p.rates),
+                        },
+                    });
+                }
+            }
+            let ssad = ssad.expect("at least one round");
+            let ratio = pytorch.as_ref().map(|p| Ratios {
+                train: ssad.train_img_per_s / p.rates.train_img_per_s,
+                train_cpu: ssad.train_img_per_cpu_s / p.rates.train_img_per_cpu_s,
+                score: ssad.score_img_per_s / p.rates.score_img_per_s,
+                score_cpu: ssad.score_img_per_cpu_s / p.rates.score_img_per_cpu_s,
+            });
+            let row = BenchRow {
+                channels: c,
+                threads: t,
+                batch: opts.batch,
+                parameters: opts.model.parameter_count(shape),
+                ssad,
+                pytorch,
+                ratio,
+            };
+            on_row(&row);
+            rows.push(row);
+        }
+    }
+    Ok(serde_json::json!({
+        "benchmark": "train",
+        "model": opts.model,
+        "device": crate::device_name(opts.device),
+        "target_ratio": 0.95,
+        "rounds": opts.rounds.max(1),
+        "note": "img/s are the best of `rounds` alternating measurements (steps summed); \
+                 *_cpu_s rates divide by process CPU time, less sensitive to other load",
+        "rows": rows,
+    }))
+}
+
+/// The python that runs the PyTorch reference: `--python`, else `$SSAD_VENV/bin/python` (set
+/// by scripts/setup-torch.sh), else `python3` on PATH; it must import torch.
+pub fn find_python(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let candidate = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => std::env::var_os("SSAD_VENV")
+            .map(|v| PathBuf::from(v).join("bin").join("python"))
+            .filter(|p| p.is_file())
+            .unwrap_or_else(|| PathBuf::from("python3")),
+    };
+    let ok = std::process::Command::new(&candidate)
+        .args(["-c", "import torch"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    anyhow::ensure!(
+        ok,
+        "{} cannot import torch: run `source scripts/setup-torch.sh`, pass --python, or use --no-pytorch",
+        candidate.display()
+    );
+    Ok(candidate)
+}
+
+/// The embedded reference script written to a temporary file, removed on drop.
+struct ScriptFile(PathBuf);
+
+impl ScriptFile {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScriptFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn write_script() -> anyhow::Result<ScriptFile> {
+    let path = std::env::temp_dir().join(format!("ssad-bench-train-{}.py", std::process::id()));
+    std::fs::write(&path, TORCH_BENCH_SCRIPT)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(ScriptFile(path))
+}
+
+fn run_torch_bench(
+    python: &Path,
+    script: &Path,
+    case: &ThroughputCase,
+    device: Device,
+) -> anyhow::Result<TorchResult> {
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args(["--channels", &case.shape.channels.to_string()])
+        .args(["--width", &case.model.width.to_string()])
+        .args(["--embedding", &case.model.embedding.to_string()])
+        .args(["--batch", &case.batch.to_string()])
+        .args(["--threads", &case.threads.to_string()])
+        .args(["--seconds", &case.seconds.to_string()])
+        .args(["--warmup", &case.warmup.to_string()])
+        .args(["--device", &crate::device_name(device)])
+        .output()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "PyTorch reference failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line)
+        .with_context(|| format!("unexpected PyTorch reference output: {text}"))
 }

@@ -1,15 +1,17 @@
 //! [`AutoencoderDetector`]: the autoencoder family behind the [`Detector`] trait, with
 //! safetensors weights and a JSON sidecar.
 
-use crate::config::ModelConfig;
-use crate::device::{device_name, parse_device};
+use ssad_core::model::ModelConfig;
+use crate::device::{device_name, tch_device};
 use crate::model::Network;
 use crate::train::{run_training, TrainSetup};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use ssad_core::augment::Augment;
-use ssad_core::detector::{Detector, Embeddings, EpochProgress, FitSummary, TrainConfig};
+use ssad_core::detector::{
+    data_fingerprint, Detector, Embeddings, EpochProgress, FitSummary, TrainConfig, TrainingRecord,
+};
+use ssad_core::model::DetectorSpec;
 use ssad_core::{Batch, ImageSet, ImageShape};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -17,56 +19,30 @@ use tch::{nn, Device, Kind, Tensor};
 
 /// File name of the weights inside a model directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
-/// File name of the JSON sidecar inside a model directory.
-pub const SIDECAR_FILE: &str = "model.json";
+pub use ssad_core::detector::SIDECAR_FILE;
 /// Value of [`ModelSidecar::format`].
 pub const SIDECAR_FORMAT: &str = "ssad-autoencoder";
 /// Default number of images per forward pass when scoring, embedding or reconstructing.
 pub const DEFAULT_EVAL_BATCH: usize = 1024;
 
-/// How a saved model was trained (part of the sidecar).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrainingRecord {
-    /// The training settings as given.
-    pub train: TrainConfig,
-    /// Spec string of the augmentation (`none` for the vanilla autoencoder).
-    pub augmentation: String,
-    /// Seed of initialisation, shuffling and augmentation draws (= `train.seed`).
-    pub seed: u64,
-    /// SHA-256 of the training data (see [`data_fingerprint`]).
-    pub data_fingerprint: String,
-    /// Number of training images.
-    pub train_images: usize,
-    /// Device the model was trained on (`cpu`, `cuda:0`, ...).
-    pub device: String,
-    /// libtorch intra-op threads during training.
-    pub threads: usize,
-    /// Mean training loss of each epoch.
-    pub epoch_losses: Vec<f64>,
-    /// Training wall time in seconds.
-    pub seconds: f64,
-}
-
-impl TrainingRecord {
-    /// The record of a training run that just finished on `device` in this process.
-    pub(crate) fn of_run(
-        cfg: &TrainConfig,
-        aug: &dyn Augment,
-        train: &ImageSet,
-        device: Device,
-        summary: &FitSummary,
-    ) -> Self {
-        Self {
-            train: cfg.clone(),
-            augmentation: aug.spec(),
-            seed: cfg.seed,
-            data_fingerprint: data_fingerprint(train),
-            train_images: train.len(),
-            device: device_name(device),
-            threads: crate::cpu_threads(),
-            epoch_losses: summary.epoch_losses.clone(),
-            seconds: summary.seconds,
-        }
+/// The record of a training run that just finished on `device` in this process.
+pub(crate) fn record_of_run(
+    cfg: &TrainConfig,
+    aug: &dyn Augment,
+    train: &ImageSet,
+    device: Device,
+    summary: &FitSummary,
+) -> TrainingRecord {
+    TrainingRecord {
+        train: cfg.clone(),
+        augmentation: aug.spec(),
+        seed: cfg.seed,
+        data_fingerprint: data_fingerprint(train),
+        train_images: train.len(),
+        device: device_name(device),
+        threads: crate::cpu_threads(),
+        epoch_losses: summary.epoch_losses.clone(),
+        seconds: summary.seconds,
     }
 }
 
@@ -85,26 +61,6 @@ pub struct ModelSidecar {
     pub parameters: usize,
     /// How the weights were trained; `None` for untrained weights.
     pub training: Option<TrainingRecord>,
-}
-
-/// SHA-256 (hex) of a training set: its shape, then every pixel, then every label
-/// (little-endian `u16`). Two sets with the same fingerprint hold the same images in the same
-/// order.
-pub fn data_fingerprint(set: &ImageSet) -> String {
-    let mut h = Sha256::new();
-    for v in [
-        set.shape.channels,
-        set.shape.height,
-        set.shape.width,
-        set.len(),
-    ] {
-        h.update((v as u64).to_le_bytes());
-    }
-    h.update(&set.pixels);
-    for l in &set.labels {
-        h.update(l.to_le_bytes());
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A ConvAE / DenseAE / LinearAE anomaly detector: score = per-sample mean squared
@@ -293,7 +249,7 @@ impl AutoencoderDetector {
         );
         crate::set_cpu_threads(cfg.threads);
         let summary = run_training(&self.setup(), train, aug, cfg, progress)?;
-        self.training = Some(TrainingRecord::of_run(
+        self.training = Some(record_of_run(
             cfg,
             aug,
             train,
@@ -342,7 +298,7 @@ impl Detector for AutoencoderDetector {
         cfg: &TrainConfig,
         progress: &mut dyn FnMut(&EpochProgress),
     ) -> anyhow::Result<FitSummary> {
-        let device = parse_device(&cfg.device)?;
+        let device = tch_device(cfg.device)?;
         if device != self.device {
             self.device = device;
             self.vs = nn::VarStore::new(device);
@@ -404,6 +360,26 @@ impl Detector for AutoencoderDetector {
     fn kind(&self) -> String {
         self.config.kind.to_string()
     }
+
+    fn spec(&self) -> DetectorSpec {
+        DetectorSpec::autoencoder(self.config.clone())
+    }
+
+    fn shape(&self) -> ImageShape {
+        self.shape
+    }
+
+    fn parameter_count(&self) -> usize {
+        AutoencoderDetector::parameter_count(self)
+    }
+
+    fn training(&self) -> Option<&TrainingRecord> {
+        self.training.as_ref()
+    }
+
+    fn set_eval_batch(&mut self, images: usize) {
+        AutoencoderDetector::set_eval_batch(self, images)
+    }
 }
 
 /// Loads a model directory written by `Detector::save` (`model.json` + `model.safetensors`)
@@ -412,7 +388,7 @@ pub fn load_detector(dir: &Path) -> anyhow::Result<Box<dyn Detector>> {
     load_detector_on(dir, Device::Cpu)
 }
 
-/// Loads a model directory onto `device` (e.g. from [`parse_device`]).
+/// Loads a model directory onto `device` (e.g. from [`crate::parse_device`]).
 pub fn load_detector_on(dir: &Path, device: Device) -> anyhow::Result<Box<dyn Detector>> {
     Ok(Box::new(AutoencoderDetector::load(dir, device)?))
 }

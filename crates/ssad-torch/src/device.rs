@@ -2,21 +2,19 @@
 
 use tch::{Cuda, Device};
 
-/// Resolves a device name to a libtorch device.
-///
-/// `cpu`; `cuda` or `gpu` (= `cuda:0`); `cuda:N`; `auto` (the first GPU when CUDA is
-/// available, else the CPU). Asking for a GPU that is not there is an error, not a silent
-/// fallback to the CPU.
+/// Resolves a device name to a libtorch device (see [`tch_device`]).
 pub fn parse_device(name: &str) -> anyhow::Result<Device> {
-    let lower = name.trim().to_ascii_lowercase();
-    let index = match lower.as_str() {
-        "cpu" => return Ok(Device::Cpu),
-        "auto" => return Ok(Device::cuda_if_available()),
-        "cuda" | "gpu" => 0,
-        other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
-            Some(Ok(i)) => i,
-            _ => anyhow::bail!("unknown device '{name}': expected cpu, cuda, cuda:N or auto"),
-        },
+    tch_device(name.parse()?)
+}
+
+/// The libtorch device of a typed device: `auto` is the first GPU when CUDA is available,
+/// else the CPU. Asking for a GPU that is not there is an error, not a silent fallback to the
+/// CPU.
+pub fn tch_device(device: ssad_core::Device) -> anyhow::Result<Device> {
+    let (index, name) = match device {
+        ssad_core::Device::Cpu => return Ok(Device::Cpu),
+        ssad_core::Device::Auto => return Ok(Device::cuda_if_available()),
+        ssad_core::Device::Cuda(i) => (i, device.to_string()),
     };
     anyhow::ensure!(
         Cuda::is_available(),

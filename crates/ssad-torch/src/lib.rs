@@ -11,22 +11,24 @@
 //! PyTorch modules, and the tests compare forward passes and Adam steps with PyTorch.
 
 pub mod bench;
-mod config;
 mod detector;
 mod device;
+mod factory;
 pub mod geom;
 mod layers;
 mod model;
 mod train;
 
-pub use config::{ModelConfig, ModelKind};
+pub use ssad_core::model::{DetectorKind, DetectorSpec, ModelConfig, ModelKind};
 pub use detector::{
-    data_fingerprint, load_detector, load_detector_on, AutoencoderDetector, ModelSidecar,
-    TrainingRecord, DEFAULT_EVAL_BATCH, SIDECAR_FILE, SIDECAR_FORMAT, WEIGHTS_FILE,
+    load_detector, load_detector_on, AutoencoderDetector, ModelSidecar, DEFAULT_EVAL_BATCH,
+    SIDECAR_FILE, SIDECAR_FORMAT, WEIGHTS_FILE,
 };
-pub use device::{cpu_threads, device_name, parse_device, set_cpu_threads};
+pub use device::{cpu_threads, device_name, parse_device, set_cpu_threads, tch_device};
+pub use factory::TorchFactory;
+pub use ssad_core::detector::{data_fingerprint, TrainingRecord};
 pub use geom::{
-    build_detector, load_any_detector, load_any_detector_on, Backbone, DetectorFamily, GeomConfig,
+    build_detector, load_any_detector, load_any_detector_on, Backbone, GeomConfig,
     GeomDetector, GeomScore, GeomSidecar, GeomTransform, TransformPredictions, TransformSet,
     DIRICHLET_TENSOR, GEOM_SIDECAR_FORMAT, GEOM_TRANSFORMS,
 };

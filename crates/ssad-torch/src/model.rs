@@ -2,7 +2,7 @@
 //! like a PyTorch `state_dict()`; scripts/bench_train_torch.py holds the equivalent PyTorch
 //! modules.
 
-use crate::config::{ModelConfig, ModelKind};
+use ssad_core::model::{ModelConfig, ModelKind};
 use crate::layers::{BatchNorm, Conv, Linear, Registry, HALVING};
 use ssad_core::ImageShape;
 use tch::nn::Path;

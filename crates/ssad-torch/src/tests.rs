@@ -1,7 +1,7 @@
 //! Unit tests against PyTorch fixtures (scripts/fixtures/torch_autoencoders.py) and of the
 //! training loop's guarantees.
 
-use crate::config::{ModelConfig, ModelKind};
+use ssad_core::model::{ModelConfig, ModelKind};
 use crate::detector::AutoencoderDetector;
 use ssad_core::detector::{Detector, TrainConfig};
 use ssad_core::{Identity, ImageSet, ImageShape};
@@ -98,7 +98,7 @@ fn check_against_pytorch(name: &str, cfg: ModelConfig, shape: ImageShape) {
         lr: 1e-3,
         weight_decay: 0.01,
         seed: 0,
-        device: "cpu".into(),
+        device: ssad_core::Device::Cpu,
         threads: 1,
     };
     let summary = det

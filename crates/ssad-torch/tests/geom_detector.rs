@@ -51,7 +51,7 @@ fn train_cfg(epochs: usize) -> TrainConfig {
         lr: 1e-3,
         weight_decay: 0.0,
         seed: 3,
-        device: "cpu".into(),
+        device: ssad_core::Device::Cpu,
         threads: 1,
     }
 }

@@ -60,7 +60,7 @@ fn rotation_classifier_learns_mnist_sevens_and_flags_upside_down_ones() {
         lr: 2e-3,
         weight_decay: 0.0,
         seed: 0,
-        device: "cpu".into(),
+        device: ssad_core::Device::Cpu,
         // One libtorch thread: much faster than a contended pool on a busy small machine.
         threads: 1,
     };

@@ -77,7 +77,7 @@ fn tiny_dae_separates_mnist_zero_from_one() {
         lr: 1e-3,
         weight_decay: 0.0,
         seed: 0,
-        device: "cpu".into(),
+        device: ssad_core::Device::Cpu,
         threads: 1,
     };
     let summary = det.fit(&normal_train, &Noise, &cfg, &mut |_| {}).unwrap();

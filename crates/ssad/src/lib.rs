@@ -1,9 +1,13 @@
-//! ssad: testbeds, the study runner, the report and augmentation selection, over the pure
-//! crates and the detector trait. The `ssad` binary is a thin CLI over this library.
+//! ssad: testbeds, the study runner, the report, augmentation selection and the use of a
+//! detector on new images, over the pure crates and the detector factory. The `ssad` binary is
+//! a thin CLI over this library: every command is a function here (see `examples/`).
 
+pub mod detect;
 pub mod imageio;
 pub mod progress;
 pub mod report;
 pub mod select;
+pub mod single_run;
+pub mod stats_csv;
 pub mod study;
 pub mod testbed;

@@ -2,7 +2,8 @@
 //! real study whose augs axis sweeps transformation sets.
 
 use ssad::study::{result_rows, run_study, RunOptions, StudyConfig, StudyDir};
-use ssad_torch::{Backbone, DetectorFamily, TransformSet};
+use ssad_core::DetectorKind;
+use ssad_torch::{Backbone, TransformSet};
 use std::path::PathBuf;
 
 fn shared_data() -> PathBuf {
@@ -22,7 +23,7 @@ fn shared_data() -> PathBuf {
 fn table1_presets_sweep_transformation_sets() {
     for name in ["table1", "table1-fmnist"] {
         let cfg = StudyConfig::preset(name).unwrap();
-        assert_eq!(cfg.detector, DetectorFamily::Geom, "{name}");
+        assert_eq!(cfg.detector, DetectorKind::Geom, "{name}");
         assert_eq!(cfg.geom.transforms, TransformSet::FromAug, "{name}");
         assert_eq!(
             cfg.expanded_augs().unwrap(),
@@ -68,7 +69,7 @@ fn geom_settings_enter_the_run_hash_and_autoencoder_studies_are_unchanged() {
     other.geom.transforms_per_image += 1;
     assert_ne!(geom.run_config_hash(key), other.run_config_hash(key));
     let mut other = geom.clone();
-    other.detector = DetectorFamily::Autoencoder;
+    other.detector = DetectorKind::Autoencoder;
     assert_ne!(geom.run_config_hash(key), other.run_config_hash(key));
 }
 
@@ -138,10 +139,9 @@ threads = 1
     let opts = RunOptions {
         data_dir: shared_data(),
         shard: None,
-        quiet: true,
         max_runs: None,
     };
-    let out = run_study(&cfg, &dir, &opts).unwrap();
+    let out = run_study(&cfg, &dir, &opts, &ssad_torch::TorchFactory, &mut |_| {}).unwrap();
     assert_eq!((out.ran, out.failed), (3, 0), "{out:?}");
     let rows = result_rows(&dir.records().unwrap());
     let auc = |aug: &str| {

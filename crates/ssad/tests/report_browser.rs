@@ -85,9 +85,10 @@ fn tiny_study_report_has_every_figure_and_passes_in_chromium() {
         &RunOptions {
             data_dir: data_dir(),
             shard: None,
-            quiet: true,
             max_runs: None,
         },
+        &ssad_torch::TorchFactory,
+        &mut |_| {},
     )
     .unwrap();
     assert_eq!((outcome.ran, outcome.failed), (10, 0));
@@ -102,8 +103,9 @@ fn tiny_study_report_has_every_figure_and_passes_in_chromium() {
                 seed: 0,
             },
             data_dir: data_dir(),
-            device: "cpu".into(),
+            device: ssad_core::Device::Cpu,
         },
+        &ssad_torch::TorchFactory,
         &mut |_| {},
     )
     .unwrap();
@@ -116,7 +118,7 @@ fn tiny_study_report_has_every_figure_and_passes_in_chromium() {
     opts.settings.hist_per_group = 200;
     opts.settings.tsne_per_group = 60;
     opts.settings.tsne.epochs = 300;
-    let o = build_report(&dir.root, &out, &opts).unwrap();
+    let o = build_report(&dir.root, &out, &opts, &ssad_torch::TorchFactory).unwrap();
     assert!(o.notes.is_empty(), "{:?}", o.notes);
     eprintln!("report: {:.1} s", started.elapsed().as_secs_f64());
 

@@ -85,6 +85,7 @@ fn hand_made_study_report_has_hand_computed_statistics() {
         &study,
         &out,
         &ReportOptions::new(tmp.path().join("no-data")),
+        &ssad_torch::TorchFactory,
     )
     .unwrap();
 
@@ -178,6 +179,7 @@ fn report_errors_name_the_folder() {
         tmp.path(),
         &tmp.path().join("r"),
         &ReportOptions::new(tmp.path().into()),
+        &ssad_torch::TorchFactory,
     )
     .unwrap_err();
     assert!(format!("{e:#}").contains("is not a study folder"), "{e:#}");
@@ -187,6 +189,7 @@ fn report_errors_name_the_folder() {
         tmp.path(),
         &tmp.path().join("r"),
         &ReportOptions::new(tmp.path().into()),
+        &ssad_torch::TorchFactory,
     )
     .unwrap_err();
     assert!(format!("{e:#}").contains("no finished runs"), "{e:#}");

@@ -29,7 +29,7 @@ fn tiny_models(
         epochs: 1,
         batch_size: 32,
         seed: 0,
-        device: "cpu".into(),
+        device: ssad_core::Device::Cpu,
         threads: 1,
         ..Default::default()
     };

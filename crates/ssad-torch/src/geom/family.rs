@@ -1,61 +1,23 @@
-//! Choosing a detector family by name, and opening any saved model directory.
+//! Building a detector of a kind, and opening any saved model directory.
 
-use super::config::GeomConfig;
 use super::{GeomDetector, GEOM_SIDECAR_FORMAT};
-use crate::config::ModelConfig;
 use crate::detector::{AutoencoderDetector, SIDECAR_FILE, SIDECAR_FORMAT};
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
+use ssad_core::model::{DetectorKind, DetectorSpec};
 use ssad_core::{Detector, ImageShape};
-use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 use tch::Device;
 
-/// The detector families of ssad-torch (a study's `detector = "..."`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DetectorFamily {
-    /// The (denoising) autoencoders of METHOD.md section 2, configured by a [`ModelConfig`].
-    #[default]
-    Autoencoder,
-    /// The transformation classifier GEOM, configured by a [`GeomConfig`].
-    Geom,
-}
-
-impl fmt::Display for DetectorFamily {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DetectorFamily::Autoencoder => "autoencoder",
-            DetectorFamily::Geom => "geom",
-        })
-    }
-}
-
-impl FromStr for DetectorFamily {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> anyhow::Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "autoencoder" | "ae" => Ok(DetectorFamily::Autoencoder),
-            "geom" => Ok(DetectorFamily::Geom),
-            _ => anyhow::bail!("unknown detector '{s}': expected autoencoder or geom"),
-        }
-    }
-}
-
-/// A fresh detector of `family` for images of `shape` on `device`: an
-/// [`AutoencoderDetector`] from `model` or a [`GeomDetector`] from `geom` (the other config is
-/// ignored).
+/// A fresh detector of `spec.kind` for images of `shape` on `device`: an
+/// [`AutoencoderDetector`] from `spec.model` or a [`GeomDetector`] from `spec.geom`.
 pub fn build_detector(
-    family: DetectorFamily,
-    model: &ModelConfig,
-    geom: &GeomConfig,
+    spec: &DetectorSpec,
     shape: ImageShape,
     device: Device,
 ) -> anyhow::Result<Box<dyn Detector>> {
-    Ok(match family {
-        DetectorFamily::Autoencoder => Box::new(AutoencoderDetector::new(model, shape, device)?),
-        DetectorFamily::Geom => Box::new(GeomDetector::new(geom, shape, device)?),
+    Ok(match spec.kind {
+        DetectorKind::Autoencoder => Box::new(AutoencoderDetector::new(&spec.model, shape, device)?),
+        DetectorKind::Geom => Box::new(GeomDetector::new(&spec.geom, shape, device)?),
     })
 }
 

@@ -29,7 +29,6 @@
 //! Dirichlet parameters as `dirichlet.alpha`) and `model.json` ([`GeomSidecar`], format
 //! `ssad-geom`); [`load_any_detector`] opens autoencoder and GEOM directories alike.
 
-mod config;
 mod dirichlet;
 mod family;
 mod net;
@@ -39,12 +38,14 @@ mod transforms;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Backbone, GeomConfig, GeomScore, TransformSet};
-pub use family::{build_detector, load_any_detector, load_any_detector_on, DetectorFamily};
+pub use ssad_core::model::{Backbone, GeomConfig, GeomScore, TransformSet};
+pub use family::{build_detector, load_any_detector, load_any_detector_on};
 pub use transforms::{GeomTransform, GEOM_TRANSFORMS};
 
-use crate::detector::{TrainingRecord, DEFAULT_EVAL_BATCH, SIDECAR_FILE, WEIGHTS_FILE};
-use crate::device::parse_device;
+use crate::detector::{record_of_run, DEFAULT_EVAL_BATCH, SIDECAR_FILE, WEIGHTS_FILE};
+use crate::device::tch_device;
+use ssad_core::detector::TrainingRecord;
+use ssad_core::model::DetectorSpec;
 use anyhow::Context;
 use net::GeomNet;
 use serde::{Deserialize, Serialize};
@@ -460,7 +461,7 @@ impl Detector for GeomDetector {
                 aug.spec()
             );
         }
-        self.device = parse_device(&cfg.device)?;
+        self.device = tch_device(cfg.device)?;
         self.training = None;
         let transforms = Resolved::new(&self.config.transforms, aug)?;
         self.build(transforms, cfg.seed)?;
@@ -477,7 +478,7 @@ impl Detector for GeomDetector {
         if self.config.score == GeomScore::Dirichlet {
             self.fit_dirichlet(train)?;
         }
-        self.training = Some(TrainingRecord::of_run(
+        self.training = Some(record_of_run(
             cfg,
             aug,
             train,
@@ -592,5 +593,25 @@ impl Detector for GeomDetector {
 
     fn kind(&self) -> String {
         "geom".into()
+    }
+
+    fn spec(&self) -> DetectorSpec {
+        DetectorSpec::geom(self.config.clone())
+    }
+
+    fn shape(&self) -> ImageShape {
+        self.shape
+    }
+
+    fn parameter_count(&self) -> usize {
+        GeomDetector::parameter_count(self)
+    }
+
+    fn training(&self) -> Option<&TrainingRecord> {
+        self.training.as_ref()
+    }
+
+    fn set_eval_batch(&mut self, images: usize) {
+        GeomDetector::set_eval_batch(self, images)
     }
 }

@@ -4,7 +4,7 @@
 //! The layers are those of [`crate::layers`] (PyTorch names and default initialisation);
 //! `scripts/fixtures/torch_geom.py` holds the equivalent PyTorch modules.
 
-use super::config::{Backbone, GeomConfig};
+use ssad_core::model::{Backbone, GeomConfig};
 use crate::layers::{BatchNorm, Conv, ConvGeometry, Linear, Registry, HALVING};
 use ssad_core::ImageShape;
 use tch::nn::Path;

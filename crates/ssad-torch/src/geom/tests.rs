@@ -1,7 +1,7 @@
 //! GEOM classifiers against PyTorch fixtures (scripts/fixtures/torch_geom.py): forward pass,
 //! features, two Adam steps of cross-entropy, the 72 transformations and the GEOM score.
 
-use super::config::{Backbone, GeomConfig, TransformSet};
+use ssad_core::model::{Backbone, GeomConfig, TransformSet};
 use super::net::parameter_count;
 use super::{train, GeomDetector, GeomTransform};
 use crate::train::cosine_lr;

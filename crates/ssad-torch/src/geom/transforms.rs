@@ -1,7 +1,7 @@
 //! The transformations a GEOM classifier learns to recognise: the 72 deterministic GEOM
 //! transformations, or a list of random augmentation specs.
 
-use super::config::TransformSet;
+use ssad_core::model::TransformSet;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use ssad_augment::functional::{hflip, rot90, translate};

@@ -1,7 +1,12 @@
-//! Subcommand definitions and dispatch; each subcommand lives in its own file.
+//! Subcommand definitions and dispatch; each subcommand lives in its own file and only turns
+//! flags into the library's options, calls the library and prints.
 
 use clap::{Parser, Subcommand};
 
+/// The detector engine of the binary: every detector is built and opened through it.
+pub const FACTORY: ssad_torch::TorchFactory = ssad_torch::TorchFactory;
+
+pub mod args;
 pub mod augment;
 pub mod bench;
 pub mod data;

@@ -49,7 +49,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
     opts.settings.tsne_per_group = a.tsne_points.max(2);
     let out = a.out.unwrap_or_else(|| a.dir.join("report"));
     let started = std::time::Instant::now();
-    let o = report::build_report(&a.dir, &out, &opts)?;
+    let o = report::build_report(&a.dir, &out, &opts, &super::FACTORY)?;
     for n in &o.notes {
         eprintln!("note: {n}");
     }

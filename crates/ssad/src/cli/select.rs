@@ -1,29 +1,40 @@
-//! `ssad select`: choose the augmentation without labelled anomalies (METHOD.md section 7).
+//! `ssad select`: flags -> [`ssad::select`], rankings and tables -> the terminal.
 //!
 //! Two modes:
-//! - one task: `--dataset D --normal K` (or `--normal-dir DIR --test-dir DIR`) trains (or
-//!   reuses, with `--models DIR`) one DAE per candidate and prints the ranking;
+//! - one task: `--dataset D --normal K` (or `--images DIR --test-images DIR`) trains (or
+//!   reuses, with `--models DIR`) one detector per candidate and prints the ranking;
 //! - a finished study: `--study DIR` reuses its saved models for every task, writes
 //!   `selections.json` and `losses.csv`, and with `--evaluate` joins them with the study's
 //!   AUCs (hit rates, selected vs oracle vs vanilla, Wilcoxon) into `evaluation.md`,
 //!   `tasks.csv`, `summary.csv` and `selected-vs-oracle.png`.
 
+use super::args::{EngineArgs, ModelArgs, TrainingArgs};
 use super::data::DataDirArg;
+use super::FACTORY;
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use ssad::select::{self, Candidate, Criterion, SelectOptions, Selection, StudySelectOptions};
+use ssad::select::{TaskSource};
 use ssad::study::StudyDir;
-use ssad::testbed::{self, TestbedKind};
-use ssad_core::data::{DatasetName, FolderOptions};
-use ssad_core::{Batch, Detector, ImageSet, TrainConfig};
-use ssad_torch::{data_fingerprint, AutoencoderDetector, ModelConfig, ModelKind};
+use ssad::testbed::TestbedKind;
+use ssad_core::data::DatasetName;
+use ssad_core::Detector;
 use std::path::{Path, PathBuf};
+
+/// `--testbed` of a one-task selection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TestbedArg {
+    /// The whole test split (real anomalies: the other classes).
+    Wild,
+    /// The normal class's test images plus `--gen` applied to each.
+    Controlled,
+}
 
 /// Arguments of `ssad select`.
 #[derive(Args, Debug)]
 pub struct SelectArgs {
     /// A finished study folder: reuse its saved models and select on every task.
-    #[arg(long, conflicts_with_all = ["dataset", "normal_dir"])]
+    #[arg(long, conflicts_with_all = ["dataset", "images"])]
     pub study: Option<PathBuf>,
     /// With --study: join the selections with the study's AUCs and write the hit-rate tables
     /// and the selected-vs-oracle figure.
@@ -40,24 +51,24 @@ pub struct SelectArgs {
     pub title: Option<String>,
 
     /// Built-in dataset of the task (its test split is the unlabelled test data).
-    #[arg(long, conflicts_with = "normal_dir")]
+    #[arg(long, conflicts_with = "images")]
     pub dataset: Option<DatasetName>,
     /// Normal class of --dataset.
     #[arg(long, requires = "dataset")]
     pub normal: Option<usize>,
     /// Test data of --dataset: `wild` (the whole test split) or `controlled` (the normal
     /// class's test images plus --gen applied to each).
-    #[arg(long, default_value = "wild", requires = "dataset")]
-    pub testbed: String,
+    #[arg(long, value_enum, default_value = "wild", requires = "dataset")]
+    pub testbed: TestbedArg,
     /// Anomaly generator of `--testbed controlled`.
     #[arg(long, default_value = "cutout")]
     pub gen: String,
     /// Folder of normal training images (instead of --dataset; any size, resized to 32x32).
-    #[arg(long, requires = "test_dir")]
-    pub normal_dir: Option<PathBuf>,
-    /// Folder of unlabelled test images (with --normal-dir).
-    #[arg(long, requires = "normal_dir")]
-    pub test_dir: Option<PathBuf>,
+    #[arg(long, requires = "test_images", alias = "normal-dir")]
+    pub images: Option<PathBuf>,
+    /// Folder of unlabelled test images (with --images).
+    #[arg(long, requires = "images", alias = "test-dir")]
+    pub test_images: Option<PathBuf>,
     /// Candidate augmentations, comma separated.
     #[arg(long, default_value = "none,rotate,flip,cutout,cutpaste")]
     pub candidates: String,
@@ -65,37 +76,15 @@ pub struct SelectArgs {
     /// same data with the same settings, else trained and saved there.
     #[arg(long)]
     pub models: Option<PathBuf>,
-    /// Model family of the candidates.
-    #[arg(long, default_value = "convae")]
-    pub model: ModelKind,
-    /// ConvAE base width F.
-    #[arg(long, default_value_t = 16)]
-    pub width: usize,
-    /// Embedding size H.
-    #[arg(long, default_value_t = 64)]
-    pub embedding: usize,
-    /// Training epochs per candidate.
-    #[arg(long, default_value_t = 10)]
-    pub epochs: usize,
-    /// Images per optimisation step.
-    #[arg(long, default_value_t = 128)]
-    pub batch_size: usize,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
-    /// Training seed.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
     /// Train on at most this many normal images (a seeded subsample).
     #[arg(long, default_value_t = 1000)]
     pub train_limit: usize,
-    /// libtorch CPU threads (0 = default).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
-
-    /// Device: cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// At most this many training and test images enter the criteria (seeded subsample).
     #[arg(long, default_value_t = select::DEFAULT_MAX_POINTS)]
     pub max_points: usize,
@@ -118,10 +107,35 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
         max_points: args.max_points,
         seed: args.select_seed,
     };
+    args.engine.apply();
     if let Some(study) = &args.study {
         return run_study(&args, study, opts);
     }
-    let (train, test, what) = task_data(&args)?;
+    let source = match (&args.dataset, &args.images, &args.test_images) {
+        (Some(dataset), _, _) => TaskSource::Dataset {
+            dataset: *dataset,
+            normal: args.normal.with_context(|| {
+                format!("--normal is required with --dataset {dataset} (a class 0..9)")
+            })?,
+            testbed: match args.testbed {
+                TestbedArg::Wild => TestbedKind::InTheWild,
+                TestbedArg::Controlled => {
+                    ssad_augment::parse(&args.gen)
+                        .with_context(|| format!("bad --gen '{}'", args.gen))?;
+                    TestbedKind::Controlled {
+                        gens: vec![args.gen.clone()],
+                    }
+                }
+            },
+        },
+        (None, Some(train), Some(test)) => TaskSource::Folders {
+            train: train.clone(),
+            test: test.clone(),
+        },
+        _ => anyhow::bail!(
+            "give --dataset NAME --normal CLASS, --images DIR --test-images DIR, or --study DIR"
+        ),
+    };
     let specs = ssad_augment::parse_list(&args.candidates)
         .with_context(|| format!("bad --candidates '{}'", args.candidates))?;
     anyhow::ensure!(!specs.is_empty(), "--candidates lists no augmentation");
@@ -131,7 +145,22 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
         anyhow::ensure!(!names.contains(&name), "candidate '{name}' is listed twice");
         names.push(name);
     }
-    let detectors = candidate_models(&args, &train, &specs)?;
+    let cfg = args.training.config(&args.engine)?;
+    let task = select::task_data(&source, &args.data.resolve(), args.train_limit, cfg.seed)?;
+    let quiet = args.quiet;
+    let detectors = select::candidate_models(
+        &task.train,
+        &specs,
+        &args.model.spec(),
+        &cfg,
+        args.models.as_deref(),
+        &FACTORY,
+        &mut |line| {
+            if !quiet {
+                eprintln!("{line}");
+            }
+        },
+    )?;
     let augs: Vec<_> = specs.iter().map(|s| s.build()).collect();
     let candidates: Vec<Candidate<'_>> = names
         .iter()
@@ -140,11 +169,11 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
         .map(|((n, a), d)| Candidate {
             name: n.clone(),
             aug: a.as_ref(),
-            detector: d as &dyn Detector,
+            detector: d.as_ref() as &dyn Detector,
         })
         .collect();
-    let selection = select::score_candidates(&candidates, &train.to_batch(), &test, &opts)?;
-    print_ranking(&selection, &what, test.len());
+    let selection = select::score_candidates(&candidates, &task.train.to_batch(), &task.test, &opts)?;
+    print_ranking(&selection, &task.description, task.test.len());
     if let Some(path) = &args.json {
         ssad::study::store::write_atomic(
             path,
@@ -153,176 +182,6 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
         eprintln!("selection written to {}", path.display());
     }
     Ok(())
-}
-
-/// Training images and unlabelled test images of the task, and a description.
-fn task_data(args: &SelectArgs) -> anyhow::Result<(ImageSet, Batch, String)> {
-    match (&args.dataset, &args.normal_dir, &args.test_dir) {
-        (Some(dataset), _, _) => {
-            let normal = args.normal.with_context(|| {
-                format!("--normal is required with --dataset {dataset} (a class 0..9)")
-            })?;
-            let kind = match args.testbed.as_str() {
-                "wild" => TestbedKind::InTheWild,
-                "controlled" => {
-                    ssad_augment::parse(&args.gen)
-                        .with_context(|| format!("bad --gen '{}'", args.gen))?;
-                    TestbedKind::Controlled {
-                        gens: vec![args.gen.clone()],
-                    }
-                }
-                other => anyhow::bail!("--testbed '{other}': expected wild or controlled"),
-            };
-            let tb = testbed::build(
-                *dataset,
-                &kind,
-                normal,
-                &args.data.resolve(),
-                Some(args.train_limit),
-            )?;
-            let what = match &kind {
-                TestbedKind::InTheWild => format!("{dataset} class {normal}, in-the-wild test set"),
-                TestbedKind::Controlled { .. } => {
-                    format!(
-                        "{dataset} class {normal}, controlled test set (normal + {})",
-                        args.gen
-                    )
-                }
-            };
-            // Only the test images go on; the testbed's groups (labels) are dropped here.
-            Ok((tb.train, tb.test, what))
-        }
-        (None, Some(normal_dir), Some(test_dir)) => {
-            let opts = FolderOptions {
-                allow_mixed_sizes: true,
-                ..Default::default()
-            };
-            let train = ssad_core::data::load_folder(normal_dir, &opts).with_context(|| {
-                format!(
-                    "loading the normal images of --normal-dir {}",
-                    normal_dir.display()
-                )
-            })?;
-            let train = subsample(&train, args.train_limit, args.seed);
-            let test_opts = FolderOptions {
-                channels: Some(train.shape.channels),
-                ..opts
-            };
-            let test = ssad_core::data::load_folder(test_dir, &test_opts).with_context(|| {
-                format!(
-                    "loading the test images of --test-dir {}",
-                    test_dir.display()
-                )
-            })?;
-            let what = format!("{} -> {}", normal_dir.display(), test_dir.display());
-            Ok((train, test.to_batch(), what))
-        }
-        _ => anyhow::bail!(
-            "give --dataset NAME --normal CLASS, --normal-dir DIR --test-dir DIR, or --study DIR"
-        ),
-    }
-}
-
-fn subsample(set: &ImageSet, limit: usize, seed: u64) -> ImageSet {
-    set.select(&select::subsample_indices(set.len(), limit, seed))
-}
-
-/// Folder name of a candidate's model under --models: the spec made file-name safe.
-fn model_slug(spec: &str) -> String {
-    let s: String = spec
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    s.trim_matches('_').to_string()
-}
-
-/// Trains one detector per candidate, or reuses a saved one trained the same way.
-fn candidate_models(
-    args: &SelectArgs,
-    train: &ImageSet,
-    specs: &[ssad_augment::AugSpec],
-) -> anyhow::Result<Vec<AutoencoderDetector>> {
-    let device = ssad_torch::parse_device(&args.device)?;
-    let model = ModelConfig {
-        kind: args.model,
-        width: args.width,
-        embedding: args.embedding,
-    };
-    let cfg = TrainConfig {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        lr: args.lr,
-        weight_decay: 0.0,
-        seed: args.seed,
-        device: args.device.clone(),
-        threads: args.threads,
-    };
-    let fingerprint = data_fingerprint(train);
-    let mut out = Vec::new();
-    for (k, spec) in specs.iter().enumerate() {
-        let name = spec.to_string();
-        let dir = args.models.as_ref().map(|m| m.join(model_slug(&name)));
-        if let Some(dir) = dir
-            .as_ref()
-            .filter(|d| d.join(ssad_torch::SIDECAR_FILE).is_file())
-        {
-            let det = AutoencoderDetector::load(dir, device)?;
-            let same = det.config() == &model
-                && det.shape() == train.shape
-                && det.training().is_some_and(|t| {
-                    t.augmentation == spec.build().spec()
-                        && t.data_fingerprint == fingerprint
-                        && t.train.epochs == cfg.epochs
-                        && t.train.batch_size == cfg.batch_size
-                        && t.train.lr == cfg.lr
-                        && t.seed == cfg.seed
-                });
-            if same {
-                if !args.quiet {
-                    eprintln!(
-                        "[{}/{}] {name}: reusing {}",
-                        k + 1,
-                        specs.len(),
-                        dir.display()
-                    );
-                }
-                out.push(det);
-                continue;
-            }
-            if !args.quiet {
-                eprintln!(
-                    "[{}/{}] {name}: {} was trained differently; retraining",
-                    k + 1,
-                    specs.len(),
-                    dir.display()
-                );
-            }
-        }
-        if !args.quiet {
-            eprintln!(
-                "[{}/{}] {name}: training {model} on {} images, {} epochs",
-                k + 1,
-                specs.len(),
-                train.len(),
-                cfg.epochs
-            );
-        }
-        let mut det = AutoencoderDetector::new(&model, train.shape, device)?;
-        let aug = spec.build();
-        det.fit(train, aug.as_ref(), &cfg, &mut |_| {})
-            .with_context(|| format!("training candidate '{name}'"))?;
-        if let Some(dir) = &dir {
-            det.save(dir)?;
-        }
-        out.push(det);
-    }
-    Ok(out)
 }
 
 fn print_ranking(selection: &Selection, what: &str, n_test: usize) {
@@ -374,9 +233,9 @@ fn run_study(args: &SelectArgs, study: &Path, opts: SelectOptions) -> anyhow::Re
         let sopts = StudySelectOptions {
             select: opts,
             data_dir: args.data.resolve(),
-            device: args.device.clone(),
+            device: args.engine.device,
         };
-        let selections = select::select_study(&dir, &sopts, &mut |line| {
+        let selections = select::select_study(&dir, &sopts, &FACTORY, &mut |line| {
             if !quiet {
                 eprintln!("{line}");
             }

@@ -1,9 +1,12 @@
 //! `ssad study` subcommands: run a study grid, show its status, summarise and export it.
 
 use super::data::DataDirArg;
+use super::FACTORY;
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use ssad::study::{self, store, RunOptions, Shard, StudyConfig, StudyDir};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
+use ssad::study::{self, store, RunOptions, Shard, StudyConfig, StudyDir, StudyEvent};
+use ssad_core::Device;
 use std::path::PathBuf;
 
 /// `ssad study` subcommands.
@@ -56,7 +59,7 @@ pub struct RunArgs {
     pub shard: Option<Shard>,
     /// Override the training device (cpu, cuda, cuda:N, auto).
     #[arg(long)]
-    pub device: Option<String>,
+    pub device: Option<Device>,
     /// Override the number of epochs.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -67,7 +70,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub max_runs: Option<usize>,
     /// No progress bars (one line per run on stderr).
-    #[arg(long)]
+    #[arg(long, short)]
     pub quiet: bool,
     #[command(flatten)]
     pub data: DataDirArg,
@@ -185,11 +188,12 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
     let opts = RunOptions {
         data_dir: a.data.resolve(),
         shard,
-        quiet: a.quiet,
         max_runs: a.max_runs,
     };
     let started = std::time::Instant::now();
-    let o = study::run_study(&cfg, &dir, &opts)?;
+    let mut bars = StudyBars::new(a.quiet, cfg.train.epochs);
+    let o = study::run_study(&cfg, &dir, &opts, &FACTORY, &mut |e| bars.show(e))?;
+    bars.finish();
     eprintln!(
         "study '{}' in {}: {} runs in {}; {} already done, {} run now, {} failed ({:.1} s)",
         cfg.name,
@@ -203,9 +207,12 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         o.failed,
         started.elapsed().as_secs_f64()
     );
+    for (id, why) in &o.failures {
+        eprintln!("failed {id}: {why}");
+    }
     anyhow::ensure!(
         o.failed == 0,
-        "{} run(s) failed: see `ssad study status {}`",
+        "{} run(s) failed (reasons above; `ssad study status {}` lists them again)",
         o.failed,
         a.out.display()
     );
@@ -218,4 +225,81 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         store::write_csv(&rows, &a.out.join("results.csv"))?;
     }
     Ok(())
+}
+
+/// The study runner's events drawn as two progress bars (runs, epochs of the run in flight),
+/// or as one line per run with `--quiet`.
+struct StudyBars {
+    quiet: bool,
+    _multi: MultiProgress,
+    runs: ProgressBar,
+    epochs: ProgressBar,
+}
+
+impl StudyBars {
+    fn new(quiet: bool, epochs: usize) -> Self {
+        let multi = MultiProgress::with_draw_target(if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        });
+        let runs = multi.add(ProgressBar::new(0));
+        runs.set_style(ssad::progress::style(
+            "runs   {bar:30.cyan/blue} {pos}/{len} [{elapsed_precise} < {eta_linear}] {msg}",
+        ));
+        let epoch_bar = multi.add(ProgressBar::new(epochs as u64));
+        epoch_bar.set_style(ssad::progress::style(
+            "epochs {bar:30.green/white} {pos}/{len} [{eta_linear}] {msg}",
+        ));
+        Self {
+            quiet,
+            _multi: multi,
+            runs,
+            epochs: epoch_bar,
+        }
+    }
+
+    fn show(&mut self, event: StudyEvent<'_>) {
+        match event {
+            StudyEvent::Planned {
+                in_shard,
+                already_done,
+                pending,
+            } => {
+                self.runs.set_length(pending as u64);
+                if self.quiet {
+                    eprintln!(
+                        "{in_shard} runs in shard, {already_done} already done, {pending} to run"
+                    );
+                }
+            }
+            StudyEvent::RunStarted { key, .. } => {
+                self.runs.set_message(key.id());
+                self.epochs.reset();
+            }
+            StudyEvent::Epoch { progress, .. } => {
+                self.epochs.set_length(progress.epochs as u64);
+                self.epochs.set_position(progress.epoch as u64);
+                self.epochs.set_message(format!("loss {:.5}", progress.loss));
+            }
+            StudyEvent::RunFinished { key, record } => {
+                self.runs.inc(1);
+                if self.quiet {
+                    eprintln!("done {} ({:.1}s)", key.id(), record.train_seconds);
+                }
+            }
+            StudyEvent::RunFailed { key, error } => {
+                self.runs.inc(1);
+                self.runs.println(format!("run {} failed: {error}", key.id()));
+                if self.quiet {
+                    eprintln!("run {} failed: {error}", key.id());
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        self.epochs.finish_and_clear();
+        self.runs.finish();
+    }
 }

@@ -353,10 +353,13 @@ fn answer_line(t: &RelativeTable, sweep_members: &[String]) -> String {
 }
 
 /// Builds the report of the study in `study_root` into `out` (created if missing).
+/// The figures of one task (reconstructions, histograms, t-SNE) load the study's saved
+/// models through `factory`.
 pub fn build_report(
     study_root: &Path,
     out: &Path,
     opts: &ReportOptions,
+    factory: &dyn ssad_core::DetectorFactory,
 ) -> anyhow::Result<ReportOutcome> {
     let study = StudyDir::open(study_root)?;
     let cfg = study.config()?;
@@ -677,6 +680,7 @@ pub fn build_report(
             &daes,
             &opts.data_dir,
             &opts.settings,
+            factory,
         )?;
         let stem = tables::slug(&[
             &task.dataset.to_string(),

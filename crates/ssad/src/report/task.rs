@@ -197,6 +197,7 @@ pub fn task_figures(
     dae_augs: &[String],
     data_dir: &Path,
     settings: &TaskSettings,
+    factory: &dyn ssad_core::DetectorFactory,
 ) -> anyhow::Result<TaskFigures> {
     let tb = testbed::build(
         task.dataset,
@@ -342,7 +343,8 @@ pub fn task_figures(
         .collect();
     for aug in &models {
         let dir = model_dir(study, records, task, aug)?;
-        let det: Box<dyn Detector> = ssad_torch::load_detector(&dir)
+        let det: Box<dyn Detector> = factory
+            .load(&dir, ssad_core::Device::Cpu)
             .with_context(|| format!("loading the model of '{aug}' from {}", dir.display()))?;
         if hist_augs.iter().take(settings.max_panels).any(|h| h == aug) {
             let aug_train = augmented(&train_b, aug, task.seed)?;

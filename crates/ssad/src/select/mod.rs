@@ -11,17 +11,20 @@
 //!   embeddings);
 //! - [`task`]: one task — embed `X`, `Y = aug(X)` and `Z` with each candidate
 //!   ([`ssad_core::Detector::embed`]) and rank;
+//! - [`candidates`]: a task's data and one trained (or reused) detector per candidate;
 //! - [`study`]: every task of a finished study, reusing its saved models;
 //! - [`evaluate`]: joins a study's selections with its true AUCs (hit rates, selected vs
 //!   oracle vs vanilla, Wilcoxon of selected vs vanilla) and writes the tables and the figure
 //!   ([`plot`]).
 
+pub mod candidates;
 pub mod evaluate;
 pub mod loss;
 pub mod plot;
 pub mod study;
 pub mod task;
 
+pub use candidates::{candidate_models, task_data, TaskData, TaskSource};
 pub use evaluate::{
     evaluate, evaluation_markdown, write_evaluation, Evaluation, SliceSummary, TaskOutcome,
 };

@@ -63,8 +63,8 @@ pub struct StudySelectOptions {
     pub select: SelectOptions,
     /// Data directory (the study's datasets).
     pub data_dir: PathBuf,
-    /// Device the saved models are loaded onto (`cpu`, `cuda`, `auto`, ...).
-    pub device: String,
+    /// Device the saved models are loaded onto.
+    pub device: ssad_core::Device,
 }
 
 /// Run records of a study grouped by (dataset, normal class, seed).
@@ -128,6 +128,7 @@ fn task_test_sets(testbeds: &[(String, testbed::Testbed)]) -> Vec<((String, Stri
 pub fn select_study(
     dir: &StudyDir,
     opts: &StudySelectOptions,
+    factory: &dyn ssad_core::DetectorFactory,
     log: &mut dyn FnMut(&str),
 ) -> anyhow::Result<Vec<TaskSelection>> {
     let cfg = dir.config()?;
@@ -143,7 +144,7 @@ pub fn select_study(
             "{left_out} run record(s) left out (stale config or no saved model)"
         ));
     }
-    let device = ssad_torch::parse_device(&opts.device)?;
+    let device = factory.resolve_device(opts.device)?;
     let mut sets: Option<(DatasetName, ImageSet, ImageSet)> = None;
     let mut out = Vec::new();
     for ((dataset, normal, seed), records) in &groups {
@@ -169,7 +170,8 @@ pub fn select_study(
         for r in records {
             let model_dir = dir.root.join(r.model_dir.as_deref().unwrap_or_default());
             detectors.push(
-                ssad_torch::load_detector_on(&model_dir, device)
+                factory
+                    .load(&model_dir, device)
                     .with_context(|| format!("loading the model of run {}", r.run_id))?,
             );
             augs.push(

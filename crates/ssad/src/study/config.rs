@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ssad_core::data::DatasetName;
 use ssad_core::TrainConfig;
-use ssad_torch::{DetectorFamily, GeomConfig, ModelConfig};
+use ssad_core::model::{DetectorKind, DetectorSpec, GeomConfig, ModelConfig, TransformSet};
 
 /// A study: the grid of datasets x normal classes x augmentations x seeds, the testbeds each
 /// trained model is scored on, and the model and training settings.
@@ -44,7 +44,7 @@ pub struct StudyConfig {
     /// Detector family: `autoencoder` (default; `[model]`) or `geom` (the transformation
     /// classifier; `[geom]`).
     #[serde(default, skip_serializing_if = "is_autoencoder")]
-    pub detector: DetectorFamily,
+    pub detector: DetectorKind,
     /// Detector architecture.
     #[serde(default)]
     pub model: ModelConfig,
@@ -80,8 +80,8 @@ fn default_seeds() -> Vec<u64> {
 fn default_true() -> bool {
     true
 }
-fn is_autoencoder(d: &DetectorFamily) -> bool {
-    *d == DetectorFamily::Autoencoder
+fn is_autoencoder(d: &DetectorKind) -> bool {
+    *d == DetectorKind::Autoencoder
 }
 fn is_default_geom(g: &GeomConfig) -> bool {
     *g == GeomConfig::default()
@@ -220,11 +220,17 @@ impl StudyConfig {
         if let Some(l) = self.train_limit {
             anyhow::ensure!(l >= 1, "train_limit must be at least 1");
         }
-        if self.detector == DetectorFamily::Geom {
+        if self.detector == DetectorKind::Geom {
             self.geom.validate_settings()?;
+            if let TransformSet::Specs(list) = &self.geom.transforms {
+                for spec in list {
+                    ssad_augment::parse(spec)
+                        .with_context(|| format!("geom.transforms: '{spec}'"))?;
+                }
+            }
             let augs = self.expanded_augs()?;
             anyhow::ensure!(
-                self.geom.transforms == ssad_torch::TransformSet::FromAug || augs.len() == 1,
+                self.geom.transforms == TransformSet::FromAug || augs.len() == 1,
                 "augs: with geom.transforms = {} the transformation set is fixed and augs must be \
                  [\"none\"], got {augs:?}; set geom.transforms = \"aug\" to sweep transformation \
                  sets over augs",
@@ -275,9 +281,10 @@ impl StudyConfig {
     /// another hash is stale and is redone on resume. The device and thread count are left
     /// out so a study can move between machines.
     pub fn run_config_hash(&self, key: &RunKey) -> String {
-        let mut train = self.train.clone();
-        train.device = String::new();
-        train.threads = 0;
+        let mut train = serde_json::json!(self.train);
+        // Written as `""` and 0 since the first format, so old records keep their hash.
+        train["device"] = serde_json::json!("");
+        train["threads"] = serde_json::json!(0);
         let v = serde_json::json!({
             "key": key,
             "testbeds": self.testbeds,
@@ -289,12 +296,21 @@ impl StudyConfig {
         });
         // Only GEOM studies hash their detector settings, so autoencoder hashes are unchanged.
         let mut v = v;
-        if self.detector == DetectorFamily::Geom {
+        if self.detector == DetectorKind::Geom {
             v["detector"] = serde_json::json!(self.detector);
             v["geom"] = serde_json::json!(self.geom);
         }
         let h = Sha256::digest(v.to_string().as_bytes());
         h.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The detector every run of this study builds.
+    pub fn detector_spec(&self) -> DetectorSpec {
+        DetectorSpec {
+            kind: self.detector,
+            model: self.model.clone(),
+            geom: self.geom.clone(),
+        }
     }
 
     /// The config as TOML.
@@ -435,7 +451,7 @@ mod tests {
             other.run_config_hash(&runs[0])
         );
         let mut moved = cfg.clone();
-        moved.train.device = "cuda:1".into();
+        moved.train.device = ssad_core::Device::Cuda(1);
         assert_eq!(
             cfg.run_config_hash(&runs[0]),
             moved.run_config_hash(&runs[0])

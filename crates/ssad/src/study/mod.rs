@@ -8,6 +8,8 @@ pub mod store;
 pub mod summary;
 
 pub use config::{expand_sweep, RunKey, StudyConfig, PRESETS};
-pub use runner::{run_study, shard_runs, status, RunOptions, RunOutcome, Shard, StudyStatus};
+pub use runner::{
+    run_study, shard_runs, status, RunOptions, RunOutcome, Shard, StudyEvent, StudyStatus,
+};
 pub use store::{result_rows, ResultRow, RunRecord, StudyDir};
 pub use summary::{summarize, StudySummary};

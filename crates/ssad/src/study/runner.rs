@@ -1,5 +1,6 @@
 //! Executes a study's grid: resumable, shardable, one training per run scored on every
-//! testbed, with progress bars over runs and epochs.
+//! testbed. Detectors come from a [`DetectorFactory`]; progress is reported as
+//! [`StudyEvent`]s, which the CLI draws as bars and a library user may log or ignore.
 
 use super::config::{RunKey, StudyConfig};
 use super::store::{
@@ -7,9 +8,8 @@ use super::store::{
 };
 use crate::testbed::{self, Testbed, TestbedKind};
 use anyhow::Context;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 use ssad_core::data::{self, DatasetName, Split};
-use ssad_core::{Detector, EpochProgress, ImageSet};
+use ssad_core::{Detector, DetectorFactory, EpochProgress, ImageSet};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -52,10 +52,51 @@ pub struct RunOptions {
     pub data_dir: PathBuf,
     /// Only this shard of the grid.
     pub shard: Option<Shard>,
-    /// No progress bars.
-    pub quiet: bool,
     /// Stop after this many runs (for smoke tests and time-boxed sessions).
     pub max_runs: Option<usize>,
+}
+
+/// What [`run_study`] reports while it works, in this order: one `Planned`, then per pending
+/// run a `RunStarted`, its `Epoch`s and a `RunFinished` or `RunFailed`.
+#[derive(Debug)]
+pub enum StudyEvent<'a> {
+    /// The grid of this shard is known.
+    Planned {
+        /// Runs of this shard in the grid.
+        in_shard: usize,
+        /// Runs already done with the same config (skipped).
+        already_done: usize,
+        /// Runs to do now.
+        pending: usize,
+    },
+    /// A run starts training.
+    RunStarted {
+        /// Which run.
+        key: &'a RunKey,
+        /// 0-based position among the pending runs.
+        index: usize,
+    },
+    /// A run finished an epoch.
+    Epoch {
+        /// Which run.
+        key: &'a RunKey,
+        /// The epoch and its loss.
+        progress: &'a EpochProgress,
+    },
+    /// A run is done and its record written.
+    RunFinished {
+        /// Which run.
+        key: &'a RunKey,
+        /// Its record.
+        record: &'a RunRecord,
+    },
+    /// A run failed; its failure record is written and the study goes on.
+    RunFailed {
+        /// Which run.
+        key: &'a RunKey,
+        /// Why, with its causes.
+        error: &'a str,
+    },
 }
 
 /// What a call to [`run_study`] did.
@@ -69,15 +110,8 @@ pub struct RunOutcome {
     pub ran: usize,
     /// Runs that failed now (see `failed/`).
     pub failed: usize,
-}
-
-/// Builds the detector of a study (the only place that names a concrete detector type).
-pub fn build_detector(
-    cfg: &StudyConfig,
-    shape: ssad_core::ImageShape,
-) -> anyhow::Result<Box<dyn Detector>> {
-    let device = ssad_torch::parse_device(&cfg.train.device)?;
-    ssad_torch::build_detector(cfg.detector, &cfg.model, &cfg.geom, shape, device)
+    /// Each failed run's id and reason.
+    pub failures: Vec<(String, String)>,
 }
 
 /// Testbeds of one (dataset, normal class), by testbed name.
@@ -137,11 +171,14 @@ pub fn shard_runs(cfg: &StudyConfig, shard: Option<Shard>) -> anyhow::Result<Vec
 }
 
 /// Runs every pending run of the study (this shard's), skipping runs already recorded with the
-/// same config hash. A killed process loses at most its run in flight.
+/// same config hash, building each detector with `factory`. A killed process loses at most
+/// its run in flight. Progress goes to `on_event`.
 pub fn run_study(
     cfg: &StudyConfig,
     dir: &StudyDir,
     opts: &RunOptions,
+    factory: &dyn DetectorFactory,
+    on_event: &mut dyn FnMut(StudyEvent<'_>),
 ) -> anyhow::Result<RunOutcome> {
     let runs = shard_runs(cfg, opts.shard)?;
     let mut outcome = RunOutcome {
@@ -158,54 +195,36 @@ pub fn run_study(
     if let Some(m) = opts.max_runs {
         pending.truncate(m);
     }
-    let multi = MultiProgress::with_draw_target(if opts.quiet {
-        ProgressDrawTarget::hidden()
-    } else {
-        ProgressDrawTarget::stderr()
+    on_event(StudyEvent::Planned {
+        in_shard: outcome.in_shard,
+        already_done: outcome.already_done,
+        pending: pending.len(),
     });
-    let runs_bar = multi.add(ProgressBar::new(pending.len() as u64));
-    runs_bar.set_style(crate::progress::style(
-        "runs   {bar:30.cyan/blue} {pos}/{len} [{elapsed_precise} < {eta_linear}] {msg}",
-    ));
-    let epoch_bar = multi.add(ProgressBar::new(cfg.train.epochs as u64));
-    epoch_bar.set_style(crate::progress::style(
-        "epochs {bar:30.green/white} {pos}/{len} [{eta_linear}] {msg}",
-    ));
-    if opts.quiet {
-        eprintln!(
-            "{} runs in shard, {} already done, {} to run",
-            outcome.in_shard,
-            outcome.already_done,
-            pending.len()
-        );
-    }
     let mut cache = DataCache::default();
-    for key in &pending {
-        runs_bar.set_message(key.id());
-        epoch_bar.reset();
-        match run_one(cfg, dir, &opts.data_dir, key, &mut cache, &epoch_bar) {
+    for (index, key) in pending.iter().enumerate() {
+        on_event(StudyEvent::RunStarted { key, index });
+        let run = run_one(cfg, dir, &opts.data_dir, key, &mut cache, factory, &mut |p| {
+            on_event(StudyEvent::Epoch { key, progress: p })
+        });
+        match run {
             Ok(rec) => {
                 dir.write_record(&rec)?;
                 outcome.ran += 1;
-                if opts.quiet {
-                    eprintln!("done {} ({:.1}s)", key.id(), rec.train_seconds);
-                }
+                on_event(StudyEvent::RunFinished { key, record: &rec });
             }
             Err(e) => {
                 outcome.failed += 1;
                 let msg = format!("{e:#}");
-                runs_bar.println(format!("run {} failed: {msg}", key.id()));
+                on_event(StudyEvent::RunFailed { key, error: &msg });
                 dir.write_failure(&FailureRecord {
                     key: key.clone(),
-                    error: msg,
+                    error: msg.clone(),
                     failed_unix: now_unix(),
                 })?;
+                outcome.failures.push((key.id(), msg));
             }
         }
-        runs_bar.inc(1);
     }
-    epoch_bar.finish_and_clear();
-    runs_bar.finish();
     Ok(outcome)
 }
 
@@ -216,25 +235,18 @@ fn run_one(
     data_dir: &std::path::Path,
     key: &RunKey,
     cache: &mut DataCache,
-    bar: &ProgressBar,
+    factory: &dyn DetectorFactory,
+    on_epoch: &mut dyn FnMut(&EpochProgress),
 ) -> anyhow::Result<RunRecord> {
     let testbeds = cache.testbeds(cfg, data_dir, key.dataset, key.normal)?;
     let aug = ssad_augment::parse(&key.aug)?.build();
     let train_set = &testbeds[0].1.train;
-    let mut detector = build_detector(cfg, train_set.shape)?;
+    let mut detector: Box<dyn Detector> =
+        factory.build(&cfg.detector_spec(), train_set.shape, cfg.train.device)?;
     let mut train_cfg = cfg.train.clone();
     train_cfg.seed = key.seed;
     let started = Instant::now();
-    let fit = detector.fit(
-        train_set,
-        aug.as_ref(),
-        &train_cfg,
-        &mut |p: &EpochProgress| {
-            bar.set_length(p.epochs as u64);
-            bar.set_position(p.epoch as u64);
-            bar.set_message(format!("loss {:.5}", p.loss));
-        },
-    )?;
+    let fit = detector.fit(train_set, aug.as_ref(), &train_cfg, on_epoch)?;
     let train_seconds = started.elapsed().as_secs_f64();
     let id = key.id();
     let mut results = Vec::new();
@@ -298,10 +310,10 @@ fn run_one(
         config_hash: cfg.run_config_hash(key),
         ssad_version: env!("CARGO_PKG_VERSION").into(),
         // The device it really ran on (`auto` resolved), for timings read later.
-        device: ssad_torch::parse_device(&cfg.train.device)
-            .map(ssad_torch::device_name)
-            .unwrap_or_else(|_| cfg.train.device.clone()),
-        threads: ssad_torch::cpu_threads(),
+        device: factory
+            .resolve_device(cfg.train.device)
+            .map_or_else(|_| cfg.train.device.to_string(), |d| d.to_string()),
+        threads: factory.cpu_threads(),
         finished_unix: now_unix(),
         train_images: train_set.len(),
         train_seconds,

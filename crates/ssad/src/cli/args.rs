@@ -1,0 +1,114 @@
+//! Flags shared by several commands, flattened into each one's arguments so that every
+//! command spells them the same way and has the same defaults (the reference settings of
+//! METHOD.md section 2).
+
+use clap::Args;
+use ssad_core::model::{DetectorKind, DetectorSpec, GeomConfig, ModelConfig, ModelKind};
+use ssad_core::{Device, TrainConfig};
+
+/// Which detector to build: `--detector`, `--model`, `--width`, `--embedding`.
+#[derive(Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// Detector kind: autoencoder (reconstruction error) or geom (transformation classifier).
+    #[arg(long, default_value = "autoencoder")]
+    pub detector: DetectorKind,
+    /// Autoencoder family: convae, denseae or linearae.
+    #[arg(long, default_value = "convae")]
+    pub model: ModelKind,
+    /// Base width F of the ConvAE (and of GEOM's ConvAE encoder).
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    /// Embedding size H.
+    #[arg(long, default_value_t = 256)]
+    pub embedding: usize,
+}
+
+impl ModelArgs {
+    /// The detector these flags describe.
+    pub fn spec(&self) -> DetectorSpec {
+        let model = ModelConfig {
+            kind: self.model,
+            width: self.width,
+            embedding: self.embedding,
+        };
+        let geom = GeomConfig {
+            width: self.width,
+            embedding: self.embedding,
+            ..GeomConfig::default()
+        };
+        DetectorSpec {
+            kind: self.detector,
+            model,
+            geom,
+        }
+    }
+}
+
+/// How to train: `--epochs`, `--batch-size`, `--lr`, `--weight-decay`, `--seed`.
+#[derive(Args, Clone, Debug)]
+pub struct TrainingArgs {
+    /// Training epochs.
+    #[arg(long, default_value_t = 256)]
+    pub epochs: usize,
+    /// Images per optimisation step.
+    #[arg(long, default_value_t = 1024, alias = "batch")]
+    pub batch_size: usize,
+    /// Adam learning rate (annealed to 0 by a cosine over the run).
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Adam weight decay lambda.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Seed of initialisation, shuffling and augmentation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl TrainingArgs {
+    /// The training settings, checked: every value finite and in range.
+    pub fn config(&self, engine: &EngineArgs) -> anyhow::Result<TrainConfig> {
+        anyhow::ensure!(self.epochs >= 1, "--epochs must be at least 1, got 0");
+        anyhow::ensure!(
+            self.batch_size >= 1,
+            "--batch-size must be at least 1, got 0"
+        );
+        anyhow::ensure!(
+            self.lr.is_finite() && self.lr > 0.0,
+            "--lr must be a positive number, got {}",
+            self.lr
+        );
+        anyhow::ensure!(
+            self.weight_decay.is_finite() && self.weight_decay >= 0.0,
+            "--weight-decay must be a number >= 0, got {}",
+            self.weight_decay
+        );
+        Ok(TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            seed: self.seed,
+            device: engine.device,
+            threads: engine.threads,
+        })
+    }
+}
+
+/// Where the model runs: `--device`, `--threads`.
+#[derive(Args, Clone, Debug)]
+pub struct EngineArgs {
+    /// Device: cpu, cuda, cuda:N or auto (a GPU when there is one).
+    #[arg(long, default_value = "auto")]
+    pub device: Device,
+    /// libtorch CPU threads (0 = libtorch's default, one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+impl EngineArgs {
+    /// Applies `--threads` to the engine of this process (0 leaves its default).
+    pub fn apply(&self) {
+        use ssad_core::DetectorFactory;
+        super::FACTORY.set_cpu_threads(self.threads);
+    }
+}

@@ -1,0 +1,353 @@
+//! One detector outside a study: train it on a dataset's normal class or a folder of images
+//! ([`train`]), and score a dataset's test split or a folder with it ([`score`]): per-image
+//! scores as CSV and, when a normal class is known, the AUC and AP of every class pair.
+//!
+//! A trained model folder holds the detector's own files and `run.json` ([`Provenance`]):
+//! where its training data came from, so `score` knows the normal class.
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use ssad_augment::AugSpec;
+use ssad_core::data::{self, DatasetName, FolderOptions, Split};
+use ssad_core::{
+    Detector, DetectorFactory, DetectorSpec, Device, EpochProgress, FitSummary, ImageSet,
+    TrainConfig,
+};
+use ssad_stats::metrics::{AnomalyTarget, PairMetrics};
+use std::path::{Path, PathBuf};
+
+/// File written next to the model by [`train`]: where the training data came from.
+pub const PROVENANCE_FILE: &str = "run.json";
+
+/// Where a single-run model's training data came from (`run.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Built-in dataset, if trained on one.
+    pub dataset: Option<DatasetName>,
+    /// Normal class of the dataset.
+    pub normal: Option<usize>,
+    /// Image folder, if trained on one.
+    pub images: Option<PathBuf>,
+    /// Augmentation spec.
+    pub aug: String,
+    /// Number of training images.
+    pub train_images: usize,
+    /// Subsample limit, if any.
+    pub train_limit: Option<usize>,
+}
+
+impl Provenance {
+    /// Reads `MODEL/run.json`; `None` when the model has none (e.g. a study's model).
+    pub fn read(model: &Path) -> anyhow::Result<Option<Self>> {
+        let path = model.join(PROVENANCE_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
+                format!("{} is not a valid {PROVENANCE_FILE}", path.display())
+            })?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+}
+
+/// The training images of [`train`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainData {
+    /// The training images of one class of a built-in dataset.
+    Dataset {
+        /// The dataset.
+        name: DatasetName,
+        /// Its normal class.
+        normal: usize,
+    },
+    /// Every image of a folder (DIR/*.png|jpg or DIR/<class>/...).
+    Folder(PathBuf),
+}
+
+/// What [`train`] trains.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// The training images.
+    pub data: TrainData,
+    /// Where the built-in datasets live.
+    pub data_dir: PathBuf,
+    /// Augmentation of the self-supervision.
+    pub aug: AugSpec,
+    /// The detector.
+    pub detector: DetectorSpec,
+    /// Training settings.
+    pub train: TrainConfig,
+    /// Train on at most this many images (a seeded subsample).
+    pub train_limit: Option<usize>,
+    /// Output folder of the model.
+    pub out: PathBuf,
+}
+
+/// What [`train`] did.
+pub struct TrainOutcome {
+    /// The trained detector (also saved).
+    pub detector: Box<dyn Detector>,
+    /// Number of training images.
+    pub train_images: usize,
+    /// Loss per epoch and wall time.
+    pub summary: FitSummary,
+}
+
+/// A seeded subsample of at most `limit` images (all when `None`), kept in dataset order.
+pub fn subsample(set: &ImageSet, limit: Option<usize>, seed: u64) -> ImageSet {
+    match limit.filter(|&l| l < set.len()) {
+        None => set.clone(),
+        Some(l) => {
+            use rand::seq::SliceRandom;
+            use rand::SeedableRng;
+            let mut idx: Vec<usize> = (0..set.len()).collect();
+            idx.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+            idx.truncate(l);
+            idx.sort_unstable();
+            set.select(&idx)
+        }
+    }
+}
+
+/// Trains one detector and saves it with its [`Provenance`] into `opts.out`. `log` gets one
+/// line describing the training before it starts.
+pub fn train(
+    opts: &TrainOptions,
+    factory: &dyn DetectorFactory,
+    on_epoch: &mut dyn FnMut(&EpochProgress),
+    log: &mut dyn FnMut(&str),
+) -> anyhow::Result<TrainOutcome> {
+    if let Some(l) = opts.train_limit {
+        anyhow::ensure!(l >= 2, "--train-limit must be at least 2, got {l}");
+    }
+    let train_set = match &opts.data {
+        TrainData::Dataset { name, normal } => {
+            name.check_class(*normal)?;
+            let train = data::load(*name, Split::Train, &opts.data_dir)?;
+            crate::testbed::normal_training_set(
+                &train,
+                *normal as u16,
+                opts.train_limit,
+                opts.train.seed,
+            )
+        }
+        TrainData::Folder(dir) => {
+            let set = data::load_folder(dir, &FolderOptions::default())?;
+            subsample(&set, opts.train_limit, opts.train.seed)
+        }
+    };
+    anyhow::ensure!(
+        train_set.len() >= 2,
+        "need at least 2 training images, found {}",
+        train_set.len()
+    );
+    let mut det = factory.build(&opts.detector, train_set.shape, opts.train.device)?;
+    log(&format!(
+        "training {} ({} parameters) on {} images {} with aug '{}', {} epochs, batch {}, device {}",
+        opts.detector,
+        det.parameter_count(),
+        train_set.len(),
+        train_set.shape,
+        opts.aug,
+        opts.train.epochs,
+        opts.train.batch_size,
+        factory
+            .resolve_device(opts.train.device)
+            .map_or_else(|_| opts.train.device.to_string(), |d| d.to_string()),
+    ));
+    let summary = det.fit(&train_set, opts.aug.build().as_ref(), &opts.train, on_epoch)?;
+    det.save(&opts.out)?;
+    let (dataset, normal, images) = match &opts.data {
+        TrainData::Dataset { name, normal } => (Some(*name), Some(*normal), None),
+        TrainData::Folder(dir) => (None, None, Some(dir.clone())),
+    };
+    let provenance = Provenance {
+        dataset,
+        normal,
+        images,
+        aug: opts.aug.to_string(),
+        train_images: train_set.len(),
+        train_limit: opts.train_limit,
+    };
+    crate::study::store::write_atomic(
+        &opts.out.join(PROVENANCE_FILE),
+        (serde_json::to_string_pretty(&provenance)? + "\n").as_bytes(),
+    )?;
+    Ok(TrainOutcome {
+        detector: det,
+        train_images: train_set.len(),
+        summary,
+    })
+}
+
+/// The images [`score`] scores.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScoreData {
+    /// The test split of a built-in dataset.
+    Dataset(DatasetName),
+    /// A folder of images (DIR/<class>/*.png|jpg, or DIR/*.png|jpg).
+    Folder(PathBuf),
+}
+
+/// What [`score`] scores, with which model.
+#[derive(Clone, Debug)]
+pub struct ScoreOptions {
+    /// Model folder.
+    pub model: PathBuf,
+    /// The images.
+    pub data: ScoreData,
+    /// Where the built-in datasets live.
+    pub data_dir: PathBuf,
+    /// Normal class for the AUCs: a class number or name (default: the model's training class
+    /// from `run.json`, when scoring the same dataset).
+    pub normal: Option<String>,
+    /// Device of the model.
+    pub device: Device,
+    /// Images per forward pass.
+    pub batch_size: usize,
+    /// CSV of per-image scores (default: `MODEL/scores-<dataset or folder>.csv`).
+    pub csv: Option<PathBuf>,
+}
+
+/// What [`score`] computed and wrote.
+#[derive(Debug)]
+pub struct ScoreOutcome {
+    /// The model, as described by its spec.
+    pub model: String,
+    /// The per-image scores file (`index,label,score`).
+    pub csv: PathBuf,
+    /// Number of images scored.
+    pub images: usize,
+    /// Class names of the scored set.
+    pub class_names: Vec<String>,
+    /// The normal class of the AUCs (`None`: no class known, no AUCs).
+    pub normal: Option<u16>,
+    /// AUC and AP per anomaly class and one-vs-rest (empty without a normal class).
+    pub pairs: Vec<PairMetrics>,
+    /// The metrics as JSON (`<csv>.metrics.json`), when computed.
+    pub metrics_json: Option<PathBuf>,
+}
+
+impl ScoreOutcome {
+    /// Name of class `c` (its number when unnamed).
+    pub fn class_name(&self, c: u16) -> String {
+        self.class_names
+            .get(c as usize)
+            .cloned()
+            .unwrap_or_else(|| c.to_string())
+    }
+
+    /// Readable name of a pair's anomalies (a class name or `one-vs-rest`).
+    pub fn anomaly_name(&self, p: &PairMetrics) -> String {
+        match p.anomaly {
+            AnomalyTarget::Class(c) => self.class_name(c),
+            AnomalyTarget::Rest => "one-vs-rest".into(),
+        }
+    }
+}
+
+/// Scores a dataset's test split or a folder with a saved model; writes the scores CSV and,
+/// with a normal class, the per-pair metrics JSON.
+pub fn score(opts: &ScoreOptions, factory: &dyn DetectorFactory) -> anyhow::Result<ScoreOutcome> {
+    anyhow::ensure!(
+        opts.batch_size >= 1,
+        "--batch-size must be at least 1, got 0"
+    );
+    let mut det = factory.load(&opts.model, opts.device)?;
+    det.set_eval_batch(opts.batch_size);
+    let provenance = Provenance::read(&opts.model).ok().flatten();
+    let (test, source) = match &opts.data {
+        ScoreData::Dataset(name) => (
+            data::load(*name, Split::Test, &opts.data_dir)?,
+            name.to_string(),
+        ),
+        ScoreData::Folder(dir) => {
+            let folder = FolderOptions {
+                channels: Some(det.shape().channels),
+                ..Default::default()
+            };
+            let stem = dir
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or("images".into());
+            (data::load_folder(dir, &folder)?, stem)
+        }
+    };
+    anyhow::ensure!(
+        test.shape == det.shape(),
+        "images of {source} are {} but the model takes {}",
+        test.shape,
+        det.shape()
+    );
+    let scores: Vec<f64> = det
+        .score(&test.to_batch())?
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let csv_path = opts
+        .csv
+        .clone()
+        .unwrap_or_else(|| opts.model.join(format!("scores-{source}.csv")));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["index", "label", "score"])?;
+    for (i, (s, l)) in scores.iter().zip(&test.labels).enumerate() {
+        w.write_record([i.to_string(), l.to_string(), format!("{s:e}")])?;
+    }
+    crate::study::store::write_atomic(&csv_path, &w.into_inner()?)?;
+
+    let normal = normal_class(opts, provenance.as_ref(), &test)?;
+    let mut out = ScoreOutcome {
+        model: det.spec().to_string(),
+        csv: csv_path,
+        images: scores.len(),
+        class_names: test.class_names.clone(),
+        normal,
+        pairs: Vec::new(),
+        metrics_json: None,
+    };
+    if let Some(normal) = normal {
+        out.pairs = ssad_stats::metrics::pairwise(&scores, &test.labels, normal)
+            .with_context(|| format!("cannot compute AUCs with normal class {normal}"))?;
+        let json = out.csv.with_extension("metrics.json");
+        crate::study::store::write_atomic(
+            &json,
+            (serde_json::to_string_pretty(&out.pairs)? + "\n").as_bytes(),
+        )?;
+        out.metrics_json = Some(json);
+    }
+    Ok(out)
+}
+
+/// The normal class: `opts.normal` (number or class name), else the training class of
+/// `run.json` when scoring the same dataset.
+fn normal_class(
+    opts: &ScoreOptions,
+    provenance: Option<&Provenance>,
+    test: &ImageSet,
+) -> anyhow::Result<Option<u16>> {
+    if let Some(n) = &opts.normal {
+        if let Some(i) = test.class_names.iter().position(|c| c == n) {
+            return Ok(Some(i as u16));
+        }
+        let i: usize = n.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "--normal '{n}' is neither a class number nor one of {:?}",
+                test.class_names
+            )
+        })?;
+        anyhow::ensure!(
+            i < test.num_classes().max(1),
+            "--normal {i} is out of range: the test set has classes 0..{}",
+            test.num_classes().saturating_sub(1)
+        );
+        return Ok(Some(i as u16));
+    }
+    let dataset = match &opts.data {
+        ScoreData::Dataset(d) => Some(*d),
+        ScoreData::Folder(_) => None,
+    };
+    Ok(provenance
+        .filter(|r| r.dataset.is_some() && r.dataset == dataset)
+        .and_then(|r| r.normal)
+        .map(|n| n as u16))
+}
