@@ -33,4 +33,6 @@ pub use geom::{
 pub use tch::Device;
 
 #[cfg(test)]
+mod parity;
+#[cfg(test)]
 mod tests;
