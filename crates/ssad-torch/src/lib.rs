@@ -35,4 +35,6 @@ pub use geom::{
 pub use tch::Device;
 
 #[cfg(test)]
+mod parity;
+#[cfg(test)]
 mod tests;

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The test suite, as `make test` and CI run it (after scripts/setup-torch.sh is sourced):
+#
+# 1. `cargo test --workspace --no-fail-fast`: every crate's tests, so one failure never hides
+#    the rest;
+# 2. the engine's tests again (ssad-torch: the PyTorch-parity tests and the training-loop
+#    tests) with libtorch's CPU kernels capped to older instruction sets, so a float tolerance
+#    that holds on this machine's kernels only is caught here and not on a user's CPU:
+#    oneDNN at AVX2 and at SSE4.1 (`DNNL_MAX_CPU_ISA`), and ATen's own kernels at their
+#    portable default (`ATEN_CPU_CAPABILITY=default`). On a CPU without the capped
+#    instruction sets (or not x86-64) a cap is a no-op or skipped;
+# 3. one summary line: passed, failed and ignored tests over all runs, and which runs failed.
+#
+# Exit status: non-zero when any run failed. `SSAD_TEST_ISA=0` skips step 2.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+failed_runs=()
+
+run() {
+    local label=$1
+    shift
+    echo "== $label: $*" >&2
+    "$@" 2>&1 | tee -a "$log"
+    local rc=${PIPESTATUS[0]}
+    if [ "$rc" -ne 0 ]; then
+        failed_runs+=("$label")
+    fi
+}
+
+run "all crates" cargo test --workspace --no-fail-fast
+
+if [ "${SSAD_TEST_ISA:-1}" != 0 ]; then
+    if [ "$(uname -m)" = x86_64 ]; then
+        run "engine, oneDNN capped at AVX2" env DNNL_MAX_CPU_ISA=AVX2 cargo test -p ssad-torch --no-fail-fast
+        run "engine, oneDNN capped at SSE4.1" env DNNL_MAX_CPU_ISA=SSE41 cargo test -p ssad-torch --no-fail-fast
+    fi
+    run "engine, ATen default kernels" env ATEN_CPU_CAPABILITY=default cargo test -p ssad-torch --no-fail-fast
+fi
+
+# cargo prints one "test result: ok. 12 passed; 0 failed; 1 ignored; ..." line per test binary.
+read -r passed failed ignored < <(
+    grep -E '^test result: ' "$log" | awk '{
+        for (i = 1; i <= NF; i++) {
+            if ($(i) ~ /^passed;?$/) p += $(i - 1);
+            if ($(i) ~ /^failed;?$/) f += $(i - 1);
+            if ($(i) ~ /^ignored;?$/) g += $(i - 1);
+        }
+    } END { print p + 0, f + 0, g + 0 }'
+)
+if [ ${#failed_runs[@]} -gt 0 ]; then
+    echo "failed runs: ${failed_runs[*]}" >&2
+    # A run can fail before any test runs (a compile error): count it as a failure.
+    [ "$failed" -gt 0 ] || failed=${#failed_runs[@]}
+fi
+echo "tests: $passed passed, $failed failed, $ignored skipped"
+[ ${#failed_runs[@]} -eq 0 ]
