@@ -16,5 +16,5 @@ pub use detector::{
     data_fingerprint, Detector, DetectorFactory, Device, Embeddings, EpochProgress, FitSummary,
     TrainConfig, TrainingRecord,
 };
-pub use model::{DetectorKind, DetectorSpec, ModelConfig, ModelKind};
 pub use images::{Batch, ImageSet, ImageShape};
+pub use model::{DetectorKind, DetectorSpec, ModelConfig, ModelKind};

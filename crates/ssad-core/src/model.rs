@@ -453,7 +453,6 @@ impl FromStr for DetectorKind {
     }
 }
 
-
 /// Everything needed to build a detector: its kind and that kind's settings (the settings of
 /// the other kind are carried along unused, so a config file can switch kinds in one line).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,13 +5,13 @@
 //! MSE, backward, Adam step, loss read back), on a fixed random batch; scoring is
 //! `Detector::score` on the same batch.
 
-use anyhow::Context;
-use ssad_core::model::ModelConfig;
 use crate::detector::AutoencoderDetector;
 use crate::train::train_step;
+use anyhow::Context;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use ssad_core::detector::Detector;
+use ssad_core::model::ModelConfig;
 use ssad_core::{Batch, ImageShape};
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -1,7 +1,6 @@
 //! [`AutoencoderDetector`]: the autoencoder family behind the [`Detector`] trait, with
 //! safetensors weights and a JSON sidecar.
 
-use ssad_core::model::ModelConfig;
 use crate::device::{device_name, tch_device};
 use crate::model::Network;
 use crate::train::{run_training, TrainSetup};
@@ -12,6 +11,7 @@ use ssad_core::detector::{
     data_fingerprint, Detector, Embeddings, EpochProgress, FitSummary, TrainConfig, TrainingRecord,
 };
 use ssad_core::model::DetectorSpec;
+use ssad_core::model::ModelConfig;
 use ssad_core::{Batch, ImageSet, ImageShape};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -249,13 +249,7 @@ impl AutoencoderDetector {
         );
         crate::set_cpu_threads(cfg.threads);
         let summary = run_training(&self.setup(), train, aug, cfg, progress)?;
-        self.training = Some(record_of_run(
-            cfg,
-            aug,
-            train,
-            self.device,
-            &summary,
-        ));
+        self.training = Some(record_of_run(cfg, aug, train, self.device, &summary));
         Ok(summary)
     }
 

@@ -19,19 +19,19 @@ mod layers;
 mod model;
 mod train;
 
-pub use ssad_core::model::{DetectorKind, DetectorSpec, ModelConfig, ModelKind};
 pub use detector::{
     load_detector, load_detector_on, AutoencoderDetector, ModelSidecar, DEFAULT_EVAL_BATCH,
     SIDECAR_FILE, SIDECAR_FORMAT, WEIGHTS_FILE,
 };
 pub use device::{cpu_threads, device_name, parse_device, set_cpu_threads, tch_device};
 pub use factory::TorchFactory;
-pub use ssad_core::detector::{data_fingerprint, TrainingRecord};
 pub use geom::{
-    build_detector, load_any_detector, load_any_detector_on, Backbone, GeomConfig,
-    GeomDetector, GeomScore, GeomSidecar, GeomTransform, TransformPredictions, TransformSet,
-    DIRICHLET_TENSOR, GEOM_SIDECAR_FORMAT, GEOM_TRANSFORMS,
+    build_detector, load_any_detector, load_any_detector_on, Backbone, GeomConfig, GeomDetector,
+    GeomScore, GeomSidecar, GeomTransform, TransformPredictions, TransformSet, DIRICHLET_TENSOR,
+    GEOM_SIDECAR_FORMAT, GEOM_TRANSFORMS,
 };
+pub use ssad_core::detector::{data_fingerprint, TrainingRecord};
+pub use ssad_core::model::{DetectorKind, DetectorSpec, ModelConfig, ModelKind};
 pub use tch::Device;
 
 #[cfg(test)]

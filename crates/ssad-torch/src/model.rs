@@ -2,8 +2,8 @@
 //! like a PyTorch `state_dict()`; scripts/bench_train_torch.py holds the equivalent PyTorch
 //! modules.
 
-use ssad_core::model::{ModelConfig, ModelKind};
 use crate::layers::{BatchNorm, Conv, Linear, Registry, HALVING};
+use ssad_core::model::{ModelConfig, ModelKind};
 use ssad_core::ImageShape;
 use tch::nn::Path;
 use tch::Tensor;

@@ -1,10 +1,10 @@
 //! Unit tests against PyTorch fixtures (scripts/fixtures/torch_autoencoders.py) and of the
 //! training loop's guarantees.
 
-use ssad_core::model::{ModelConfig, ModelKind};
 use crate::detector::AutoencoderDetector;
 use crate::parity::with_prefix;
 use ssad_core::detector::{Detector, TrainConfig};
+use ssad_core::model::{ModelConfig, ModelKind};
 use ssad_core::{Identity, ImageSet, ImageShape};
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -221,7 +221,10 @@ fn bad_input_gets_clear_errors() {
     let mut det = AutoencoderDetector::new(&tiny_model(), data.shape, Device::Cpu).unwrap();
 
     // Unknown device: refused where the name is parsed, once, at the edge.
-    let err = "tpu:0".parse::<ssad_core::Device>().unwrap_err().to_string();
+    let err = "tpu:0"
+        .parse::<ssad_core::Device>()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown device 'tpu:0'"), "{err}");
 
     // CUDA requested but absent.

@@ -3,6 +3,7 @@
 //! a thin CLI over this library: every command is a function here (see `examples/`).
 
 pub mod detect;
+pub mod figure;
 pub mod imageio;
 pub mod progress;
 pub mod report;

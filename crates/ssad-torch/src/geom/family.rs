@@ -16,7 +16,9 @@ pub fn build_detector(
     device: Device,
 ) -> anyhow::Result<Box<dyn Detector>> {
     Ok(match spec.kind {
-        DetectorKind::Autoencoder => Box::new(AutoencoderDetector::new(&spec.model, shape, device)?),
+        DetectorKind::Autoencoder => {
+            Box::new(AutoencoderDetector::new(&spec.model, shape, device)?)
+        }
         DetectorKind::Geom => Box::new(GeomDetector::new(&spec.geom, shape, device)?),
     })
 }

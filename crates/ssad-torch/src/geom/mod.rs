@@ -38,19 +38,19 @@ mod transforms;
 #[cfg(test)]
 mod tests;
 
-pub use ssad_core::model::{Backbone, GeomConfig, GeomScore, TransformSet};
 pub use family::{build_detector, load_any_detector, load_any_detector_on};
+pub use ssad_core::model::{Backbone, GeomConfig, GeomScore, TransformSet};
 pub use transforms::{GeomTransform, GEOM_TRANSFORMS};
 
 use crate::detector::{record_of_run, DEFAULT_EVAL_BATCH, SIDECAR_FILE, WEIGHTS_FILE};
 use crate::device::tch_device;
-use ssad_core::detector::TrainingRecord;
-use ssad_core::model::DetectorSpec;
 use anyhow::Context;
 use net::GeomNet;
 use serde::{Deserialize, Serialize};
 use ssad_core::augment::{Augment, Identity};
+use ssad_core::detector::TrainingRecord;
 use ssad_core::detector::{Detector, Embeddings, EpochProgress, FitSummary, TrainConfig};
+use ssad_core::model::DetectorSpec;
 use ssad_core::{Batch, ImageSet, ImageShape};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -478,13 +478,7 @@ impl Detector for GeomDetector {
         if self.config.score == GeomScore::Dirichlet {
             self.fit_dirichlet(train)?;
         }
-        self.training = Some(record_of_run(
-            cfg,
-            aug,
-            train,
-            self.device,
-            &summary,
-        ));
+        self.training = Some(record_of_run(cfg, aug, train, self.device, &summary));
         Ok(summary)
     }
 

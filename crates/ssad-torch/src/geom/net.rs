@@ -4,8 +4,8 @@
 //! The layers are those of [`crate::layers`] (PyTorch names and default initialisation);
 //! `scripts/fixtures/torch_geom.py` holds the equivalent PyTorch modules.
 
-use ssad_core::model::{Backbone, GeomConfig};
 use crate::layers::{BatchNorm, Conv, ConvGeometry, Linear, Registry, HALVING};
+use ssad_core::model::{Backbone, GeomConfig};
 use ssad_core::ImageShape;
 use tch::nn::Path;
 use tch::{Kind, Tensor};

@@ -1,12 +1,12 @@
 //! GEOM classifiers against PyTorch fixtures (scripts/fixtures/torch_geom.py): forward pass,
 //! features, two Adam steps of cross-entropy, the 72 transformations and the GEOM score.
 
-use ssad_core::model::{Backbone, GeomConfig, TransformSet};
 use super::net::parameter_count;
 use super::{train, GeomDetector, GeomTransform};
 use crate::parity::{self, with_prefix};
 use crate::train::cosine_lr;
 use ssad_core::detector::Detector;
+use ssad_core::model::{Backbone, GeomConfig, TransformSet};
 use ssad_core::{Batch, ImageShape};
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -1,12 +1,12 @@
 //! The transformations a GEOM classifier learns to recognise: the 72 deterministic GEOM
 //! transformations, or a list of random augmentation specs.
 
-use ssad_core::model::TransformSet;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use ssad_augment::functional::{hflip, rot90, translate};
 use ssad_augment::AugSpec;
 use ssad_core::augment::{sample_rng, splitmix64, Augment};
+use ssad_core::model::TransformSet;
 use ssad_core::ImageShape;
 
 /// Number of GEOM transformations: 2 flips x 3 x-shifts x 3 y-shifts x 4 rotations.

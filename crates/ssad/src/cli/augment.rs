@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use ssad_augment::bench::{images_per_cpu_second, images_per_second};
+use ssad_augment::bench;
 use ssad_augment::{parse_list, AugSpec, CATALOGUE};
 use ssad_core::augment::augment_batch;
 use ssad_core::data::{self, DatasetName, Split};
@@ -199,8 +199,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub aug: Option<String>,
     /// Images per batch.
-    #[arg(long, default_value_t = 1024)]
-    pub batch: usize,
+    #[arg(long, default_value_t = 1024, alias = "batch")]
+    pub batch_size: usize,
     /// Side length of the square images.
     #[arg(long, default_value_t = 32)]
     pub size: usize,
@@ -222,125 +222,22 @@ pub struct BenchArgs {
     pub out: PathBuf,
 }
 
-/// One row of the augmentation benchmark.
-#[derive(Debug, Serialize)]
-pub struct BenchRow {
-    /// Augmentation spec.
-    pub spec: String,
-    /// Its category.
-    pub category: String,
-    /// Channels of the images.
-    pub channels: usize,
-    /// Images per second (wall clock) on one thread.
-    pub single_thread_images_per_s: f64,
-    /// Images per second (wall clock) on `threads` threads.
-    pub multi_thread_images_per_s: f64,
-    /// Images per CPU-second on one thread (robust to other load on the machine).
-    pub single_thread_cpu_images_per_s: Option<f64>,
-    /// torchvision's per-image images per second (wall clock, one thread), when measured.
-    pub torchvision_images_per_s: Option<f64>,
-    /// torchvision's per-image images per CPU-second (one thread), when measured.
-    pub torchvision_cpu_images_per_s: Option<f64>,
-    /// Single-thread speed-up over torchvision, by CPU time (by wall clock if CPU time is
-    /// missing on either side); absent for the identity.
-    pub speedup_vs_torchvision: Option<f64>,
-}
-
-/// The benchmark's JSON report.
-#[derive(Debug, Serialize)]
-pub struct BenchReport {
-    /// Images per batch.
-    pub batch: usize,
-    /// Image side length.
-    pub size: usize,
-    /// Threads of the multi-threaded runs.
-    pub threads: usize,
-    /// Minimum timed seconds per measurement.
-    pub min_time_s: f64,
-    /// The torchvision JSON the comparison used, if any.
-    pub torchvision_source: Option<String>,
-    /// One row per (spec, channels).
-    pub results: Vec<BenchRow>,
-}
-
-fn default_bench_specs() -> String {
-    let mut names: Vec<&str> = CATALOGUE.iter().map(|e| e.name).collect();
-    names.extend([
-        "cutout(area=0.2)",
-        "cutout(width=0.2)",
-        "jitter(s=0.5)",
-        "mask(p=0.3)",
-        "geom+cutout",
-    ]);
-    names.join(",")
-}
-
-/// The torchvision benchmark's figures: wall-clock and CPU images/s by spec and channels.
-struct TorchvisionFigures {
-    wall: serde_json::Value,
-    cpu: serde_json::Value,
-}
-
-impl TorchvisionFigures {
-    fn get(v: &serde_json::Value, spec: &str, channels: usize) -> Option<f64> {
-        v[spec][channels.to_string()].as_f64()
-    }
-}
-
-/// Reads the JSON of scripts/bench_augment_torchvision.py, if present.
-fn read_torchvision(path: &Path) -> anyhow::Result<Option<TorchvisionFigures>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let json: serde_json::Value = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not the JSON of bench_augment_torchvision.py",
-            path.display()
-        )
-    })?;
-    anyhow::ensure!(
-        json["images_per_s"].is_object(),
-        "{} has no images_per_s table; rerun scripts/bench_augment_torchvision.py",
-        path.display()
-    );
-    Ok(Some(TorchvisionFigures {
-        wall: json["images_per_s"].clone(),
-        cpu: json["cpu_images_per_s"].clone(),
-    }))
-}
-
 /// Runs `ssad bench augment`.
 pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
-    let specs = parse_list(args.aug.as_deref().unwrap_or(&default_bench_specs()))?;
-    anyhow::ensure!(
-        args.batch > 0 && args.size > 0,
-        "--batch and --size must be positive"
-    );
-    for &c in &args.channels {
-        anyhow::ensure!(
-            c == 1 || c == 3,
-            "--channels: {c} is not supported; expected 1 or 3"
-        );
-    }
+    let specs = parse_list(args.aug.as_deref().unwrap_or(&bench::default_bench_specs()))?;
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let single = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-    let multi = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()?;
-    let reference = read_torchvision(&args.torchvision)?;
-    let mut results = Vec::new();
+    let torchvision = bench::read_torchvision(&args.torchvision)?
+        .map(|r| (r, args.torchvision.display().to_string()));
     println!(
         "augmentation benchmark: batch {} of {}x{} images, images/s (wall clock: 1 thread, {threads} threads; CPU: 1 thread){}",
-        args.batch,
+        args.batch_size,
         args.size,
         args.size,
-        if reference.is_some() {
+        if torchvision.is_some() {
             format!("; torchvision per-image CPU images/s from {}", args.torchvision.display())
         } else {
             String::new()
@@ -357,78 +254,35 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
         "torchvision",
         "speed-up"
     );
-    let fmt_opt = |v: Option<f64>| v.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into());
-    for &channels in &args.channels {
-        let shape = ImageShape::new(channels, args.size, args.size);
-        // A fixed pseudo-random batch in [0, 1].
-        let mut rng = ssad_core::sample_rng(12345, 0, channels as u64);
-        let pristine = Batch {
-            shape,
-            data: (0..args.batch * shape.numel())
-                .map(|_| rand::Rng::random::<f32>(&mut rng))
-                .collect(),
-        };
-        for spec in &specs {
-            let s1 = images_per_second(spec, &pristine, &single, args.min_time);
-            let sn = images_per_second(spec, &pristine, &multi, args.min_time);
-            let cpu = images_per_cpu_second(spec, &pristine, args.min_time);
-            let name = spec.to_string();
-            let tv_wall = reference
-                .as_ref()
-                .and_then(|r| TorchvisionFigures::get(&r.wall, &name, channels));
-            let tv_cpu = reference
-                .as_ref()
-                .and_then(|r| TorchvisionFigures::get(&r.cpu, &name, channels));
-            let speedup = if spec.is_none() {
-                None
-            } else {
-                match (cpu, tv_cpu) {
-                    (Some(ours), Some(theirs)) => Some(ours / theirs),
-                    _ => tv_wall.map(|t| s1 / t),
-                }
-            };
-            println!(
-                "{:<20} {:<12} {:>2} {:>10.0} {:>10.0} {:>10} {:>11} {:>9}",
-                name,
-                spec.category(),
-                channels,
-                s1,
-                sn,
-                fmt_opt(cpu),
-                fmt_opt(tv_cpu.or(tv_wall)),
-                speedup
-                    .map(|x| format!("{x:.1}x"))
-                    .unwrap_or_else(|| "-".into())
-            );
-            results.push(BenchRow {
-                spec: name,
-                category: spec.category().to_string(),
-                channels,
-                single_thread_images_per_s: s1,
-                multi_thread_images_per_s: sn,
-                single_thread_cpu_images_per_s: cpu,
-                torchvision_images_per_s: tv_wall,
-                torchvision_cpu_images_per_s: tv_cpu,
-                speedup_vs_torchvision: speedup,
-            });
-        }
-    }
-    let report = BenchReport {
-        batch: args.batch,
+    let opts = bench::BenchOptions {
+        specs,
+        batch: args.batch_size,
         size: args.size,
+        channels: args.channels.clone(),
         threads,
-        min_time_s: args.min_time,
-        torchvision_source: reference
-            .as_ref()
-            .map(|_| args.torchvision.display().to_string()),
-        results,
+        min_time: args.min_time,
+        torchvision,
     };
-    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create folder {}", parent.display()))?;
-    }
-    std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    let fmt_opt = |v: Option<f64>| v.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into());
+    let report = bench::run(&opts, &mut |r| {
+        println!(
+            "{:<20} {:<12} {:>2} {:>10.0} {:>10.0} {:>10} {:>11} {:>9}",
+            r.spec,
+            r.category,
+            r.channels,
+            r.single_thread_images_per_s,
+            r.multi_thread_images_per_s,
+            fmt_opt(r.single_thread_cpu_images_per_s),
+            fmt_opt(r.torchvision_cpu_images_per_s.or(r.torchvision_images_per_s)),
+            r.speedup_vs_torchvision
+                .map(|x| format!("{x:.1}x"))
+                .unwrap_or_else(|| "-".into())
+        );
+    })?;
+    ssad::study::store::write_atomic(
+        &args.out,
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
     println!("wrote {}", args.out.display());
     Ok(())
 }

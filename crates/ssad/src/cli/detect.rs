@@ -160,7 +160,12 @@ pub fn detect(args: DetectArgs) -> anyhow::Result<()> {
     })?;
     println!("{:>12}  {:<9}  path", "score", "verdict");
     for r in &o.rows {
-        println!("{:>12.6}  {:<9}  {}", r.score, r.verdict(), r.path.display());
+        println!(
+            "{:>12.6}  {:<9}  {}",
+            r.score,
+            r.verdict(),
+            r.path.display()
+        );
     }
     let flagged = o.rows.iter().filter(|r| r.anomalous == Some(true)).count();
     match &o.threshold {

@@ -13,8 +13,8 @@ use super::data::DataDirArg;
 use super::FACTORY;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use ssad::select::TaskSource;
 use ssad::select::{self, Candidate, Criterion, SelectOptions, Selection, StudySelectOptions};
-use ssad::select::{TaskSource};
 use ssad::study::StudyDir;
 use ssad::testbed::TestbedKind;
 use ssad_core::data::DatasetName;
@@ -172,7 +172,8 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
             detector: d.as_ref() as &dyn Detector,
         })
         .collect();
-    let selection = select::score_candidates(&candidates, &task.train.to_batch(), &task.test, &opts)?;
+    let selection =
+        select::score_candidates(&candidates, &task.train.to_batch(), &task.test, &opts)?;
     print_ranking(&selection, &task.description, task.test.len());
     if let Some(path) = &args.json {
         ssad::study::store::write_atomic(

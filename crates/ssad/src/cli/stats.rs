@@ -104,4 +104,3 @@ pub fn run(cmd: StatsCommand) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
-

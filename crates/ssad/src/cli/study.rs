@@ -280,7 +280,8 @@ impl StudyBars {
             StudyEvent::Epoch { progress, .. } => {
                 self.epochs.set_length(progress.epochs as u64);
                 self.epochs.set_position(progress.epoch as u64);
-                self.epochs.set_message(format!("loss {:.5}", progress.loss));
+                self.epochs
+                    .set_message(format!("loss {:.5}", progress.loss));
             }
             StudyEvent::RunFinished { key, record } => {
                 self.runs.inc(1);
@@ -290,7 +291,8 @@ impl StudyBars {
             }
             StudyEvent::RunFailed { key, error } => {
                 self.runs.inc(1);
-                self.runs.println(format!("run {} failed: {error}", key.id()));
+                self.runs
+                    .println(format!("run {} failed: {error}", key.id()));
                 if self.quiet {
                     eprintln!("run {} failed: {error}", key.id());
                 }

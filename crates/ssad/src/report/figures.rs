@@ -1,7 +1,7 @@
 //! The report's figures (METHOD.md section 6) as plain data plus a [`Figure`] drawing each:
 //! forest plot, parameter sweep, reconstruction grid, error histograms and t-SNE scatter.
 
-use super::plot::{
+use crate::figure::{
     bold, category_style, draw_err, draw_legend, draw_marker, legend_height, text, Figure,
     LegendEntry, Marker, GREY, MARKERS, SERIES,
 };

@@ -10,7 +10,6 @@
 
 pub mod figures;
 pub mod html;
-pub mod plot;
 pub mod tables;
 pub mod task;
 pub mod tsne;
@@ -423,7 +422,7 @@ pub fn build_report(
     };
     let mut add_figure = |kind: FigureKind,
                           id: &str,
-                          r: plot::RenderedFigure,
+                          r: crate::figure::RenderedFigure,
                           alt: &str,
                           caption: &str,
                           body: &mut String| {
@@ -559,7 +558,7 @@ pub fn build_report(
         };
         plot.sort();
         let id = tables::slug(&["forest", t, a]);
-        let r = plot::render(&plot, &fig_dir, &id)?;
+        let r = crate::figure::render(&plot, &fig_dir, &id)?;
         let paper = if t == "controlled" {
             "paper Fig. 1"
         } else {
@@ -631,7 +630,7 @@ pub fn build_report(
             series,
         };
         let id = tables::slug(&["sweep", &f.spec]);
-        let r = plot::render(&plot, &fig_dir, &id)?;
+        let r = crate::figure::render(&plot, &fig_dir, &id)?;
         add_figure(FigureKind::Sweep, &id, r, &plot.title, &format!("{}: how the amount of augmentation changes the relative AUC, one curve per kind of anomaly (paper Fig. 3).", plot.title), &mut body);
     }
     sections.push(Section {
@@ -689,7 +688,7 @@ pub fn build_report(
             task.testbed.name(),
         ]);
         let id = format!("reconstructions_{stem}");
-        let r = plot::render(&tf.recon, &fig_dir, &id)?;
+        let r = crate::figure::render(&tf.recon, &fig_dir, &id)?;
         add_figure(
             FigureKind::Reconstruction,
             &id,
@@ -699,7 +698,7 @@ pub fn build_report(
             &mut recon_body,
         );
         let id = format!("histograms_{stem}");
-        let r = plot::render(&tf.hist, &fig_dir, &id)?;
+        let r = crate::figure::render(&tf.hist, &fig_dir, &id)?;
         add_figure(
             FigureKind::Histogram,
             &id,
@@ -710,7 +709,7 @@ pub fn build_report(
         );
         for (grid, what) in [(&tf.tsne_group, "group"), (&tf.tsne_score, "score")] {
             let id = format!("tsne_{what}_{stem}");
-            let r = plot::render(grid, &fig_dir, &id)?;
+            let r = crate::figure::render(grid, &fig_dir, &id)?;
             add_figure(
                 FigureKind::Tsne,
                 &id,
@@ -759,7 +758,7 @@ pub fn build_report(
         let png = fig_dir.join(format!("{id}.png"));
         crate::select::plot_selected_vs_oracle(&ev.tasks, crate::select::Criterion::Dsv, &png)?;
         let svg = png.with_extension("svg");
-        let r = plot::RenderedFigure {
+        let r = crate::figure::RenderedFigure {
             svg: svg.is_file().then_some(svg),
             png,
         };

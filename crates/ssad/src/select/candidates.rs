@@ -81,8 +81,11 @@ pub fn task_data(
             let train_set = ssad_core::data::load_folder(train, &opts).with_context(|| {
                 format!("loading the normal training images of {}", train.display())
             })?;
-            let train_set =
-                train_set.select(&super::subsample_indices(train_set.len(), train_limit, seed));
+            let train_set = train_set.select(&super::subsample_indices(
+                train_set.len(),
+                train_limit,
+                seed,
+            ));
             let test_opts = FolderOptions {
                 channels: Some(train_set.shape.channels),
                 ..opts

@@ -443,6 +443,13 @@ pub fn write_evaluation(ev: &Evaluation, out: &Path, title: &str) -> anyhow::Res
     let summary = out.join(SUMMARY_CSV);
     write_csv(&ev.summaries, &summary)?;
     let png = out.join(SCATTER_PNG);
-    super::plot::plot_selected_vs_oracle(&ev.tasks, Criterion::Dsv, &png)?;
+    let mut groups: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for t in ev.tasks.iter().filter(|t| t.criterion == Criterion::Dsv.name()) {
+        groups
+            .entry(format!("{} / {}", t.testbed, t.anomaly))
+            .or_default()
+            .push((t.oracle_auc, t.selected_auc));
+    }
+    super::plot::plot_selected_vs_oracle(groups, Criterion::Dsv, &png)?;
     Ok(vec![md, tasks, summary, png])
 }

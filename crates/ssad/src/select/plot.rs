@@ -1,41 +1,31 @@
 //! The selection figure: selected vs oracle AUC, one point per task (plotters, PNG).
 
-use super::evaluate::TaskOutcome;
 use super::loss::Criterion;
-use crate::report::plot::{draw_err, render, Figure, FONT, GREY, SERIES};
+use crate::figure::{draw_err, render, Figure, FONT, GREY, SERIES};
 use anyhow::Context;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Draws a scatter plot of the selected candidate's AUC (y) against the oracle's (x) for
-/// every task of `criterion`, coloured by testbed / anomaly, with the diagonal `y = x`
-/// (points on it: the best candidate was selected). Writes a PNG to `path` (which must end
-/// in `.png`) and the same figure as SVG next to it.
+/// Draws a scatter plot of the selected candidate's AUC (y) against the oracle's (x), one
+/// point per task of `criterion`: `groups` maps a legend label (testbed / anomaly) to its
+/// `(oracle AUC, selected AUC)` points; the diagonal `y = x` marks tasks where the best
+/// candidate was selected. Writes a PNG to `path` (which must end in `.png`) and the same
+/// figure as SVG next to it.
 pub fn plot_selected_vs_oracle(
-    tasks: &[TaskOutcome],
+    groups: BTreeMap<String, Vec<(f64, f64)>>,
     criterion: Criterion,
     path: &Path,
 ) -> anyhow::Result<()> {
-    let rows: Vec<&TaskOutcome> = tasks
-        .iter()
-        .filter(|t| t.criterion == criterion.name())
-        .collect();
     anyhow::ensure!(
-        !rows.is_empty(),
+        groups.values().any(|g| !g.is_empty()),
         "no tasks to plot for criterion {criterion}"
     );
-    let mut groups: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-    for t in &rows {
-        groups
-            .entry(format!("{} / {}", t.testbed, t.anomaly))
-            .or_default()
-            .push((t.oracle_auc, t.selected_auc));
-    }
-    let lowest = rows
-        .iter()
-        .flat_map(|t| [t.oracle_auc, t.selected_auc])
+    let lowest = groups
+        .values()
+        .flatten()
+        .flat_map(|&(o, s)| [o, s])
         .fold(1.0f64, f64::min);
     let lo = (((lowest - 0.02) * 20.0).floor() / 20.0).clamp(0.0, 0.95);
     let fig = ScatterFigure {

@@ -4,8 +4,8 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ssad_core::data::DatasetName;
-use ssad_core::TrainConfig;
 use ssad_core::model::{DetectorKind, DetectorSpec, GeomConfig, ModelConfig, TransformSet};
+use ssad_core::TrainConfig;
 
 /// A study: the grid of datasets x normal classes x augmentations x seeds, the testbeds each
 /// trained model is scored on, and the model and training settings.

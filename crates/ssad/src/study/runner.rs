@@ -203,9 +203,15 @@ pub fn run_study(
     let mut cache = DataCache::default();
     for (index, key) in pending.iter().enumerate() {
         on_event(StudyEvent::RunStarted { key, index });
-        let run = run_one(cfg, dir, &opts.data_dir, key, &mut cache, factory, &mut |p| {
-            on_event(StudyEvent::Epoch { key, progress: p })
-        });
+        let run = run_one(
+            cfg,
+            dir,
+            &opts.data_dir,
+            key,
+            &mut cache,
+            factory,
+            &mut |p| on_event(StudyEvent::Epoch { key, progress: p }),
+        );
         match run {
             Ok(rec) => {
                 dir.write_record(&rec)?;

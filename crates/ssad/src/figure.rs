@@ -1,5 +1,6 @@
-//! Drawing plumbing shared by the report's figures: the embedded font, the colour-blind-safe
-//! palette, marker shapes, a legend strip, and rendering one figure to both SVG and PNG.
+//! The figure toolkit under the report and the selection (both draw with it; it imports
+//! neither): the embedded font, the colour-blind-safe palette, marker shapes, a legend strip,
+//! and rendering one figure to both SVG and PNG.
 //!
 //! Every figure is drawn once, as SVG, by plotters; the PNG is that SVG rasterised by resvg.
 //! Fonts: plotters' `ttf` feature needs the system's fontconfig and FreeType, which a clean
