@@ -1,9 +1,9 @@
 //! `ssad bench augment`: images per second of each augmentation on a batch ([`run`]), against
 //! torchvision's figures when recorded.
 
-use ssad_core::augment::{augment_batch, sample_rng, Augment};
 use crate::spec::CATALOGUE;
 use anyhow::Context;
+use ssad_core::augment::{augment_batch, sample_rng, Augment};
 use ssad_core::{Batch, ImageShape};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -130,6 +130,7 @@ pub fn default_bench_specs() -> String {
 }
 
 /// The torchvision benchmark's figures: wall-clock and CPU images/s by spec and channels.
+#[derive(Clone, Debug)]
 pub struct TorchvisionFigures {
     wall: serde_json::Value,
     cpu: serde_json::Value,
@@ -186,10 +187,7 @@ pub struct BenchOptions {
 
 /// Times every spec on every channel count (one thread, `threads` threads, one thread's CPU
 /// time) against the torchvision figures; each row goes to `on_row` as it is measured.
-pub fn run(
-    opts: &BenchOptions,
-    on_row: &mut dyn FnMut(&BenchRow),
-) -> anyhow::Result<BenchReport> {
+pub fn run(opts: &BenchOptions, on_row: &mut dyn FnMut(&BenchRow)) -> anyhow::Result<BenchReport> {
     anyhow::ensure!(
         opts.batch > 0 && opts.size > 0,
         "--batch-size and --size must be positive"

@@ -9,12 +9,13 @@
 //! fetch mnist` downloads it). The sizes are tiny so it runs in seconds on a CPU.
 
 use ssad_core::data::{self, DatasetName, Split};
-use ssad_core::{Detector, DetectorFactory, DetectorSpec, Device, ModelConfig, TrainConfig};
+use ssad_core::{DetectorFactory, DetectorSpec, Device, ModelConfig, TrainConfig};
 use ssad_stats::metrics::pairwise;
 use ssad_stats::wilcoxon::{wilcoxon_signed_rank, Alternative, WilcoxonOptions};
 
 fn main() -> anyhow::Result<()> {
-    let data_dir = data::resolve_data_dir(std::env::args().nth(1).map(Into::into).as_deref());
+    let arg = std::env::args().nth(1).map(std::path::PathBuf::from);
+    let data_dir = data::resolve_data_dir(arg.as_deref());
     let normal = 0u16;
     let train = data::load(DatasetName::Mnist, Split::Train, &data_dir)?;
     let test = data::load(DatasetName::Mnist, Split::Test, &data_dir)?;
@@ -65,8 +66,7 @@ fn main() -> anyhow::Result<()> {
     let w = wilcoxon_signed_rank(&diffs, &opts)?;
     println!(
         "cutout - none: pseudo-median {:+.4}, p = {:.4} (Wilcoxon, one-sided)",
-        w.pseudo_median,
-        w.p_value
+        w.pseudo_median, w.p_value
     );
     Ok(())
 }

@@ -2,13 +2,12 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use serde::Serialize;
 use ssad_augment::bench;
 use ssad_augment::{parse_list, AugSpec, CATALOGUE};
 use ssad_core::augment::augment_batch;
 use ssad_core::data::{self, DatasetName, Split};
-use ssad_core::{Batch, ImageShape};
-use std::path::{Path, PathBuf};
+use ssad_core::Batch;
+use std::path::PathBuf;
 
 /// `ssad augment` subcommands.
 #[derive(Subcommand, Debug)]
@@ -273,16 +272,16 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
             r.single_thread_images_per_s,
             r.multi_thread_images_per_s,
             fmt_opt(r.single_thread_cpu_images_per_s),
-            fmt_opt(r.torchvision_cpu_images_per_s.or(r.torchvision_images_per_s)),
+            fmt_opt(
+                r.torchvision_cpu_images_per_s
+                    .or(r.torchvision_images_per_s)
+            ),
             r.speedup_vs_torchvision
                 .map(|x| format!("{x:.1}x"))
                 .unwrap_or_else(|| "-".into())
         );
     })?;
-    ssad::study::store::write_atomic(
-        &args.out,
-        serde_json::to_string_pretty(&report)?.as_bytes(),
-    )?;
+    ssad::study::store::write_atomic(&args.out, serde_json::to_string_pretty(&report)?.as_bytes())?;
     println!("wrote {}", args.out.display());
     Ok(())
 }

@@ -756,7 +756,11 @@ pub fn build_report(
         let ev = crate::select::evaluate(&selections, &records)?;
         let id = "selection_dsv";
         let png = fig_dir.join(format!("{id}.png"));
-        crate::select::plot_selected_vs_oracle(&ev.tasks, crate::select::Criterion::Dsv, &png)?;
+        crate::select::plot_selected_vs_oracle(
+            crate::select::evaluate::selected_vs_oracle(&ev.tasks, crate::select::Criterion::Dsv),
+            crate::select::Criterion::Dsv,
+            &png,
+        )?;
         let svg = png.with_extension("svg");
         let r = crate::figure::RenderedFigure {
             svg: svg.is_file().then_some(svg),

@@ -444,7 +444,11 @@ pub fn write_evaluation(ev: &Evaluation, out: &Path, title: &str) -> anyhow::Res
     write_csv(&ev.summaries, &summary)?;
     let png = out.join(SCATTER_PNG);
     let mut groups: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-    for t in ev.tasks.iter().filter(|t| t.criterion == Criterion::Dsv.name()) {
+    for t in ev
+        .tasks
+        .iter()
+        .filter(|t| t.criterion == Criterion::Dsv.name())
+    {
         groups
             .entry(format!("{} / {}", t.testbed, t.anomaly))
             .or_default()
@@ -452,4 +456,20 @@ pub fn write_evaluation(ev: &Evaluation, out: &Path, title: &str) -> anyhow::Res
     }
     super::plot::plot_selected_vs_oracle(groups, Criterion::Dsv, &png)?;
     Ok(vec![md, tasks, summary, png])
+}
+
+/// The points of the selected-vs-oracle figure of `criterion`: `(oracle AUC, selected AUC)`
+/// per task, grouped by `testbed / anomaly`.
+pub fn selected_vs_oracle(
+    tasks: &[TaskOutcome],
+    criterion: Criterion,
+) -> BTreeMap<String, Vec<(f64, f64)>> {
+    let mut groups: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for t in tasks.iter().filter(|t| t.criterion == criterion.name()) {
+        groups
+            .entry(format!("{} / {}", t.testbed, t.anomaly))
+            .or_default()
+            .push((t.oracle_auc, t.selected_auc));
+    }
+    groups
 }
