@@ -98,6 +98,43 @@ pub struct BenchRow {
     pub speedup_vs_torchvision: Option<f64>,
 }
 
+impl BenchRow {
+    /// The header of [`BenchRow::table_row`]'s table (`threads`: of the multi-threaded run).
+    pub fn table_header(threads: usize) -> String {
+        format!(
+            "{:<20} {:<12} {:>2} {:>10} {:>10} {:>10} {:>11} {:>9}",
+            "spec",
+            "category",
+            "C",
+            "1 thread",
+            format!("{threads} thr"),
+            "1 thr CPU",
+            "torchvision",
+            "speed-up"
+        )
+    }
+
+    /// The row as one line of the printed table.
+    pub fn table_row(&self) -> String {
+        let opt = |v: Option<f64>| v.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into());
+        format!(
+            "{:<20} {:<12} {:>2} {:>10.0} {:>10.0} {:>10} {:>11} {:>9}",
+            self.spec,
+            self.category,
+            self.channels,
+            self.single_thread_images_per_s,
+            self.multi_thread_images_per_s,
+            opt(self.single_thread_cpu_images_per_s),
+            opt(self
+                .torchvision_cpu_images_per_s
+                .or(self.torchvision_images_per_s)),
+            self.speedup_vs_torchvision
+                .map(|x| format!("{x:.1}x"))
+                .unwrap_or_else(|| "-".into())
+        )
+    }
+}
+
 /// The benchmark's JSON report.
 #[derive(Debug, serde::Serialize)]
 pub struct BenchReport {

@@ -153,3 +153,13 @@ impl Augment for Compose {
 pub fn generator(spec: &str) -> Result<Box<dyn Augment>, SpecError> {
     Ok(parse(spec)?.as_generator().build())
 }
+
+/// Every catalogue entry except `none`, parsed with its default parameters (what `ssad augment
+/// preview` shows when no list is given).
+pub fn catalogue_specs() -> Vec<AugSpec> {
+    CATALOGUE
+        .iter()
+        .filter(|e| e.name != "none")
+        .map(|e| parse(e.name).expect("catalogue names parse"))
+        .collect()
+}

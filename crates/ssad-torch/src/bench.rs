@@ -206,6 +206,32 @@ pub struct BenchRow {
     pub ratio: Option<Ratios>,
 }
 
+impl BenchRow {
+    /// The header of [`BenchRow::table_row`]'s table.
+    pub const TABLE_HEADER: &'static str =
+        "img/s of ssad and PyTorch (wall time), and ssad/PyTorch by wall and by CPU time\n \
+         C thr |    train    torch  ratio    cpu |    score    torch  ratio    cpu";
+
+    /// The row as one line of the printed table (`-` where PyTorch was not measured).
+    pub fn table_row(&self) -> String {
+        let f = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
+        let (py, r) = (self.pytorch.as_ref(), self.ratio.as_ref());
+        format!(
+            "{:>2} {:>3} | {:>8.1} {:>8} {:>6} {:>6} | {:>8.1} {:>8} {:>6} {:>6}",
+            self.channels,
+            self.threads,
+            self.ssad.train_img_per_s,
+            f(py.map(|p| p.rates.train_img_per_s), 1),
+            f(r.map(|r| r.train), 3),
+            f(r.map(|r| r.train_cpu), 3),
+            self.ssad.score_img_per_s,
+            f(py.map(|p| p.rates.score_img_per_s), 1),
+            f(r.map(|r| r.score), 3),
+            f(r.map(|r| r.score_cpu), 3),
+        )
+    }
+}
+
 /// What [`compare`] measures: every (channels, threads) pair, ssad against the PyTorch
 /// reference (the same model in `python/bench_train_torch.py`, on the same device).
 #[derive(Clone, Debug)]

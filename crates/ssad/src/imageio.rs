@@ -66,3 +66,154 @@ pub fn save_png(img: &image::DynamicImage, path: &Path) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
+
+/// How [`save_augment_preview`] picks and draws.
+#[derive(Clone, Debug)]
+pub struct PreviewOptions {
+    /// Take the image from this class (default: any class).
+    pub class: Option<usize>,
+    /// Which image (0-based, among the images of `class` when given).
+    pub index: usize,
+    /// Random draws per row.
+    pub samples: usize,
+    /// Seed of the draws.
+    pub seed: u64,
+    /// Pixel upscaling of each cell (1..=32).
+    pub scale: u32,
+}
+
+/// Which image [`save_augment_preview`] drew.
+#[derive(Clone, Debug)]
+pub struct PreviewImage {
+    /// Its index in the set.
+    pub index: usize,
+    /// Its class name.
+    pub class_name: String,
+}
+
+/// Writes a grid PNG to `out`: one row per spec, the original image first, then `samples`
+/// draws of the spec (draw `i` of a row gets its own random stream from `seed`).
+pub fn save_augment_preview(
+    set: &ssad_core::ImageSet,
+    specs: &[ssad_augment::AugSpec],
+    opts: &PreviewOptions,
+    out: &Path,
+) -> anyhow::Result<PreviewImage> {
+    anyhow::ensure!(!specs.is_empty(), "no augmentation to preview");
+    anyhow::ensure!(opts.samples > 0, "--samples must be at least 1");
+    anyhow::ensure!(
+        (1..=32).contains(&opts.scale),
+        "--scale must be in 1..=32, got {}",
+        opts.scale
+    );
+    let candidates: Vec<usize> = match opts.class {
+        Some(c) => {
+            anyhow::ensure!(
+                c < set.num_classes(),
+                "--class {c} is out of range: expected 0..={} ({})",
+                set.num_classes().saturating_sub(1),
+                set.class_names.join(", ")
+            );
+            set.indices_of_class(c as u16)
+        }
+        None => (0..set.len()).collect(),
+    };
+    let index = *candidates.get(opts.index).with_context(|| {
+        format!(
+            "--index {} is out of range: the selection has {} images",
+            opts.index,
+            candidates.len()
+        )
+    })?;
+    let original = set.batch(&[index]);
+    let augmented: Vec<ssad_core::Batch> = specs
+        .iter()
+        .map(|spec| {
+            let mut batch = original.select(&vec![0; opts.samples]);
+            ssad_core::augment_batch(spec, &mut batch, opts.seed, 0, 0);
+            batch
+        })
+        .collect();
+    let rows: Vec<Vec<&[f32]>> = augmented
+        .iter()
+        .map(|b| {
+            std::iter::once(original.image(0))
+                .chain((0..b.len()).map(|i| b.image(i)))
+                .collect()
+        })
+        .collect();
+    save_grid(&rows, set.shape, opts.scale, out)?;
+    Ok(PreviewImage {
+        index,
+        class_name: set
+            .class_names
+            .get(set.labels[index] as usize)
+            .cloned()
+            .unwrap_or_default(),
+    })
+}
+
+/// Writes a grid PNG of `set`: one row per class, its first `per_class` images.
+pub fn save_class_grid(
+    set: &ssad_core::ImageSet,
+    per_class: usize,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let batch = set.to_batch();
+    let rows: Vec<Vec<&[f32]>> = (0..set.num_classes() as u16)
+        .map(|c| {
+            set.indices_of_class(c)
+                .into_iter()
+                .take(per_class)
+                .map(|i| batch.image(i))
+                .collect()
+        })
+        .collect();
+    save_grid(&rows, set.shape, 2, out)
+}
+
+/// Writes images of `set` as `out/<class name>/<index>.png` (8-bit grayscale or RGB, at the
+/// set's size): for each class of `classes` (all when empty), `per_class` images after the
+/// first `skip`. Returns how many files were written.
+pub fn export_pngs(
+    set: &ssad_core::ImageSet,
+    classes: &[usize],
+    per_class: usize,
+    skip: usize,
+    out: &Path,
+) -> anyhow::Result<usize> {
+    let all: Vec<usize> = (0..set.num_classes()).collect();
+    let classes = if classes.is_empty() {
+        &all[..]
+    } else {
+        classes
+    };
+    let batch = set.to_batch();
+    let mut written = 0;
+    for &c in classes {
+        anyhow::ensure!(
+            c < set.num_classes(),
+            "class {c} is out of range: expected 0..={}",
+            set.num_classes().saturating_sub(1)
+        );
+        let folder = out.join(&set.class_names[c]);
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+        for i in set
+            .indices_of_class(c as u16)
+            .into_iter()
+            .skip(skip)
+            .take(per_class)
+        {
+            let img = to_rgb(batch.image(i), set.shape, 1);
+            let img = if set.shape.channels == 1 {
+                image::DynamicImage::ImageRgb8(img).into_luma8().into()
+            } else {
+                image::DynamicImage::ImageRgb8(img)
+            };
+            save_png(&img, &folder.join(format!("{i:05}.png")))?;
+            written += 1;
+        }
+    }
+    Ok(written)
+}

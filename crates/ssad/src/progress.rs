@@ -1,4 +1,5 @@
-//! Progress-bar styles with a linear ETA.
+//! Progress bars: styles with a linear ETA, and [`StudyBars`], the terminal view of a study's
+//! progress events.
 //!
 //! indicatif's own `{eta}` estimates the rate with an exponentially weighted average that
 //! decays with wall time; with steps that take minutes (an epoch of the reference ConvAE on a
@@ -6,7 +7,8 @@
 //! `elapsed x remaining / done`, which is what a user expects when every step costs about
 //! the same.
 
-use indicatif::{ProgressState, ProgressStyle};
+use crate::study::StudyEvent;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::fmt::Write;
 
 /// Estimated time left: `elapsed x (len - pos) / pos` as `HH:MM:SS`, `-` before the first
@@ -31,6 +33,89 @@ pub fn style(template: &str) -> ProgressStyle {
             let _ = w.write_str(&linear_eta(s.pos(), s.len(), s.elapsed()));
         })
         .progress_chars("=> ")
+}
+
+/// Draws [`StudyEvent`]s on a terminal: two progress bars (runs, epochs of the run in
+/// flight), or one line per run when quiet. The runner itself never draws; a library user may
+/// use this or log the events instead.
+pub struct StudyBars {
+    quiet: bool,
+    _multi: MultiProgress,
+    runs: ProgressBar,
+    epochs: ProgressBar,
+}
+
+impl StudyBars {
+    /// Bars on stderr (hidden, with one line per run, when `quiet`); `epochs` per run.
+    pub fn new(quiet: bool, epochs: usize) -> Self {
+        let multi = MultiProgress::with_draw_target(if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        });
+        let runs = multi.add(ProgressBar::new(0));
+        runs.set_style(style(
+            "runs   {bar:30.cyan/blue} {pos}/{len} [{elapsed_precise} < {eta_linear}] {msg}",
+        ));
+        let epoch_bar = multi.add(ProgressBar::new(epochs as u64));
+        epoch_bar.set_style(style(
+            "epochs {bar:30.green/white} {pos}/{len} [{eta_linear}] {msg}",
+        ));
+        Self {
+            quiet,
+            _multi: multi,
+            runs,
+            epochs: epoch_bar,
+        }
+    }
+
+    /// Draws one event.
+    pub fn show(&mut self, event: StudyEvent<'_>) {
+        match event {
+            StudyEvent::Planned {
+                in_shard,
+                already_done,
+                pending,
+            } => {
+                self.runs.set_length(pending as u64);
+                if self.quiet {
+                    eprintln!(
+                        "{in_shard} runs in shard, {already_done} already done, {pending} to run"
+                    );
+                }
+            }
+            StudyEvent::RunStarted { key, .. } => {
+                self.runs.set_message(key.id());
+                self.epochs.reset();
+            }
+            StudyEvent::Epoch { progress, .. } => {
+                self.epochs.set_length(progress.epochs as u64);
+                self.epochs.set_position(progress.epoch as u64);
+                self.epochs
+                    .set_message(format!("loss {:.5}", progress.loss));
+            }
+            StudyEvent::RunFinished { key, record } => {
+                self.runs.inc(1);
+                if self.quiet {
+                    eprintln!("done {} ({:.1}s)", key.id(), record.train_seconds);
+                }
+            }
+            StudyEvent::RunFailed { key, error } => {
+                self.runs.inc(1);
+                self.runs
+                    .println(format!("run {} failed: {error}", key.id()));
+                if self.quiet {
+                    eprintln!("run {} failed: {error}", key.id());
+                }
+            }
+        }
+    }
+
+    /// Clears the epoch bar and leaves the runs bar.
+    pub fn finish(&self) {
+        self.epochs.finish_and_clear();
+        self.runs.finish();
+    }
 }
 
 #[cfg(test)]

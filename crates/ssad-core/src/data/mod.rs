@@ -254,6 +254,17 @@ impl fmt::Display for Split {
     }
 }
 
+impl std::str::FromStr for Split {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "train" => Ok(Split::Train),
+            "test" => Ok(Split::Test),
+            other => Err(format!("unknown split '{other}': expected train or test")),
+        }
+    }
+}
+
 /// The data directory: `explicit` (from `--data-dir`), else `$SSAD_DATA_DIR`, else the per-user
 /// cache (`$XDG_CACHE_HOME/ssad/data` or `~/.cache/ssad/data`).
 pub fn resolve_data_dir(explicit: Option<&Path>) -> PathBuf {

@@ -122,14 +122,56 @@ pub fn files(name: DatasetName) -> Vec<DatasetFile> {
 pub struct FileCheck {
     /// The file checked.
     pub path: PathBuf,
-    /// `ok`, `mismatch` or `missing`.
-    pub status: String,
+    /// Whether it is there and matches.
+    pub status: FileStatus,
     /// Expected hash.
     pub expected: String,
     /// Hash found (empty when missing).
     pub actual: String,
     /// What was hashed.
     pub hashed: String,
+}
+
+/// What [`verify`] found for one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    /// Present, and its hash matches the published one.
+    Ok,
+    /// Present, but its hash differs.
+    Mismatch,
+    /// Not there.
+    Missing,
+}
+
+impl std::fmt::Display for FileStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileStatus::Ok => "ok",
+            FileStatus::Mismatch => "mismatch",
+            FileStatus::Missing => "missing",
+        })
+    }
+}
+
+impl std::fmt::Display for FileCheck {
+    /// `STATUS PATH [what was hashed]`, with the hashes when they differ.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<8} {} [{}]",
+            self.status.to_string(),
+            self.path.display(),
+            self.hashed
+        )?;
+        match self.status {
+            FileStatus::Ok => Ok(()),
+            FileStatus::Missing => write!(f, " (file not found)"),
+            FileStatus::Mismatch => {
+                write!(f, " (expected {}, found {})", self.expected, self.actual)
+            }
+        }
+    }
 }
 
 /// Outcome of `verify` for one dataset.
@@ -144,7 +186,24 @@ pub struct VerifyReport {
 impl VerifyReport {
     /// True when every file is present and matches.
     pub fn ok(&self) -> bool {
-        self.files.iter().all(|f| f.status == "ok")
+        self.files.iter().all(|f| f.status == FileStatus::Ok)
+    }
+
+    /// Files that are missing or do not match.
+    pub fn bad(&self) -> impl Iterator<Item = &FileCheck> {
+        self.files.iter().filter(|f| f.status != FileStatus::Ok)
+    }
+
+    /// One phrase for `ssad data list`: verified, missing, or which files are wrong.
+    pub fn summary(&self) -> String {
+        if self.ok() {
+            "present, verified".into()
+        } else if self.files.iter().all(|f| f.status == FileStatus::Missing) {
+            format!("missing (ssad data fetch {})", self.dataset)
+        } else {
+            let bad: Vec<_> = self.bad().map(|f| f.path.display().to_string()).collect();
+            format!("incomplete or modified: {}", bad.join(", "))
+        }
     }
 }
 
@@ -161,7 +220,7 @@ fn check_path(path: PathBuf, checksum: Checksum, gzipped: bool) -> Result<FileCh
     };
     let mut check = FileCheck {
         path,
-        status: "missing".into(),
+        status: FileStatus::Missing,
         expected: expected.into(),
         actual: String::new(),
         hashed: hashed.into(),
@@ -186,11 +245,10 @@ fn check_path(path: PathBuf, checksum: Checksum, gzipped: bool) -> Result<FileCh
         Checksum::Md5(_) => hex(&md5::Md5::digest(&bytes)),
     };
     check.status = if check.actual == expected {
-        "ok"
+        FileStatus::Ok
     } else {
-        "mismatch"
-    }
-    .into();
+        FileStatus::Mismatch
+    };
     Ok(check)
 }
 
@@ -228,7 +286,7 @@ pub fn fetch(
     let dir = data_dir.join(name.as_str());
     std::fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
     for f in files(name) {
-        if check_file(&dir, &f)?.status == "ok" {
+        if check_file(&dir, &f)?.status == FileStatus::Ok {
             log(&format!("{}: already present and verified", f.name));
             continue;
         }
@@ -251,7 +309,7 @@ pub fn fetch(
             return Err(e);
         }
         let check = check_path(tmp.clone(), f.checksum, file_name.ends_with(".gz"))?;
-        if check.status != "ok" {
+        if check.status != FileStatus::Ok {
             let _ = std::fs::remove_file(&tmp);
             return Err(DataError::Checksum {
                 path: dest,
@@ -300,8 +358,8 @@ mod tests {
         std::fs::write(dir.join("test_32x32.mat"), b"abc").unwrap();
         let r = verify(DatasetName::Svhn, d.path()).unwrap();
         assert!(!r.ok());
-        assert_eq!(r.files[0].status, "missing");
-        assert_eq!(r.files[1].status, "mismatch");
+        assert_eq!(r.files[0].status, FileStatus::Missing);
+        assert_eq!(r.files[1].status, FileStatus::Mismatch);
         // MD5("abc") is the RFC 1321 test vector.
         assert_eq!(r.files[1].actual, "900150983cd24fb0d6963f7d28e17f72");
     }

@@ -1,6 +1,5 @@
 //! `ssad data` subcommands: list, fetch, verify, show and export datasets.
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use ssad_core::data::{self, registry, DatasetName, Split};
 use std::path::PathBuf;
@@ -48,7 +47,7 @@ pub enum DataCommand {
         per_class: usize,
         /// train or test.
         #[arg(long, default_value = "train")]
-        split: String,
+        split: Split,
         /// Output PNG.
         #[arg(long, default_value = "data-show.png")]
         out: PathBuf,
@@ -70,21 +69,13 @@ pub enum DataCommand {
         per_class: usize,
         /// train or test.
         #[arg(long, default_value = "test")]
-        split: String,
+        split: Split,
         /// First image of each class to export (to take disjoint slices).
         #[arg(long, default_value_t = 0)]
         skip: usize,
         #[command(flatten)]
         dir: DataDirArg,
     },
-}
-
-fn parse_split(s: &str) -> anyhow::Result<Split> {
-    match s {
-        "train" => Ok(Split::Train),
-        "test" => Ok(Split::Test),
-        other => anyhow::bail!("unknown split '{other}': expected train or test"),
-    }
 }
 
 /// Runs one `ssad data` subcommand.
@@ -98,22 +89,8 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
                 "dataset", "channels", "classes"
             );
             for name in DatasetName::ALL {
-                let status = match registry::verify(name, &root) {
-                    Ok(r) if r.ok() => "present, verified".to_string(),
-                    Ok(r) if r.files.iter().all(|f| f.status == "missing") => {
-                        format!("missing (ssad data fetch {name})")
-                    }
-                    Ok(r) => {
-                        let bad: Vec<_> = r
-                            .files
-                            .iter()
-                            .filter(|f| f.status != "ok")
-                            .map(|f| f.path.display().to_string())
-                            .collect();
-                        format!("incomplete or modified: {}", bad.join(", "))
-                    }
-                    Err(e) => format!("unreadable: {e}"),
-                };
+                let status = registry::verify(name, &root)
+                    .map_or_else(|e| format!("unreadable: {e}"), |r| r.summary());
                 println!(
                     "{:<14} {:>8} {:<9} {status}",
                     name.as_str(),
@@ -124,19 +101,18 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
             Ok(())
         }
         DataCommand::Fetch { name, dir } => {
-            let root = dir.resolve();
-            let report = registry::fetch(name, &root, &mut |m| eprintln!("{m}"))?;
-            print_report(&report);
+            let report = registry::fetch(name, &dir.resolve(), &mut |m| eprintln!("{m}"))?;
+            report.files.iter().for_each(|f| println!("{f}"));
             anyhow::ensure!(report.ok(), "{name} failed verification after download");
             Ok(())
         }
         DataCommand::Verify { name, dir } => {
             let report = registry::verify(name, &dir.resolve())?;
-            print_report(&report);
+            report.files.iter().for_each(|f| println!("{f}"));
             anyhow::ensure!(
                 report.ok(),
                 "{name}: {} file(s) missing or not matching",
-                report.files.iter().filter(|f| f.status != "ok").count()
+                report.bad().count()
             );
             Ok(())
         }
@@ -147,22 +123,12 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
             out,
             dir,
         } => {
-            let set = data::load(name, parse_split(&split)?, &dir.resolve())?;
-            let batch = set.to_batch();
-            let rows: Vec<Vec<&[f32]>> = (0..set.num_classes() as u16)
-                .map(|c| {
-                    set.indices_of_class(c)
-                        .into_iter()
-                        .take(per_class)
-                        .map(|i| batch.image(i))
-                        .collect()
-                })
-                .collect();
-            crate_imageio::save_grid(&rows, set.shape, 2, &out)?;
+            let set = data::load(name, split, &dir.resolve())?;
+            ssad::imageio::save_class_grid(&set, per_class, &out)?;
             println!(
                 "wrote {} ({} classes x {per_class} samples; rows: {})",
                 out.display(),
-                rows.len(),
+                set.num_classes(),
                 set.class_names.join(", ")
             );
             Ok(())
@@ -176,55 +142,10 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
             skip,
             dir,
         } => {
-            let set = data::load(name, parse_split(&split)?, &dir.resolve())?;
-            let classes: Vec<usize> = if classes.is_empty() {
-                (0..set.num_classes()).collect()
-            } else {
-                classes
-            };
-            let batch = set.to_batch();
-            let mut written = 0;
-            for c in classes {
-                name.check_class(c)?;
-                let folder = out.join(&set.class_names[c]);
-                std::fs::create_dir_all(&folder)
-                    .with_context(|| format!("cannot create {}", folder.display()))?;
-                for i in set
-                    .indices_of_class(c as u16)
-                    .into_iter()
-                    .skip(skip)
-                    .take(per_class)
-                {
-                    let img = crate_imageio::to_rgb(batch.image(i), set.shape, 1);
-                    let dynimg = if set.shape.channels == 1 {
-                        image::DynamicImage::ImageRgb8(img).into_luma8().into()
-                    } else {
-                        image::DynamicImage::ImageRgb8(img)
-                    };
-                    crate_imageio::save_png(&dynimg, &folder.join(format!("{i:05}.png")))?;
-                    written += 1;
-                }
-            }
+            let set = data::load(name, split, &dir.resolve())?;
+            let written = ssad::imageio::export_pngs(&set, &classes, per_class, skip, &out)?;
             println!("wrote {written} PNG images under {}", out.display());
             Ok(())
         }
-    }
-}
-
-use ssad::imageio as crate_imageio;
-
-fn print_report(r: &registry::VerifyReport) {
-    for f in &r.files {
-        let detail = match f.status.as_str() {
-            "ok" => String::new(),
-            "missing" => " (file not found)".to_string(),
-            _ => format!(" (expected {}, found {})", f.expected, f.actual),
-        };
-        println!(
-            "{:<8} {} [{}]{detail}",
-            f.status,
-            f.path.display(),
-            f.hashed
-        );
     }
 }

@@ -14,7 +14,7 @@ use super::FACTORY;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use ssad::select::TaskSource;
-use ssad::select::{self, Candidate, Criterion, SelectOptions, Selection, StudySelectOptions};
+use ssad::select::{self, Candidate, Criterion, SelectOptions, StudySelectOptions};
 use ssad::study::StudyDir;
 use ssad::testbed::TestbedKind;
 use ssad_core::data::DatasetName;
@@ -174,7 +174,10 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
         .collect();
     let selection =
         select::score_candidates(&candidates, &task.train.to_batch(), &task.test, &opts)?;
-    print_ranking(&selection, &task.description, task.test.len());
+    print!(
+        "{}",
+        selection.ranking_table(&task.description, task.test.len())
+    );
     if let Some(path) = &args.json {
         ssad::study::store::write_atomic(
             path,
@@ -183,45 +186,6 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
         eprintln!("selection written to {}", path.display());
     }
     Ok(())
-}
-
-fn print_ranking(selection: &Selection, what: &str, n_test: usize) {
-    println!(
-        "selection on {what}: {} training and {} of {n_test} test images embedded; lower DSV is better",
-        selection.n_train, selection.n_test
-    );
-    println!(
-        "{:>4}  {:<24} {:>9} {:>9} {:>9} {:>7} | {:>10} {:>10}",
-        "rank", "candidate", "DSV", "distance", "spread", "ratio", "mean-dist", "MMD^2"
-    );
-    for (r, &i) in selection.ranking(Criterion::Dsv).iter().enumerate() {
-        let c = &selection.candidates[i];
-        let v = &c.values;
-        println!(
-            "{:>4}  {:<24} {:>9.4} {:>9.4} {:>9.4} {:>7.3} | {:>10.4} {:>10.5}",
-            r + 1,
-            c.name,
-            v.dsv.loss,
-            v.dsv.distance.value,
-            v.dsv.spread.value,
-            v.dsv.spread.mean_ratio,
-            v.mean_dist_x_z,
-            v.mmd.mmd2
-        );
-    }
-    println!(
-        "selected (DSV): {}",
-        selection.selected(Criterion::Dsv).unwrap_or("-")
-    );
-    let others: Vec<String> = [
-        Criterion::DsvDistance,
-        Criterion::MeanDistance,
-        Criterion::Mmd,
-    ]
-    .iter()
-    .map(|c| format!("{c} -> {}", selection.selected(*c).unwrap_or("-")))
-    .collect();
-    println!("other criteria select: {}", others.join(", "));
 }
 
 fn run_study(args: &SelectArgs, study: &Path, opts: SelectOptions) -> anyhow::Result<()> {

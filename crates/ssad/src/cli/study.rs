@@ -4,8 +4,7 @@ use super::data::DataDirArg;
 use super::FACTORY;
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
-use ssad::study::{self, store, RunOptions, Shard, StudyConfig, StudyDir, StudyEvent};
+use ssad::study::{self, store, RunOptions, Shard, StudyConfig, StudyDir};
 use ssad_core::Device;
 use std::path::PathBuf;
 
@@ -96,41 +95,18 @@ pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
         StudyCommand::Run(a) => run_cmd(a),
         StudyCommand::Status { dir } => {
             let d = StudyDir::open(&dir)?;
-            let s = study::status(&d)?;
-            println!(
-                "{}: {} runs: {} done, {} pending, {} failed, {} stale (config changed; will rerun)",
-                dir.display(),
-                s.total,
-                s.done.len(),
-                s.pending.len(),
-                s.failed.len(),
-                s.stale.len()
-            );
-            for (k, e) in &s.failed {
-                println!("failed  {}: {e}", k.id());
-            }
-            for k in s.pending.iter().take(20) {
-                println!("pending {}", k.id());
-            }
-            if s.pending.len() > 20 {
-                println!("... and {} more pending", s.pending.len() - 20);
-            }
+            print!("{}: {}", dir.display(), study::status(&d)?);
             Ok(())
         }
         StudyCommand::Summary { dir } => {
             let d = StudyDir::open(&dir)?;
-            let rows = study::result_rows(&d.records()?);
-            anyhow::ensure!(
-                !rows.is_empty(),
-                "{} has no finished runs yet",
+            let s = study::summary::summarize_study(&d)?
+                .with_context(|| format!("{} has no finished runs yet", dir.display()))?;
+            println!("{}", study::summary::to_markdown(&s));
+            println!(
+                "\nwrote {0}/summary/ (summary.md, summary.json, relative_auc.csv, auc_means.csv) and {0}/results.csv",
                 dir.display()
             );
-            let s = study::summarize(&rows)?;
-            println!("{}", study::summary::to_markdown(&s));
-            let out = dir.join("summary");
-            study::summary::write_summary(&s, &out)?;
-            store::write_csv(&rows, &dir.join("results.csv"))?;
-            println!("\nwrote {}/summary.md, summary.json, relative_auc.csv, auc_means.csv and {}/results.csv", out.display(), dir.display());
             Ok(())
         }
         StudyCommand::Export { dir, csv, parquet } => {
@@ -159,17 +135,7 @@ pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
 }
 
 fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
-    let mut cfg = match (&a.config, &a.preset) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read study file {}", path.display()))?;
-            StudyConfig::from_toml(&text, &path.display().to_string())?
-        }
-        (None, Some(p)) => StudyConfig::preset(p)?,
-        (None, None) => anyhow::bail!(
-            "give a study file (ssad study run STUDY.toml) or --preset NAME (demo, quick, quick-sweep, paper, table1, table1-fmnist)"
-        ),
-    };
+    let mut cfg = StudyConfig::load(a.config.as_deref(), a.preset.as_deref())?;
     if let Some(d) = a.device {
         cfg.train.device = d;
     }
@@ -191,7 +157,7 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         max_runs: a.max_runs,
     };
     let started = std::time::Instant::now();
-    let mut bars = StudyBars::new(a.quiet, cfg.train.epochs);
+    let mut bars = ssad::progress::StudyBars::new(a.quiet, cfg.train.epochs);
     let o = study::run_study(&cfg, &dir, &opts, &FACTORY, &mut |e| bars.show(e))?;
     bars.finish();
     eprintln!(
@@ -217,91 +183,10 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         a.out.display()
     );
     // Print the summary of whatever is done so far.
-    let rows = study::result_rows(&dir.records()?);
-    if !rows.is_empty() && shard.is_none() {
-        let s = study::summarize(&rows)?;
-        println!("{}", study::summary::to_markdown(&s));
-        study::summary::write_summary(&s, &a.out.join("summary"))?;
-        store::write_csv(&rows, &a.out.join("results.csv"))?;
+    if shard.is_none() {
+        if let Some(s) = study::summary::summarize_study(&dir)? {
+            println!("{}", study::summary::to_markdown(&s));
+        }
     }
     Ok(())
-}
-
-/// The study runner's events drawn as two progress bars (runs, epochs of the run in flight),
-/// or as one line per run with `--quiet`.
-struct StudyBars {
-    quiet: bool,
-    _multi: MultiProgress,
-    runs: ProgressBar,
-    epochs: ProgressBar,
-}
-
-impl StudyBars {
-    fn new(quiet: bool, epochs: usize) -> Self {
-        let multi = MultiProgress::with_draw_target(if quiet {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        });
-        let runs = multi.add(ProgressBar::new(0));
-        runs.set_style(ssad::progress::style(
-            "runs   {bar:30.cyan/blue} {pos}/{len} [{elapsed_precise} < {eta_linear}] {msg}",
-        ));
-        let epoch_bar = multi.add(ProgressBar::new(epochs as u64));
-        epoch_bar.set_style(ssad::progress::style(
-            "epochs {bar:30.green/white} {pos}/{len} [{eta_linear}] {msg}",
-        ));
-        Self {
-            quiet,
-            _multi: multi,
-            runs,
-            epochs: epoch_bar,
-        }
-    }
-
-    fn show(&mut self, event: StudyEvent<'_>) {
-        match event {
-            StudyEvent::Planned {
-                in_shard,
-                already_done,
-                pending,
-            } => {
-                self.runs.set_length(pending as u64);
-                if self.quiet {
-                    eprintln!(
-                        "{in_shard} runs in shard, {already_done} already done, {pending} to run"
-                    );
-                }
-            }
-            StudyEvent::RunStarted { key, .. } => {
-                self.runs.set_message(key.id());
-                self.epochs.reset();
-            }
-            StudyEvent::Epoch { progress, .. } => {
-                self.epochs.set_length(progress.epochs as u64);
-                self.epochs.set_position(progress.epoch as u64);
-                self.epochs
-                    .set_message(format!("loss {:.5}", progress.loss));
-            }
-            StudyEvent::RunFinished { key, record } => {
-                self.runs.inc(1);
-                if self.quiet {
-                    eprintln!("done {} ({:.1}s)", key.id(), record.train_seconds);
-                }
-            }
-            StudyEvent::RunFailed { key, error } => {
-                self.runs.inc(1);
-                self.runs
-                    .println(format!("run {} failed: {error}", key.id()));
-                if self.quiet {
-                    eprintln!("run {} failed: {error}", key.id());
-                }
-            }
-        }
-    }
-
-    fn finish(&self) {
-        self.epochs.finish_and_clear();
-        self.runs.finish();
-    }
 }

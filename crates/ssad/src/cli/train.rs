@@ -9,9 +9,6 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget};
 use ssad::single_run::{self, ScoreData, ScoreOptions, TrainData, TrainOptions};
 use ssad_core::data::DatasetName;
-use ssad_core::Device;
-use ssad_torch::bench::{self, CompareOptions};
-use ssad_torch::{ModelConfig, ModelKind};
 use std::path::PathBuf;
 
 /// Arguments of `ssad train`.
@@ -189,103 +186,5 @@ pub fn score(args: ScoreArgs) -> anyhow::Result<()> {
     if let (Some(json), false) = (&o.metrics_json, args.quiet) {
         eprintln!("metrics written to {}", json.display());
     }
-    Ok(())
-}
-
-/// Arguments of `ssad bench train`.
-#[derive(Args, Debug)]
-pub struct BenchArgs {
-    /// Images per step.
-    #[arg(long, default_value_t = 256, alias = "batch")]
-    pub batch_size: usize,
-    /// Channel counts to measure (comma separated).
-    #[arg(long, value_delimiter = ',', default_value = "1,3")]
-    pub channels: Vec<usize>,
-    /// libtorch thread counts to measure (comma separated).
-    #[arg(long, value_delimiter = ',', default_value = "1,2")]
-    pub threads: Vec<usize>,
-    /// ConvAE base width F.
-    #[arg(long, default_value_t = 64)]
-    pub width: usize,
-    /// Embedding size H.
-    #[arg(long, default_value_t = 256)]
-    pub embedding: usize,
-    /// Minimum timed seconds per measurement.
-    #[arg(long, default_value_t = 5.0)]
-    pub seconds: f64,
-    /// Untimed warm-up steps before each measurement.
-    #[arg(long, default_value_t = 2)]
-    pub warmup: usize,
-    /// Alternate ssad and PyTorch this many times per configuration and keep each one's best
-    /// (fastest) measurement, which damps the noise of a shared machine.
-    #[arg(long, default_value_t = 2)]
-    pub rounds: usize,
-    /// Device: cpu, cuda, cuda:N or auto (the PyTorch reference runs on the same device).
-    #[arg(long, default_value = "cpu")]
-    pub device: Device,
-    /// Python with torch for the PyTorch reference [default: $SSAD_VENV/bin/python, else python3].
-    #[arg(long)]
-    pub python: Option<PathBuf>,
-    /// Skip the PyTorch reference.
-    #[arg(long)]
-    pub no_pytorch: bool,
-    /// JSON output file.
-    #[arg(long, default_value = "bench-results/train.json")]
-    pub out: PathBuf,
-}
-
-/// Runs `ssad bench train`.
-pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.seconds.is_finite() && args.seconds > 0.0,
-        "--seconds must be a positive number, got {}",
-        args.seconds
-    );
-    let opts = CompareOptions {
-        model: ModelConfig {
-            kind: ModelKind::ConvAe,
-            width: args.width,
-            embedding: args.embedding,
-        },
-        batch: args.batch_size,
-        channels: args.channels.clone(),
-        threads: args.threads.clone(),
-        seconds: args.seconds,
-        warmup: args.warmup,
-        rounds: args.rounds,
-        device: ssad_torch::tch_device(args.device)?,
-        python: if args.no_pytorch {
-            None
-        } else {
-            Some(bench::find_python(args.python.as_deref())?)
-        },
-    };
-    println!("img/s of ssad and PyTorch (wall time), and ssad/PyTorch by wall and by CPU time");
-    println!(
-        "{:>2} {:>3} | {:>8} {:>8} {:>6} {:>6} | {:>8} {:>8} {:>6} {:>6}",
-        "C", "thr", "train", "torch", "ratio", "cpu", "score", "torch", "ratio", "cpu"
-    );
-    let report = bench::compare(&opts, &mut |row| {
-        let f = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
-        let (py, r) = (row.pytorch.as_ref(), row.ratio.as_ref());
-        println!(
-            "{:>2} {:>3} | {:>8.1} {:>8} {:>6} {:>6} | {:>8.1} {:>8} {:>6} {:>6}",
-            row.channels,
-            row.threads,
-            row.ssad.train_img_per_s,
-            f(py.map(|p| p.rates.train_img_per_s), 1),
-            f(r.map(|r| r.train), 3),
-            f(r.map(|r| r.train_cpu), 3),
-            row.ssad.score_img_per_s,
-            f(py.map(|p| p.rates.score_img_per_s), 1),
-            f(r.map(|r| r.score), 3),
-            f(r.map(|r| r.score_cpu), 3),
-        );
-    })?;
-    ssad::study::store::write_atomic(
-        &args.out,
-        (serde_json::to_string_pretty(&report)? + "\n").as_bytes(),
-    )?;
-    eprintln!("results written to {}", args.out.display());
     Ok(())
 }

@@ -75,6 +75,55 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// The ranking as a printable table: one line per candidate by DSV (lower is better),
+    /// with every criterion's value, then the DSV pick and the other criteria's picks.
+    pub fn ranking_table(&self, what: &str, n_test: usize) -> String {
+        use std::fmt::Write;
+        let selection = self;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+        "selection on {what}: {} training and {} of {n_test} test images embedded; lower DSV is better",
+        selection.n_train, selection.n_test
+    );
+        let _ = writeln!(
+            out,
+            "{:>4}  {:<24} {:>9} {:>9} {:>9} {:>7} | {:>10} {:>10}",
+            "rank", "candidate", "DSV", "distance", "spread", "ratio", "mean-dist", "MMD^2"
+        );
+        for (r, &i) in selection.ranking(Criterion::Dsv).iter().enumerate() {
+            let c = &selection.candidates[i];
+            let v = &c.values;
+            let _ = writeln!(
+                out,
+                "{:>4}  {:<24} {:>9.4} {:>9.4} {:>9.4} {:>7.3} | {:>10.4} {:>10.5}",
+                r + 1,
+                c.name,
+                v.dsv.loss,
+                v.dsv.distance.value,
+                v.dsv.spread.value,
+                v.dsv.spread.mean_ratio,
+                v.mean_dist_x_z,
+                v.mmd.mmd2
+            );
+        }
+        let _ = writeln!(
+            out,
+            "selected (DSV): {}",
+            selection.selected(Criterion::Dsv).unwrap_or("-")
+        );
+        let others: Vec<String> = [
+            Criterion::DsvDistance,
+            Criterion::MeanDistance,
+            Criterion::Mmd,
+        ]
+        .iter()
+        .map(|c| format!("{c} -> {}", selection.selected(*c).unwrap_or("-")))
+        .collect();
+        let _ = writeln!(out, "other criteria select: {}", others.join(", "));
+        out
+    }
+
     /// Candidate indices from best to worst under `criterion`.
     pub fn ranking(&self, criterion: Criterion) -> Vec<usize> {
         let values: Vec<f64> = self

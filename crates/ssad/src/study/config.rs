@@ -168,6 +168,26 @@ impl StudyConfig {
         Self::from_toml(text, &format!("(preset {name})"))
     }
 
+    /// A study from a TOML file, or else the built-in preset `preset`; the error names what
+    /// is missing or wrong.
+    pub fn load(file: Option<&std::path::Path>, preset: Option<&str>) -> anyhow::Result<Self> {
+        match (file, preset) {
+            (Some(path), _) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read study file {}", path.display()))?;
+                Self::from_toml(&text, &path.display().to_string())
+            }
+            (None, Some(p)) => Self::preset(p),
+            (None, None) => {
+                let names: Vec<_> = PRESETS.iter().map(|(n, _)| *n).collect();
+                bail!(
+                    "give a study file (ssad study run STUDY.toml) or --preset NAME ({})",
+                    names.join(", ")
+                )
+            }
+        }
+    }
+
     /// Checks every value; errors name the field and what is allowed.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(

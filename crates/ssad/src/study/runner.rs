@@ -344,6 +344,31 @@ pub struct StudyStatus {
     pub pending: Vec<RunKey>,
 }
 
+impl std::fmt::Display for StudyStatus {
+    /// One summary line, the failed runs with their reasons, and the first 20 pending runs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} runs: {} done, {} pending, {} failed, {} stale (config changed; will rerun)",
+            self.total,
+            self.done.len(),
+            self.pending.len(),
+            self.failed.len(),
+            self.stale.len()
+        )?;
+        for (k, e) in &self.failed {
+            writeln!(f, "failed  {}: {e}", k.id())?;
+        }
+        for k in self.pending.iter().take(20) {
+            writeln!(f, "pending {}", k.id())?;
+        }
+        if self.pending.len() > 20 {
+            writeln!(f, "... and {} more pending", self.pending.len() - 20)?;
+        }
+        Ok(())
+    }
+}
+
 /// Status of every run of the study in `dir`.
 pub fn status(dir: &StudyDir) -> anyhow::Result<StudyStatus> {
     let cfg = dir.config()?;

@@ -225,6 +225,20 @@ struct RelativeCsvRow<'a> {
 }
 
 /// Writes `summary.md`, `summary.json`, `relative_auc.csv` and `auc_means.csv` into `out`.
+/// Summarises the records of a study folder: writes `DIR/summary/` (see [`write_summary`])
+/// and `DIR/results.csv`, and returns the summary (`None` when no run is finished yet).
+pub fn summarize_study(dir: &crate::study::StudyDir) -> anyhow::Result<Option<StudySummary>> {
+    let rows = crate::study::result_rows(&dir.records()?);
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let s = summarize(&rows)?;
+    write_summary(&s, &dir.root.join("summary"))?;
+    crate::study::store::write_csv(&rows, &dir.root.join("results.csv"))?;
+    Ok(Some(s))
+}
+
+/// Writes `summary.md`, `summary.json`, `relative_auc.csv` and `auc_means.csv` into `out`.
 pub fn write_summary(s: &StudySummary, out: &Path) -> anyhow::Result<()> {
     write_atomic(&out.join("summary.md"), to_markdown(s).as_bytes())?;
     write_atomic(
