@@ -7,7 +7,7 @@
 //! restores a saved model directory.
 //!
 //! Weights are saved as safetensors with PyTorch `state_dict` names
-//! (`encoder.0.layers.0.weight`, ...); `scripts/bench_train_torch.py` holds the equivalent
+//! (`encoder.0.layers.0.weight`, ...); `python/bench_train_torch.py` holds the equivalent
 //! PyTorch modules, and the tests compare forward passes and Adam steps with PyTorch.
 
 pub mod bench;

@@ -1,5 +1,5 @@
 //! The autoencoder networks (METHOD.md section 2) over the layers of [`crate::layers`], named
-//! like a PyTorch `state_dict()`; scripts/bench_train_torch.py holds the equivalent PyTorch
+//! like a PyTorch `state_dict()`; crates/ssad-torch/python/bench_train_torch.py holds the equivalent PyTorch
 //! modules.
 
 use crate::layers::{BatchNorm, Conv, Linear, Registry, HALVING};

@@ -341,6 +341,7 @@ pub fn task_figures(
     let tsne_models: Vec<String> = std::iter::once("none".to_string())
         .chain(dae_augs.iter().cloned())
         .collect();
+    let mut reconstructs = true;
     for aug in &models {
         let dir = model_dir(study, records, task, aug)?;
         let det: Box<dyn Detector> = factory
@@ -375,16 +376,20 @@ pub fn task_figures(
             });
         }
         if tsne_models.contains(aug) {
-            let rec = det.reconstruct(&recon_b)?;
-            recon_rows.push(ReconRow {
-                label: label_of(aug),
-                images: (0..rec.len()).map(|i| rec.image(i).to_vec()).collect(),
-                errors: Some(
-                    (0..rec.len())
-                        .map(|i| mse(rec.image(i), recon_b.image(i)))
-                        .collect(),
-                ),
-            });
+            // Detectors that do not reconstruct (GEOM) add no row to the grid.
+            if let Ok(rec) = det.reconstruct(&recon_b) {
+                recon_rows.push(ReconRow {
+                    label: label_of(aug),
+                    images: (0..rec.len()).map(|i| rec.image(i).to_vec()).collect(),
+                    errors: Some(
+                        (0..rec.len())
+                            .map(|i| mse(rec.image(i), recon_b.image(i)))
+                            .collect(),
+                    ),
+                });
+            } else {
+                reconstructs = false;
+            }
             let emb = det.embed(&tsne_b)?;
             let xy = tsne_2d(
                 &emb.data,
@@ -433,14 +438,22 @@ pub fn task_figures(
     Ok(TaskFigures {
         recon: ReconGrid {
             title: format!("Reconstructions — {task_text}"),
-            subtitle: format!("rows: test images, then each model's reconstruction (number: its squared error = anomaly score); DAEs: {dae_text}"),
+            subtitle: if reconstructs {
+                format!("rows: test images, then each model's reconstruction (number: its squared error = anomaly score); DAEs: {dae_text}")
+            } else {
+                "the test images only: this study's detector does not reconstruct".into()
+            },
             shape: recon_b.shape,
             col_labels,
             rows: recon_rows,
             scale: 3,
         },
         hist: HistogramGrid {
-            title: format!("Reconstruction error — {task_text}"),
+            title: if reconstructs {
+                format!("Reconstruction error — {task_text}")
+            } else {
+                format!("Anomaly score — {task_text}")
+            },
             subtitle: format!("one panel per augmentation the model was trained with; {} images per group; shared axes", settings.hist_per_group),
             panels,
             bins: 40,
