@@ -7,6 +7,7 @@
 //!   for every generator (default cutout, flip, invert, with p = 1), labelled by generator.
 
 use anyhow::Context;
+use serde::{Deserialize, Serialize};
 use ssad_core::data::{self, DatasetName, Split};
 use ssad_core::{augment_batch, Batch, ImageSet};
 use std::path::Path;
@@ -39,6 +40,76 @@ impl TestbedKind {
             TestbedKind::Controlled { .. } => "controlled",
         }
     }
+}
+
+/// The name of a testbed in study configs, records and file names: parsed once, where a
+/// config or a flag is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestbedName {
+    /// The in-the-wild testbed (semantic anomalies).
+    Wild,
+    /// The controlled testbed (anomalies made by generators).
+    Controlled,
+}
+
+impl TestbedName {
+    /// `wild` or `controlled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestbedName::Wild => "wild",
+            TestbedName::Controlled => "controlled",
+        }
+    }
+
+    /// The testbed of this name, with the study's generators for the controlled one.
+    pub fn kind(self, gens: &[String]) -> TestbedKind {
+        match self {
+            TestbedName::Wild => TestbedKind::InTheWild,
+            TestbedName::Controlled => TestbedKind::Controlled {
+                gens: gens.to_vec(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for TestbedName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TestbedName {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "wild" => Ok(TestbedName::Wild),
+            "controlled" => Ok(TestbedName::Controlled),
+            _ => anyhow::bail!("unknown testbed '{s}': expected wild or controlled"),
+        }
+    }
+}
+
+/// Builds the testbeds `names` of one normal class from a dataset's splits (what a study
+/// scores each run on), in the order given.
+pub fn build_named(
+    names: &[TestbedName],
+    gens: &[String],
+    train: &ImageSet,
+    test: &ImageSet,
+    normal: u16,
+    train_limit: Option<usize>,
+) -> anyhow::Result<Vec<(TestbedName, Testbed)>> {
+    names
+        .iter()
+        .map(|&name| {
+            let tb = match name {
+                TestbedName::Wild => in_the_wild(train, test, normal, train_limit),
+                TestbedName::Controlled => controlled(train, test, normal, gens, train_limit)?,
+            };
+            Ok((name, tb))
+        })
+        .collect()
 }
 
 /// A built testbed: normal training images and a labelled test set.

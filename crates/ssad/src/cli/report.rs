@@ -23,7 +23,7 @@ pub struct ReportArgs {
     /// Anomalies of those figures: controlled (the study's generators) or wild (other
     /// classes) [default: controlled when the study has it].
     #[arg(long)]
-    pub testbed: Option<String>,
+    pub testbed: Option<ssad::testbed::TestbedName>,
     /// DAE to show next to the vanilla AE (repeatable) [default: the augmentations that match
     /// the controlled generators, else the best one].
     #[arg(long)]

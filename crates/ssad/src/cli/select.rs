@@ -12,23 +12,14 @@ use super::args::{EngineArgs, ModelArgs, TrainingArgs};
 use super::data::DataDirArg;
 use super::FACTORY;
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use ssad::select::TaskSource;
 use ssad::select::{self, Candidate, Criterion, SelectOptions, StudySelectOptions};
 use ssad::study::StudyDir;
-use ssad::testbed::TestbedKind;
+use ssad::testbed::TestbedName;
 use ssad_core::data::DatasetName;
 use ssad_core::Detector;
 use std::path::{Path, PathBuf};
-
-/// `--testbed` of a one-task selection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum TestbedArg {
-    /// The whole test split (real anomalies: the other classes).
-    Wild,
-    /// The normal class's test images plus `--gen` applied to each.
-    Controlled,
-}
 
 /// Arguments of `ssad select`.
 #[derive(Args, Debug)]
@@ -58,8 +49,8 @@ pub struct SelectArgs {
     pub normal: Option<usize>,
     /// Test data of --dataset: `wild` (the whole test split) or `controlled` (the normal
     /// class's test images plus --gen applied to each).
-    #[arg(long, value_enum, default_value = "wild", requires = "dataset")]
-    pub testbed: TestbedArg,
+    #[arg(long, default_value = "wild", requires = "dataset")]
+    pub testbed: TestbedName,
     /// Anomaly generator of `--testbed controlled`.
     #[arg(long, default_value = "cutout")]
     pub gen: String,
@@ -117,15 +108,10 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
             normal: args.normal.with_context(|| {
                 format!("--normal is required with --dataset {dataset} (a class 0..9)")
             })?,
-            testbed: match args.testbed {
-                TestbedArg::Wild => TestbedKind::InTheWild,
-                TestbedArg::Controlled => {
-                    ssad_augment::parse(&args.gen)
-                        .with_context(|| format!("bad --gen '{}'", args.gen))?;
-                    TestbedKind::Controlled {
-                        gens: vec![args.gen.clone()],
-                    }
-                }
+            testbed: {
+                ssad_augment::parse(&args.gen)
+                    .with_context(|| format!("bad --gen '{}'", args.gen))?;
+                args.testbed.kind(std::slice::from_ref(&args.gen))
             },
         },
         (None, Some(train), Some(test)) => TaskSource::Folders {

@@ -16,7 +16,7 @@ pub mod tsne;
 
 use crate::study::summary::{RelativeTable, StudySummary};
 use crate::study::{expand_sweep, result_rows, summarize, RunRecord, StudyConfig, StudyDir};
-use crate::testbed::TestbedKind;
+use crate::testbed::{TestbedKind, TestbedName};
 use anyhow::Context;
 use figures::{ForestPlot, ForestRow, SweepPlot, SweepPoint, SweepSeries};
 use html::{figure, missing, para, Section};
@@ -36,7 +36,7 @@ pub struct ReportOptions {
     /// Seed of that task (default: the study's first).
     pub seed: Option<u64>,
     /// `controlled` or `wild` (default: controlled when the study has it).
-    pub testbed: Option<String>,
+    pub testbed: Option<TestbedName>,
     /// DAEs to show next to the vanilla AE (default: the augmentations that match the
     /// controlled generators, else the best one).
     pub dae: Vec<String>,
@@ -227,11 +227,10 @@ pub fn choose_task(cfg: &StudyConfig, opts: &ReportOptions) -> anyhow::Result<Ta
     let controlled = TestbedKind::Controlled {
         gens: cfg.gens.clone(),
     };
-    let testbed = match opts.testbed.as_deref() {
-        Some("controlled") => controlled,
-        Some("wild") => TestbedKind::InTheWild,
-        Some(t) => anyhow::bail!("--testbed '{t}': expected controlled or wild"),
-        None if cfg.testbeds.iter().any(|t| t == "controlled") && !cfg.gens.is_empty() => {
+    let testbed = match opts.testbed {
+        Some(TestbedName::Controlled) => controlled,
+        Some(TestbedName::Wild) => TestbedKind::InTheWild,
+        None if cfg.testbeds.contains(&TestbedName::Controlled) && !cfg.gens.is_empty() => {
             controlled
         }
         None => TestbedKind::InTheWild,
@@ -393,14 +392,14 @@ pub fn build_report(
         .cloned()
         .collect();
     let mut slices: Vec<(String, String)> = Vec::new();
-    if cfg.testbeds.iter().any(|t| t == "controlled") {
+    if cfg.testbeds.contains(&TestbedName::Controlled) {
         slices.extend(
             cfg.gens
                 .iter()
                 .map(|g| ("controlled".to_string(), g.clone())),
         );
     }
-    if cfg.testbeds.iter().any(|t| t == "wild") {
+    if cfg.testbeds.contains(&TestbedName::Wild) {
         slices.push(("wild".into(), "semantic".into()));
     }
     let datasets_text = cfg
@@ -466,7 +465,11 @@ pub fn build_report(
         "testbeds",
         format!(
             "{} (controlled generators: {})",
-            cfg.testbeds.join(", "),
+            cfg.testbeds
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             cfg.gens.join(", ")
         ),
     ));

@@ -103,11 +103,13 @@ pub fn study_candidates(dir: &StudyDir) -> anyhow::Result<(CandidateGroups, usiz
 /// set (task `wild/rest`), and for each controlled generator the normal test images plus that
 /// generator's anomalies (task `controlled/<gen>`). The groups are used only to cut the
 /// controlled test set into one test set per generator, as a user would hold it.
-fn task_test_sets(testbeds: &[(String, testbed::Testbed)]) -> Vec<((String, String), Batch)> {
+fn task_test_sets(
+    testbeds: &[(testbed::TestbedName, testbed::Testbed)],
+) -> Vec<((String, String), Batch)> {
     let mut out = Vec::new();
     for (name, tb) in testbeds {
-        if name == "wild" {
-            out.push((("wild".to_string(), "rest".to_string()), tb.test.clone()));
+        if *name == testbed::TestbedName::Wild {
+            out.push(((name.to_string(), "rest".to_string()), tb.test.clone()));
         } else {
             for (k, gen) in tb.group_names.iter().enumerate() {
                 if k as u16 == tb.normal_group {
@@ -116,7 +118,7 @@ fn task_test_sets(testbeds: &[(String, testbed::Testbed)]) -> Vec<((String, Stri
                 let idx: Vec<usize> = (0..tb.groups.len())
                     .filter(|&i| tb.groups[i] == tb.normal_group || tb.groups[i] == k as u16)
                     .collect();
-                out.push(((name.clone(), gen.clone()), tb.test.select(&idx)));
+                out.push(((name.to_string(), gen.clone()), tb.test.select(&idx)));
             }
         }
     }
@@ -155,14 +157,14 @@ pub fn select_study(
             sets = Some((*dataset, train, test));
         }
         let (_, train, test) = sets.as_ref().unwrap();
-        let mut testbeds = Vec::new();
-        for t in &cfg.testbeds {
-            let tb = match t.as_str() {
-                "wild" => testbed::in_the_wild(train, test, *normal as u16, cfg.train_limit),
-                _ => testbed::controlled(train, test, *normal as u16, &cfg.gens, cfg.train_limit)?,
-            };
-            testbeds.push((t.clone(), tb));
-        }
+        let testbeds = testbed::build_named(
+            &cfg.testbeds,
+            &cfg.gens,
+            train,
+            test,
+            *normal as u16,
+            cfg.train_limit,
+        )?;
         let train_batch = testbeds[0].1.train.to_batch();
         let tasks = task_test_sets(&testbeds);
         let mut detectors: Vec<Box<dyn Detector>> = Vec::new();

@@ -1,5 +1,6 @@
 //! Study configuration: the TOML file (or a built-in preset), sweeps, and the expanded grid.
 
+use crate::testbed::TestbedName;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -19,7 +20,7 @@ pub struct StudyConfig {
     pub datasets: Vec<DatasetName>,
     /// Testbeds every trained model is scored on: `wild` and/or `controlled`.
     #[serde(default = "default_testbeds")]
-    pub testbeds: Vec<String>,
+    pub testbeds: Vec<TestbedName>,
     /// Anomaly generators of the controlled testbed.
     #[serde(default = "default_gens")]
     pub gens: Vec<String>,
@@ -62,8 +63,8 @@ pub struct StudyConfig {
 fn default_name() -> String {
     "study".into()
 }
-fn default_testbeds() -> Vec<String> {
-    vec!["wild".into(), "controlled".into()]
+fn default_testbeds() -> Vec<TestbedName> {
+    vec![TestbedName::Wild, TestbedName::Controlled]
 }
 fn default_gens() -> Vec<String> {
     crate::testbed::DEFAULT_GENS
@@ -203,12 +204,6 @@ impl StudyConfig {
             !self.normal_classes.is_empty(),
             "normal_classes: list at least one class"
         );
-        for t in &self.testbeds {
-            anyhow::ensure!(
-                t == "wild" || t == "controlled",
-                "testbeds: unknown testbed '{t}', expected wild or controlled"
-            );
-        }
         anyhow::ensure!(
             !self.testbeds.is_empty(),
             "testbeds: list wild and/or controlled"

@@ -6,7 +6,7 @@ use super::config::{RunKey, StudyConfig};
 use super::store::{
     now_unix, write_atomic, FailureRecord, PairRecord, RunRecord, StudyDir, TestbedResult,
 };
-use crate::testbed::{self, Testbed, TestbedKind};
+use crate::testbed::{self, Testbed, TestbedName};
 use anyhow::Context;
 use ssad_core::data::{self, DatasetName, Split};
 use ssad_core::{Detector, DetectorFactory, EpochProgress, ImageSet};
@@ -115,7 +115,7 @@ pub struct RunOutcome {
 }
 
 /// Testbeds of one (dataset, normal class), by testbed name.
-type TestbedsOf = ((DatasetName, usize), Vec<(String, Testbed)>);
+type TestbedsOf = ((DatasetName, usize), Vec<(TestbedName, Testbed)>);
 
 /// Datasets and testbeds kept between consecutive runs of the same dataset and class.
 #[derive(Default)]
@@ -131,7 +131,7 @@ impl DataCache {
         data_dir: &std::path::Path,
         dataset: DatasetName,
         normal: usize,
-    ) -> anyhow::Result<&[(String, Testbed)]> {
+    ) -> anyhow::Result<&[(TestbedName, Testbed)]> {
         if self.testbeds.as_ref().map(|(k, _)| *k) != Some((dataset, normal)) {
             if !self.sets.contains_key(&dataset) {
                 self.sets.clear(); // keep one dataset in memory at a time
@@ -140,16 +140,14 @@ impl DataCache {
                 self.sets.insert(dataset, (train, test));
             }
             let (train, test) = &self.sets[&dataset];
-            let mut built = Vec::new();
-            for t in &cfg.testbeds {
-                let tb = match t.as_str() {
-                    "wild" => testbed::in_the_wild(train, test, normal as u16, cfg.train_limit),
-                    _ => {
-                        testbed::controlled(train, test, normal as u16, &cfg.gens, cfg.train_limit)?
-                    }
-                };
-                built.push((t.clone(), tb));
-            }
+            let built = testbed::build_named(
+                &cfg.testbeds,
+                &cfg.gens,
+                train,
+                test,
+                normal as u16,
+                cfg.train_limit,
+            )?;
             self.testbeds = Some(((dataset, normal), built));
         }
         Ok(&self.testbeds.as_ref().unwrap().1)
@@ -295,7 +293,7 @@ fn run_one(
             None
         };
         results.push(TestbedResult {
-            testbed: name.clone(),
+            testbed: name.to_string(),
             pairs,
             scores_file,
             score_seconds,
@@ -388,16 +386,4 @@ pub fn status(dir: &StudyDir) -> anyhow::Result<StudyStatus> {
         }
     }
     Ok(s)
-}
-
-/// Keeps `TestbedKind` in the public vocabulary of this module for callers building testbeds
-/// from a study config.
-pub fn testbed_kind(cfg: &StudyConfig, name: &str) -> TestbedKind {
-    if name == "wild" {
-        TestbedKind::InTheWild
-    } else {
-        TestbedKind::Controlled {
-            gens: cfg.gens.clone(),
-        }
-    }
 }
