@@ -205,8 +205,11 @@ fn run_study(args: &SelectArgs, study: &Path, opts: SelectOptions) -> anyhow::Re
         );
     }
     if args.evaluate {
-        let records = dir.records()?;
-        let ev = select::evaluate(&selections, &records)?;
+        let set = dir.record_set()?;
+        if let Some(note) = set.note() {
+            eprintln!("{note}");
+        }
+        let ev = select::evaluate(&selections, &set.current)?;
         let title = match &args.title {
             Some(t) => t.clone(),
             None => format!("study '{}' ({})", dir.config()?.name, study.display()),

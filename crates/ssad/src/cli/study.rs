@@ -68,6 +68,11 @@ pub struct RunArgs {
     /// Stop after this many runs.
     #[arg(long)]
     pub max_runs: Option<usize>,
+    /// When --out holds a study with other settings: make this config the folder's study
+    /// (the old config is kept as study.<time>.toml; no record is deleted; records of the old
+    /// config are left out of every table until rerun).
+    #[arg(long)]
+    pub replace: bool,
     /// No progress bars (one line per run on stderr).
     #[arg(long, short)]
     pub quiet: bool,
@@ -100,6 +105,9 @@ pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
         }
         StudyCommand::Summary { dir } => {
             let d = StudyDir::open(&dir)?;
+            if let Some(note) = d.record_set()?.note() {
+                eprintln!("{note}");
+            }
             let s = study::summary::summarize_study(&d)?
                 .with_context(|| format!("{} has no finished runs yet", dir.display()))?;
             println!("{}", study::summary::to_markdown(&s));
@@ -111,7 +119,11 @@ pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
         }
         StudyCommand::Export { dir, csv, parquet } => {
             let d = StudyDir::open(&dir)?;
-            let rows = study::result_rows(&d.records()?);
+            let set = d.record_set()?;
+            if let Some(note) = set.note() {
+                eprintln!("{note}");
+            }
+            let rows = study::result_rows(&set.current);
             let csv = csv.unwrap_or_else(|| dir.join("results.csv"));
             store::write_csv(&rows, &csv)?;
             println!("wrote {} rows to {}", rows.len(), csv.display());
@@ -150,7 +162,11 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         Some(s) => Some(s),
         None => env_shard()?,
     };
-    let dir = StudyDir::create(&a.out, &cfg)?;
+    let dir = if a.replace {
+        StudyDir::create_replacing(&a.out, &cfg)?
+    } else {
+        StudyDir::create(&a.out, &cfg)?
+    };
     let opts = RunOptions {
         data_dir: a.data.resolve(),
         shard,

@@ -362,12 +362,9 @@ pub fn build_report(
     let study = StudyDir::open(study_root)?;
     let cfg = study.config()?;
     let status = crate::study::status(&study)?;
-    let all_records = study.records()?;
-    let n_all = all_records.len();
-    let records: Vec<RunRecord> = all_records
-        .into_iter()
-        .filter(|r| r.config_hash == cfg.run_config_hash(&r.key))
-        .collect();
+    let set = study.record_set()?;
+    let n_all = set.current.len() + set.left_out.len();
+    let records: Vec<RunRecord> = set.current;
     anyhow::ensure!(
         !records.is_empty(),
         "{} has no finished runs of its current config yet: run `ssad study run` first",

@@ -71,15 +71,16 @@ pub struct StudySelectOptions {
 pub type CandidateGroups = BTreeMap<(DatasetName, usize, u64), Vec<RunRecord>>;
 
 /// The saved model records of a study, grouped by (dataset, normal, seed), candidates in the
-/// study's augmentation order. Records with another config than the study's current one and
-/// records without a saved model are left out (counted in the second value).
+/// study's augmentation order: the study's [record set](StudyDir::record_set) less the records
+/// without a saved model; records left out are counted in the second value.
 pub fn study_candidates(dir: &StudyDir) -> anyhow::Result<(CandidateGroups, usize)> {
     let cfg = dir.config()?;
     let order = cfg.expanded_augs()?;
     let mut groups = CandidateGroups::new();
-    let mut left_out = 0;
-    for r in dir.records()? {
-        if r.config_hash != cfg.run_config_hash(&r.key) || r.model_dir.is_none() {
+    let set = dir.record_set()?;
+    let mut left_out = set.left_out.len();
+    for r in set.current {
+        if r.model_dir.is_none() {
             left_out += 1;
             continue;
         }

@@ -340,6 +340,8 @@ pub struct StudyStatus {
     pub failed: Vec<(RunKey, String)>,
     /// Not started.
     pub pending: Vec<RunKey>,
+    /// Records left out of the study's results (stale or not in the grid), with the reason.
+    pub left_out: Vec<(String, String)>,
 }
 
 impl std::fmt::Display for StudyStatus {
@@ -357,6 +359,9 @@ impl std::fmt::Display for StudyStatus {
         for (k, e) in &self.failed {
             writeln!(f, "failed  {}: {e}", k.id())?;
         }
+        for (id, why) in &self.left_out {
+            writeln!(f, "left out {id}: {why}")?;
+        }
         for k in self.pending.iter().take(20) {
             writeln!(f, "pending {}", k.id())?;
         }
@@ -373,6 +378,7 @@ pub fn status(dir: &StudyDir) -> anyhow::Result<StudyStatus> {
     let runs = cfg.runs()?;
     let mut s = StudyStatus {
         total: runs.len(),
+        left_out: dir.record_set()?.left_out,
         ..Default::default()
     };
     for key in runs {

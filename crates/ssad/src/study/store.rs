@@ -138,17 +138,44 @@ impl StudyDir {
         })
     }
 
-    /// Creates the folder for `cfg`, or checks that an existing one holds the same study.
+    /// Creates the folder for `cfg`, or opens an existing one that holds the same study. A
+    /// folder holding another config is refused (naming both studies and the first keys that
+    /// differ), so that no command pools runs that do not belong together; see
+    /// [`StudyDir::create_replacing`].
     pub fn create(root: &Path, cfg: &StudyConfig) -> anyhow::Result<Self> {
+        Self::create_with(root, cfg, false)
+    }
+
+    /// Like [`StudyDir::create`], but an existing folder's different config is replaced: the
+    /// old one is kept as `study.<unix time>.toml`, no record is deleted, and records of the
+    /// old config are left out of the study's results until rerun (see [`Self::record_set`]).
+    pub fn create_replacing(root: &Path, cfg: &StudyConfig) -> anyhow::Result<Self> {
+        Self::create_with(root, cfg, true)
+    }
+
+    fn create_with(root: &Path, cfg: &StudyConfig, replace: bool) -> anyhow::Result<Self> {
         let path = root.join("study.toml");
         let text = cfg.to_toml();
         if path.is_file() {
             let old = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let old_cfg = StudyConfig::from_toml(&old, &path.display().to_string())?;
+            // Where and how fast runs execute is not part of a study (not in the run hash).
+            let mut same_study = old_cfg.clone();
+            same_study.train.device = cfg.train.device;
+            same_study.train.threads = cfg.train.threads;
             if old_cfg != *cfg {
-                // Runs are keyed by their own config hash, so a changed study only reruns what
-                // changed; keep the old config next to the new one for the record.
+                anyhow::ensure!(
+                    replace || same_study == *cfg,
+                    "{} holds study '{}' and this is study '{}' with other settings ({}): use \
+                     another --out folder, or --replace to make this the folder's study (the old \
+                     config is kept as study.<time>.toml; runs of it are kept but left out of \
+                     the results)",
+                    root.display(),
+                    old_cfg.name,
+                    cfg.name,
+                    config_differences(&old_cfg, cfg).join(", ")
+                );
                 write_atomic(
                     &root.join(format!("study.{}.toml", now_unix())),
                     old.as_bytes(),
@@ -212,10 +239,13 @@ impl StudyDir {
         read_json(&self.failure_path(key))
     }
 
-    /// Every record in the folder (sorted by key), whatever the current grid.
+    /// Every record file in the folder (sorted by key), whatever the current grid: the raw
+    /// material of [`StudyDir::record_set`], which is what every command reads. Two files
+    /// holding the same run, and impossible values (an AUC outside [0, 1] or not a number),
+    /// are errors naming the files.
     pub fn records(&self) -> anyhow::Result<Vec<RunRecord>> {
         let dir = self.root.join("runs");
-        let mut out = Vec::new();
+        let mut out: Vec<(RunRecord, PathBuf)> = Vec::new();
         if dir.is_dir() {
             for entry in
                 std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
@@ -225,14 +255,136 @@ impl StudyDir {
                     && !p.file_name().unwrap().to_string_lossy().starts_with('.')
                 {
                     if let Some(r) = read_json::<RunRecord>(&p)? {
-                        out.push(r);
+                        check_record(&r, &p)?;
+                        out.push((r, p));
                     }
                 }
             }
         }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
+        out.sort_by(|a, b| a.0.key.cmp(&b.0.key).then(a.1.cmp(&b.1)));
+        for w in out.windows(2) {
+            anyhow::ensure!(
+                w[0].0.key != w[1].0.key,
+                "two records of run {}: {} and {} (keep one, delete the other)",
+                w[0].0.key.id(),
+                w[0].1.display(),
+                w[1].1.display()
+            );
+        }
+        Ok(out.into_iter().map(|(r, _)| r).collect())
     }
+
+    /// The records of this study: those of runs in the current grid written with the current
+    /// config. The one definition every command (status, summary, export, select, report)
+    /// uses; the others are listed as left out.
+    pub fn record_set(&self) -> anyhow::Result<RecordSet> {
+        let cfg = self.config()?;
+        let grid: std::collections::HashSet<RunKey> = cfg.runs()?.into_iter().collect();
+        let mut set = RecordSet::default();
+        for r in self.records()? {
+            if !grid.contains(&r.key) {
+                set.left_out
+                    .push((r.run_id.clone(), "not in the current grid".into()));
+            } else if r.config_hash != cfg.run_config_hash(&r.key) {
+                set.left_out.push((
+                    r.run_id.clone(),
+                    "written with another config (stale; `study run` redoes it)".into(),
+                ));
+            } else {
+                set.current.push(r);
+            }
+        }
+        Ok(set)
+    }
+}
+
+/// The records of a study ([`StudyDir::record_set`]): what its results are made of, and
+/// what was left out and why.
+#[derive(Clone, Debug, Default)]
+pub struct RecordSet {
+    /// Records of runs in the current grid with the current config.
+    pub current: Vec<RunRecord>,
+    /// Run id and reason of every record left out.
+    pub left_out: Vec<(String, String)>,
+}
+
+impl RecordSet {
+    /// One line saying how many records were left out and why (`None` when none was).
+    pub fn note(&self) -> Option<String> {
+        if self.left_out.is_empty() {
+            return None;
+        }
+        let mut reasons: Vec<&str> = self.left_out.iter().map(|(_, w)| w.as_str()).collect();
+        reasons.sort_unstable();
+        reasons.dedup();
+        Some(format!(
+            "note: {} record(s) left out ({}); `ssad study status` lists them",
+            self.left_out.len(),
+            reasons.join("; ")
+        ))
+    }
+}
+
+/// The first few settings (dotted keys) in which two study configs differ, as `key: old -> new`.
+pub fn config_differences(old: &StudyConfig, new: &StudyConfig) -> Vec<String> {
+    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+        match (a, b) {
+            (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let null = serde_json::Value::Null;
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(
+                        &p,
+                        x.get(k).unwrap_or(&null),
+                        y.get(k).unwrap_or(&null),
+                        out,
+                    );
+                }
+            }
+            _ if a != b => out.push(format!("{path}: {a} -> {b}")),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        "",
+        &serde_json::json!(old),
+        &serde_json::json!(new),
+        &mut out,
+    );
+    out.truncate(3);
+    out
+}
+
+/// Checks that a record's numbers are possible: every metric a finite number in [0, 1].
+fn check_record(r: &RunRecord, path: &Path) -> anyhow::Result<()> {
+    for t in &r.results {
+        for p in &t.pairs {
+            for (field, v) in [
+                ("auc", p.auc),
+                ("ap", p.ap),
+                ("f1", p.f1),
+                ("precision", p.precision),
+            ] {
+                anyhow::ensure!(
+                    v.is_finite() && (0.0..=1.0).contains(&v),
+                    "{}: {field} of testbed {} anomaly {} is {v}, expected a number in [0, 1] \
+                     (a damaged record: delete it to redo the run)",
+                    path.display(),
+                    t.testbed,
+                    p.anomaly
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {

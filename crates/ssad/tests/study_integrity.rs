@@ -1,0 +1,195 @@
+//! A study folder's results are made of one set of records, the same for every command, and a
+//! folder belongs to one study: stale, foreign, duplicate and damaged records are left out or
+//! refused, never pooled silently. Built by hand (no training), so it runs in milliseconds.
+
+use ssad::study::store::PairRecord;
+use ssad::study::{result_rows, RunRecord, StudyConfig, StudyDir};
+use std::path::Path;
+
+const STUDY: &str = r#"
+name = "integrity"
+datasets = ["mnist"]
+testbeds = ["wild"]
+normal_classes = [0, 1]
+augs = ["cutout"]
+save_models = false
+[train]
+epochs = 2
+"#;
+
+/// A finished record of `key` under `cfg` with one pair whose AUC is `auc`.
+fn record(cfg: &StudyConfig, key: &ssad::study::RunKey, auc: f64) -> RunRecord {
+    RunRecord {
+        key: key.clone(),
+        run_id: key.id(),
+        config_hash: cfg.run_config_hash(key),
+        ssad_version: "test".into(),
+        device: "cpu".into(),
+        threads: 1,
+        finished_unix: 0,
+        train_images: 10,
+        train_seconds: 0.0,
+        epoch_losses: vec![0.1],
+        results: vec![ssad::study::store::TestbedResult {
+            testbed: "wild".into(),
+            pairs: vec![PairRecord {
+                anomaly: "1".into(),
+                n_normal: 5,
+                n_anomaly: 5,
+                auc,
+                ap: 0.5,
+                f1: 0.5,
+                precision: 0.5,
+            }],
+            scores_file: None,
+            score_seconds: 0.0,
+        }],
+        model_dir: None,
+    }
+}
+
+/// A study folder with every run of `cfg` done, AUC 0.6 for all.
+fn finished_study(root: &Path, cfg: &StudyConfig) -> StudyDir {
+    let dir = StudyDir::create(root, cfg).unwrap();
+    for key in cfg.runs().unwrap() {
+        dir.write_record(&record(cfg, &key, 0.6)).unwrap();
+    }
+    dir
+}
+
+fn ssad(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ssad"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn stale_and_foreign_records_are_left_out_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = StudyConfig::from_toml(STUDY, "integrity").unwrap();
+    let dir = finished_study(tmp.path(), &cfg);
+    assert_eq!(cfg.runs().unwrap().len(), 4);
+
+    // A stale record (written with 3 epochs) of a run of the grid, with a telltale AUC, and a
+    // foreign record of a run that is not in the grid.
+    let mut old = cfg.clone();
+    old.train.epochs = 3;
+    let key = &cfg.runs().unwrap()[1];
+    dir.write_record(&record(&old, key, 0.99)).unwrap();
+    let mut foreign = cfg.clone();
+    foreign.normal_classes = vec![5];
+    let fkey = &foreign.runs().unwrap()[0];
+    dir.write_record(&record(&foreign, fkey, 0.01)).unwrap();
+
+    let set = dir.record_set().unwrap();
+    assert_eq!(set.current.len(), 3);
+    assert_eq!(set.left_out.len(), 2);
+    let note = set.note().unwrap();
+    assert!(note.contains("2 record(s) left out"), "{note}");
+    assert!(
+        set.current.iter().all(|r| r.results[0].pairs[0].auc == 0.6),
+        "a stale or foreign AUC entered the results"
+    );
+
+    // status names both; summary and export use the same three records.
+    let root = tmp.path().to_str().unwrap();
+    let (ok, out, _) = ssad(&["study", "status", root]);
+    assert!(ok);
+    assert!(out.contains("1 stale"), "{out}");
+    assert!(out.contains(&format!("left out {}", key.id())), "{out}");
+    assert!(out.contains(&format!("left out {}", fkey.id())), "{out}");
+    let csv = tmp.path().join("export.csv");
+    let (ok, out, err) = ssad(&["study", "export", root, "--csv", csv.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("wrote 3 rows"), "{out}");
+    assert!(err.contains("2 record(s) left out"), "{err}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(!text.contains("0.99") && !text.contains("0.01"), "{text}");
+    assert_eq!(result_rows(&set.current).len(), 3);
+}
+
+#[test]
+fn duplicate_and_impossible_records_are_errors_naming_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = StudyConfig::from_toml(STUDY, "integrity").unwrap();
+    let dir = finished_study(tmp.path(), &cfg);
+    let key = &cfg.runs().unwrap()[0];
+    let copy = tmp.path().join("runs").join("copy of a run.json");
+    std::fs::copy(dir.record_path(key), &copy).unwrap();
+    let e = format!("{:#}", dir.record_set().unwrap_err());
+    assert!(
+        e.contains("two records") && e.contains("copy of a run.json") && e.contains(&key.id()),
+        "{e}"
+    );
+    std::fs::remove_file(&copy).unwrap();
+
+    let mut bad = record(&cfg, key, 0.6);
+    bad.results[0].pairs[0].auc = 1.7;
+    dir.write_record(&bad).unwrap();
+    let e = format!("{:#}", dir.record_set().unwrap_err());
+    assert!(
+        e.contains("auc") && e.contains("1.7") && e.contains(&key.id()),
+        "{e}"
+    );
+    // NaN cannot be written as JSON by serde_json; an edited file holding `null` is corrupt.
+    let path = dir.record_path(key);
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("1.7", "null");
+    std::fs::write(&path, text).unwrap();
+    let e = format!("{:#}", dir.record_set().unwrap_err());
+    assert!(e.contains(&path.display().to_string()), "{e}");
+}
+
+#[test]
+fn a_folder_belongs_to_one_study() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = StudyConfig::from_toml(STUDY, "integrity").unwrap();
+    finished_study(tmp.path(), &cfg);
+    let before = std::fs::read_to_string(tmp.path().join("study.toml")).unwrap();
+
+    let mut other = StudyConfig::from_toml(STUDY, "other").unwrap();
+    other.name = "someone-else".into();
+    other.train.epochs = 3;
+    let e = format!("{:#}", StudyDir::create(tmp.path(), &other).unwrap_err());
+    assert!(
+        e.contains("'integrity'") && e.contains("'someone-else'") && e.contains("--replace"),
+        "{e}"
+    );
+    assert!(e.contains("train.epochs: 2 -> 3"), "{e}");
+    // Nothing written before changed.
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("study.toml")).unwrap(),
+        before
+    );
+
+    // Only where and how fast runs execute differs: the same study.
+    let mut moved = cfg.clone();
+    moved.train.threads = 3;
+    StudyDir::create(tmp.path(), &moved).unwrap();
+
+    // --replace keeps the old config and every record; the old runs become stale.
+    let dir = StudyDir::create_replacing(tmp.path(), &other).unwrap();
+    let kept = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter(|e| {
+            let n = e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            n.starts_with("study.") && n != "study.toml"
+        })
+        .count();
+    assert!(kept >= 1);
+    assert_eq!(dir.records().unwrap().len(), 4);
+    let set = dir.record_set().unwrap();
+    assert_eq!((set.current.len(), set.left_out.len()), (0, 4));
+}
