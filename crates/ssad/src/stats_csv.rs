@@ -190,6 +190,15 @@ pub fn relative_report(path: &Path, opts: &WilcoxonOptions) -> anyhow::Result<Va
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    for (i, r) in rows.iter().enumerate() {
+        anyhow::ensure!(
+            r.auc.is_finite() && (0.0..=1.0).contains(&r.auc),
+            "{} line {}: auc {} is not an AUC (expected a number in [0, 1])",
+            path.display(),
+            i + 2,
+            r.auc
+        );
+    }
     let table = relative_auc_table_with(&rows, opts)
         .with_context(|| format!("{} (row i is line i + 2)", path.display()))?;
     Ok(json!({
@@ -281,6 +290,20 @@ mod tests {
         };
         let v = wilcoxon_report(f.path(), &no_corr).unwrap();
         assert!((v["p_value"].as_f64().unwrap() - 0.005_062_032_126_267_867).abs() < 1e-12);
+    }
+
+    #[test]
+    fn non_finite_numbers_and_impossible_aucs_are_refused() {
+        let opts = WilcoxonOptions::default();
+        let f = csv_file("x\n1\nNaN\n");
+        // Non-finite differences are refused by the test itself, naming the first one.
+        let e = format!("{:#}", wilcoxon_report(f.path(), &opts).unwrap_err());
+        assert!(e.contains("NaN or infinite (first at index 1"), "{e}");
+        let f = csv_file(
+            "dataset,normal,anomaly,seed,aug,auc\nmnist,0,1,0,none,0.5\nmnist,0,1,0,cutout,1.2\n",
+        );
+        let e = relative_report(f.path(), &opts).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("auc 1.2"), "{e}");
     }
 
     #[test]

@@ -228,7 +228,7 @@ impl StudyConfig {
             self.train.lr
         );
         anyhow::ensure!(
-            self.train.weight_decay >= 0.0,
+            self.train.weight_decay.is_finite() && self.train.weight_decay >= 0.0,
             "train.weight_decay must be >= 0, got {}",
             self.train.weight_decay
         );
