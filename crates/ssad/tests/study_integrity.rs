@@ -193,3 +193,103 @@ fn a_folder_belongs_to_one_study() {
     let set = dir.record_set().unwrap();
     assert_eq!((set.current.len(), set.left_out.len()), (0, 4));
 }
+
+#[test]
+fn studies_that_cannot_run_are_refused_before_any_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let empty_data = tmp.path().join("no-data");
+    std::fs::create_dir_all(&empty_data).unwrap();
+    let cases: Vec<(String, Vec<String>, &str)> = vec![
+        (
+            write(
+                "nogens.toml",
+                "datasets = ['mnist']\ntestbeds = ['controlled']\ngens = []\naugs = ['none']\n",
+            ),
+            vec![],
+            "needs at least one anomaly generator",
+        ),
+        (
+            write(
+                "badtestbed.toml",
+                "datasets = ['mnist']\ntestbeds = ['wilde']\naugs = ['none']\n",
+            ),
+            vec![],
+            "wilde",
+        ),
+        (
+            write("ok.toml", STUDY),
+            vec!["--data-dir".into(), empty_data.to_str().unwrap().into()],
+            "dataset mnist is needed by 4 pending run(s); no run was started",
+        ),
+    ];
+    for (i, (file, extra, want)) in cases.iter().enumerate() {
+        let out = tmp.path().join(format!("out{i}"));
+        let mut args = vec![
+            "study",
+            "run",
+            file.as_str(),
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra.iter().map(|s| s.as_str()));
+        let (ok, _, err) = ssad(&args);
+        assert!(!ok, "{args:?} should fail");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        let runs = out.join("runs");
+        assert!(
+            !runs.exists() || std::fs::read_dir(&runs).unwrap().count() == 0,
+            "{args:?} wrote run records"
+        );
+    }
+    // A GPU that is not there (skipped where one is).
+    if !tch_cuda_available() {
+        let out = tmp.path().join("cuda");
+        let (ok, _, err) = ssad(&[
+            "study",
+            "run",
+            &write("cuda.toml", STUDY),
+            "--device",
+            "cuda",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(
+            !ok && err.contains("train.device") && err.contains("CUDA"),
+            "{err}"
+        );
+        assert!(!out.join("runs").exists());
+    }
+}
+
+/// Whether libtorch sees a GPU (through the factory: `auto` resolves to `cuda:0`).
+fn tch_cuda_available() -> bool {
+    use ssad_core::DetectorFactory;
+    ssad_torch::TorchFactory
+        .resolve_device(ssad_core::Device::Auto)
+        .map(|d| d != ssad_core::Device::Cpu)
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_failed_atomic_write_leaves_nothing_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The destination is a folder: the rename fails after the temporary file was written.
+    let dest = tmp.path().join("taken");
+    std::fs::create_dir(&dest).unwrap();
+    std::fs::write(dest.join("inside"), b"kept").unwrap();
+    assert!(ssad::study::store::write_atomic(&dest, b"new").is_err());
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, vec!["taken"], "a temporary file was left behind");
+    assert_eq!(std::fs::read(dest.join("inside")).unwrap(), b"kept");
+}

@@ -158,6 +158,9 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         cfg.train.threads = t;
     }
     cfg.validate()?;
+    // A device that is not there fails every run: refuse before any training.
+    ssad_core::DetectorFactory::resolve_device(&FACTORY, cfg.train.device)
+        .context("train.device")?;
     let shard = match a.shard {
         Some(s) => Some(s),
         None => env_shard()?,

@@ -216,6 +216,11 @@ impl StudyConfig {
         for g in &self.gens {
             ssad_augment::parse(g).with_context(|| format!("gens: '{g}'"))?;
         }
+        anyhow::ensure!(
+            !self.testbeds.contains(&TestbedName::Controlled) || !self.gens.is_empty(),
+            "gens: the controlled testbed needs at least one anomaly generator (e.g. gens = \
+             [\"cutout\", \"flip\"]), or drop \"controlled\" from testbeds"
+        );
         self.expanded_augs()?;
         anyhow::ensure!(self.train.epochs >= 1, "train.epochs must be at least 1");
         anyhow::ensure!(

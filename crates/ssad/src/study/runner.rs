@@ -193,6 +193,18 @@ pub fn run_study(
     if let Some(m) = opts.max_runs {
         pending.truncate(m);
     }
+    // Missing or unreadable data would fail every run of its dataset: one error, up front.
+    let mut datasets: Vec<DatasetName> = pending.iter().map(|k| k.dataset).collect();
+    datasets.sort();
+    datasets.dedup();
+    for d in datasets {
+        data::load(d, Split::Test, &opts.data_dir).with_context(|| {
+            format!(
+                "dataset {d} is needed by {} pending run(s); no run was started",
+                pending.iter().filter(|k| k.dataset == d).count()
+            )
+        })?;
+    }
     on_event(StudyEvent::Planned {
         in_shard: outcome.in_shard,
         already_done: outcome.already_done,
