@@ -100,6 +100,18 @@ impl StudyBars {
                     eprintln!("done {} ({:.1}s)", key.id(), record.train_seconds);
                 }
             }
+            StudyEvent::RunBusy { key } => {
+                self.runs.inc(1);
+                let line = format!(
+                    "run {} is being trained by another process: skipped",
+                    key.id()
+                );
+                if self.quiet {
+                    eprintln!("{line}");
+                } else {
+                    self.runs.println(line);
+                }
+            }
             StudyEvent::RunFailed { key, error } => {
                 self.runs.inc(1);
                 self.runs

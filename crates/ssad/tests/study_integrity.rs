@@ -4,7 +4,7 @@
 
 use ssad::study::store::PairRecord;
 use ssad::study::{result_rows, RunRecord, StudyConfig, StudyDir};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const STUDY: &str = r#"
 name = "integrity"
@@ -292,4 +292,56 @@ fn a_failed_atomic_write_leaves_nothing_behind() {
         .collect();
     assert_eq!(left, vec!["taken"], "a temporary file was left behind");
     assert_eq!(std::fs::read(dest.join("inside")).unwrap(), b"kept");
+}
+
+#[test]
+fn a_run_locked_by_another_process_is_skipped_not_trained_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = StudyConfig::from_toml(STUDY, "integrity").unwrap();
+    let dir = finished_study(tmp.path(), &cfg);
+    // Every run is done but one, whose lock this test process holds ("another process").
+    let key = cfg.runs().unwrap()[2].clone();
+    std::fs::remove_file(dir.record_path(&key)).unwrap();
+    let lock = dir.try_lock_run(&key).unwrap().expect("free lock");
+    assert!(
+        dir.try_lock_run(&key).unwrap().is_none(),
+        "a lock is exclusive"
+    );
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let data = std::env::var_os("SSAD_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or(data);
+    let study = tmp.path().join("study.toml");
+    let (ok, _, err) = ssad(&[
+        "study",
+        "run",
+        study.to_str().unwrap(),
+        "--out",
+        tmp.path().to_str().unwrap(),
+        "--quiet",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(&format!(
+            "run {} is being trained by another process",
+            key.id()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("1 in progress elsewhere"), "{err}");
+    assert!(
+        dir.record(&key).unwrap().is_none(),
+        "the locked run was trained"
+    );
+    drop(lock);
+    assert!(
+        dir.try_lock_run(&key).unwrap().is_some(),
+        "the lock is released on drop"
+    );
 }

@@ -180,7 +180,7 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
     let o = study::run_study(&cfg, &dir, &opts, &FACTORY, &mut |e| bars.show(e))?;
     bars.finish();
     eprintln!(
-        "study '{}' in {}: {} runs in {}; {} already done, {} run now, {} failed ({:.1} s)",
+        "study '{}' in {}: {} runs in {}; {} already done, {} run now, {} failed, {} in progress elsewhere ({:.1} s)",
         cfg.name,
         a.out.display(),
         o.in_shard,
@@ -190,6 +190,7 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         o.already_done,
         o.ran,
         o.failed,
+        o.busy,
         started.elapsed().as_secs_f64()
     );
     for (id, why) in &o.failures {

@@ -90,6 +90,11 @@ pub enum StudyEvent<'a> {
         /// Its record.
         record: &'a RunRecord,
     },
+    /// A run is being trained by another process (it holds the run's lock): skipped here.
+    RunBusy {
+        /// Which run.
+        key: &'a RunKey,
+    },
     /// A run failed; its failure record is written and the study goes on.
     RunFailed {
         /// Which run.
@@ -112,6 +117,8 @@ pub struct RunOutcome {
     pub failed: usize,
     /// Each failed run's id and reason.
     pub failures: Vec<(String, String)>,
+    /// Runs skipped because another process was training them.
+    pub busy: usize,
 }
 
 /// Testbeds of one (dataset, normal class), by testbed name.
@@ -212,6 +219,20 @@ pub fn run_study(
     });
     let mut cache = DataCache::default();
     for (index, key) in pending.iter().enumerate() {
+        // Two processes on one folder (two unsharded runs, overlapping shards) never train the
+        // same run twice: the second skips it, and finds it done when it resumes.
+        let Some(_lock) = dir.try_lock_run(key)? else {
+            outcome.busy += 1;
+            on_event(StudyEvent::RunBusy { key });
+            continue;
+        };
+        if dir
+            .record(key)?
+            .is_some_and(|r| r.config_hash == cfg.run_config_hash(key))
+        {
+            outcome.already_done += 1; // finished by another process meanwhile
+            continue;
+        }
         on_event(StudyEvent::RunStarted { key, index });
         let run = run_one(
             cfg,

@@ -230,6 +230,29 @@ impl StudyDir {
         Ok(())
     }
 
+    /// Takes the lock of run `key` for this process (an OS file lock on
+    /// `runs/.locks/<id>.lock`, released when the returned guard is dropped or the process
+    /// dies); `None` when another process holds it, i.e. trains that run right now.
+    pub fn try_lock_run(&self, key: &RunKey) -> anyhow::Result<Option<RunLock>> {
+        let dir = self.root.join("runs").join(".locks");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join(format!("{}.lock", key.id()));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the run lock {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(RunLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+    }
+
     /// Notes a failed run.
     pub fn write_failure(&self, fail: &FailureRecord) -> anyhow::Result<()> {
         write_atomic(
@@ -300,6 +323,12 @@ impl StudyDir {
         }
         Ok(set)
     }
+}
+
+/// A run's lock (see [`StudyDir::try_lock_run`]); released on drop.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
 }
 
 /// The records of a study ([`StudyDir::record_set`]): what its results are made of, and
