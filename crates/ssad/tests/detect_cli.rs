@@ -1,17 +1,11 @@
 //! `ssad fit` / `ssad detect` end to end through the binary, on MNIST PNGs written as
 //! `ssad data export` writes them: calibration, verdicts, the PNG outputs and bad input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn shared_data() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        p.join("mnist").is_dir(),
-        "tests need ../shared/data (real MNIST)"
-    );
-    p
-}
+#[path = "../../../tests/common/data_dir.rs"]
+mod data_dir;
 
 fn ssad(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ssad"))
@@ -80,7 +74,7 @@ fn read_scores(dir: &Path) -> Vec<(f64, String)> {
 fn fit_calibrate_detect_and_maps() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let data = shared_data();
+    let data = data_dir::data_dir();
     let train = ssad_core::data::load(
         ssad_core::data::DatasetName::Mnist,
         ssad_core::data::Split::Train,

@@ -2,17 +2,11 @@
 //! completes without duplicates, and two shards run concurrently into one folder give the
 //! same table as one process.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn shared_data() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        p.join("mnist").is_dir(),
-        "tests need ../shared/data (real MNIST)"
-    );
-    p
-}
+#[path = "../../../tests/common/data_dir.rs"]
+mod data_dir;
 
 const TINY: &str = r#"
 name = "tiny"
@@ -37,7 +31,7 @@ threads = 1
 
 fn ssad(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ssad"));
-    c.args(args).arg("--data-dir").arg(shared_data());
+    c.args(args).arg("--data-dir").arg(data_dir::data_dir());
     c
 }
 
