@@ -7,6 +7,8 @@ use std::process::Command;
 
 #[path = "../../../tests/common/data_dir.rs"]
 mod data_dir;
+#[path = "../../../tests/common/mann_whitney.rs"]
+mod mann_whitney;
 
 const TINY: &str = r#"
 name = "tiny"
@@ -67,24 +69,6 @@ fn run_ok_both(mut c: Command) -> (String, String) {
     (so, se)
 }
 
-/// ROC AUC by the Mann-Whitney count: the share of (normal, anomaly) pairs in which the
-/// anomaly scores higher, ties counting one half. Written out here, independently of
-/// ssad-stats: the normal scores are sorted and each anomaly's wins are counted by binary
-/// search.
-fn mann_whitney_auc(normal: &[f64], anomalous: &[f64]) -> f64 {
-    let mut sorted = normal.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let twice_wins: usize = anomalous
-        .iter()
-        .map(|&a| {
-            let below = sorted.partition_point(|&n| n < a);
-            let ties = sorted.partition_point(|&n| n <= a) - below;
-            2 * below + ties
-        })
-        .sum();
-    twice_wins as f64 / (2 * normal.len() * anomalous.len()) as f64
-}
-
 /// Recomputes every pair AUC of every record of a study from its saved scores
 /// (`scores/<run>.<testbed>.csv`: index,group,anomaly,score) and compares it with the recorded
 /// one. The scores are f32 written in Rust's shortest round-trip form, so they parse back to
@@ -125,7 +109,7 @@ fn check_aucs_against_saved_scores(dir: &Path) -> usize {
                     .collect();
                 assert_eq!(pair.n_normal, normal.len(), "{file} {}", pair.anomaly);
                 assert_eq!(pair.n_anomaly, anomalous.len(), "{file} {}", pair.anomaly);
-                let auc = mann_whitney_auc(&normal, &anomalous);
+                let auc = mann_whitney::mann_whitney_auc(&normal, &anomalous);
                 assert!(
                     (auc - pair.auc).abs() <= 1e-12,
                     "{file} {}: recorded AUC {} vs {auc} from the saved scores",
