@@ -248,6 +248,42 @@ fn read_r() -> HashMap<String, RLine> {
         .collect()
 }
 
+/// R's `uniroot(..., tol = 1e-4)` tolerance: R's `zeroin` stops when half its bracket is at
+/// most `2 * EPS * |b| + tol / 2`, so the sign change lies within `tol + 4 * EPS * |b|` of the
+/// root `b` it returns.
+fn uniroot_tolerance(root: f64) -> f64 {
+    1e-4 + 4.0 * f64::EPSILON * root.abs()
+}
+
+/// The interval `[a, b]` in which R's normal-approximation estimate must lie (before the
+/// `uniroot` tolerance): the middle Walsh average, or the two middle ones when there is an even
+/// number of them, of the diffs without their zeros.
+///
+/// Derivation. In that branch R (4.2.2, as recorded) does not take the median of the Walsh
+/// averages: it sets `correct <- FALSE` ("for the estimate: no continuity correction") and
+/// returns `uniroot(wdiff, c(min(x), max(x)), tol = 1e-4, zq = 0)$root` with
+/// `wdiff(d) = (W+(d) - n(n+1)/4) / SIGMA(d)`, where `W+(d)` is the signed-rank statistic of
+/// `x - d` (zeros of `x` dropped beforehand, `mu = 0`) and `SIGMA > 0`. For any `d` that is not
+/// itself a Walsh average, `W+(d) = g(d) = #{Walsh averages (x_i + x_j)/2, i <= j, above d}`
+/// (midranks of tied `|x - d|` leave the sum unchanged), so `wdiff` is a non-increasing step
+/// function, positive iff `g(d) > M/2` and negative iff `g(d) < M/2`, for `M = n(n+1)/2` Walsh
+/// averages. With `w` sorted (0-based) its sign therefore changes, or it is zero, exactly on
+/// `[w[ceil(M/2) - 1], w[floor(M/2)]]`: the middle Walsh average(s), whose midpoint is the
+/// Hodges-Lehmann estimate of the zero-free diffs. Hence
+/// `|HL - R| <= max(|HL - a|, |HL - b|) + uniroot_tolerance`, i.e. `(b - a) / 2 + tol` when
+/// the diffs hold no zeros.
+fn r_estimate_interval(diffs: &[f64]) -> (f64, f64) {
+    let x: Vec<f64> = diffs.iter().copied().filter(|&v| v != 0.0).collect();
+    // The diffs are dyadic fractions (integers / 2^k), so the Walsh averages are exact.
+    let mut w: Vec<f64> = (0..x.len())
+        .flat_map(|i| (i..x.len()).map(move |j| (i, j)))
+        .map(|(i, j)| (x[i] + x[j]) / 2.0)
+        .collect();
+    w.sort_by(f64::total_cmp);
+    let m = w.len();
+    (w[m.div_ceil(2) - 1], w[m / 2])
+}
+
 /// R's `signif(x, 2)`.
 fn signif2(x: f64) -> f64 {
     format!("{x:.1e}").parse().unwrap()
@@ -266,7 +302,7 @@ fn wilcoxon_matches_scipy_and_r() {
     let r = read_r();
     assert!(cases.len() >= 300);
     let (mut max_p_scipy, mut max_p_r, mut max_ci, mut max_est_r) = (0f64, 0f64, 0f64, 0f64);
-    let mut n_with_interval = 0;
+    let (mut n_with_interval, mut n_estimate_r) = (0, 0);
     for case in &cases {
         let name = &case.name;
         let s = scipy[name];
@@ -329,7 +365,23 @@ fn wilcoxon_matches_scipy_and_r() {
                 "{name}: HL vs R"
             );
         } else {
-            max_est_r = max_est_r.max((res.pseudo_median - rl.estimate).abs());
+            // R's estimate here is a root of its normal-approximation equation, not the median
+            // of the Walsh averages: it must lie between the middle Walsh averages, up to
+            // uniroot's tolerance (see r_estimate_interval), so |HL - R| is bounded per case.
+            let (a, b) = r_estimate_interval(&case.diffs);
+            let tol = uniroot_tolerance(rl.estimate);
+            assert!(
+                a - tol <= rl.estimate && rl.estimate <= b + tol,
+                "{name}: R's estimate {} outside [{a}, {b}] +- {tol} (HL {})",
+                rl.estimate,
+                res.pseudo_median
+            );
+            let hl = res.pseudo_median;
+            let bound = (hl - a).abs().max((hl - b).abs()) + tol;
+            let gap = (hl - rl.estimate).abs();
+            assert!(gap <= bound, "{name}: |HL - R| = {gap} > {bound}");
+            max_est_r = max_est_r.max(gap);
+            n_estimate_r += 1;
         }
 
         match res.conf_int {
@@ -372,6 +424,10 @@ fn wilcoxon_matches_scipy_and_r() {
         }
     }
     assert!(n_with_interval >= 300);
+    assert!(
+        n_estimate_r >= 50,
+        "only {n_estimate_r} normal-approximation estimates vs R"
+    );
     eprintln!(
         "max |p - SciPy| = {max_p_scipy:e}, max |p - R| = {max_p_r:e}, \
          max |CI - R| = {max_ci:e}, max |HL - R estimate| (normal approx.) = {max_est_r:e}"

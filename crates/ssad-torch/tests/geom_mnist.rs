@@ -7,14 +7,9 @@ use ssad_core::augment::Identity;
 use ssad_core::data::{load, DatasetName, Split};
 use ssad_core::detector::{Detector, TrainConfig};
 use ssad_torch::{Device, GeomConfig, GeomDetector, TransformSet};
-use std::path::PathBuf;
 
-fn data_dir() -> PathBuf {
-    match std::env::var_os("SSAD_DATA_DIR").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-    }
-}
+#[path = "../../../tests/common/data_dir.rs"]
+mod data_dir;
 
 /// ROC AUC by the Mann-Whitney count (ties count one half), written out here so the test
 /// does not depend on ssad-stats.
@@ -36,7 +31,7 @@ fn auc(normal: &[f32], anomalous: &[f32]) -> f64 {
 
 #[test]
 fn rotation_classifier_learns_mnist_sevens_and_flags_upside_down_ones() {
-    let dir = data_dir();
+    let dir = data_dir::data_dir();
     let train = load(DatasetName::Mnist, Split::Train, &dir).unwrap_or_else(|e| {
         panic!(
             "this test needs MNIST under {} (set SSAD_DATA_DIR): {e}",

@@ -9,14 +9,9 @@ use ssad_core::data::{load, DatasetName, Split};
 use ssad_core::detector::{Detector, TrainConfig};
 use ssad_core::ImageShape;
 use ssad_torch::{AutoencoderDetector, Device, ModelConfig, ModelKind};
-use std::path::PathBuf;
 
-fn data_dir() -> PathBuf {
-    match std::env::var_os("SSAD_DATA_DIR").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-    }
-}
+#[path = "../../../tests/common/data_dir.rs"]
+mod data_dir;
 
 /// Adds N(0, 0.1^2)-like noise (sum of uniforms) to every value: a denoising augmentation
 /// local to this test, so it does not depend on the augmentation catalogue.
@@ -55,7 +50,7 @@ fn auc(normal: &[f32], anomalous: &[f32]) -> f64 {
 
 #[test]
 fn tiny_dae_separates_mnist_zero_from_one() {
-    let dir = data_dir();
+    let dir = data_dir::data_dir();
     let train = load(DatasetName::Mnist, Split::Train, &dir).unwrap_or_else(|e| {
         panic!(
             "this test needs MNIST under {} (set SSAD_DATA_DIR): {e}",

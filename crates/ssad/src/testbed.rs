@@ -233,15 +233,16 @@ pub fn build(
 mod tests {
     use super::*;
 
-    fn shared_data() -> std::path::PathBuf {
-        let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-        assert!(p.join("mnist").is_dir(), "tests need ../shared/data");
-        p
+    /// The tests' data directory (`$SSAD_DATA_DIR`, else `../shared/data` beside the repo).
+    /// `include!`, not `#[path]`: in an inline module of a non-mod.rs file `#[path]` resolves
+    /// under `src/testbed/tests/`, a folder that does not exist.
+    mod data_dir {
+        include!("../../../tests/common/data_dir.rs");
     }
 
     #[test]
     fn mnist_class_0_testbed_counts() {
-        let dir = shared_data();
+        let dir = data_dir::data_dir();
         let wild = build(DatasetName::Mnist, &TestbedKind::InTheWild, 0, &dir, None).unwrap();
         assert_eq!(wild.train.len(), 5923);
         assert!(wild.train.labels.iter().all(|&l| l == 0));
@@ -282,7 +283,7 @@ mod tests {
 
     #[test]
     fn train_subsample_is_seeded_and_bounded() {
-        let dir = shared_data();
+        let dir = data_dir::data_dir();
         let a = build(
             DatasetName::FashionMnist,
             &TestbedKind::InTheWild,

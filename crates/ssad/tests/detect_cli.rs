@@ -1,17 +1,11 @@
 //! `ssad fit` / `ssad detect` end to end through the binary, on MNIST PNGs written as
 //! `ssad data export` writes them: calibration, verdicts, the PNG outputs and bad input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn shared_data() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        p.join("mnist").is_dir(),
-        "tests need ../shared/data (real MNIST)"
-    );
-    p
-}
+#[path = "../../../tests/common/data_dir.rs"]
+mod data_dir;
 
 fn ssad(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ssad"))
@@ -76,11 +70,101 @@ fn read_scores(dir: &Path) -> Vec<(f64, String)> {
         .collect()
 }
 
+/// Heat-map colour of a normalised error `t`, from the documented formula (written out here,
+/// not taken from the library): `(3t, 3t - 1, 3t - 2)`, each clamped to [0, 1], times 255,
+/// rounded; `t` itself is clamped to [0, 1].
+fn heat(t: f64) -> [u8; 3] {
+    let t = t.clamp(0.0, 1.0);
+    let c = |v: f64| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    [c(3.0 * t), c(3.0 * t - 1.0), c(3.0 * t - 2.0)]
+}
+
+/// Checks `out/<stem>.{input,recon,error}.png` of a grayscale 32x32 input whose 8-bit pixels
+/// are `source`, written with `--scale scale --error-max error_max`: every image is the 32x32
+/// model image with each pixel drawn as a `scale x scale` block, the input PNG is the source
+/// exactly, and every error-map pixel has the colour the documented formula gives for the
+/// input and reconstruction (per-pixel error = RMS over channels of input - reconstruction,
+/// `t = error / error_max`, colour [`heat`]`(t)`). Also: the map is not all black.
+///
+/// Tolerance, derived rather than guessed. The input is exact: the source is 8-bit, the model
+/// reads `x = X / 255`, and the input PNG writes back `round(255 x) = X` (checked). The
+/// reconstruction is a sigmoid output `r` in [0, 1] that the recon PNG stores as
+/// `R = round(255 r)`, so all the PNG tells is `r` in `[(R - 0.5) / 255, (R + 0.5) / 255]`
+/// (clamped to [0, 1]); for one channel the RMS error is `|x - r|`, so the true error lies in
+/// `[e_lo, e_hi]`, the distances from `x` to the nearest and farthest end of that interval, an
+/// interval at most 1/255 wide. Each heat-map channel is non-decreasing in the error, so the
+/// PNG's channel must lie between `heat(e_lo / error_max)` and `heat(e_hi / error_max)`. That
+/// interval is `3 / error_max` levels wide before rounding: 6 at the default 0.5, 12 at 0.25
+/// (the recon PNG's rounding, up to 0.5/255 in the error, times the colour map's slope of
+/// `3 * 255 / error_max` levels per unit error), so a fixed +-1 around
+/// `heat(|X - R| / 255 / error_max)` would only be sound for an error-max above 1.5. A margin
+/// of 1e-6 on the error covers the library's f32 arithmetic (relative error ~1e-7).
+fn check_error_map(out: &Path, stem: &str, source: &[u8], scale: u32, error_max: f64) {
+    let read = |kind: &str| {
+        image::open(out.join(format!("{stem}.{kind}.png")))
+            .unwrap()
+            .to_rgb8()
+    };
+    let (input, recon, error) = (read("input"), read("recon"), read("error"));
+    let side = 32 * scale;
+    for (kind, im) in [("input", &input), ("recon", &recon), ("error", &error)] {
+        assert_eq!(im.dimensions(), (side, side), "{stem}.{kind}.png");
+        // Each model pixel is a uniform scale x scale block.
+        for (x, y, p) in im.enumerate_pixels() {
+            let corner = im.get_pixel(x / scale * scale, y / scale * scale);
+            assert_eq!(
+                p, corner,
+                "{stem}.{kind}.png ({x}, {y}) not in a uniform block"
+            );
+        }
+    }
+    let mut non_black = 0;
+    for py in 0..32u32 {
+        for px in 0..32u32 {
+            let (x, y) = (px * scale, py * scale);
+            let [xi, xg, xb] = input.get_pixel(x, y).0;
+            let [ri, rg, rb] = recon.get_pixel(x, y).0;
+            assert!(
+                xi == xg && xg == xb && ri == rg && rg == rb,
+                "{stem}: gray images"
+            );
+            assert_eq!(
+                xi,
+                source[(py * 32 + px) as usize],
+                "{stem}: input ({px}, {py})"
+            );
+            let xv = xi as f64 / 255.0;
+            let r_lo = ((ri as f64 - 0.5) / 255.0).max(0.0);
+            let r_hi = ((ri as f64 + 0.5) / 255.0).min(1.0);
+            let e_lo = if xv < r_lo {
+                r_lo - xv
+            } else if xv > r_hi {
+                xv - r_hi
+            } else {
+                0.0
+            };
+            let e_hi = (xv - r_lo).abs().max((xv - r_hi).abs());
+            let lo = heat((e_lo - 1e-6) / error_max);
+            let hi = heat((e_hi + 1e-6) / error_max);
+            let got = error.get_pixel(x, y).0;
+            for c in 0..3 {
+                assert!(
+                    lo[c] <= got[c] && got[c] <= hi[c],
+                    "{stem}.error.png at model pixel ({px}, {py}): {got:?}, expected between \
+                     {lo:?} and {hi:?} (input {xi}, recon {ri}, error-max {error_max})"
+                );
+            }
+            non_black += (got != [0, 0, 0]) as usize;
+        }
+    }
+    assert!(non_black > 0, "{stem}.error.png is all black");
+}
+
 #[test]
 fn fit_calibrate_detect_and_maps() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let data = shared_data();
+    let data = data_dir::data_dir();
     let train = ssad_core::data::load(
         ssad_core::data::DatasetName::Mnist,
         ssad_core::data::Split::Train,
@@ -191,7 +275,7 @@ fn fit_calibrate_detect_and_maps() {
         stdout.contains(&format!("{flagged} of 10 images anomalous")),
         "{stdout}"
     );
-    // Stems repeat across the class folders? MNIST indices are unique, so names are the stems.
+    // MNIST indices are unique, so the output names are the stems (the test-set indices).
     let names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -200,25 +284,28 @@ fn fit_calibrate_detect_and_maps() {
     assert_eq!(names.len(), 10);
     for n in &names {
         let stem = n.trim_end_matches(".error.png");
-        for kind in ["input", "recon", "error"] {
-            let im = image::open(out.join(format!("{stem}.{kind}.png")))
-                .unwrap()
-                .to_rgb8();
-            assert_eq!(
-                im.dimensions(),
-                (128, 128),
-                "{stem}.{kind}.png at the default scale 4"
-            );
-        }
-        // Every error-map pixel lies on the documented scale black -> red -> yellow -> white:
-        // green only once red is full, blue only once green is full.
-        let err = image::open(out.join(n)).unwrap().to_rgb8();
-        for p in err.pixels() {
-            let [r, g, b] = p.0;
-            assert!(r >= g && g >= b, "{n}: {:?}", p.0);
-            assert!(g == 0 || r == 255, "{n}: {:?}", p.0);
-            assert!(b == 0 || g == 255, "{n}: {:?}", p.0);
-        }
+        let source = test.image(stem.parse().unwrap());
+        check_error_map(&out, stem, source, 4, 0.5);
+    }
+    // Another scale and error-max: each model pixel is 2x2, and white is an error of 0.25
+    // (many pixels saturate, so the white end of the scale is exercised).
+    let out2 = t.join("out-scale2");
+    ok(&[
+        "detect",
+        "--model",
+        model.to_str().unwrap(),
+        t.join("test/1").to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+        "--scale",
+        "2",
+        "--error-max",
+        "0.25",
+        "--device",
+        "cpu",
+    ]);
+    for &i in test.indices_of_class(1).iter().take(5) {
+        check_error_map(&out2, &format!("{i:05}"), test.image(i), 2, 0.25);
     }
 
     // --contamination 0.5 on 10 distinct scores flags exactly 5; a huge --threshold none.

@@ -4,20 +4,9 @@
 use ssad::study::{result_rows, run_study, RunOptions, StudyConfig, StudyDir};
 use ssad_core::DetectorKind;
 use ssad_torch::{Backbone, TransformSet};
-use std::path::PathBuf;
 
-fn shared_data() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    let p = std::env::var_os("SSAD_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or(p);
-    assert!(
-        p.join("mnist").is_dir(),
-        "tests need real MNIST in {} (or set SSAD_DATA_DIR)",
-        p.display()
-    );
-    p
-}
+#[path = "../../../tests/common/data_dir.rs"]
+mod data_dir;
 
 #[test]
 fn table1_presets_sweep_transformation_sets() {
@@ -137,7 +126,7 @@ threads = 1
     let root = tempfile::tempdir().unwrap();
     let dir = StudyDir::create(root.path(), &cfg).unwrap();
     let opts = RunOptions {
-        data_dir: shared_data(),
+        data_dir: data_dir::data_dir(),
         shard: None,
         max_runs: None,
     };

@@ -19,17 +19,8 @@ fn repo_root() -> PathBuf {
         .unwrap()
 }
 
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("SSAD_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared/data"));
-    assert!(
-        dir.join("mnist").is_dir(),
-        "the report test needs MNIST in {} (or set SSAD_DATA_DIR)",
-        dir.display()
-    );
-    dir
-}
+#[path = "../../../tests/common/data_dir.rs"]
+mod data_dir;
 
 const TINY_STUDY: &str = r#"
 name = "browser-test"
@@ -83,7 +74,7 @@ fn tiny_study_report_has_every_figure_and_passes_in_chromium() {
         &cfg,
         &dir,
         &RunOptions {
-            data_dir: data_dir(),
+            data_dir: data_dir::data_dir(),
             shard: None,
             max_runs: None,
         },
@@ -102,7 +93,7 @@ fn tiny_study_report_has_every_figure_and_passes_in_chromium() {
                 max_points: 200,
                 seed: 0,
             },
-            data_dir: data_dir(),
+            data_dir: data_dir::data_dir(),
             device: ssad_core::Device::Cpu,
         },
         &ssad_torch::TorchFactory,
@@ -114,7 +105,7 @@ fn tiny_study_report_has_every_figure_and_passes_in_chromium() {
     write_selections(&selections, &dir.root.join("selection")).unwrap();
 
     let out = tmp.path().join("report");
-    let mut opts = ReportOptions::new(data_dir());
+    let mut opts = ReportOptions::new(data_dir::data_dir());
     opts.settings.hist_per_group = 200;
     opts.settings.tsne_per_group = 60;
     opts.settings.tsne.epochs = 300;

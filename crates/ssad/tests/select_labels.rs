@@ -5,16 +5,9 @@ use ssad::select::{self, Candidate, Criterion, SelectOptions};
 use ssad_core::data::{self, DatasetName, Split};
 use ssad_core::{Detector, ImageSet, TrainConfig};
 use ssad_torch::{AutoencoderDetector, Device, ModelConfig, ModelKind};
-use std::path::PathBuf;
 
-fn shared_data() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        p.join("mnist").is_dir(),
-        "tests need ../shared/data (real MNIST)"
-    );
-    p
-}
+#[path = "../../../tests/common/data_dir.rs"]
+mod data_dir;
 
 fn tiny_models(
     train: &ImageSet,
@@ -46,7 +39,7 @@ fn tiny_models(
 
 #[test]
 fn shuffled_test_labels_give_the_same_selection() {
-    let dir = shared_data();
+    let dir = data_dir::data_dir();
     let train_all = data::load(DatasetName::Mnist, Split::Train, &dir).unwrap();
     let test_all = data::load(DatasetName::Mnist, Split::Test, &dir).unwrap();
     let train = ssad::testbed::normal_training_set(&train_all, 0, Some(64), 0);

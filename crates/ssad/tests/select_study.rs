@@ -3,17 +3,11 @@
 //! the evaluation's ranks agree with the AUCs in the study's own run records.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn shared_data() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        p.join("mnist").is_dir(),
-        "tests need ../shared/data (real MNIST)"
-    );
-    p
-}
+#[path = "../../../tests/common/data_dir.rs"]
+mod data_dir;
 
 const TINY: &str = r#"
 name = "tiny-select"
@@ -67,7 +61,7 @@ fn select_and_evaluate_a_study() {
     let cfg = tmp.path().join("tiny.toml");
     std::fs::write(&cfg, TINY).unwrap();
     let study = tmp.path().join("study");
-    let data = shared_data();
+    let data = data_dir::data_dir();
     let (ok, so, se) = ssad(&[
         "study",
         "run",

@@ -347,16 +347,10 @@ pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     }
 }
 
+/// The tests' data directory (`$SSAD_DATA_DIR`, else `../shared/data` beside the repo).
 #[cfg(test)]
-pub(crate) mod test_support {
-    use std::path::PathBuf;
-
-    /// The shared data directory of this checkout (`../shared/data` beside the repo).
-    pub fn shared_data() -> Option<PathBuf> {
-        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-        p.join("mnist").is_dir().then_some(p)
-    }
-}
+#[path = "../../../../tests/common/data_dir.rs"]
+pub(crate) mod test_data;
 
 #[cfg(test)]
 mod tests {
@@ -385,8 +379,74 @@ mod tests {
         DatasetName::Mnist.check_class(9).unwrap();
     }
 
+    /// Sets environment variables for the life of the value and restores their old values
+    /// when dropped (also when the test panics). Hold [`test_data::env_lock`] meanwhile.
+    struct EnvPatch(Vec<(&'static str, Option<std::ffi::OsString>)>);
+
+    impl EnvPatch {
+        /// Saves `names` so that [`Drop`] puts them back.
+        fn save(names: &[&'static str]) -> Self {
+            EnvPatch(names.iter().map(|&n| (n, std::env::var_os(n))).collect())
+        }
+
+        /// Sets `name` to `value`, or removes it for `None`.
+        fn set(&self, name: &str, value: Option<&str>) {
+            assert!(self.0.iter().any(|(n, _)| *n == name), "{name} not saved");
+            match value {
+                Some(v) => std::env::set_var(name, v),
+                None => std::env::remove_var(name),
+            }
+        }
+    }
+
+    impl Drop for EnvPatch {
+        fn drop(&mut self) {
+            for (name, value) in &self.0 {
+                match value {
+                    Some(v) => std::env::set_var(name, v),
+                    None => std::env::remove_var(name),
+                }
+            }
+        }
+    }
+
     #[test]
     fn data_dir_resolution_order() {
+        // The environment is process-wide: hold the lock that the tests' data-dir helper also
+        // takes, and restore every variable afterwards.
+        let _lock = test_data::env_lock();
+        let env = EnvPatch::save(&[DATA_DIR_ENV, "XDG_CACHE_HOME", "HOME"]);
+        env.set(DATA_DIR_ENV, Some("/from-env"));
+        env.set("XDG_CACHE_HOME", Some("/xdg-cache"));
+        env.set("HOME", Some("/home/someone"));
+        // 1. An explicit directory wins over everything.
+        assert_eq!(resolve_data_dir(Some(Path::new("/x"))), PathBuf::from("/x"));
+        // 2. Then $SSAD_DATA_DIR.
+        assert_eq!(resolve_data_dir(None), PathBuf::from("/from-env"));
+        // 3. Then the per-user cache: $XDG_CACHE_HOME/ssad/data; an empty $SSAD_DATA_DIR
+        // counts as unset.
+        env.set(DATA_DIR_ENV, Some(""));
+        assert_eq!(
+            resolve_data_dir(None),
+            PathBuf::from("/xdg-cache/ssad/data")
+        );
+        env.set(DATA_DIR_ENV, None);
+        assert_eq!(
+            resolve_data_dir(None),
+            PathBuf::from("/xdg-cache/ssad/data")
+        );
+        // ... else ~/.cache/ssad/data (an empty $XDG_CACHE_HOME counts as unset).
+        env.set("XDG_CACHE_HOME", Some(""));
+        assert_eq!(
+            resolve_data_dir(None),
+            PathBuf::from("/home/someone/.cache/ssad/data")
+        );
+        env.set("XDG_CACHE_HOME", None);
+        assert_eq!(
+            resolve_data_dir(None),
+            PathBuf::from("/home/someone/.cache/ssad/data")
+        );
+        // The explicit directory still wins when nothing is set.
         assert_eq!(resolve_data_dir(Some(Path::new("/x"))), PathBuf::from("/x"));
     }
 
@@ -404,9 +464,7 @@ mod tests {
 
     #[test]
     fn real_mnist_and_fashion_mnist_load_with_expected_counts() {
-        let Some(dir) = test_support::shared_data() else {
-            panic!("../shared/data is missing: tests need the real MNIST files");
-        };
+        let dir = test_data::data_dir();
         let train = load(DatasetName::Mnist, Split::Train, &dir).unwrap();
         assert_eq!(train.len(), 60000);
         assert_eq!(train.shape, crate::ImageShape::new(1, 32, 32));

@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn shared_mnist_and_fashion_mnist_verify() {
-        let dir = super::super::test_support::shared_data().expect("../shared/data is required");
+        let dir = super::super::test_data::data_dir();
         for name in [DatasetName::Mnist, DatasetName::FashionMnist] {
             let r = verify(name, &dir).unwrap();
             assert!(r.ok(), "{r:?}");

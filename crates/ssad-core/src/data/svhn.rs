@@ -163,8 +163,12 @@ pub(crate) mod tests {
         std::fs::write(path, file).unwrap();
     }
 
+    /// No real SVHN file (nor an independent MAT writer such as SciPy's) is available to the
+    /// tests, so this checks the reader against files from [`write_svhn_mat`] above, which
+    /// follows the MAT v5 layout by hand: a round trip through the `matfile` parser and
+    /// `load_svhn`'s column-major indexing and label mapping, not a check against real data.
     #[test]
-    fn reads_real_mat_v5_layout_plain_and_compressed() {
+    fn reads_mat_v5_files_written_by_the_test_writer_plain_and_compressed() {
         let n = 3;
         // Pixel (r, c, ch, i) = (r + 2c + 50ch + 7i) mod 256, stored column-major.
         let mut x = vec![0u8; 3072 * n];
