@@ -28,7 +28,7 @@ impl DetectorFactory for TorchFactory {
     }
 
     fn resolve_device(&self, device: Device) -> anyhow::Result<Device> {
-        Ok(device_name(tch_device(device)?).parse()?)
+        device_name(tch_device(device)?).parse()
     }
 
     fn set_cpu_threads(&self, threads: usize) {

@@ -286,7 +286,7 @@ mod tests {
         // Without correction, R: p = 0.005062032126267867.
         let no_corr = WilcoxonOptions {
             correction: false,
-            ..opts.clone()
+            ..opts
         };
         let v = wilcoxon_report(f.path(), &no_corr).unwrap();
         assert!((v["p_value"].as_f64().unwrap() - 0.005_062_032_126_267_867).abs() < 1e-12);

@@ -9,21 +9,10 @@ use ssad::study::{run_study, RunOptions, StudyConfig, StudyDir};
 use ssad_core::data::{self, DatasetName, Split};
 use ssad_core::{DetectorFactory, DetectorKind, Device};
 use ssad_torch::TorchFactory;
-use std::path::PathBuf;
 
-/// `$SSAD_DATA_DIR`, else `../shared/data` beside the repo (real MNIST).
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("SSAD_DATA_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(
-        dir.join("mnist").is_dir(),
-        "tests need real MNIST in {} (or set SSAD_DATA_DIR)",
-        dir.display()
-    );
-    dir
-}
+#[path = "../../../tests/common/data_dir.rs"]
+mod data_dir;
+use data_dir::data_dir;
 
 const GEOM_TINY: &str = r#"
 name = "geom-e2e"

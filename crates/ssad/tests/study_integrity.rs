@@ -4,7 +4,10 @@
 
 use ssad::study::store::PairRecord;
 use ssad::study::{result_rows, RunRecord, StudyConfig, StudyDir};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+#[path = "../../../tests/common/data_dir.rs"]
+mod data_dir;
 
 const STUDY: &str = r#"
 name = "integrity"
@@ -307,10 +310,7 @@ fn a_run_locked_by_another_process_is_skipped_not_trained_twice() {
         dir.try_lock_run(&key).unwrap().is_none(),
         "a lock is exclusive"
     );
-    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    let data = std::env::var_os("SSAD_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or(data);
+    let data = data_dir::data_dir();
     let study = tmp.path().join("study.toml");
     let (ok, _, err) = ssad(&[
         "study",
