@@ -4,9 +4,13 @@ SETUP := source scripts/setup-torch.sh
 
 .PHONY: demo test lint bench
 
-## Set up everything and run the main job on the built-in default.
+## Set up everything and run the main job on the built-in default. Data: $SSAD_DATA_DIR when
+## set, else the team's ../shared/data when present, else the per-user cache, where MNIST is
+## downloaded (checksummed) on first use.
+DEMO_DATA := $(or $(SSAD_DATA_DIR),$(if $(wildcard ../shared/data/mnist),../shared/data,))
+DEMO_DATA_ARG := $(if $(DEMO_DATA),--data-dir $(DEMO_DATA),)
 demo:
-	$(SETUP) && cargo build --release -p ssad && ./target/release/ssad study run --preset demo --out ssad-out/demo --data-dir $${SSAD_DATA_DIR:-../shared/data} && ./target/release/ssad select --study ssad-out/demo --evaluate --quiet --data-dir $${SSAD_DATA_DIR:-../shared/data} && ./target/release/ssad report ssad-out/demo --out ssad-out/demo/report --data-dir $${SSAD_DATA_DIR:-../shared/data}
+	$(SETUP) && cargo build --release -p ssad && ./target/release/ssad study run --preset demo --out ssad-out/demo $(DEMO_DATA_ARG) && ./target/release/ssad select --study ssad-out/demo --evaluate --quiet $(DEMO_DATA_ARG) && ./target/release/ssad report ssad-out/demo --out ssad-out/demo/report $(DEMO_DATA_ARG)
 
 ## Run the test suite (what CI runs): every crate without stopping at the first failure, the
 ## engine's tests again under capped instruction sets, and a one-line summary (scripts/test.sh).

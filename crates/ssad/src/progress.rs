@@ -100,6 +100,13 @@ impl StudyBars {
                     eprintln!("done {} ({:.1}s)", key.id(), record.train_seconds);
                 }
             }
+            StudyEvent::Note { text } => {
+                if self.quiet {
+                    eprintln!("{text}");
+                } else {
+                    self.runs.println(text);
+                }
+            }
             StudyEvent::RunBusy { key } => {
                 self.runs.inc(1);
                 let line = format!(

@@ -123,6 +123,7 @@ pub fn train(
     let train_set = match &opts.data {
         TrainData::Dataset { name, normal } => {
             name.check_class(*normal)?;
+            data::ensure(*name, &opts.data_dir, log)?;
             let train = data::load(*name, Split::Train, &opts.data_dir)?;
             crate::testbed::normal_training_set(
                 &train,
@@ -248,7 +249,12 @@ impl ScoreOutcome {
 
 /// Scores a dataset's test split or a folder with a saved model; writes the scores CSV and,
 /// with a normal class, the per-pair metrics JSON.
-pub fn score(opts: &ScoreOptions, factory: &dyn DetectorFactory) -> anyhow::Result<ScoreOutcome> {
+/// Missing built-in datasets are downloaded first ([`data::ensure`]), with progress to `log`.
+pub fn score(
+    opts: &ScoreOptions,
+    factory: &dyn DetectorFactory,
+    log: &mut dyn FnMut(&str),
+) -> anyhow::Result<ScoreOutcome> {
     anyhow::ensure!(
         opts.batch_size >= 1,
         "--batch-size must be at least 1, got 0"
@@ -257,10 +263,13 @@ pub fn score(opts: &ScoreOptions, factory: &dyn DetectorFactory) -> anyhow::Resu
     det.set_eval_batch(opts.batch_size);
     let provenance = Provenance::read(&opts.model).ok().flatten();
     let (test, source) = match &opts.data {
-        ScoreData::Dataset(name) => (
-            data::load(*name, Split::Test, &opts.data_dir)?,
-            name.to_string(),
-        ),
+        ScoreData::Dataset(name) => {
+            data::ensure(*name, &opts.data_dir, log)?;
+            (
+                data::load(*name, Split::Test, &opts.data_dir)?,
+                name.to_string(),
+            )
+        }
         ScoreData::Folder(dir) => {
             let folder = FolderOptions {
                 channels: Some(det.shape().channels),

@@ -219,6 +219,7 @@ pub fn build(
     train_limit: Option<usize>,
 ) -> anyhow::Result<Testbed> {
     dataset.check_class(normal)?;
+    data::ensure(dataset, data_dir, &mut |_| {})?;
     let train = data::load(dataset, Split::Train, data_dir)?;
     let test = data::load(dataset, Split::Test, data_dir)?;
     Ok(match kind {

@@ -19,7 +19,7 @@ use std::str::FromStr;
 pub use cifar::load_cifar10;
 pub use folder::{image_files, is_image_file, load_folder, load_image_files, FolderOptions};
 pub use idx::{load_idx_pair, read_idx_images, read_idx_labels};
-pub use registry::{verify, FileCheck, VerifyReport};
+pub use registry::{ensure, verify, FileCheck, VerifyReport};
 pub use svhn::load_svhn;
 
 /// Side length every dataset image is brought to (METHOD.md section 2).
@@ -89,6 +89,21 @@ pub enum DataError {
         url: String,
         /// What went wrong.
         message: String,
+    },
+    /// A file could not be downloaded from any of its addresses.
+    #[error(
+        "cannot download {file} of {dataset}: tried {tried}; put the file into {folder} \
+         yourself, or set SSAD_MIRROR to a base URL that serves <dataset>/<file>"
+    )]
+    Unreachable {
+        /// The dataset.
+        dataset: String,
+        /// The file.
+        file: String,
+        /// Every address tried, with its error.
+        tried: String,
+        /// Where the file belongs.
+        folder: PathBuf,
     },
 }
 

@@ -275,6 +275,80 @@ pub fn verify(name: DatasetName, data_dir: &Path) -> Result<VerifyReport, DataEr
     })
 }
 
+/// Environment variable naming a mirror: a base URL that serves `<dataset>/<file>` (the
+/// canonical file names, e.g. `mnist/train-images-idx3-ubyte.gz`). When set, downloads use
+/// only the mirror (an institute's copy, or a local server in tests).
+pub const MIRROR_ENV: &str = "SSAD_MIRROR";
+
+/// Environment variable that turns automatic downloads off (`1`, `true`): a missing dataset
+/// is then an error (for clusters whose nodes must not download).
+pub const NO_FETCH_ENV: &str = "SSAD_NO_FETCH";
+
+/// Whether datasets may be fetched on first use ([`NO_FETCH_ENV`] unset or `0`/`false`).
+pub fn fetch_allowed() -> bool {
+    std::env::var(NO_FETCH_ENV)
+        .map(|v| matches!(v.trim(), "" | "0" | "false" | "no"))
+        .unwrap_or(true)
+}
+
+/// The addresses of a file: the mirror's when [`MIRROR_ENV`] is set, else the canonical ones.
+fn urls_of(name: DatasetName, f: &DatasetFile) -> Vec<String> {
+    match std::env::var(MIRROR_ENV).ok().filter(|m| !m.trim().is_empty()) {
+        Some(m) => {
+            let file = f.urls[0].rsplit('/').next().unwrap_or(f.name);
+            vec![format!("{}/{}/{file}", m.trim().trim_end_matches('/'), name.as_str())]
+        }
+        None => f.urls.clone(),
+    }
+}
+
+/// Makes sure the files of `name` are in `data_dir/<name>/`: when any is missing, downloads
+/// the dataset ([`fetch`], checksums verified before a file gets its name) unless fetching is
+/// off ([`NO_FETCH_ENV`]), in which case the error says where to put the files. Files that are
+/// present are not hashed here (loading checks their structure), so this is cheap.
+pub fn ensure(
+    name: DatasetName,
+    data_dir: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), DataError> {
+    let dir = data_dir.join(name.as_str());
+    let missing: Vec<&'static str> = files(name)
+        .into_iter()
+        .filter(|f| {
+            let file = f.urls[0].rsplit('/').next().unwrap_or(f.name);
+            !dir.join(f.name).is_file() && !dir.join(file).is_file()
+        })
+        .map(|f| f.name)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !fetch_allowed() {
+        return Err(DataError::Missing {
+            what: format!("{name} file(s) {}", missing.join(", ")),
+            path: dir,
+            hint: format!(
+                "downloads are off ({NO_FETCH_ENV}); run `ssad data fetch {name}` where there is \
+                 internet, or point --data-dir / SSAD_DATA_DIR at a folder holding {name}/"
+            ),
+        });
+    }
+    log(&format!(
+        "{name} is not in {}: downloading it (checksums are verified; {NO_FETCH_ENV}=1 turns this off)",
+        data_dir.display()
+    ));
+    let report = fetch(name, data_dir, log)?;
+    if let Some(bad) = report.bad().next() {
+        return Err(DataError::Checksum {
+            path: bad.path.clone(),
+            what: bad.hashed.clone(),
+            actual: bad.actual.clone(),
+            expected: bad.expected.clone(),
+        });
+    }
+    Ok(())
+}
+
 /// Downloads every missing or mismatching file of `name` into `data_dir/<name>/`, each to a
 /// temporary file that is renamed into place only after its checksum matches, so an
 /// interrupted download never leaves a half file under the real name.
@@ -293,20 +367,26 @@ pub fn fetch(
         let file_name = f.urls[0].rsplit('/').next().unwrap_or(f.name).to_string();
         let dest = dir.join(&file_name);
         let tmp = dir.join(format!(".{file_name}.part"));
-        let mut last_err = None;
-        for url in &f.urls {
+        let mut tried = Vec::new();
+        let mut done = false;
+        for url in urls_of(name, &f) {
             log(&format!("downloading {url}"));
-            match download(url, &tmp) {
+            match download(&url, &tmp, log) {
                 Ok(()) => {
-                    last_err = None;
+                    done = true;
                     break;
                 }
-                Err(e) => last_err = Some(e),
+                Err(e) => tried.push(format!("{url} ({e})")),
             }
         }
-        if let Some(e) = last_err {
+        if !done {
             let _ = std::fs::remove_file(&tmp);
-            return Err(e);
+            return Err(DataError::Unreachable {
+                dataset: name.to_string(),
+                file: file_name,
+                tried: tried.join("; "),
+                folder: dir,
+            });
         }
         let check = check_path(tmp.clone(), f.checksum, file_name.ends_with(".gz"))?;
         if check.status != FileStatus::Ok {
@@ -323,15 +403,51 @@ pub fn fetch(
     verify(name, data_dir)
 }
 
-fn download(url: &str, to: &Path) -> Result<(), DataError> {
+/// Downloads `url` into `to`, reporting progress to `log` (bytes, share of the announced
+/// length and an ETA, every 10%).
+fn download(url: &str, to: &Path, log: &mut dyn FnMut(&str)) -> Result<(), DataError> {
+    use std::io::{Read, Write};
     let err = |m: String| DataError::Download {
         url: url.to_string(),
         message: m,
     };
     let resp = ureq::get(url).call().map_err(|e| err(e.to_string()))?;
+    let total: Option<u64> = resp
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
     let mut reader = resp.into_body().into_reader();
     let mut out = std::fs::File::create(to).map_err(|e| DataError::io(to, e))?;
-    std::io::copy(&mut reader, &mut out).map_err(|e| err(e.to_string()))?;
+    let started = std::time::Instant::now();
+    let (mut got, mut next_tenth) = (0u64, 1u64);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| err(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n]).map_err(|e| DataError::io(to, e))?;
+        got += n as u64;
+        if let Some(t) = total.filter(|&t| t > 0) {
+            while next_tenth <= 10 && got * 10 >= t * next_tenth {
+                let secs = started.elapsed().as_secs_f64();
+                let eta = secs * (t - got.min(t)) as f64 / got.max(1) as f64;
+                log(&format!(
+                    "  {:.1} of {:.1} MB ({}%), ETA {eta:.0} s",
+                    got as f64 / 1e6,
+                    t as f64 / 1e6,
+                    next_tenth * 10
+                ));
+                next_tenth += 1;
+            }
+        }
+    }
+    if let Some(t) = total {
+        if got != t {
+            return Err(err(format!("received {got} of {t} bytes")));
+        }
+    }
     out.sync_all().map_err(|e| DataError::io(to, e))?;
     Ok(())
 }

@@ -4,17 +4,26 @@ use clap::{Args, Subcommand};
 use ssad_core::data::{self, registry, DatasetName, Split};
 use std::path::PathBuf;
 
-/// Where datasets live: `--data-dir`, else `$SSAD_DATA_DIR`, else the per-user cache.
+/// Where datasets live: `--data-dir`, else `$SSAD_DATA_DIR`, else the per-user cache; and
+/// whether missing built-in datasets may be downloaded there on first use.
 #[derive(Args, Debug, Clone, Default)]
 pub struct DataDirArg {
     /// Data directory holding <dataset>/ folders [default: $SSAD_DATA_DIR, else ~/.cache/ssad/data].
     #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
+    /// Never download a missing dataset (same as SSAD_NO_FETCH=1); downloads come from the
+    /// canonical sources, or from $SSAD_MIRROR (a base URL serving <dataset>/<file>).
+    #[arg(long, global = true)]
+    pub no_fetch: bool,
 }
 
 impl DataDirArg {
-    /// The resolved data directory.
+    /// The resolved data directory (and `--no-fetch` applied to this process).
     pub fn resolve(&self) -> PathBuf {
+        if self.no_fetch {
+            // The process's single knob for downloads, read by `registry::fetch_allowed`.
+            std::env::set_var(registry::NO_FETCH_ENV, "1");
+        }
         data::resolve_data_dir(self.data_dir.as_deref())
     }
 }

@@ -159,7 +159,12 @@ pub fn score(args: ScoreArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         csv: args.csv.clone(),
     };
-    let o = single_run::score(&opts, &FACTORY)?;
+    let quiet = args.quiet;
+    let o = single_run::score(&opts, &FACTORY, &mut |m| {
+        if !quiet {
+            eprintln!("{m}");
+        }
+    })?;
     if !args.quiet {
         eprintln!("{} scores written to {}", o.images, o.csv.display());
     }

@@ -153,6 +153,7 @@ pub fn select_study(
     for ((dataset, normal, seed), records) in &groups {
         let started = Instant::now();
         if sets.as_ref().map(|s| s.0) != Some(*dataset) {
+            data::ensure(*dataset, &opts.data_dir, &mut |m| log(m))?;
             let train = data::load(*dataset, Split::Train, &opts.data_dir)?;
             let test = data::load(*dataset, Split::Test, &opts.data_dir)?;
             sets = Some((*dataset, train, test));

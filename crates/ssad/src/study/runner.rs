@@ -90,6 +90,11 @@ pub enum StudyEvent<'a> {
         /// Its record.
         record: &'a RunRecord,
     },
+    /// Something worth telling the user (e.g. a dataset being downloaded).
+    Note {
+        /// The message.
+        text: &'a str,
+    },
     /// A run is being trained by another process (it holds the run's lock): skipped here.
     RunBusy {
         /// Which run.
@@ -205,7 +210,9 @@ pub fn run_study(
     datasets.sort();
     datasets.dedup();
     for d in datasets {
-        data::load(d, Split::Test, &opts.data_dir).with_context(|| {
+        data::ensure(d, &opts.data_dir, &mut |m| on_event(StudyEvent::Note { text: m }))
+            .and_then(|()| data::load(d, Split::Test, &opts.data_dir))
+            .with_context(|| {
             format!(
                 "dataset {d} is needed by {} pending run(s); no run was started",
                 pending.iter().filter(|k| k.dataset == d).count()
