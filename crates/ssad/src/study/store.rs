@@ -231,10 +231,10 @@ impl StudyDir {
     }
 
     /// Takes the lock of run `key` for this process (an OS file lock on
-    /// `runs/.locks/<id>.lock`, released when the returned guard is dropped or the process
-    /// dies); `None` when another process holds it, i.e. trains that run right now.
+    /// `.locks/<id>.lock` in the study folder, released when the returned guard is dropped or
+    /// the process dies); `None` when another process holds it, i.e. trains that run right now.
     pub fn try_lock_run(&self, key: &RunKey) -> anyhow::Result<Option<RunLock>> {
-        let dir = self.root.join("runs").join(".locks");
+        let dir = self.root.join(".locks");
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join(format!("{}.lock", key.id()));
