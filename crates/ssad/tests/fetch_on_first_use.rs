@@ -122,14 +122,19 @@ fn missing_mnist_is_downloaded_verified_and_used_once() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert_eq!(served.load(Ordering::SeqCst), 4, "{err}");
-    assert!(err.contains("mnist is not in") && err.contains(&format!("{url}/mnist/")), "{err}");
+    assert!(
+        err.contains("mnist is not in") && err.contains(&format!("{url}/mnist/")),
+        "{err}"
+    );
     assert!(err.contains("(100%)"), "progress is reported: {err}");
     assert_eq!(records(&out), 1);
     let report = ssad_core::data::verify(ssad_core::data::DatasetName::Mnist, &data).unwrap();
     assert!(report.ok(), "{report:?}");
-    assert!(!std::fs::read_dir(data.join("mnist"))
+    assert!(!std::fs::read_dir(data.join("mnist")).unwrap().any(|e| e
         .unwrap()
-        .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".part")));
+        .file_name()
+        .to_string_lossy()
+        .ends_with(".part")));
 
     // A second run (a new study folder) downloads nothing.
     let o = study_run(tmp.path(), &data, &tmp.path().join("again"), &url, &[]);
@@ -147,15 +152,23 @@ fn a_corrupted_download_is_refused_and_leaves_no_file() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(err.contains("train-labels-idx1-ubyte"), "{err}");
-    assert!(err.to_lowercase().contains("checksum") || err.contains("corrupt"), "{err}");
+    assert!(
+        err.to_lowercase().contains("checksum") || err.contains("corrupt"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     let folder = data.join("mnist");
     for name in ["train-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte"] {
-        assert!(!folder.join(name).exists(), "{name} was left under its real name");
+        assert!(
+            !folder.join(name).exists(),
+            "{name} was left under its real name"
+        );
     }
-    assert!(!std::fs::read_dir(&folder)
+    assert!(!std::fs::read_dir(&folder).unwrap().any(|e| e
         .unwrap()
-        .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".part")));
+        .file_name()
+        .to_string_lossy()
+        .ends_with(".part")));
     assert_eq!(records(&out), 0, "a run started");
 }
 

@@ -293,10 +293,17 @@ pub fn fetch_allowed() -> bool {
 
 /// The addresses of a file: the mirror's when [`MIRROR_ENV`] is set, else the canonical ones.
 fn urls_of(name: DatasetName, f: &DatasetFile) -> Vec<String> {
-    match std::env::var(MIRROR_ENV).ok().filter(|m| !m.trim().is_empty()) {
+    match std::env::var(MIRROR_ENV)
+        .ok()
+        .filter(|m| !m.trim().is_empty())
+    {
         Some(m) => {
             let file = f.urls[0].rsplit('/').next().unwrap_or(f.name);
-            vec![format!("{}/{}/{file}", m.trim().trim_end_matches('/'), name.as_str())]
+            vec![format!(
+                "{}/{}/{file}",
+                m.trim().trim_end_matches('/'),
+                name.as_str()
+            )]
         }
         None => f.urls.clone(),
     }
@@ -388,7 +395,11 @@ pub fn fetch(
                 folder: dir,
             });
         }
-        let check = check_path(tmp.clone(), f.checksum, file_name.ends_with(".gz"))?;
+        // A corrupt download (not even gzip) is an error too; never leave it behind.
+        let check = check_path(tmp.clone(), f.checksum, file_name.ends_with(".gz"))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })?;
         if check.status != FileStatus::Ok {
             let _ = std::fs::remove_file(&tmp);
             return Err(DataError::Checksum {

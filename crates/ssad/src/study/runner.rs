@@ -210,9 +210,11 @@ pub fn run_study(
     datasets.sort();
     datasets.dedup();
     for d in datasets {
-        data::ensure(d, &opts.data_dir, &mut |m| on_event(StudyEvent::Note { text: m }))
-            .and_then(|()| data::load(d, Split::Test, &opts.data_dir))
-            .with_context(|| {
+        data::ensure(d, &opts.data_dir, &mut |m| {
+            on_event(StudyEvent::Note { text: m })
+        })
+        .and_then(|()| data::load(d, Split::Test, &opts.data_dir))
+        .with_context(|| {
             format!(
                 "dataset {d} is needed by {} pending run(s); no run was started",
                 pending.iter().filter(|k| k.dataset == d).count()
