@@ -396,8 +396,8 @@ pub fn fetch(
             });
         }
         // A corrupt download (not even gzip) is an error too; never leave it behind.
-        let check = check_path(tmp.clone(), f.checksum, file_name.ends_with(".gz"))
-            .inspect_err(|_| {
+        let check =
+            check_path(tmp.clone(), f.checksum, file_name.ends_with(".gz")).inspect_err(|_| {
                 let _ = std::fs::remove_file(&tmp);
             })?;
         if check.status != FileStatus::Ok {
@@ -412,6 +412,15 @@ pub fn fetch(
         std::fs::rename(&tmp, &dest).map_err(|e| DataError::io(&dest, e))?;
     }
     verify(name, data_dir)
+}
+
+/// `n` bytes as `12.3 MB` or `4.5 kB`.
+fn human_bytes(n: u64) -> String {
+    if n >= 1_000_000 {
+        format!("{:.1} MB", n as f64 / 1e6)
+    } else {
+        format!("{:.1} kB", n as f64 / 1e3)
+    }
 }
 
 /// Downloads `url` into `to`, reporting progress to `log` (bytes, share of the announced
@@ -445,9 +454,9 @@ fn download(url: &str, to: &Path, log: &mut dyn FnMut(&str)) -> Result<(), DataE
                 let secs = started.elapsed().as_secs_f64();
                 let eta = secs * (t - got.min(t)) as f64 / got.max(1) as f64;
                 log(&format!(
-                    "  {:.1} of {:.1} MB ({}%), ETA {eta:.0} s",
-                    got as f64 / 1e6,
-                    t as f64 / 1e6,
+                    "  {} of {} ({}%), ETA {eta:.0} s",
+                    human_bytes(got),
+                    human_bytes(t),
                     next_tenth * 10
                 ));
                 next_tenth += 1;

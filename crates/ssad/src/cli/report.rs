@@ -35,12 +35,19 @@ pub struct ReportArgs {
     #[arg(long, default_value_t = 250)]
     pub tsne_points: usize,
     #[command(flatten)]
+    pub engine: super::args::EngineArgs,
+    /// No notes on stderr (the written page is still printed).
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
     pub data: DataDirArg,
 }
 
 /// Runs `ssad report`.
 pub fn run(a: ReportArgs) -> anyhow::Result<()> {
+    a.engine.apply();
     let mut opts = ReportOptions::new(a.data.resolve());
+    opts.device = a.engine.device;
     opts.task = a.task.as_deref().map(report::parse_task).transpose()?;
     opts.seed = a.seed;
     opts.testbed = a.testbed;
@@ -50,7 +57,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
     let out = a.out.unwrap_or_else(|| a.dir.join("report"));
     let started = std::time::Instant::now();
     let o = report::build_report(&a.dir, &out, &opts, &super::FACTORY)?;
-    for n in &o.notes {
+    for n in o.notes.iter().filter(|_| !a.quiet) {
         eprintln!("note: {n}");
     }
     println!(

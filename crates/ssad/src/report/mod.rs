@@ -42,6 +42,8 @@ pub struct ReportOptions {
     pub dae: Vec<String>,
     /// Sample sizes of figures 3-5.
     pub settings: TaskSettings,
+    /// Device the saved models run on for figures 3-5.
+    pub device: ssad_core::Device,
 }
 
 impl ReportOptions {
@@ -54,6 +56,7 @@ impl ReportOptions {
             testbed: None,
             dae: Vec::new(),
             settings: TaskSettings::default(),
+            device: ssad_core::Device::Cpu,
         }
     }
 }
@@ -680,6 +683,7 @@ pub fn build_report(
             &opts.data_dir,
             &opts.settings,
             factory,
+            opts.device,
         )?;
         let stem = tables::slug(&[
             &task.dataset.to_string(),

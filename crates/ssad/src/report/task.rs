@@ -198,6 +198,7 @@ pub fn task_figures(
     data_dir: &Path,
     settings: &TaskSettings,
     factory: &dyn ssad_core::DetectorFactory,
+    device: ssad_core::Device,
 ) -> anyhow::Result<TaskFigures> {
     let tb = testbed::build(
         task.dataset,
@@ -345,7 +346,7 @@ pub fn task_figures(
     for aug in &models {
         let dir = model_dir(study, records, task, aug)?;
         let det: Box<dyn Detector> = factory
-            .load(&dir, ssad_core::Device::Cpu)
+            .load(&dir, device)
             .with_context(|| format!("loading the model of '{aug}' from {}", dir.display()))?;
         if hist_augs.iter().take(settings.max_panels).any(|h| h == aug) {
             let aug_train = augmented(&train_b, aug, task.seed)?;
