@@ -197,6 +197,35 @@ pub trait DetectorFactory: Send + Sync {
     fn cpu_threads(&self) -> usize;
 }
 
+/// Memory available to this process for new allocations, in bytes (`MemAvailable` of
+/// `/proc/meminfo` on Linux); `None` where it cannot be read.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Refuses to allocate a model of `parameters` parameters for training when its weights, their
+/// gradients and Adam's two moments (4 x f32 each, 16 bytes per parameter) would not fit in the
+/// memory this machine has free; `what` names the model in the error. Without a memory reading
+/// nothing is refused. An allocation that large would otherwise abort the process.
+pub fn check_model_fits(what: &str, parameters: u64) -> anyhow::Result<()> {
+    let need = parameters.saturating_mul(16);
+    if let Some(free) = available_memory() {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        anyhow::ensure!(
+            need <= free,
+            "{what} has {parameters} parameters and would need {:.1} GiB for training (weights, \
+             gradients, Adam moments); this machine has {:.1} GiB free: choose a smaller width or \
+             embedding",
+            gib(need),
+            gib(free)
+        );
+    }
+    Ok(())
+}
+
 /// How a saved model was trained (part of its sidecar): what the selection's model reuse and
 /// `score` compare against.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -59,6 +59,12 @@ impl FromStr for ModelKind {
     }
 }
 
+/// Largest accepted base width F: far beyond any model that fits a machine, and small enough
+/// that parameter counts cannot overflow.
+pub const MAX_WIDTH: usize = 1 << 16;
+/// Largest accepted embedding size H (likewise).
+pub const MAX_EMBEDDING: usize = 1 << 20;
+
 /// Architecture of an autoencoder detector (serialised into the model's JSON sidecar).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -94,8 +100,14 @@ impl ModelConfig {
     /// Checks that this model can take images of `shape`; the error names what is wrong.
     pub fn validate(&self, shape: ImageShape) -> anyhow::Result<()> {
         anyhow::ensure!(
-            self.embedding >= 1,
-            "model embedding size H must be at least 1, got 0"
+            (1..=MAX_EMBEDDING).contains(&self.embedding),
+            "model embedding size H must be in 1..={MAX_EMBEDDING}, got {}",
+            self.embedding
+        );
+        anyhow::ensure!(
+            self.width <= MAX_WIDTH,
+            "model width F must be at most {MAX_WIDTH}, got {}",
+            self.width
         );
         anyhow::ensure!(
             shape.numel() > 0,
@@ -403,12 +415,20 @@ impl GeomConfig {
         );
         if self.backbone == Backbone::ConvAeEncoder {
             anyhow::ensure!(
-                self.width >= 1,
-                "geom.width (ConvAE F) must be at least 1, got 0"
+                (1..=MAX_WIDTH).contains(&self.width),
+                "geom.width (ConvAE F) must be in 1..={MAX_WIDTH}, got {}",
+                self.width
             );
             anyhow::ensure!(
-                self.embedding >= 1,
-                "geom.embedding (ConvAE H) must be at least 1, got 0"
+                (1..=MAX_EMBEDDING).contains(&self.embedding),
+                "geom.embedding (ConvAE H) must be in 1..={MAX_EMBEDDING}, got {}",
+                self.embedding
+            );
+        }
+        if let Backbone::WideResNet { depth, widen } = self.backbone {
+            anyhow::ensure!(
+                depth <= 1000 && widen <= 64,
+                "geom.backbone wrn-{depth}-{widen}: depth must be at most 1000 and widen at most 64"
             );
         }
         if let TransformSet::Specs(list) = &self.transforms {

@@ -96,6 +96,10 @@ impl AutoencoderDetector {
     /// (from seed 0; `fit` re-initialises from its own seed).
     pub fn new(model: &ModelConfig, shape: ImageShape, device: Device) -> anyhow::Result<Self> {
         model.validate(shape)?;
+        ssad_core::detector::check_model_fits(
+            &format!("{model} on {shape}"),
+            model.parameter_count(shape) as u64,
+        )?;
         let vs = nn::VarStore::new(device);
         let net = Network::build(&vs.root(), model, shape);
         net.reset(0);

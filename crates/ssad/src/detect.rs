@@ -547,7 +547,13 @@ pub fn detect(
     factory: &dyn DetectorFactory,
     log: &mut dyn FnMut(&str),
 ) -> anyhow::Result<DetectOutcome> {
-    anyhow::ensure!(opts.scale >= 1, "--scale must be at least 1");
+    // 32 x 64 = 2048 pixels a side is plenty for a person to look at; far larger scales would
+    // allocate gigabytes per image.
+    anyhow::ensure!(
+        (1..=64).contains(&opts.scale),
+        "--scale must be in 1..=64, got {}",
+        opts.scale
+    );
     anyhow::ensure!(
         opts.error_max > 0.0 && opts.error_max.is_finite(),
         "--error-max must be a positive number, got {}",

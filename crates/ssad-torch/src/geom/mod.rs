@@ -173,6 +173,10 @@ impl GeomDetector {
     /// Builds the classifier for `transforms` on the current device, initialised from `seed`.
     fn build(&mut self, transforms: Resolved, seed: u64) -> anyhow::Result<()> {
         let classes = transforms.len();
+        ssad_core::detector::check_model_fits(
+            &format!("the GEOM classifier ({}, {classes} classes)", self.config.backbone),
+            net::parameter_count(&self.config, self.shape, classes) as u64,
+        )?;
         let vs = nn::VarStore::new(self.device);
         let net = GeomNet::build(&vs.root(), &self.config, self.shape, classes);
         net.reset(seed);

@@ -209,6 +209,21 @@ pub fn run_study(
     let mut datasets: Vec<DatasetName> = pending.iter().map(|k| k.dataset).collect();
     datasets.sort();
     datasets.dedup();
+    for &d in &datasets {
+        // A model that cannot be built (or would not fit in memory) fails every run too.
+        let shape = ssad_core::ImageShape::new(d.channels(), 32, 32);
+        let spec = cfg.detector_spec();
+        match spec.kind {
+            ssad_core::DetectorKind::Autoencoder => {
+                spec.model.validate(shape)?;
+                ssad_core::detector::check_model_fits(
+                    &format!("{} on {shape}", spec.model),
+                    spec.model.parameter_count(shape) as u64,
+                )?;
+            }
+            ssad_core::DetectorKind::Geom => spec.geom.validate(shape)?,
+        }
+    }
     for d in datasets {
         data::ensure(d, &opts.data_dir, &mut |m| {
             on_event(StudyEvent::Note { text: m })

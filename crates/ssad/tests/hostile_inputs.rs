@@ -1,0 +1,176 @@
+//! Bad input through the binary, as a hostile but realistic user types it: every case must
+//! exit non-zero with a message naming the culprit, never panic or abort, and leave the files
+//! written before (a model, a study's records) byte-identical.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[path = "../../../tests/common/data_dir.rs"]
+mod data_dir;
+
+/// Runs `ssad` with `args`; returns (success, stdout + stderr).
+fn ssad(args: &[String]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ssad"))
+        .args(args)
+        .env("SSAD_NO_FETCH", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn args(line: &str, vars: &[(&str, &Path)]) -> Vec<String> {
+    line.split_whitespace()
+        .map(|w| {
+            let mut w = w.to_string();
+            for (k, v) in vars {
+                w = w.replace(k, &v.display().to_string());
+            }
+            w
+        })
+        .collect()
+}
+
+/// Every file under `dir` with its bytes, sorted by path.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+const TINY: &str = "--width 4 --embedding 8 --epochs 1 --batch-size 32 --train-limit 64 --device cpu --threads 1 --quiet";
+
+#[test]
+fn bad_inputs_are_refused_by_name_without_panics_or_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let data = data_dir::data_dir();
+    let (model, pngs, study) = (t.join("model"), t.join("pngs"), t.join("study"));
+    let vars: [(&str, &Path); 5] = [
+        ("DATA", &data),
+        ("MODEL", &model),
+        ("PNGS", &pngs),
+        ("STUDY", &study),
+        ("TMP", t),
+    ];
+    // What the bad inputs must not damage: a trained model, exported images, a finished study.
+    let setup = [
+        format!("train --dataset mnist --normal 0 --out MODEL --data-dir DATA {TINY}"),
+        "data export mnist --classes 0,1 --per-class 3 --out PNGS --data-dir DATA".into(),
+    ];
+    for line in &setup {
+        let (ok, out) = ssad(&args(line, &vars));
+        assert!(ok, "{line}: {out}");
+    }
+    std::fs::write(
+        t.join("tiny.toml"),
+        "name = 'tiny'\ndatasets = ['mnist']\ntestbeds = ['wild']\nnormal_classes = [0]\naugs = ['none']\ntrain_limit = 64\nsave_models = false\n[model]\nwidth = 4\nembedding = 8\n[train]\nepochs = 1\nbatch_size = 32\ndevice = 'cpu'\nthreads = 1\n",
+    )
+    .unwrap();
+    let (ok, out) = ssad(&args("study run TMP/tiny.toml --out STUDY --data-dir DATA --quiet", &vars));
+    assert!(ok, "{out}");
+    std::fs::write(pngs.join("broken.png"), b"not a png").unwrap();
+    let clean_pngs = t.join("clean");
+    std::fs::create_dir_all(&clean_pngs).unwrap();
+    for e in std::fs::read_dir(pngs.join("0")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, clean_pngs.join(p.file_name().unwrap())).unwrap();
+    }
+    let write = |name: &str, text: &str| std::fs::write(t.join(name), text).unwrap();
+    write("huge.toml", "datasets = ['mnist']\ntestbeds = ['wild']\nnormal_classes = [0]\naugs = ['none']\n[model]\nwidth = 60000\n");
+    write("nogens.toml", "datasets = ['mnist']\ntestbeds = ['controlled']\ngens = []\naugs = ['none']\n");
+    write("badaug.toml", "datasets = ['mnist']\naugs = ['cutuot']\n");
+    write("badlr.toml", "datasets = ['mnist']\naugs = ['none']\n[train]\nlr = nan\n");
+    write("other.toml", "name = 'other'\ndatasets = ['mnist']\ntestbeds = ['wild']\nnormal_classes = [1]\naugs = ['none']\n");
+    write("aucs.csv", "dataset,normal,anomaly,seed,aug,auc\nmnist,0,1,0,none,0.5\nmnist,0,1,0,cutout,1.2\n");
+    write("nan.csv", "score,label\nnan,1\n0.5,0\n");
+    let before = (snapshot(&model), snapshot(&study));
+
+    // (command line, text the message must contain)
+    let cases: &[(&str, &str)] = &[
+        // Sizes that cannot fit.
+        ("train --dataset mnist --normal 0 --out TMP/m1 --data-dir DATA --width 60000 --device cpu --quiet", "would need"),
+        ("train --dataset mnist --normal 0 --out TMP/m1 --data-dir DATA --width 10000000 --device cpu --quiet", "width F must be at most"),
+        ("train --dataset mnist --normal 0 --out TMP/m1 --data-dir DATA --embedding 100000000 --device cpu --quiet", "embedding size H"),
+        ("fit --images PNGS/0 --out TMP/m2 --width 60000 --device cpu --quiet", "would need"),
+        ("study run TMP/huge.toml --out TMP/s1 --data-dir DATA --quiet", "would need"),
+        ("detect --model MODEL PNGS/0 --scale 100000 --out TMP/d1", "--scale"),
+        // Floats that are not finite or out of range.
+        ("detect --model MODEL PNGS/0 --threshold NaN --out TMP/d2", "--threshold"),
+        ("detect --model MODEL PNGS/0 --contamination 1.5 --out TMP/d3", "--contamination"),
+        ("detect --model MODEL PNGS/0 --contamination NaN --out TMP/d3", "--contamination"),
+        ("detect --model MODEL PNGS/0 --error-max inf --out TMP/d4", "--error-max"),
+        ("detect --model MODEL PNGS/0 --calibrate PNGS/1 --quantile 1 --out TMP/d5", "--quantile"),
+        ("fit --images PNGS/0 --out TMP/m3 --quantile NaN --calibrate PNGS/1 --device cpu --quiet", "--quantile"),
+        ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --lr NaN --device cpu --quiet", "--lr"),
+        ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --lr=-1 --device cpu --quiet", "--lr"),
+        ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --weight-decay inf --device cpu --quiet", "--weight-decay"),
+        ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --epochs 0 --device cpu --quiet", "--epochs"),
+        ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --batch-size 0 --device cpu --quiet", "--batch-size"),
+        ("study run TMP/badlr.toml --out TMP/s2 --data-dir DATA --quiet", "lr"),
+        ("stats relative TMP/aucs.csv", "auc 1.2"),
+        ("stats auc TMP/nan.csv", "NaN"),
+        // Names that do not exist.
+        ("train --dataset mnist --normal 0 --aug cutuot --out TMP/m5 --data-dir DATA --quiet", "cutuot"),
+        ("train --dataset mnist --normal 0 --aug cutout(area=NaN) --out TMP/m5 --data-dir DATA --quiet", "area"),
+        ("train --dataset mnist --normal 12 --out TMP/m5 --data-dir DATA --quiet", "12"),
+        ("train --dataset imagenet --normal 0 --out TMP/m5 --quiet", "imagenet"),
+        ("train --dataset mnist --normal 0 --out TMP/m5 --data-dir DATA --device tpu", "tpu"),
+        ("train --dataset mnist --normal 0 --out TMP/m5 --data-dir DATA --detector vae", "vae"),
+        ("select --dataset mnist --normal 0 --candidates none,cutuot --data-dir DATA", "cutuot"),
+        ("select --dataset mnist --normal 0 --testbed wilde --data-dir DATA", "wilde"),
+        ("study run TMP/badaug.toml --out TMP/s3 --data-dir DATA --quiet", "cutuot"),
+        ("study run --preset dmeo --out TMP/s4 --quiet", "dmeo"),
+        ("study run TMP/nogens.toml --out TMP/s5 --data-dir DATA --quiet", "generator"),
+        ("report STUDY --testbed wilde", "wilde"),
+        // Missing or broken files.
+        ("score --model TMP/nothing --dataset mnist --data-dir DATA", "nothing"),
+        ("detect --model TMP/nothing PNGS/0 --out TMP/d6", "nothing"),
+        ("detect --model MODEL TMP/no-such-images --out TMP/d7", "no-such-images"),
+        ("detect --model MODEL PNGS --out TMP/d8", "broken.png"),
+        ("fit --images TMP/no-such-folder --out TMP/m6 --quiet", "no-such-folder"),
+        ("fit --images PNGS/0 --calibrate TMP/no-such-folder --out TMP/m7 --quiet", "--calibrate"),
+        ("train --dataset mnist --normal 0 --out TMP/m8 --data-dir TMP/empty-data --quiet", "downloads are off"),
+        ("study status TMP/no-such-study", "no-such-study"),
+        ("study run TMP/no-such.toml --out TMP/s6 --quiet", "no-such.toml"),
+        // A folder that holds another study.
+        ("study run TMP/other.toml --out STUDY --data-dir DATA --quiet", "--replace"),
+        ("select --study STUDY --reuse", "selections.json"),
+        ("report TMP/no-such-study", "no-such-study"),
+    ];
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+    for (line, want) in cases {
+        let (ok, out) = ssad(&args(line, &vars));
+        assert!(!ok, "`ssad {line}` should fail:\n{out}");
+        assert!(out.contains(want), "`ssad {line}` does not name '{want}':\n{out}");
+        for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace", "memory allocation of"] {
+            assert!(!out.contains(bad), "`ssad {line}` crashed:\n{out}");
+        }
+    }
+    assert!(before == (snapshot(&model), snapshot(&study)), "a bad input changed files written before");
+    // Nothing was trained by the refused study runs.
+    for s in ["s1", "s2", "s3", "s4", "s5", "s6"] {
+        let runs = t.join(s).join("runs");
+        assert!(!runs.exists() || std::fs::read_dir(&runs).unwrap().count() == 0, "{s}");
+    }
+    // The clean folder still detects (the broken file alone was the problem).
+    let (ok, out) = ssad(&args("detect --model MODEL TMP/clean --out TMP/d9 --no-images --quiet", &vars));
+    assert!(ok, "{out}");
+}
