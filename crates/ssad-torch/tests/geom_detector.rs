@@ -44,6 +44,11 @@ fn tiny(transforms: TransformSet) -> GeomConfig {
     }
 }
 
+/// Serialises the tests of this file: libtorch's CPU thread settings are process-wide (and
+/// OpenMP's per calling thread), so trainings running at once in parallel test threads can
+/// change each other's reduction order; the determinism test needs them one at a time.
+static ENGINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn train_cfg(epochs: usize) -> TrainConfig {
     TrainConfig {
         epochs,
@@ -58,6 +63,7 @@ fn train_cfg(epochs: usize) -> TrainConfig {
 
 #[test]
 fn augmentation_chooses_the_transformation_set() {
+    let _engine = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     let set = images(40, 1);
     let mut det = GeomDetector::new(&tiny(TransformSet::FromAug), set.shape, Device::Cpu).unwrap();
     assert_eq!(det.classes(), 0);
@@ -84,6 +90,7 @@ fn augmentation_chooses_the_transformation_set() {
 
 #[test]
 fn fixed_sets_refuse_an_augmentation_and_reconstruction_is_an_error() {
+    let _engine = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     let set = images(8, 2);
     let mut det =
         GeomDetector::new(&tiny(TransformSet::Rotations), set.shape, Device::Cpu).unwrap();
@@ -119,6 +126,7 @@ fn fixed_sets_refuse_an_augmentation_and_reconstruction_is_an_error() {
 
 #[test]
 fn same_seed_same_model_and_progress_reports_every_epoch() {
+    let _engine = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     let set = images(48, 4);
     let cfg = tiny(TransformSet::Specs(vec![
         "none".into(),
@@ -157,6 +165,7 @@ fn same_seed_same_model_and_progress_reports_every_epoch() {
 
 #[test]
 fn save_and_load_any_round_trip_with_the_dirichlet_score() {
+    let _engine = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     let set = images(64, 5);
     let cfg = GeomConfig {
         score: GeomScore::Dirichlet,
