@@ -84,7 +84,10 @@ fn bad_inputs_are_refused_by_name_without_panics_or_damage() {
         "name = 'tiny'\ndatasets = ['mnist']\ntestbeds = ['wild']\nnormal_classes = [0]\naugs = ['none']\ntrain_limit = 64\nsave_models = false\n[model]\nwidth = 4\nembedding = 8\n[train]\nepochs = 1\nbatch_size = 32\ndevice = 'cpu'\nthreads = 1\n",
     )
     .unwrap();
-    let (ok, out) = ssad(&args("study run TMP/tiny.toml --out STUDY --data-dir DATA --quiet", &vars));
+    let (ok, out) = ssad(&args(
+        "study run TMP/tiny.toml --out STUDY --data-dir DATA --quiet",
+        &vars,
+    ));
     assert!(ok, "{out}");
     std::fs::write(pngs.join("broken.png"), b"not a png").unwrap();
     let clean_pngs = t.join("clean");
@@ -95,11 +98,20 @@ fn bad_inputs_are_refused_by_name_without_panics_or_damage() {
     }
     let write = |name: &str, text: &str| std::fs::write(t.join(name), text).unwrap();
     write("huge.toml", "datasets = ['mnist']\ntestbeds = ['wild']\nnormal_classes = [0]\naugs = ['none']\n[model]\nwidth = 60000\n");
-    write("nogens.toml", "datasets = ['mnist']\ntestbeds = ['controlled']\ngens = []\naugs = ['none']\n");
+    write(
+        "nogens.toml",
+        "datasets = ['mnist']\ntestbeds = ['controlled']\ngens = []\naugs = ['none']\n",
+    );
     write("badaug.toml", "datasets = ['mnist']\naugs = ['cutuot']\n");
-    write("badlr.toml", "datasets = ['mnist']\naugs = ['none']\n[train]\nlr = nan\n");
+    write(
+        "badlr.toml",
+        "datasets = ['mnist']\naugs = ['none']\n[train]\nlr = nan\n",
+    );
     write("other.toml", "name = 'other'\ndatasets = ['mnist']\ntestbeds = ['wild']\nnormal_classes = [1]\naugs = ['none']\n");
-    write("aucs.csv", "dataset,normal,anomaly,seed,aug,auc\nmnist,0,1,0,none,0.5\nmnist,0,1,0,cutout,1.2\n");
+    write(
+        "aucs.csv",
+        "dataset,normal,anomaly,seed,aug,auc\nmnist,0,1,0,none,0.5\nmnist,0,1,0,cutout,1.2\n",
+    );
     write("nan.csv", "score,label\nnan,1\n0.5,0\n");
     let before = (snapshot(&model), snapshot(&study));
 
@@ -159,18 +171,35 @@ fn bad_inputs_are_refused_by_name_without_panics_or_damage() {
     for (line, want) in cases {
         let (ok, out) = ssad(&args(line, &vars));
         assert!(!ok, "`ssad {line}` should fail:\n{out}");
-        assert!(out.contains(want), "`ssad {line}` does not name '{want}':\n{out}");
-        for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace", "memory allocation of"] {
+        assert!(
+            out.contains(want),
+            "`ssad {line}` does not name '{want}':\n{out}"
+        );
+        for bad in [
+            "panicked",
+            "RUST_BACKTRACE",
+            "stack backtrace",
+            "memory allocation of",
+        ] {
             assert!(!out.contains(bad), "`ssad {line}` crashed:\n{out}");
         }
     }
-    assert!(before == (snapshot(&model), snapshot(&study)), "a bad input changed files written before");
+    assert!(
+        before == (snapshot(&model), snapshot(&study)),
+        "a bad input changed files written before"
+    );
     // Nothing was trained by the refused study runs.
     for s in ["s1", "s2", "s3", "s4", "s5", "s6"] {
         let runs = t.join(s).join("runs");
-        assert!(!runs.exists() || std::fs::read_dir(&runs).unwrap().count() == 0, "{s}");
+        assert!(
+            !runs.exists() || std::fs::read_dir(&runs).unwrap().count() == 0,
+            "{s}"
+        );
     }
     // The clean folder still detects (the broken file alone was the problem).
-    let (ok, out) = ssad(&args("detect --model MODEL TMP/clean --out TMP/d9 --no-images --quiet", &vars));
+    let (ok, out) = ssad(&args(
+        "detect --model MODEL TMP/clean --out TMP/d9 --no-images --quiet",
+        &vars,
+    ));
     assert!(ok, "{out}");
 }

@@ -174,7 +174,10 @@ impl GeomDetector {
     fn build(&mut self, transforms: Resolved, seed: u64) -> anyhow::Result<()> {
         let classes = transforms.len();
         ssad_core::detector::check_model_fits(
-            &format!("the GEOM classifier ({}, {classes} classes)", self.config.backbone),
+            &format!(
+                "the GEOM classifier ({}, {classes} classes)",
+                self.config.backbone
+            ),
             net::parameter_count(&self.config, self.shape, classes) as u64,
         )?;
         let vs = nn::VarStore::new(self.device);
