@@ -313,11 +313,19 @@ pub fn load(name: DatasetName, split: Split, data_dir: &Path) -> Result<ImageSet
                 Split::Train => ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                 Split::Test => ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
             };
-            let set = load_idx_pair(
-                &find_maybe_gz(&dir, img)?,
-                &find_maybe_gz(&dir, lbl)?,
-                name.class_names(),
-            )?;
+            let images = find_maybe_gz(&dir, img)?;
+            let set = load_idx_pair(&images, &find_maybe_gz(&dir, lbl)?, name.class_names())?;
+            // A well-formed IDX file of another geometry is not this dataset.
+            if (set.shape.height, set.shape.width, set.shape.channels) != (28, 28, 1) {
+                return Err(DataError::format(
+                    &images,
+                    format!(
+                        "{name} images are 1 x 28 x 28, this file holds {} images of {}",
+                        set.len(),
+                        set.shape
+                    ),
+                ));
+            }
             resize::resize_set(&set, IMAGE_SIZE, IMAGE_SIZE)
         }
         DatasetName::Cifar10 => load_cifar10(&dir, split)?,

@@ -275,6 +275,75 @@ pub fn verify(name: DatasetName, data_dir: &Path) -> Result<VerifyReport, DataEr
     })
 }
 
+/// Where the verification of a dataset folder is cached: one file per folder under the per-user
+/// cache (`$XDG_CACHE_HOME/ssad/verified/` or `~/.cache/ssad/verified/`), never inside the data
+/// folder (which may be shared or read-only). Its lines are `file size mtime status`.
+fn verification_cache(dir: &Path) -> PathBuf {
+    let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let id: String = sha2::Sha256::digest(canonical.to_string_lossy().as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("ssad").join("verified").join(format!("{id}.txt"))
+}
+
+/// The files of `name` in `data_dir/<name>/` that are present but do not match their published
+/// checksums. Results are cached ([`verification_cache`], keyed by each file's size and
+/// modification time) so that this stays cheap; when the cache cannot be written, files are
+/// simply hashed again next time.
+pub fn mismatching_files(name: DatasetName, data_dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    let dir = data_dir.join(name.as_str());
+    let cache_path = verification_cache(&dir);
+    let cache = std::fs::read_to_string(&cache_path).unwrap_or_default();
+    let key = |p: &Path| -> Option<String> {
+        let m = std::fs::metadata(p).ok()?;
+        let mtime = m
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some(format!(
+            "{} {} {}",
+            p.file_name()?.to_string_lossy(),
+            m.len(),
+            mtime.as_nanos()
+        ))
+    };
+    let mut lines = Vec::new();
+    let mut bad = Vec::new();
+    for f in files(name) {
+        let gz = dir.join(format!("{}.gz", f.name));
+        let path = if gz.is_file() { gz } else { dir.join(f.name) };
+        let Some(k) = key(&path) else { continue }; // missing: not our business here
+        let cached = cache
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k} ")).map(str::to_string));
+        let status = match cached {
+            Some(s) => s,
+            None => check_file(&dir, &f)?.status.to_string(),
+        };
+        if status == FileStatus::Mismatch.to_string() {
+            bad.push(path.clone());
+        }
+        lines.push(format!("{k} {status}"));
+    }
+    let text = lines.join("\n") + "\n";
+    if text != cache {
+        // Best effort: a read-only cache folder only costs hashing again next time.
+        if let Some(parent) = cache_path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let _ = std::fs::write(&cache_path, text);
+    }
+    Ok(bad)
+}
+
 /// Environment variable naming a mirror: a base URL that serves `<dataset>/<file>` (the
 /// canonical file names, e.g. `mnist/train-images-idx3-ubyte.gz`). When set, downloads use
 /// only the mirror (an institute's copy, or a local server in tests).
@@ -328,6 +397,13 @@ pub fn ensure(
         .map(|f| f.name)
         .collect();
     if missing.is_empty() {
+        for path in mismatching_files(name, data_dir)? {
+            log(&format!(
+                "warning: {} does not match its published checksum (a modified or different \
+                 copy of {name}; `ssad data verify {name}` shows the hashes)",
+                path.display()
+            ));
+        }
         return Ok(());
     }
     if !fetch_allowed() {
@@ -498,5 +574,86 @@ mod tests {
         assert_eq!(r.files[1].status, FileStatus::Mismatch);
         // MD5("abc") is the RFC 1321 test vector.
         assert_eq!(r.files[1].actual, "900150983cd24fb0d6963f7d28e17f72");
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    /// A copy of the shared MNIST folder in a temporary data dir.
+    fn mnist_copy() -> tempfile::TempDir {
+        let src = super::super::test_data::data_dir().join("mnist");
+        let tmp = tempfile::tempdir().unwrap();
+        let dst = tmp.path().join("mnist");
+        std::fs::create_dir_all(&dst).unwrap();
+        for e in std::fs::read_dir(&src).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "gz") {
+                std::fs::copy(&p, dst.join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        tmp
+    }
+
+    #[test]
+    fn a_modified_file_is_named_once_and_the_verification_is_cached() {
+        let tmp = mnist_copy();
+        assert!(mismatching_files(DatasetName::Mnist, tmp.path())
+            .unwrap()
+            .is_empty());
+        // Another valid gzip of different content: the labels with one label changed.
+        let path = tmp.path().join("mnist/t10k-labels-idx1-ubyte.gz");
+        let mut raw = Vec::new();
+        use std::io::{Read, Write};
+        flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap())
+            .read_to_end(&mut raw)
+            .unwrap();
+        raw[8] = (raw[8] + 1) % 10;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&raw).unwrap();
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        let bad = mismatching_files(DatasetName::Mnist, tmp.path()).unwrap();
+        assert_eq!(bad, vec![path.clone()]);
+        let mut lines = Vec::new();
+        ensure(DatasetName::Mnist, tmp.path(), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("t10k-labels-idx1-ubyte.gz") && lines[0].contains("checksum"));
+        // The cache answers now: mark the bad file as ok there and it is no longer hashed.
+        let cache = verification_cache(&tmp.path().join("mnist"));
+        let text = std::fs::read_to_string(&cache).unwrap();
+        assert_eq!(text.lines().count(), 4);
+        std::fs::write(&cache, text.replace(" mismatch", " ok")).unwrap();
+        assert!(mismatching_files(DatasetName::Mnist, tmp.path())
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn an_idx_file_of_another_geometry_is_not_mnist() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("mnist");
+        std::fs::create_dir_all(&dir).unwrap();
+        // Two 32x32 images and their labels: consistent IDX files, wrong geometry for MNIST.
+        let mut img = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 32, 0, 0, 0, 32];
+        img.extend(std::iter::repeat_n(7u8, 2 * 32 * 32));
+        std::fs::write(dir.join("t10k-images-idx3-ubyte"), img).unwrap();
+        std::fs::write(
+            dir.join("t10k-labels-idx1-ubyte"),
+            [0, 0, 8, 1, 0, 0, 0, 2, 3, 4],
+        )
+        .unwrap();
+        let e = crate::data::load(DatasetName::Mnist, crate::data::Split::Test, tmp.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("t10k-images-idx3-ubyte")
+                && e.contains("1 x 28 x 28")
+                && e.contains("1x32x32"),
+            "{e}"
+        );
     }
 }
