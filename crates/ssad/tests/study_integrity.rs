@@ -115,6 +115,40 @@ fn stale_and_foreign_records_are_left_out_everywhere() {
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(!text.contains("0.99") && !text.contains("0.01"), "{text}");
     assert_eq!(result_rows(&set.current).len(), 3);
+
+    // summary: the same three rows in DIR/results.csv, and the note.
+    let (ok, _, err) = ssad(&["study", "summary", root]);
+    assert!(ok, "{err}");
+    assert!(err.contains("2 record(s) left out"), "{err}");
+    let summary_csv = std::fs::read_to_string(tmp.path().join("results.csv")).unwrap();
+    assert_eq!(summary_csv, text, "summary and export disagree");
+
+    // report: its results table holds the same rows (no model figures: none were saved).
+    let report = ssad::report::build_report(
+        tmp.path(),
+        &tmp.path().join("report"),
+        &ssad::report::ReportOptions::new(tmp.path().join("no-data")),
+        &ssad_torch::TorchFactory,
+    )
+    .unwrap();
+    let table = report
+        .tables
+        .iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "results.csv"))
+        .expect("the report writes its results table");
+    let report_csv = std::fs::read_to_string(table).unwrap();
+    assert_eq!(
+        report_csv.lines().count(),
+        1 + 3,
+        "report and export disagree:\n{report_csv}"
+    );
+    assert!(!report_csv.contains("0.99") && !report_csv.contains("0.01"));
+
+    // select --study sees the same runs (it reads the record set; no saved models here, so
+    // it says there is nothing to select on, counting the left-out records).
+    let (ok, _, err) = ssad(&["select", "--study", root, "--device", "cpu"]);
+    assert!(!ok);
+    assert!(err.contains("no finished runs with saved models"), "{err}");
 }
 
 #[test]
