@@ -103,17 +103,9 @@ pub fn task_data(
 
 /// Folder name of a candidate's model under a model folder: the spec made file-name safe.
 pub fn model_slug(spec: &str) -> String {
-    let s: String = spec
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    s.trim_matches('_').to_string()
+    crate::study::config::file_slug(spec)
+        .trim_matches('_')
+        .to_string()
 }
 
 /// Whether a saved detector was trained like `spec` + `cfg` with augmentation `aug` on data

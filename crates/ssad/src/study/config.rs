@@ -119,20 +119,24 @@ pub struct RunKey {
     pub seed: u64,
 }
 
+/// `text` made safe for a file name: ASCII letters, digits, `.` and `-` kept, anything else
+/// replaced by `_` (e.g. `cutout(area=0.1)` -> `cutout_area_0.1_`).
+pub fn file_slug(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 impl RunKey {
     /// A file-name-safe, unique id: readable prefix plus a short hash of the spec.
     pub fn id(&self) -> String {
-        let slug: String = self
-            .aug
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let slug = file_slug(&self.aug);
         let h = Sha256::digest(self.aug.as_bytes());
         format!(
             "{}-c{}-s{}-{}-{:02x}{:02x}{:02x}",
