@@ -409,42 +409,127 @@ pub fn build_report(
         .collect::<Vec<_>>()
         .join(", ");
 
-    let mut figs: Vec<FigureInfo> = Vec::new();
-    let mut notes: Vec<String> = Vec::new();
-    let mut sections: Vec<Section> = Vec::new();
-    let mut fig_no = 0usize;
-    let rel = |p: &Path| {
-        p.strip_prefix(out)
+    let c = Ctx {
+        study_root,
+        out,
+        opts,
+        factory,
+        study,
+        cfg,
+        status,
+        n_all,
+        records,
+        rows,
+        summary,
+        fig_dir,
+        tab_dir,
+        expanded,
+        families,
+        sweep_members,
+        main_augs,
+        slices,
+        datasets_text,
+    };
+    let mut page = Page {
+        out: out.to_path_buf(),
+        figs: Vec::new(),
+        notes: Vec::new(),
+        sections: Vec::new(),
+    };
+    section_answer(&c, &mut page)?;
+    section_forest(&c, &mut page)?;
+    section_sweeps(&c, &mut page)?;
+    section_model_figures(&c, &mut page)?;
+    let selection_csv = section_selection(&c, &mut page)?;
+    section_tables(&c, page, selection_csv)
+}
+
+/// Everything the report's sections read: the study, its record set and summary, and the
+/// figure and table folders.
+struct Ctx<'a> {
+    study_root: &'a Path,
+    out: &'a Path,
+    opts: &'a ReportOptions,
+    factory: &'a dyn ssad_core::DetectorFactory,
+    study: StudyDir,
+    cfg: StudyConfig,
+    status: crate::study::StudyStatus,
+    n_all: usize,
+    records: Vec<RunRecord>,
+    rows: Vec<crate::study::ResultRow>,
+    summary: StudySummary,
+    fig_dir: PathBuf,
+    tab_dir: PathBuf,
+    expanded: Vec<String>,
+    families: Vec<SweepFamily>,
+    sweep_members: Vec<String>,
+    main_augs: Vec<String>,
+    slices: Vec<(String, String)>,
+    datasets_text: String,
+}
+
+/// The page being built: its sections, and its figures numbered in page order.
+struct Page {
+    out: PathBuf,
+    figs: Vec<FigureInfo>,
+    notes: Vec<String>,
+    sections: Vec<Section>,
+}
+
+impl Page {
+    /// `p` relative to the report folder, with `/` separators (for links).
+    fn rel(&self, p: &Path) -> String {
+        p.strip_prefix(&self.out)
             .unwrap_or(p)
             .to_string_lossy()
             .replace('\\', "/")
-    };
-    let mut add_figure = |kind: FigureKind,
-                          id: &str,
-                          r: crate::figure::RenderedFigure,
-                          alt: &str,
-                          caption: &str,
-                          body: &mut String| {
-        fig_no += 1;
-        let png = rel(&r.png);
-        let svg = r.svg.as_deref().map(rel);
-        body.push_str(&figure(fig_no, id, &png, svg.as_deref(), alt, caption));
-        figs.push(FigureInfo {
+    }
+
+    /// Adds a rendered figure to `body`, numbered after the page's earlier figures.
+    fn add_figure(
+        &mut self,
+        kind: FigureKind,
+        id: &str,
+        r: crate::figure::RenderedFigure,
+        alt: &str,
+        caption: &str,
+        body: &mut String,
+    ) {
+        let png = self.rel(&r.png);
+        let svg = r.svg.as_deref().map(|p| self.rel(p));
+        let number = self.figs.len() + 1;
+        body.push_str(&figure(number, id, &png, svg.as_deref(), alt, caption));
+        self.figs.push(FigureInfo {
             kind,
             id: id.to_string(),
             png,
             svg,
         });
-    };
+    }
+}
 
+/// The opening section: one line per testbed (which augmentations help or hurt) and the study's facts.
+fn section_answer(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
+    let Ctx {
+        cfg,
+        status,
+        n_all,
+        records,
+        summary,
+        expanded,
+        sweep_members,
+        slices,
+        datasets_text,
+        ..
+    } = c;
     // The answer, first.
     let mut answer = String::from("<div class=\"answer\"><ul>");
     for (t, a) in slices
         .iter()
         .chain(std::iter::once(&("wild".to_string(), "rest".to_string())))
     {
-        if let Some(table) = pooled(&summary, t, a) {
-            answer.push_str(&format!("<li>{}</li>", answer_line(table, &sweep_members)));
+        if let Some(table) = pooled(summary, t, a) {
+            answer.push_str(&format!("<li>{}</li>", answer_line(table, sweep_members)));
         }
     }
     answer.push_str("</ul></div>\n");
@@ -511,27 +596,39 @@ pub fn build_report(
     if !status.pending.is_empty() || !status.failed.is_empty() {
         let n = format!("This report covers {} of the study's {} runs; the rest are pending or failed (`ssad study status`).", records.len(), status.total);
         answer.push_str(&missing(&n));
-        notes.push(n);
+        page.notes.push(n);
     }
-    sections.push(Section {
+    page.sections.push(Section {
         id: "answer".into(),
         title: "The answer".into(),
         body: answer,
     });
+    Ok(())
+}
 
+/// Section 1: a forest plot of relative AUC per augmentation for each testbed and anomaly kind.
+fn section_forest(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
+    let Ctx {
+        summary,
+        fig_dir,
+        main_augs,
+        slices,
+        datasets_text,
+        ..
+    } = c;
     // 1. Forest plots.
     let mut body = para(
         "Each row is one augmentation used to train the denoising autoencoder. Point: pseudo-median of its relative AUC over the paired tasks; bar: 95% confidence interval; \
          right of the vertical line at 0 means better than no augmentation. Colour and marker: the augmentation's category. The one-sided p-value is printed beside each row.",
     );
-    for (t, a) in &slices {
-        let Some(table) = pooled(&summary, t, a) else {
+    for (t, a) in slices.iter() {
+        let Some(table) = pooled(summary, t, a) else {
             let n = format!(
                 "No relative-AUC statistics for the {} (no paired runs yet).",
                 slice_title(t, a)
             );
             body.push_str(&missing(&n));
-            notes.push(n);
+            page.notes.push(n);
             continue;
         };
         let mut plot = ForestPlot {
@@ -561,13 +658,13 @@ pub fn build_report(
         };
         plot.sort();
         let id = tables::slug(&["forest", t, a]);
-        let r = crate::figure::render(&plot, &fig_dir, &id)?;
+        let r = crate::figure::render(&plot, fig_dir, &id)?;
         let paper = if t == "controlled" {
             "paper Fig. 1"
         } else {
             "paper Fig. 4"
         };
-        add_figure(
+        page.add_figure(
             FigureKind::Forest,
             &id,
             r,
@@ -576,24 +673,36 @@ pub fn build_report(
             &mut body,
         );
     }
-    sections.push(Section {
+    page.sections.push(Section {
         id: "forest".into(),
         title: "Relative AUC per augmentation".into(),
         body,
     });
+    Ok(())
+}
 
+/// Section 2: one curve per parameter sweep.
+fn section_sweeps(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
+    let Ctx {
+        summary,
+        fig_dir,
+        families,
+        slices,
+        datasets_text,
+        ..
+    } = c;
     // 2. Sweeps.
     let mut body = String::new();
     if families.is_empty() {
         let n = "This study has no parameter sweep (an augmentation such as `cutout(area=0.1..0.9 step 0.1)` in `augs`), so there is no sweep figure.".to_string();
         body.push_str(&missing(&n));
-        notes.push(n);
+        page.notes.push(n);
     }
-    for f in &families {
+    for f in families.iter() {
         let series: Vec<SweepSeries> = slices
             .iter()
             .filter_map(|(t, a)| {
-                let table = pooled(&summary, t, a)?;
+                let table = pooled(summary, t, a)?;
                 let points: Vec<SweepPoint> = f
                     .members
                     .iter()
@@ -623,7 +732,7 @@ pub fn build_report(
         if series.is_empty() {
             let n = format!("The sweep {} has no paired results yet.", f.spec);
             body.push_str(&missing(&n));
-            notes.push(n);
+            page.notes.push(n);
             continue;
         }
         let plot = SweepPlot {
@@ -633,22 +742,37 @@ pub fn build_report(
             series,
         };
         let id = tables::slug(&["sweep", &f.spec]);
-        let r = crate::figure::render(&plot, &fig_dir, &id)?;
-        add_figure(FigureKind::Sweep, &id, r, &plot.title, &format!("{}: how the amount of augmentation changes the relative AUC, one curve per kind of anomaly (paper Fig. 3).", plot.title), &mut body);
+        let r = crate::figure::render(&plot, fig_dir, &id)?;
+        page.add_figure(FigureKind::Sweep, &id, r, &plot.title, &format!("{}: how the amount of augmentation changes the relative AUC, one curve per kind of anomaly (paper Fig. 3).", plot.title), &mut body);
     }
-    sections.push(Section {
+    page.sections.push(Section {
         id: "sweep".into(),
         title: "Parameter sweeps".into(),
         body,
     });
+    Ok(())
+}
 
+/// Sections 3-5: reconstructions, score histograms and t-SNE maps from one task's saved models.
+fn section_model_figures(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
+    let Ctx {
+        opts,
+        factory,
+        study,
+        cfg,
+        records,
+        summary,
+        fig_dir,
+        main_augs,
+        ..
+    } = c;
     // 3-5. Figures from the saved models of one task.
     let mut recon_body = String::new();
     let mut hist_body = String::new();
     let mut tsne_body = String::new();
     let task_result: anyhow::Result<()> = (|| {
         anyhow::ensure!(cfg.save_models, "this study did not save its models (save_models = false), so figures from models (reconstructions, error histograms, t-SNE) cannot be made");
-        let task = choose_task(&cfg, opts)?;
+        let task = choose_task(cfg, opts)?;
         let trained: Vec<String> = main_augs
             .iter()
             .filter(|a| {
@@ -662,7 +786,7 @@ pub fn build_report(
             .cloned()
             .collect();
         let daes = if opts.dae.is_empty() {
-            default_daes(&cfg, &summary, &task.testbed, &trained)
+            default_daes(cfg, summary, &task.testbed, &trained)
         } else {
             opts.dae
                 .iter()
@@ -674,15 +798,15 @@ pub fn build_report(
                 .collect::<anyhow::Result<_>>()?
         };
         let tf = task::task_figures(
-            &study,
-            &cfg,
-            &records,
+            study,
+            cfg,
+            records,
             &task,
             &trained,
             &daes,
             &opts.data_dir,
             &opts.settings,
-            factory,
+            *factory,
             opts.device,
         )?;
         let stem = tables::slug(&[
@@ -692,8 +816,8 @@ pub fn build_report(
             task.testbed.name(),
         ]);
         let id = format!("reconstructions_{stem}");
-        let r = crate::figure::render(&tf.recon, &fig_dir, &id)?;
-        add_figure(
+        let r = crate::figure::render(&tf.recon, fig_dir, &id)?;
+        page.add_figure(
             FigureKind::Reconstruction,
             &id,
             r,
@@ -702,8 +826,8 @@ pub fn build_report(
             &mut recon_body,
         );
         let id = format!("histograms_{stem}");
-        let r = crate::figure::render(&tf.hist, &fig_dir, &id)?;
-        add_figure(
+        let r = crate::figure::render(&tf.hist, fig_dir, &id)?;
+        page.add_figure(
             FigureKind::Histogram,
             &id,
             r,
@@ -713,8 +837,8 @@ pub fn build_report(
         );
         for (grid, what) in [(&tf.tsne_group, "group"), (&tf.tsne_score, "score")] {
             let id = format!("tsne_{what}_{stem}");
-            let r = crate::figure::render(grid, &fig_dir, &id)?;
-            add_figure(
+            let r = crate::figure::render(grid, fig_dir, &id)?;
+            page.add_figure(
                 FigureKind::Tsne,
                 &id,
                 r,
@@ -730,24 +854,35 @@ pub fn build_report(
         for b in [&mut recon_body, &mut hist_body, &mut tsne_body] {
             b.push_str(&missing(&n));
         }
-        notes.push(n);
+        page.notes.push(n);
     }
-    sections.push(Section {
+    page.sections.push(Section {
         id: "reconstructions".into(),
         title: "Reconstructions".into(),
         body: recon_body,
     });
-    sections.push(Section {
+    page.sections.push(Section {
         id: "histograms".into(),
         title: "Reconstruction-error histograms".into(),
         body: hist_body,
     });
-    sections.push(Section {
+    page.sections.push(Section {
         id: "tsne".into(),
         title: "t-SNE of embeddings".into(),
         body: tsne_body,
     });
+    Ok(())
+}
 
+/// Beyond the paper: the label-free selection, when `ssad select --study` has run; returns its table's CSV.
+fn section_selection(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<Option<PathBuf>> {
+    let Ctx {
+        study_root,
+        records,
+        fig_dir,
+        tab_dir,
+        ..
+    } = c;
     // Beyond the paper: label-free selection, when `ssad select --study` has been run.
     let mut selection_body = para(
         "Which augmentation would the label-free criterion (DSV, METHOD.md section 7) have chosen for each task, and how good was that choice? \
@@ -757,7 +892,7 @@ pub fn build_report(
     let sel_dir = study_root.join("selection");
     if sel_dir.join("selections.json").is_file() {
         let selections = crate::select::read_selections(&sel_dir)?;
-        let ev = crate::select::evaluate(&selections, &records)?;
+        let ev = crate::select::evaluate(&selections, records)?;
         let id = "selection_dsv";
         let png = fig_dir.join(format!("{id}.png"));
         crate::select::plot_selected_vs_oracle(
@@ -770,7 +905,7 @@ pub fn build_report(
             svg: svg.is_file().then_some(svg),
             png,
         };
-        add_figure(
+        page.add_figure(
             FigureKind::Selection,
             id,
             r,
@@ -782,8 +917,8 @@ pub fn build_report(
             &mut selection_body,
         );
         let t = tables::selection_table(&ev.summaries);
-        let p = t.write_csv(&tab_dir)?;
-        selection_body.push_str(&t.to_html(&rel(&p)));
+        let p = t.write_csv(tab_dir)?;
+        selection_body.push_str(&t.to_html(&page.rel(&p)));
         selection_csv = Some(p);
     } else {
         let n = format!(
@@ -791,20 +926,40 @@ pub fn build_report(
             study_root.display()
         );
         selection_body.push_str(&missing(&n));
-        notes.push(n);
+        page.notes.push(n);
     }
-    sections.push(Section {
+    page.sections.push(Section {
         id: "label-free-selection".into(),
         title: "Choosing the augmentation without labels".into(),
         body: selection_body,
     });
+    Ok(selection_csv)
+}
 
+/// Section 6: every table as HTML and CSV; then writes the page and returns the outcome.
+fn section_tables(
+    c: &Ctx<'_>,
+    mut page: Page,
+    selection_csv: Option<PathBuf>,
+) -> anyhow::Result<ReportOutcome> {
+    let Ctx {
+        study_root,
+        out,
+        cfg,
+        records,
+        rows,
+        summary,
+        tab_dir,
+        expanded,
+        slices,
+        ..
+    } = c;
     // 6. Tables.
     let mut written: Vec<PathBuf> = selection_csv.into_iter().collect();
     let mut body = String::new();
     let mut emit = |t: &Table, body: &mut String| -> anyhow::Result<()> {
-        let p = t.write_csv(&tab_dir)?;
-        body.push_str(&t.to_html(&rel(&p)));
+        let p = t.write_csv(tab_dir)?;
+        body.push_str(&t.to_html(&page.rel(&p)));
         written.push(p);
         Ok(())
     };
@@ -815,7 +970,7 @@ pub fn build_report(
         .chain(std::iter::once(("wild".to_string(), "rest".to_string())))
         .collect();
     for (t, a) in &pooled_ids {
-        if let Some(table) = pooled(&summary, t, a) {
+        if let Some(table) = pooled(summary, t, a) {
             emit(&tables::relative_table(table, &category_of), &mut body)?;
         }
     }
@@ -825,7 +980,7 @@ pub fn build_report(
         .filter(|t| {
             !pooled_ids
                 .iter()
-                .any(|(tb, an)| pooled(&summary, tb, an).is_some_and(|p| std::ptr::eq(p, *t)))
+                .any(|(tb, an)| pooled(summary, tb, an).is_some_and(|p| std::ptr::eq(p, *t)))
         })
         .collect();
     if !per_dataset.is_empty() {
@@ -836,26 +991,26 @@ pub fn build_report(
         body.push_str("</details>");
     }
     body.push_str("<h3>Mean AUC per dataset and augmentation</h3>");
-    for t in tables::auc_mean_tables(&summary, &expanded) {
+    for t in tables::auc_mean_tables(summary, expanded) {
         emit(&t, &mut body)?;
     }
     body.push_str("<h3>Run timings</h3>");
-    let (timings, per_run) = tables::timing_tables(&records, &expanded);
+    let (timings, per_run) = tables::timing_tables(records, expanded);
     emit(&timings, &mut body)?;
-    let p = per_run.write_csv(&tab_dir)?;
+    let p = per_run.write_csv(tab_dir)?;
     body.push_str(&format!(
         "<p class=\"csv\">Every run: <a href=\"{}\">runs.csv</a></p>",
-        escape(&rel(&p))
+        escape(&page.rel(&p))
     ));
     written.push(p);
     let p = tab_dir.join("results.csv");
-    crate::study::store::write_csv(&rows, &p)?;
+    crate::study::store::write_csv(rows, &p)?;
     body.push_str(&format!(
         "<p class=\"csv\">Every AUC (run x testbed x anomaly): <a href=\"{}\">results.csv</a></p>",
-        escape(&rel(&p))
+        escape(&page.rel(&p))
     ));
     written.push(p);
-    sections.push(Section {
+    page.sections.push(Section {
         id: "tables".into(),
         title: "Tables".into(),
         body,
@@ -869,18 +1024,18 @@ pub fn build_report(
         escape(&study_root.display().to_string()),
         escape(&out.display().to_string())
     );
-    let page = html::page(
+    let html = html::page(
         &format!("Augmentation study report — {}", cfg.name),
         &subtitle,
-        &sections,
+        &page.sections,
     );
     let index = out.join("index.html");
-    crate::study::store::write_atomic(&index, page.as_bytes())?;
+    crate::study::store::write_atomic(&index, html.as_bytes())?;
     Ok(ReportOutcome {
         index,
-        figures: figs,
+        figures: page.figs,
         tables: written,
-        notes,
+        notes: page.notes,
     })
 }
 
