@@ -190,6 +190,13 @@ pub trait DetectorFactory: Send + Sync {
     /// an error when it names a GPU the engine cannot see.
     fn resolve_device(&self, device: Device) -> anyhow::Result<Device>;
 
+    /// The device `device` resolves to, for messages and records (`cuda:0` for `auto` on a
+    /// GPU machine); the name as given when it does not resolve.
+    fn device_label(&self, device: Device) -> String {
+        self.resolve_device(device)
+            .map_or_else(|_| device.to_string(), |d| d.to_string())
+    }
+
     /// Sets the engine's CPU thread pool for this process (0 keeps the engine's default).
     fn set_cpu_threads(&self, threads: usize);
 

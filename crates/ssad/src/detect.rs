@@ -434,9 +434,7 @@ pub fn fit(
         train.shape,
         opts.aug,
         opts.train.epochs,
-        factory
-            .resolve_device(opts.train.device)
-            .map_or_else(|_| opts.train.device.to_string(), |d| d.to_string()),
+        factory.device_label(opts.train.device),
     ));
     let summary = det.fit(&train, opts.aug.build().as_ref(), &opts.train, on_epoch)?;
     det.save(&opts.out)?;

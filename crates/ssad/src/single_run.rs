@@ -152,9 +152,7 @@ pub fn train(
         opts.aug,
         opts.train.epochs,
         opts.train.batch_size,
-        factory
-            .resolve_device(opts.train.device)
-            .map_or_else(|_| opts.train.device.to_string(), |d| d.to_string()),
+        factory.device_label(opts.train.device),
     ));
     let summary = det.fit(&train_set, opts.aug.build().as_ref(), &opts.train, on_epoch)?;
     det.save(&opts.out)?;

@@ -35,9 +35,14 @@ pub enum TestbedKind {
 impl TestbedKind {
     /// Short name for records and file names: `wild` or `controlled`.
     pub fn name(&self) -> &'static str {
+        self.testbed_name().as_str()
+    }
+
+    /// The name of this kind of testbed.
+    pub fn testbed_name(&self) -> TestbedName {
         match self {
-            TestbedKind::InTheWild => "wild",
-            TestbedKind::Controlled { .. } => "controlled",
+            TestbedKind::InTheWild => TestbedName::Wild,
+            TestbedKind::Controlled { .. } => TestbedName::Controlled,
         }
     }
 }

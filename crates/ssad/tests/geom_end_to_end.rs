@@ -47,7 +47,7 @@ fn geom_models_go_through_select_report_and_detect() {
         max_runs: None,
     };
     let out = run_study(&cfg, &dir, &opts, &TorchFactory, &mut |_| {}).unwrap();
-    assert_eq!((out.ran, out.failed), (2, 0), "{out:?}");
+    assert_eq!((out.ran, out.failed()), (2, 0), "{out:?}");
 
     // Every saved model opens through the factory as a GEOM detector.
     let records = dir.records().unwrap();

@@ -131,7 +131,7 @@ threads = 1
         max_runs: None,
     };
     let out = run_study(&cfg, &dir, &opts, &ssad_torch::TorchFactory, &mut |_| {}).unwrap();
-    assert_eq!((out.ran, out.failed), (3, 0), "{out:?}");
+    assert_eq!((out.ran, out.failed()), (3, 0), "{out:?}");
     let rows = result_rows(&dir.records().unwrap());
     let auc = |aug: &str| {
         rows.iter()

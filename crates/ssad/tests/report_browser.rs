@@ -82,7 +82,7 @@ fn tiny_study_report_has_every_figure_and_passes_in_chromium() {
         &mut |_| {},
     )
     .unwrap();
-    assert_eq!((outcome.ran, outcome.failed), (10, 0));
+    assert_eq!((outcome.ran, outcome.failed()), (10, 0));
     eprintln!("tiny study: {:.1} s", started.elapsed().as_secs_f64());
 
     // Label-free selection on the study's saved models, so the report has its figure too.

@@ -45,14 +45,20 @@ fn parse_records(
     Ok(())
 }
 
+/// The folder holding a split's loose `.bin` files: `dir` or `dir/cifar-10-batches-bin/`.
+pub(crate) fn loose_dir(dir: &Path, split: Split) -> Option<std::path::PathBuf> {
+    let first = &batch_names(split)[0];
+    [dir.to_path_buf(), dir.join("cifar-10-batches-bin")]
+        .into_iter()
+        .find(|d| d.join(first).is_file())
+}
+
 /// Loads a split of CIFAR-10 from `dir` (loose `.bin` files in `dir` or
 /// `dir/cifar-10-batches-bin/`, or the official `.tar.gz` archive in `dir`).
 pub fn load_cifar10(dir: &Path, split: Split) -> Result<ImageSet, DataError> {
     let names = batch_names(split);
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
-    let loose = [dir.to_path_buf(), dir.join("cifar-10-batches-bin")]
-        .into_iter()
-        .find(|d| d.join(&names[0]).is_file());
+    let loose = loose_dir(dir, split);
     if let Some(d) = loose {
         for n in &names {
             let p = d.join(n);

@@ -117,6 +117,24 @@ pub fn files(name: DatasetName) -> Vec<DatasetFile> {
     }
 }
 
+impl DatasetFile {
+    /// The name the file is downloaded under (the last part of its address, e.g.
+    /// `train-images-idx3-ubyte.gz`).
+    pub fn download_name(&self) -> &str {
+        self.urls[0].rsplit('/').next().unwrap_or(self.name)
+    }
+
+    /// Where the file is in the dataset folder `dir`: `NAME.gz` when an IDX file is stored
+    /// gzipped, else `NAME` (which may not exist).
+    pub fn local_path(&self, dir: &Path) -> PathBuf {
+        let gz = dir.join(format!("{}.gz", self.name));
+        match self.checksum {
+            Checksum::Sha256Decompressed(_) if gz.is_file() => gz,
+            _ => dir.join(self.name),
+        }
+    }
+}
+
 /// Outcome of checking one file.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FileCheck {
@@ -255,11 +273,9 @@ fn check_path(path: PathBuf, checksum: Checksum, gzipped: bool) -> Result<FileCh
 /// Checks one file of the dataset folder `dir` against its published checksum (IDX files may
 /// be stored as `NAME.gz` or raw `NAME`).
 pub fn check_file(dir: &Path, f: &DatasetFile) -> Result<FileCheck, DataError> {
-    let gz = dir.join(format!("{}.gz", f.name));
-    match f.checksum {
-        Checksum::Sha256Decompressed(_) if gz.is_file() => check_path(gz, f.checksum, true),
-        _ => check_path(dir.join(f.name), f.checksum, false),
-    }
+    let path = f.local_path(dir);
+    let gzipped = path != dir.join(f.name);
+    check_path(path, f.checksum, gzipped)
 }
 
 /// Verifies every file of dataset `name` in `data_dir/<name>/`.
@@ -318,8 +334,7 @@ pub fn mismatching_files(name: DatasetName, data_dir: &Path) -> Result<Vec<PathB
     let mut lines = Vec::new();
     let mut bad = Vec::new();
     for f in files(name) {
-        let gz = dir.join(format!("{}.gz", f.name));
-        let path = if gz.is_file() { gz } else { dir.join(f.name) };
+        let path = f.local_path(&dir);
         let Some(k) = key(&path) else { continue }; // missing: not our business here
         let cached = cache
             .lines()
@@ -366,14 +381,12 @@ fn urls_of(name: DatasetName, f: &DatasetFile) -> Vec<String> {
         .ok()
         .filter(|m| !m.trim().is_empty())
     {
-        Some(m) => {
-            let file = f.urls[0].rsplit('/').next().unwrap_or(f.name);
-            vec![format!(
-                "{}/{}/{file}",
-                m.trim().trim_end_matches('/'),
-                name.as_str()
-            )]
-        }
+        Some(m) => vec![format!(
+            "{}/{}/{}",
+            m.trim().trim_end_matches('/'),
+            name.as_str(),
+            f.download_name()
+        )],
         None => f.urls.clone(),
     }
 }
@@ -388,12 +401,14 @@ pub fn ensure(
     log: &mut dyn FnMut(&str),
 ) -> Result<(), DataError> {
     let dir = data_dir.join(name.as_str());
+    // CIFAR-10 may also be unpacked (loose `.bin` files), which its loader reads as well.
+    let unpacked = name == DatasetName::Cifar10
+        && [super::Split::Train, super::Split::Test]
+            .into_iter()
+            .all(|s| super::cifar::loose_dir(&dir, s).is_some());
     let missing: Vec<&'static str> = files(name)
         .into_iter()
-        .filter(|f| {
-            let file = f.urls[0].rsplit('/').next().unwrap_or(f.name);
-            !dir.join(f.name).is_file() && !dir.join(file).is_file()
-        })
+        .filter(|f| !unpacked && !f.local_path(&dir).is_file())
         .map(|f| f.name)
         .collect();
     if missing.is_empty() {
@@ -447,7 +462,7 @@ pub fn fetch(
             log(&format!("{}: already present and verified", f.name));
             continue;
         }
-        let file_name = f.urls[0].rsplit('/').next().unwrap_or(f.name).to_string();
+        let file_name = f.download_name().to_string();
         let dest = dir.join(&file_name);
         let tmp = dir.join(format!(".{file_name}.part"));
         let mut tried = Vec::new();

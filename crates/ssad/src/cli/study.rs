@@ -105,10 +105,11 @@ pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
         }
         StudyCommand::Summary { dir } => {
             let d = StudyDir::open(&dir)?;
-            if let Some(note) = d.record_set()?.note() {
+            let set = d.record_set()?;
+            if let Some(note) = set.note() {
                 eprintln!("{note}");
             }
-            let s = study::summary::summarize_study(&d)?
+            let s = study::summary::summarize_study(&d, &set)?
                 .with_context(|| format!("{} has no finished runs yet", dir.display()))?;
             println!("{}", study::summary::to_markdown(&s));
             println!(
@@ -189,7 +190,7 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| "the grid".into()),
         o.already_done,
         o.ran,
-        o.failed,
+        o.failed(),
         o.busy,
         started.elapsed().as_secs_f64()
     );
@@ -197,14 +198,14 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         eprintln!("failed {id}: {why}");
     }
     anyhow::ensure!(
-        o.failed == 0,
+        o.failed() == 0,
         "{} run(s) failed (reasons above; `ssad study status {}` lists them again)",
-        o.failed,
+        o.failed(),
         a.out.display()
     );
     // Print the summary of whatever is done so far.
     if shard.is_none() {
-        if let Some(s) = study::summary::summarize_study(&dir)? {
+        if let Some(s) = study::summary::summarize_study(&dir, &dir.record_set()?)? {
             println!("{}", study::summary::to_markdown(&s));
         }
     }

@@ -11,5 +11,5 @@ pub use config::{expand_sweep, RunKey, StudyConfig, PRESETS};
 pub use runner::{
     run_study, shard_runs, status, RunOptions, RunOutcome, Shard, StudyEvent, StudyStatus,
 };
-pub use store::{result_rows, RecordSet, ResultRow, RunRecord, StudyDir};
+pub use store::{result_rows, LeftOut, RecordSet, ResultRow, RunRecord, StudyDir};
 pub use summary::{summarize, StudySummary};

@@ -10,7 +10,7 @@ use crate::testbed::{self, Testbed, TestbedName};
 use anyhow::Context;
 use ssad_core::data::{self, DatasetName, Split};
 use ssad_core::{Detector, DetectorFactory, EpochProgress, ImageSet};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -109,6 +109,13 @@ pub enum StudyEvent<'a> {
     },
 }
 
+impl RunOutcome {
+    /// Number of runs that failed now.
+    pub fn failed(&self) -> usize {
+        self.failures.len()
+    }
+}
+
 /// What a call to [`run_study`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunOutcome {
@@ -118,9 +125,7 @@ pub struct RunOutcome {
     pub already_done: usize,
     /// Runs done now.
     pub ran: usize,
-    /// Runs that failed now (see `failed/`).
-    pub failed: usize,
-    /// Each failed run's id and reason.
+    /// Each run that failed now (see `failed/`): its id and the reason.
     pub failures: Vec<(String, String)>,
     /// Runs skipped because another process was training them.
     pub busy: usize,
@@ -274,7 +279,6 @@ pub fn run_study(
                 on_event(StudyEvent::RunFinished { key, record: &rec });
             }
             Err(e) => {
-                outcome.failed += 1;
                 let msg = format!("{e:#}");
                 on_event(StudyEvent::RunFailed { key, error: &msg });
                 dir.write_failure(&FailureRecord {
@@ -371,9 +375,7 @@ fn run_one(
         config_hash: cfg.run_config_hash(key),
         ssad_version: env!("CARGO_PKG_VERSION").into(),
         // The device it really ran on (`auto` resolved), for timings read later.
-        device: factory
-            .resolve_device(cfg.train.device)
-            .map_or_else(|_| cfg.train.device.to_string(), |d| d.to_string()),
+        device: factory.device_label(cfg.train.device),
         threads: factory.cpu_threads(),
         finished_unix: now_unix(),
         train_images: train_set.len(),
@@ -398,7 +400,7 @@ pub struct StudyStatus {
     /// Not started.
     pub pending: Vec<RunKey>,
     /// Records left out of the study's results (stale or not in the grid), with the reason.
-    pub left_out: Vec<(String, String)>,
+    pub left_out: Vec<(String, super::store::LeftOut)>,
 }
 
 impl std::fmt::Display for StudyStatus {
@@ -433,20 +435,31 @@ impl std::fmt::Display for StudyStatus {
 pub fn status(dir: &StudyDir) -> anyhow::Result<StudyStatus> {
     let cfg = dir.config()?;
     let runs = cfg.runs()?;
+    // One read of the records: the same set every other command uses.
+    let set = dir.record_set_of(&cfg)?;
+    let done: HashSet<&RunKey> = set.current.iter().map(|r| &r.key).collect();
+    let stale: HashSet<&str> = set
+        .left_out
+        .iter()
+        .filter(|(_, why)| *why == super::store::LeftOut::Stale)
+        .map(|(id, _)| id.as_str())
+        .collect();
     let mut s = StudyStatus {
         total: runs.len(),
-        left_out: dir.record_set()?.left_out,
         ..Default::default()
     };
     for key in runs {
-        match dir.record(&key)? {
-            Some(r) if r.config_hash == cfg.run_config_hash(&key) => s.done.push(key),
-            Some(_) => s.stale.push(key),
-            None => match dir.failure(&key)? {
+        if done.contains(&key) {
+            s.done.push(key);
+        } else if stale.contains(key.id().as_str()) {
+            s.stale.push(key);
+        } else {
+            match dir.failure(&key)? {
                 Some(f) => s.failed.push((key, f.error)),
                 None => s.pending.push(key),
-            },
+            }
         }
     }
+    s.left_out = set.left_out;
     Ok(s)
 }

@@ -305,18 +305,18 @@ impl StudyDir {
     /// config. The one definition every command (status, summary, export, select, report)
     /// uses; the others are listed as left out.
     pub fn record_set(&self) -> anyhow::Result<RecordSet> {
-        let cfg = self.config()?;
+        self.record_set_of(&self.config()?)
+    }
+
+    /// [`StudyDir::record_set`] for the folder's config `cfg` already read.
+    pub fn record_set_of(&self, cfg: &StudyConfig) -> anyhow::Result<RecordSet> {
         let grid: std::collections::HashSet<RunKey> = cfg.runs()?.into_iter().collect();
         let mut set = RecordSet::default();
         for r in self.records()? {
             if !grid.contains(&r.key) {
-                set.left_out
-                    .push((r.run_id.clone(), "not in the current grid".into()));
+                set.left_out.push((r.run_id, LeftOut::NotInGrid));
             } else if r.config_hash != cfg.run_config_hash(&r.key) {
-                set.left_out.push((
-                    r.run_id.clone(),
-                    "written with another config (stale; `study run` redoes it)".into(),
-                ));
+                set.left_out.push((r.run_id, LeftOut::Stale));
             } else {
                 set.current.push(r);
             }
@@ -338,7 +338,25 @@ pub struct RecordSet {
     /// Records of runs in the current grid with the current config.
     pub current: Vec<RunRecord>,
     /// Run id and reason of every record left out.
-    pub left_out: Vec<(String, String)>,
+    pub left_out: Vec<(String, LeftOut)>,
+}
+
+/// Why a record is not part of its study's results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LeftOut {
+    /// Written with another config of the study (a rerun redoes it).
+    Stale,
+    /// Of a run that is not in the study's current grid.
+    NotInGrid,
+}
+
+impl std::fmt::Display for LeftOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LeftOut::Stale => "written with another config (stale; `study run` redoes it)",
+            LeftOut::NotInGrid => "not in the current grid",
+        })
+    }
 }
 
 impl RecordSet {
@@ -347,9 +365,10 @@ impl RecordSet {
         if self.left_out.is_empty() {
             return None;
         }
-        let mut reasons: Vec<&str> = self.left_out.iter().map(|(_, w)| w.as_str()).collect();
+        let mut reasons: Vec<LeftOut> = self.left_out.iter().map(|&(_, w)| w).collect();
         reasons.sort_unstable();
         reasons.dedup();
+        let reasons: Vec<String> = reasons.iter().map(|r| r.to_string()).collect();
         Some(format!(
             "note: {} record(s) left out ({}); `ssad study status` lists them",
             self.left_out.len(),

@@ -224,11 +224,15 @@ struct RelativeCsvRow<'a> {
     verdict: String,
 }
 
-/// Writes `summary.md`, `summary.json`, `relative_auc.csv` and `auc_means.csv` into `out`.
-/// Summarises the records of a study folder (its [record set](crate::study::StudyDir::record_set)): writes `DIR/summary/` (see [`write_summary`])
-/// and `DIR/results.csv`, and returns the summary (`None` when no run is finished yet).
-pub fn summarize_study(dir: &crate::study::StudyDir) -> anyhow::Result<Option<StudySummary>> {
-    let rows = crate::study::result_rows(&dir.record_set()?.current);
+/// Summarises the study folder `dir` from its record set `set`
+/// ([`StudyDir::record_set`](crate::study::StudyDir::record_set)): writes `DIR/summary/` (see
+/// [`write_summary`]) and `DIR/results.csv`, and returns the summary (`None` when no run is
+/// finished yet).
+pub fn summarize_study(
+    dir: &crate::study::StudyDir,
+    set: &crate::study::RecordSet,
+) -> anyhow::Result<Option<StudySummary>> {
+    let rows = crate::study::result_rows(&set.current);
     if rows.is_empty() {
         return Ok(None);
     }
