@@ -11,7 +11,12 @@
 #   2. CUDA determinism: the same 2-epoch training twice with one seed (scores equal?);
 #   3. the issue's run: 20-epoch MNIST class-0 cutpaste at the reference settings, scored;
 #   4. one reference-scale run of the paper preset's settings (256 epochs, batch 1024) timed;
-#   5. `ssad bench train --device cuda` against PyTorch on the same GPU.
+#   5. `ssad bench train --device cuda` against PyTorch on the same GPU, in every variant
+#      (fp32/bf16 x NCHW/NHWC; PyTorch with autocast and channels_last likewise);
+#   6. `study run --jobs N` on one GPU: a slice of the paper grid at 8 epochs with 1, 4 and 8
+#      runs at once in bf16, and the paper grid's wall time extrapolated from each;
+#   7. the paper preset itself in bf16 with --jobs 8 for PAPER_SECONDS (default 0: skipped);
+#      its folder resumes, so later calls go on where this one stopped.
 set -uo pipefail
 BIN=$1 DATA=$2 OUT=$3
 mkdir -p "$OUT"
@@ -92,4 +97,39 @@ timed "$BIN" bench train --device cuda --threads 1 --channels 1,3 --batch 256 --
   --python python3 --out "$OUT/bench-train-cuda-b256.json"
 timed "$BIN" bench train --device cuda --threads 1 --channels 3 --batch 1024 --seconds 3 --rounds 2 \
   --python python3 --out "$OUT/bench-train-cuda-b1024.json"
+step "6. runs at once on one GPU (paper model, 8 epochs, bf16)"
+cat > "$W/jobs.toml" <<'EOF'
+name = "gpu-jobs"
+datasets = ["mnist"]
+testbeds = ["wild"]
+normal_classes = [0, 1]
+augs = ["none", "rotate", "cutout", "cutpaste"]
+seeds = [0]
+save_models = false
+save_scores = false
+[model]
+kind = "convae"
+width = 64
+embedding = 256
+[train]
+epochs = 8
+batch_size = 1024
+device = "cuda"
+precision = "bf16"
+EOF
+for jobs in 1 4 8; do
+  t0=$EPOCHREALTIME
+  "$BIN" study run "$W/jobs.toml" --out "$W/jobs$jobs" --jobs "$jobs" --quiet --data-dir "$DATA" > /dev/null 2>&1
+  awk -v a="$t0" -v b="$EPOCHREALTIME" -v j="$jobs" 'BEGIN {
+    s = b - a; per = s / 8 / 8;  # seconds per run-epoch (MNIST class: ~6000 images)
+    printf "jobs %d: 8 runs x 8 epochs in %.1f s; paper grid (560 runs x 256 epochs) ~ %.1f h\n", j, s, per * 560 * 256 / 3600 }' \
+    | tee -a "$OUT/jobs-scaling.txt"
+done
+
+if [ "${PAPER_SECONDS:-0}" -gt 0 ]; then
+  step "7. the paper preset in bf16, 8 runs at once, for $PAPER_SECONDS s"
+  timeout "$PAPER_SECONDS" "$BIN" study run --preset paper --precision bf16 --jobs 8 --quiet \
+    --out "${PAPER_OUT:-$OUT/paper}" --data-dir "$DATA" 2>&1 | tail -n 5
+  "$BIN" study status "${PAPER_OUT:-$OUT/paper}" | tee "$OUT/paper-status.txt"
+fi
 step done

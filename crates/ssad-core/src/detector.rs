@@ -72,6 +72,63 @@ impl<'de> Deserialize<'de> for Device {
     }
 }
 
+/// The number format a detector computes in.
+///
+/// `fp32` is the reference. `bf16` is mixed precision as PyTorch's autocast does it:
+/// convolutions and linear layers compute in bfloat16 from fp32 master weights (the casts are
+/// part of the autograd graph, so gradients reach the fp32 weights), while batch-norm
+/// statistics, the loss and the optimizer stay in fp32. Results of different precisions are
+/// different experiments: a study hashes the precision into every run's config.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Precision {
+    /// 32-bit floats throughout (the reference).
+    #[default]
+    Fp32,
+    /// bfloat16 convolutions and linear layers over fp32 weights (mixed precision).
+    Bf16,
+}
+
+impl Precision {
+    /// True for the reference precision (fp32), which configs and records leave unwritten.
+    pub fn is_fp32(&self) -> bool {
+        *self == Precision::Fp32
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+        })
+    }
+}
+
+impl FromStr for Precision {
+    type Err = anyhow::Error;
+    fn from_str(name: &str) -> anyhow::Result<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "fp32" | "float32" | "f32" => Ok(Precision::Fp32),
+            "bf16" | "bfloat16" => Ok(Precision::Bf16),
+            _ => anyhow::bail!("unknown precision '{name}': expected fp32 or bf16"),
+        }
+    }
+}
+
+impl Serialize for Precision {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Precision {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(|e: anyhow::Error| serde::de::Error::custom(e))
+    }
+}
+
 /// Training settings shared by every detector family (defaults = the reference study).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -90,6 +147,10 @@ pub struct TrainConfig {
     pub device: Device,
     /// CPU threads for the engine (0 = its default).
     pub threads: usize,
+    /// Number format of the forward and backward passes (`fp32` unless asked; left out of
+    /// the written config when fp32, so configs and records of earlier versions read the same).
+    #[serde(skip_serializing_if = "Precision::is_fp32")]
+    pub precision: Precision,
 }
 
 impl Default for TrainConfig {
@@ -102,6 +163,7 @@ impl Default for TrainConfig {
             seed: 0,
             device: Device::Auto,
             threads: 0,
+            precision: Precision::Fp32,
         }
     }
 }
@@ -169,6 +231,22 @@ pub trait Detector: Send {
     /// reconstructing (a speed and memory knob; results do not depend on it beyond float
     /// rounding). Detectors without such a knob ignore it.
     fn set_eval_batch(&mut self, _images: usize) {}
+
+    /// The number format scoring, embedding and reconstruction compute in (after `fit`: the
+    /// training precision; after loading: the one the model was trained in).
+    fn precision(&self) -> Precision {
+        Precision::Fp32
+    }
+
+    /// Sets the number format of scoring, embedding and reconstruction (training takes it from
+    /// [`TrainConfig::precision`]). An error names why the precision cannot be used here.
+    fn set_precision(&mut self, precision: Precision) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            precision == Precision::Fp32,
+            "this detector computes in fp32 only, not {precision}"
+        );
+        Ok(())
+    }
 }
 
 /// Builds and opens detectors: the one door through which the study, selection, report and

@@ -14,7 +14,7 @@ pub mod model;
 pub use augment::{augment_batch, sample_rng, Augment, Identity, SampleRng};
 pub use detector::{
     data_fingerprint, Detector, DetectorFactory, Device, Embeddings, EpochProgress, FitSummary,
-    TrainConfig, TrainingRecord,
+    Precision, TrainConfig, TrainingRecord,
 };
 pub use images::{Batch, ImageSet, ImageShape};
 pub use model::{DetectorKind, DetectorSpec, ModelConfig, ModelKind};

@@ -7,11 +7,15 @@ scripts/fixtures/torch_autoencoders.py imports them to record the test fixtures.
 
 Run with the torch venv of scripts/setup-torch.sh, e.g.
 
-    python scripts/bench_train_torch.py --channels 3 --threads 2 --batch 256
+    python crates/ssad-torch/python/bench_train_torch.py --channels 3 --threads 2 --batch 256
 
 It prints one JSON object: images per second of a training step (forward, MSE loss,
 backward, Adam step, `loss.item()`) and of scoring (eval mode, no grad, per-sample MSE), per
 second of wall time and per second of process CPU time.
+
+`--precision bf16` runs the forward pass under PyTorch's autocast (bfloat16 on the CPU and on
+CUDA), the loss in fp32; `--channels-last` converts the model and each batch to
+`torch.channels_last`. Without them this is PyTorch's default fp32 NCHW step.
 """
 import argparse
 import json
@@ -85,19 +89,28 @@ class LinearAE(nn.Module):
         return self.decoder(self.encoder(x))
 
 
-def bench(channels, width, embedding, batch, threads, seconds, warmup, device="cpu"):
+def bench(channels, width, embedding, batch, threads, seconds, warmup, device="cpu",
+          precision="fp32", channels_last=False):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = ConvAE(channels, width, embedding).to(device)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     # Like ssad, each step copies its batch from host memory to the device.
     x_host = torch.rand(batch, channels, 32, 32)
+    device_type = torch.device(device).type
+    bf16 = precision == "bf16"
+
+    def forward(x):
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+            return model(x).float()
 
     def train_step():
         model.train()
         opt.zero_grad()
-        x = x_host.to(device)
-        loss = nn.functional.mse_loss(model(x), x)
+        x = x_host.to(device).contiguous(memory_format=fmt)
+        loss = nn.functional.mse_loss(forward(x), x)
         loss.backward()
         opt.step()
         return loss.item()
@@ -105,8 +118,8 @@ def bench(channels, width, embedding, batch, threads, seconds, warmup, device="c
     def score_step():
         model.eval()
         with torch.no_grad():
-            x = x_host.to(device)
-            return ((model(x) - x) ** 2).mean(dim=(1, 2, 3)).sum().item()
+            x = x_host.to(device).contiguous(memory_format=fmt)
+            return ((forward(x) - x) ** 2).mean(dim=(1, 2, 3)).sum().item()
 
     out = {}
     for name, step in (("train", train_step), ("score", score_step)):
@@ -136,13 +149,18 @@ def main():
     p.add_argument("--seconds", type=float, default=5.0, help="minimum timed seconds per phase")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps before timing")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                   help="bf16: forward pass under autocast (bfloat16)")
+    p.add_argument("--channels-last", action="store_true",
+                   help="model and batches in torch.channels_last")
     a = p.parse_args()
     params = sum(t.numel() for t in ConvAE(a.channels, a.width, a.embedding).parameters())
     res = {"engine": "pytorch", "torch_version": torch.__version__, "channels": a.channels,
            "width": a.width, "embedding": a.embedding, "batch": a.batch, "threads": a.threads,
-           "parameters": params, "device": a.device}
+           "parameters": params, "device": a.device, "precision": a.precision,
+           "channels_last": a.channels_last}
     res.update(bench(a.channels, a.width, a.embedding, a.batch, a.threads, a.seconds, a.warmup,
-                     a.device))
+                     a.device, a.precision, a.channels_last))
     print(json.dumps(res))
 
 

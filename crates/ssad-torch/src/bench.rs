@@ -6,6 +6,7 @@
 //! `Detector::score` on the same batch.
 
 use crate::detector::AutoencoderDetector;
+use crate::layers::Compute;
 use crate::train::train_step;
 use anyhow::Context;
 use rand::{Rng, SeedableRng};
@@ -33,6 +34,69 @@ pub struct ThroughputCase {
     pub seconds: f64,
     /// Untimed warm-up steps before each phase.
     pub warmup: usize,
+    /// Number format and activation layout.
+    pub variant: Variant,
+}
+
+/// A way of computing the same model: precision and activation layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variant {
+    /// `fp32` or `bf16` (mixed precision).
+    pub precision: ssad_core::Precision,
+    /// Channels-last (NHWC) activations.
+    pub channels_last: bool,
+}
+
+impl Variant {
+    /// PyTorch's default: fp32, NCHW.
+    pub const DEFAULT: Variant = Variant {
+        precision: ssad_core::Precision::Fp32,
+        channels_last: false,
+    };
+
+    /// The layer settings of this variant.
+    pub fn compute(&self) -> Compute {
+        Compute::new(self.precision, self.channels_last)
+    }
+
+    /// Every variant: fp32 and bf16, each NCHW and channels-last.
+    pub fn all() -> Vec<Variant> {
+        let mut out = Vec::new();
+        for precision in [ssad_core::Precision::Fp32, ssad_core::Precision::Bf16] {
+            for channels_last in [false, true] {
+                out.push(Variant {
+                    precision,
+                    channels_last,
+                });
+            }
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let layout = if self.channels_last { "nhwc" } else { "nchw" };
+        write!(f, "{}-{layout}", self.precision)
+    }
+}
+
+impl std::str::FromStr for Variant {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let (p, l) = s.trim().split_once('-').with_context(|| {
+            format!("variant '{s}': expected PRECISION-LAYOUT, e.g. fp32-nchw or bf16-nhwc")
+        })?;
+        let channels_last = match l.to_ascii_lowercase().as_str() {
+            "nchw" => false,
+            "nhwc" | "cl" | "channels_last" => true,
+            _ => anyhow::bail!("variant '{s}': layout '{l}' is not nchw or nhwc"),
+        };
+        Ok(Variant {
+            precision: p.parse()?,
+            channels_last,
+        })
+    }
 }
 
 /// Measured images per second.
@@ -111,6 +175,7 @@ pub fn measure(case: &ThroughputCase, device: Device) -> anyhow::Result<Throughp
     anyhow::ensure!(case.threads >= 1, "benchmark threads must be at least 1");
     tch::set_num_threads(case.threads as i32);
     let mut det = AutoencoderDetector::new(&case.model, case.shape, device)?;
+    det.set_compute(case.variant.compute());
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let clean: Vec<f32> = (0..case.batch * case.shape.numel())
         .map(|_| rng.random::<u8>() as f32 / 255.0)
@@ -187,6 +252,17 @@ pub struct Ratios {
     pub score_cpu: f64,
 }
 
+impl Ratios {
+    fn of(ssad: &Throughput, torch: &Throughput) -> Self {
+        Ratios {
+            train: ssad.train_img_per_s / torch.train_img_per_s,
+            train_cpu: ssad.train_img_per_cpu_s / torch.train_img_per_cpu_s,
+            score: ssad.score_img_per_s / torch.score_img_per_s,
+            score_cpu: ssad.score_img_per_cpu_s / torch.score_img_per_cpu_s,
+        }
+    }
+}
+
 /// One measured configuration of `ssad bench train`.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchRow {
@@ -196,44 +272,55 @@ pub struct BenchRow {
     pub threads: usize,
     /// Images per step.
     pub batch: usize,
+    /// Precision and layout of this row.
+    pub variant: Variant,
     /// Trainable parameters of the model.
     pub parameters: usize,
     /// ssad's rates.
     pub ssad: Throughput,
-    /// PyTorch's rates, when measured.
+    /// PyTorch's rates in the same variant (autocast / channels_last), when measured.
     pub pytorch: Option<TorchResult>,
-    /// ssad / PyTorch (target >= 0.95).
+    /// ssad / PyTorch in the same variant.
     pub ratio: Option<Ratios>,
+    /// ssad / PyTorch's default (fp32 NCHW) step: the speed-up a user sees over plain PyTorch.
+    pub ratio_vs_pytorch_default: Option<Ratios>,
 }
 
 impl BenchRow {
     /// The header of [`BenchRow::table_row`]'s table.
     pub const TABLE_HEADER: &'static str =
-        "img/s of ssad and PyTorch (wall time), and ssad/PyTorch by wall and by CPU time\n \
-         C thr |    train    torch  ratio    cpu |    score    torch  ratio    cpu";
+        "img/s (wall time) of ssad and of PyTorch in the same variant; ssad/PyTorch in the same \
+         variant, and ssad/PyTorch's default fp32 NCHW step (`vs def`)\n \
+         C thr variant   |    train    torch  ratio vs def |    score    torch  ratio vs def";
 
     /// The row as one line of the printed table (`-` where PyTorch was not measured).
     pub fn table_row(&self) -> String {
         let f = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
-        let (py, r) = (self.pytorch.as_ref(), self.ratio.as_ref());
+        let (py, r, d) = (
+            self.pytorch.as_ref(),
+            self.ratio.as_ref(),
+            self.ratio_vs_pytorch_default.as_ref(),
+        );
         format!(
-            "{:>2} {:>3} | {:>8.1} {:>8} {:>6} {:>6} | {:>8.1} {:>8} {:>6} {:>6}",
+            "{:>2} {:>3} {:<9} | {:>8.1} {:>8} {:>6} {:>6} | {:>8.1} {:>8} {:>6} {:>6}",
             self.channels,
             self.threads,
+            self.variant.to_string(),
             self.ssad.train_img_per_s,
             f(py.map(|p| p.rates.train_img_per_s), 1),
-            f(r.map(|r| r.train), 3),
-            f(r.map(|r| r.train_cpu), 3),
+            f(r.map(|r| r.train), 2),
+            f(d.map(|r| r.train), 2),
             self.ssad.score_img_per_s,
             f(py.map(|p| p.rates.score_img_per_s), 1),
-            f(r.map(|r| r.score), 3),
-            f(r.map(|r| r.score_cpu), 3),
+            f(r.map(|r| r.score), 2),
+            f(d.map(|r| r.score), 2),
         )
     }
 }
 
-/// What [`compare`] measures: every (channels, threads) pair, ssad against the PyTorch
-/// reference (the same model in `python/bench_train_torch.py`, on the same device).
+/// What [`compare`] measures: every (channels, threads, variant), ssad against the PyTorch
+/// reference (the same model in `python/bench_train_torch.py`, on the same device, in the
+/// same variant and in PyTorch's default fp32 NCHW).
 #[derive(Clone, Debug)]
 pub struct CompareOptions {
     /// The model.
@@ -244,6 +331,8 @@ pub struct CompareOptions {
     pub channels: Vec<usize>,
     /// libtorch thread counts.
     pub threads: Vec<usize>,
+    /// Precision and layout variants.
+    pub variants: Vec<Variant>,
     /// Minimum timed seconds per measurement.
     pub seconds: f64,
     /// Untimed warm-up steps before each measurement.
@@ -256,6 +345,14 @@ pub struct CompareOptions {
     pub python: Option<PathBuf>,
 }
 
+/// Keeps the faster of two measurements (see [`best_of`]).
+fn keep_best(slot: &mut Option<Throughput>, new: Throughput) {
+    *slot = Some(match slot.take() {
+        None => new,
+        Some(b) => best_of(b, new),
+    });
+}
+
 /// Measures ssad's training step and scoring against PyTorch's for every configuration of
 /// `opts`, handing each row to `on_row` as it is done; returns the JSON report.
 pub fn compare(
@@ -264,64 +361,84 @@ pub fn compare(
 ) -> anyhow::Result<serde_json::Value> {
     let script = opts.python.as_ref().map(|_| write_script()).transpose()?;
     let mut rows = Vec::new();
+    let mut torch_version = None;
     for &c in &opts.channels {
         for &t in &opts.threads {
             let shape = ImageShape::new(c, 32, 32);
-            let case = ThroughputCase {
+            let case = |variant: Variant| ThroughputCase {
                 model: opts.model.clone(),
                 shape,
                 batch: opts.batch,
                 threads: t,
                 seconds: opts.seconds,
                 warmup: opts.warmup,
+                variant,
             };
-            let (mut ssad, mut pytorch): (Option<Throughput>, Option<TorchResult>) = (None, None);
-            // Alternate the engines so that both see the same background load.
+            // PyTorch's default step, measured once per (channels, threads) unless it is one
+            // of the variants anyway.
+            let mut torch_default: Option<Throughput> = None;
+            let mut measured: Vec<(Variant, Option<Throughput>, Option<Throughput>)> =
+                opts.variants.iter().map(|&v| (v, None, None)).collect();
+            // Alternate the engines and variants so that all see the same background load.
             for _ in 0..opts.rounds.max(1) {
-                let s = measure(&case, opts.device)?;
-                ssad = Some(match ssad {
-                    None => s,
-                    Some(b) => best_of(b, s),
-                });
+                for (variant, ssad, torch) in measured.iter_mut() {
+                    keep_best(ssad, measure(&case(*variant), opts.device)?);
+                    if let (Some(py), Some(script)) = (&opts.python, &script) {
+                        let p = run_torch_bench(py, script.path(), &case(*variant), opts.device)?;
+                        torch_version = Some(p.torch_version);
+                        keep_best(torch, p.rates);
+                    }
+                }
                 if let (Some(py), Some(script)) = (&opts.python, &script) {
-                    let p = run_torch_bench(py, script.path(), &case, opts.device)?;
-                    pytorch = Some(match pytorch {
-                        None => p,
-                        Some(b) => TorchResult {
-                            torch_version: p.torch_version,
-                            rates: best_of(b.rates, p.rates),
-                        },
-                    });
+                    if !opts.variants.contains(&Variant::DEFAULT) {
+                        let p = run_torch_bench(
+                            py,
+                            script.path(),
+                            &case(Variant::DEFAULT),
+                            opts.device,
+                        )?;
+                        keep_best(&mut torch_default, p.rates);
+                    }
                 }
             }
-            let ssad = ssad.expect("at least one round");
-            let ratio = pytorch.as_ref().map(|p| Ratios {
-                train: ssad.train_img_per_s / p.rates.train_img_per_s,
-                train_cpu: ssad.train_img_per_cpu_s / p.rates.train_img_per_cpu_s,
-                score: ssad.score_img_per_s / p.rates.score_img_per_s,
-                score_cpu: ssad.score_img_per_cpu_s / p.rates.score_img_per_cpu_s,
-            });
-            let row = BenchRow {
-                channels: c,
-                threads: t,
-                batch: opts.batch,
-                parameters: opts.model.parameter_count(shape),
-                ssad,
-                pytorch,
-                ratio,
-            };
-            on_row(&row);
-            rows.push(row);
+            if let Some((_, _, t)) = measured.iter().find(|(v, _, _)| *v == Variant::DEFAULT) {
+                torch_default = t.clone();
+            }
+            for (variant, ssad, torch) in measured {
+                let ssad = ssad.expect("at least one round");
+                let row = BenchRow {
+                    channels: c,
+                    threads: t,
+                    batch: opts.batch,
+                    variant,
+                    parameters: opts.model.parameter_count(shape),
+                    ratio: torch.as_ref().map(|p| Ratios::of(&ssad, p)),
+                    ratio_vs_pytorch_default: torch_default.as_ref().map(|p| Ratios::of(&ssad, p)),
+                    pytorch: torch.map(|rates| TorchResult {
+                        torch_version: torch_version.clone().unwrap_or_default(),
+                        rates,
+                    }),
+                    ssad,
+                };
+                on_row(&row);
+                rows.push(row);
+            }
         }
     }
     Ok(serde_json::json!({
         "benchmark": "train",
         "model": opts.model,
         "device": crate::device_name(opts.device),
-        "target_ratio": 0.95,
+        "cpu_native_bf16": crate::cpu_has_native_bf16(),
+        "targets": {
+            "fp32_nhwc_train_vs_pytorch_default": 1.2,
+            "bf16_nhwc_train_vs_pytorch_default": 1.6,
+        },
         "rounds": opts.rounds.max(1),
         "note": "img/s are the best of `rounds` alternating measurements (steps summed); \
-                 *_cpu_s rates divide by process CPU time, less sensitive to other load",
+                 *_cpu_s rates divide by process CPU time, less sensitive to other load; \
+                 variant = precision-layout (bf16 = autocast-style mixed precision, nhwc = \
+                 channels-last activations)",
         "rows": rows,
     }))
 }
@@ -387,6 +504,8 @@ fn run_torch_bench(
         .args(["--seconds", &case.seconds.to_string()])
         .args(["--warmup", &case.warmup.to_string()])
         .args(["--device", &crate::device_name(device)])
+        .args(["--precision", &case.variant.precision.to_string()])
+        .args(case.variant.channels_last.then_some("--channels-last"))
         .output()
         .with_context(|| format!("cannot run {}", python.display()))?;
     anyhow::ensure!(

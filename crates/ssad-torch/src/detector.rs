@@ -2,13 +2,15 @@
 //! safetensors weights and a JSON sidecar.
 
 use crate::device::{device_name, tch_device};
+use crate::layers::Compute;
 use crate::model::Network;
 use crate::train::{run_training, TrainSetup};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use ssad_core::augment::Augment;
 use ssad_core::detector::{
-    data_fingerprint, Detector, Embeddings, EpochProgress, FitSummary, TrainConfig, TrainingRecord,
+    data_fingerprint, Detector, Embeddings, EpochProgress, FitSummary, Precision, TrainConfig,
+    TrainingRecord,
 };
 use ssad_core::model::DetectorSpec;
 use ssad_core::model::ModelConfig;
@@ -101,7 +103,8 @@ impl AutoencoderDetector {
             model.parameter_count(shape) as u64,
         )?;
         let vs = nn::VarStore::new(device);
-        let net = Network::build(&vs.root(), model, shape);
+        let mut net = Network::build(&vs.root(), model, shape);
+        net.compute.channels_last = crate::default_channels_last(device);
         net.reset(0);
         let det = Self {
             config: model.clone(),
@@ -159,6 +162,12 @@ impl AutoencoderDetector {
             tensors.into_iter().collect(),
             &weights_path.display().to_string(),
         )?;
+        // Score in the precision the model was trained in, where this machine supports it.
+        if let Some(p) = sidecar.training.as_ref().map(|t| t.train.precision) {
+            if crate::check_precision(p, device).is_ok() {
+                det.net.compute.bf16 = p == ssad_core::Precision::Bf16;
+            }
+        }
         det.training = sidecar.training;
         Ok(det)
     }
@@ -214,6 +223,17 @@ impl AutoencoderDetector {
     /// float rounding of libtorch kernels.
     pub fn set_eval_batch(&mut self, images: usize) {
         self.eval_batch = images.max(1);
+    }
+
+    /// How the network computes (number format and activation layout).
+    pub fn compute(&self) -> Compute {
+        self.net.compute
+    }
+
+    /// Sets how the network computes, unchecked (see [`Detector::set_precision`] for the
+    /// checked precision): for benchmarks and tests comparing layouts and precisions.
+    pub fn set_compute(&mut self, compute: Compute) {
+        self.net.compute = compute;
     }
 
     /// The sidecar describing the current model.
@@ -297,11 +317,14 @@ impl Detector for AutoencoderDetector {
         progress: &mut dyn FnMut(&EpochProgress),
     ) -> anyhow::Result<FitSummary> {
         let device = tch_device(cfg.device)?;
+        crate::check_precision(cfg.precision, device)?;
         if device != self.device {
             self.device = device;
             self.vs = nn::VarStore::new(device);
             self.net = Network::build(&self.vs.root(), &self.config, self.shape);
+            self.net.compute.channels_last = crate::default_channels_last(device);
         }
+        self.net.compute.bf16 = cfg.precision == ssad_core::Precision::Bf16;
         self.net.reset(cfg.seed);
         self.training = None;
         self.train_from_current(train, aug, cfg, progress)
@@ -377,6 +400,16 @@ impl Detector for AutoencoderDetector {
 
     fn set_eval_batch(&mut self, images: usize) {
         AutoencoderDetector::set_eval_batch(self, images)
+    }
+
+    fn precision(&self) -> Precision {
+        self.net.compute.precision()
+    }
+
+    fn set_precision(&mut self, precision: Precision) -> anyhow::Result<()> {
+        crate::check_precision(precision, self.device)?;
+        self.net.compute.bf16 = precision == Precision::Bf16;
+        Ok(())
     }
 }
 

@@ -40,6 +40,44 @@ pub fn device_name(device: Device) -> String {
     }
 }
 
+/// True when this CPU computes bfloat16 dot products natively (x86-64 `avx512_bf16`, which
+/// Intel Sapphire Rapids and AMD Zen 4 have; aarch64 `bf16`). Without them libtorch emulates
+/// bf16 and mixed precision is slower than fp32.
+pub fn cpu_has_native_bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("bf16")
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
+/// Checks that `precision` is worth computing in on `device`: bf16 on a CPU without native
+/// bfloat16 instructions is refused with the reason (libtorch would emulate it, slower than
+/// fp32, and a silent fallback would make the records lie about what ran).
+pub fn check_precision(precision: ssad_core::Precision, device: Device) -> anyhow::Result<()> {
+    if precision == ssad_core::Precision::Bf16 && device == Device::Cpu {
+        anyhow::ensure!(
+            cpu_has_native_bf16(),
+            "precision bf16 needs a CPU with native bfloat16 instructions (x86-64 avx512_bf16,              e.g. Intel Sapphire Rapids or AMD Zen 4; aarch64 bf16); this CPU has none, so              libtorch would emulate bf16, slower than fp32: use precision fp32 (the default)"
+        );
+    }
+    Ok(())
+}
+
+/// Whether convolution activations are laid out channels-last (NHWC) by default on `device`:
+/// oneDNN's CPU convolutions are faster on NHWC, and bf16 ones much faster (measured in
+/// docs/results/engine.md); cuDNN's tensor-core kernels also prefer NHWC.
+pub fn default_channels_last(_device: Device) -> bool {
+    true
+}
+
 /// Sets libtorch's CPU thread pool for the whole process; 0 keeps libtorch's default (one
 /// thread per core). One thread is often fastest on a shared or busy machine.
 pub fn set_cpu_threads(threads: usize) {

@@ -13,6 +13,87 @@ use std::collections::{BTreeMap, HashMap};
 use tch::nn::Path;
 use tch::{Device, Kind, Tensor};
 
+/// How a network computes: the number format of its convolutions and linear layers, and the
+/// memory layout of its convolutions' activations. Both change only float rounding, never the
+/// math: the weights stay fp32 and NCHW-shaped whatever is chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Compute {
+    /// Mixed precision: convolutions and linear layers take bfloat16 copies of their input and
+    /// of the fp32 weights (casts inside the autograd graph, so gradients reach the fp32
+    /// weights); batch norm keeps fp32 statistics, and the network's output is cast back to fp32
+    /// for the loss and the scores.
+    pub bf16: bool,
+    /// Channels-last (NHWC) activations: oneDNN's convolution kernels run faster on them than
+    /// on NCHW, on CPU (measured in `ssad bench train`, see docs/results/engine.md).
+    pub channels_last: bool,
+}
+
+impl Compute {
+    /// `precision` with the given activation layout.
+    pub fn new(precision: ssad_core::Precision, channels_last: bool) -> Self {
+        Self {
+            bf16: precision == ssad_core::Precision::Bf16,
+            channels_last,
+        }
+    }
+
+    /// The precision this computes in.
+    pub fn precision(&self) -> ssad_core::Precision {
+        if self.bf16 {
+            ssad_core::Precision::Bf16
+        } else {
+            ssad_core::Precision::Fp32
+        }
+    }
+
+    /// `t` in the number format the layers compute in (bfloat16 under mixed precision; a cast
+    /// is a no-op when `t` already has that kind).
+    fn operand(&self, t: &Tensor) -> Tensor {
+        if self.bf16 {
+            t.to_kind(Kind::BFloat16)
+        } else {
+            t.shallow_clone()
+        }
+    }
+
+    /// A network output in fp32 (the loss, scores and embeddings are always fp32).
+    pub(crate) fn output(&self, t: Tensor) -> Tensor {
+        if self.bf16 {
+            t.to_kind(Kind::Float)
+        } else {
+            t
+        }
+    }
+
+    /// The input of a convolution in this compute's layout.
+    fn conv_input(&self, x: &Tensor) -> Tensor {
+        let x = self.operand(x);
+        if self.channels_last && !is_channels_last(&x) {
+            to_channels_last(&x)
+        } else {
+            x
+        }
+    }
+}
+
+/// The same 4-D tensor with channels-last (NHWC) strides, as PyTorch's
+/// `x.contiguous(memory_format=torch.channels_last)` gives: tch has no memory-format argument,
+/// and permute -> contiguous -> permute back yields exactly those strides, which libtorch's
+/// kernels recognise.
+pub(crate) fn to_channels_last(x: &Tensor) -> Tensor {
+    x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
+}
+
+/// True when a 4-D tensor is stored channels-last (NHWC strides).
+pub(crate) fn is_channels_last(x: &Tensor) -> bool {
+    let (size, stride) = (x.size(), x.stride());
+    if size.len() != 4 {
+        return false;
+    }
+    let (c, h, w) = (size[1], size[2], size[3]);
+    stride[1] == 1 && stride[3] == c && stride[2] == c * w && stride[0] == c * h * w
+}
+
 /// BatchNorm momentum (PyTorch's default).
 const BN_MOMENTUM: f64 = 0.1;
 /// BatchNorm epsilon (PyTorch's default).
@@ -160,14 +241,17 @@ impl Conv {
         }
     }
 
-    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
+    pub(crate) fn forward(&self, x: &Tensor, c: Compute) -> Tensor {
         let ConvGeometry {
             stride, padding, ..
         } = self.geometry;
+        let x = c.conv_input(x);
+        let weight = c.operand(&self.weight);
+        let bias = self.bias.as_ref().map(|b| c.operand(b));
         if self.transposed {
             x.conv_transpose2d(
-                &self.weight,
-                self.bias.as_ref(),
+                &weight,
+                bias.as_ref(),
                 [stride, stride],
                 [padding, padding],
                 [1, 1],
@@ -176,8 +260,8 @@ impl Conv {
             )
         } else {
             x.conv2d(
-                &self.weight,
-                self.bias.as_ref(),
+                &weight,
+                bias.as_ref(),
                 [stride, stride],
                 [padding, padding],
                 [1, 1],
@@ -201,8 +285,9 @@ impl Linear {
         Self { weight, bias }
     }
 
-    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.weight, Some(&self.bias))
+    pub(crate) fn forward(&self, x: &Tensor, c: Compute) -> Tensor {
+        c.operand(x)
+            .linear(&c.operand(&self.weight), Some(&c.operand(&self.bias)))
     }
 }
 

@@ -23,13 +23,17 @@ pub use detector::{
     load_detector, load_detector_on, AutoencoderDetector, ModelSidecar, DEFAULT_EVAL_BATCH,
     SIDECAR_FILE, SIDECAR_FORMAT, WEIGHTS_FILE,
 };
-pub use device::{cpu_threads, device_name, parse_device, set_cpu_threads, tch_device};
+pub use device::{
+    check_precision, cpu_has_native_bf16, cpu_threads, default_channels_last, device_name,
+    parse_device, set_cpu_threads, tch_device,
+};
 pub use factory::TorchFactory;
 pub use geom::{
     build_detector, load_any_detector, load_any_detector_on, Backbone, GeomConfig, GeomDetector,
     GeomScore, GeomSidecar, GeomTransform, TransformPredictions, TransformSet, DIRICHLET_TENSOR,
     GEOM_SIDECAR_FORMAT, GEOM_TRANSFORMS,
 };
+pub use layers::Compute;
 pub use ssad_core::detector::{data_fingerprint, TrainingRecord};
 pub use ssad_core::model::{DetectorKind, DetectorSpec, ModelConfig, ModelKind};
 pub use tch::Device;

@@ -2,7 +2,7 @@
 //! like a PyTorch `state_dict()`; crates/ssad-torch/python/bench_train_torch.py holds the equivalent PyTorch
 //! modules.
 
-use crate::layers::{BatchNorm, Conv, Linear, Registry, HALVING};
+use crate::layers::{BatchNorm, Compute, Conv, Linear, Registry, HALVING};
 use ssad_core::model::{ModelConfig, ModelKind};
 use ssad_core::ImageShape;
 use tch::nn::Path;
@@ -34,8 +34,8 @@ impl Block {
         Self { conv, norm }
     }
 
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let y = self.conv.forward(x);
+    fn forward(&self, x: &Tensor, train: bool, c: Compute) -> Tensor {
+        let y = self.conv.forward(x, c);
         match &self.norm {
             Some(bn) => bn.forward(&y, train).relu(),
             None => y.sigmoid(),
@@ -70,6 +70,8 @@ pub(crate) struct Network {
     layers: Layers,
     shape: ImageShape,
     registry: Registry,
+    /// Number format and activation layout of the forward pass.
+    pub(crate) compute: Compute,
 }
 
 impl Network {
@@ -129,6 +131,7 @@ impl Network {
             layers,
             shape,
             registry: reg,
+            compute: Compute::default(),
         }
     }
 
@@ -147,8 +150,14 @@ impl Network {
         self.registry.count_batch();
     }
 
-    /// The embedding of `x` (`N x C x H x W`): `N x H`.
+    /// The embedding of `x` (`N x C x H x W`): `N x H`, in fp32.
     pub(crate) fn encode(&self, x: &Tensor, train: bool) -> Tensor {
+        self.compute.output(self.encode_raw(x, train))
+    }
+
+    /// The embedding in the compute's number format.
+    fn encode_raw(&self, x: &Tensor, train: bool) -> Tensor {
+        let c = self.compute;
         match &self.layers {
             Layers::Conv {
                 encoder_blocks,
@@ -157,19 +166,21 @@ impl Network {
             } => {
                 let mut y = x.shallow_clone();
                 for b in encoder_blocks {
-                    y = b.forward(&y, train);
+                    y = b.forward(&y, train, c);
                 }
-                encoder_out.forward(&y.flatten(1, -1)).tanh()
+                encoder_out.forward(&y.flatten(1, -1), c).tanh()
             }
             Layers::Dense { enc1, enc2, .. } => enc2
-                .forward(&enc1.forward(&x.flatten(1, -1)).leaky_relu())
+                .forward(&enc1.forward(&x.flatten(1, -1), c).leaky_relu(), c)
                 .tanh(),
-            Layers::Linear { enc, .. } => enc.forward(&x.flatten(1, -1)),
+            Layers::Linear { enc, .. } => enc.forward(&x.flatten(1, -1), c),
         }
     }
 
-    /// The reconstruction (`N x C x H x W`, values in (0, 1)) of embeddings `z`.
-    pub(crate) fn decode(&self, z: &Tensor, train: bool) -> Tensor {
+    /// The reconstruction (`N x C x H x W`, values in (0, 1)) of embeddings `z`, in the
+    /// compute's number format.
+    fn decode_raw(&self, z: &Tensor, train: bool) -> Tensor {
+        let c = self.compute;
         let s = self.shape;
         let image = [-1, s.channels as i64, s.height as i64, s.width as i64];
         match &self.layers {
@@ -180,23 +191,26 @@ impl Network {
                 top_channels,
                 ..
             } => {
-                let y = decoder_norm.forward(&decoder_in.forward(z), train).relu();
+                let y = decoder_norm
+                    .forward(&decoder_in.forward(z, c), train)
+                    .relu();
                 let mut y = y.view([-1, *top_channels, 2, 2]);
                 for b in decoder_blocks {
-                    y = b.forward(&y, train);
+                    y = b.forward(&y, train, c);
                 }
                 y
             }
             Layers::Dense { dec1, dec2, .. } => dec2
-                .forward(&dec1.forward(z).leaky_relu())
+                .forward(&dec1.forward(z, c).leaky_relu(), c)
                 .sigmoid()
                 .view(image),
-            Layers::Linear { dec, .. } => dec.forward(z).sigmoid().view(image),
+            Layers::Linear { dec, .. } => dec.forward(z, c).sigmoid().view(image),
         }
     }
 
-    /// Reconstruction of `x` (encode then decode).
+    /// Reconstruction of `x` (encode then decode), in fp32.
     pub(crate) fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        self.decode(&self.encode(x, train), train)
+        self.compute
+            .output(self.decode_raw(&self.encode_raw(x, train), train))
     }
 }

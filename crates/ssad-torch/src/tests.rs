@@ -135,6 +135,7 @@ fn check_gradients_and_steps(
             seed: 0,
             device: ssad_core::Device::Cpu,
             threads: 1,
+            precision: Default::default(),
         };
         let summary = det
             .train_from_current(&set, &Identity, &cfg, &mut |_| {})
@@ -283,4 +284,130 @@ fn initialisation_follows_pytorch_defaults() {
         .mean(Kind::Double)
         .double_value(&[]);
     assert!(m.abs() < 5e-4, "{m}");
+}
+
+/// The ConvAE fixture's model (width 4, embedding 8, 3 x 32 x 32) computing as `compute`, and
+/// the fixture's images.
+fn fixture_convae(
+    compute: crate::Compute,
+) -> (AutoencoderDetector, ImageSet, HashMap<String, Tensor>) {
+    let name = "convae_f4_h8_c3";
+    let fx = fixture(name);
+    let cfg = ModelConfig {
+        kind: ModelKind::ConvAe,
+        width: 4,
+        embedding: 8,
+    };
+    let shape = ImageShape::new(3, 32, 32);
+    let mut det = AutoencoderDetector::new(&cfg, shape, Device::Cpu).unwrap();
+    det.load_named(with_prefix(&fx, "weights."), name).unwrap();
+    det.set_compute(compute);
+    let set = fixture_images(&fx, shape);
+    (det, set, fx)
+}
+
+/// Cosine similarity of two tensors (as flat vectors).
+fn cosine(a: &Tensor, b: &Tensor) -> f64 {
+    let (a, b) = (
+        a.to_kind(Kind::Double).flatten(0, -1),
+        b.to_kind(Kind::Double).flatten(0, -1),
+    );
+    let dot = (&a * &b).sum(Kind::Double).double_value(&[]);
+    dot / (a.norm().double_value(&[]) * b.norm().double_value(&[]))
+}
+
+#[test]
+fn both_layouts_reproduce_pytorch_in_fp32() {
+    let _lock = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    for channels_last in [false, true] {
+        let compute = crate::Compute {
+            bf16: false,
+            channels_last,
+        };
+        let (det, set, fx) = fixture_convae(compute);
+        let scores = det.score(&set.to_batch()).unwrap();
+        // Same tolerance as the parity test: the layout changes only the kernels' summation
+        // order, as another CPU does.
+        for (g, w) in scores.iter().zip(to_vec(&fx["score"])) {
+            assert!(
+                (g - w).abs() <= 1e-6 + 1e-5 * w.abs(),
+                "channels_last {channels_last}: score {g} vs torch {w}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bf16_gradients_reach_the_fp32_weights() {
+    let _lock = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    for channels_last in [false, true] {
+        let compute = crate::Compute {
+            bf16: true,
+            channels_last,
+        };
+        let (det, set, fx) = fixture_convae(compute);
+        let setup = det.setup();
+        let batch = set.to_batch();
+        let x = Tensor::from_slice(&batch.data).view([6, 3, 32, 32]);
+        let recon = setup.net.forward(&x, true);
+        assert_eq!(recon.kind(), Kind::Float, "the output is cast back to fp32");
+        recon.mse_loss(&x, tch::Reduction::Mean).backward();
+        let (mut got_all, mut want_all) = (Vec::new(), Vec::new());
+        for var in setup.vs.trainable_variables() {
+            assert_eq!(var.kind(), Kind::Float, "master weights stay fp32");
+        }
+        for (name, g) in crate::parity::gradients(setup.vs) {
+            let want = &fx[&format!("grad1.{name}")];
+            assert_eq!(g.kind(), Kind::Float, "{name}: gradient of an fp32 weight");
+            assert!(
+                g.defined() && g.norm().double_value(&[]) > 0.0,
+                "{name}: no gradient"
+            );
+            // A conv bias before BatchNorm has true gradient 0 (PyTorch: ~1e-10, rounding):
+            // its bf16 gradient is rounding noise with no direction to compare.
+            if name.ends_with("layers.0.bias") || name == "decoder.0.bias" {
+                continue;
+            }
+            // bf16 keeps 8 significant bits (relative rounding 2^-9 per cast), and the errors
+            // of 10 layers reach the BatchNorm scales most: their cosine with the fp32
+            // gradient was 0.81 at worst here (0.96-1.0 for the convolution weights). 0.5
+            // leaves room for other kernels' rounding; a gradient cut off from its weight (0)
+            // or of the wrong graph (cosine ~0 or negative) fails.
+            let c = cosine(&g, want);
+            assert!(
+                c > 0.5,
+                "channels_last {channels_last}: {name}: cosine {c} with fp32"
+            );
+            got_all.push(g.flatten(0, -1));
+            want_all.push(want.flatten(0, -1));
+        }
+        // All weights together, dominated by the convolutions: measured 0.98.
+        let c = cosine(&Tensor::cat(&got_all, 0), &Tensor::cat(&want_all, 0));
+        assert!(c > 0.9, "channels_last {channels_last}: overall cosine {c}");
+    }
+}
+
+#[test]
+fn bf16_scores_stay_close_to_fp32_on_a_fixed_model() {
+    let _lock = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    let (fp32, set, _) = fixture_convae(crate::Compute::default());
+    let want = fp32.score(&set.to_batch()).unwrap();
+    for channels_last in [false, true] {
+        let (bf16, _, _) = fixture_convae(crate::Compute {
+            bf16: true,
+            channels_last,
+        });
+        let got = bf16.score(&set.to_batch()).unwrap();
+        // A score is the mean of 3072 squared errors, so the independent bf16 roundings
+        // (relative 2^-9 = 2e-3 per value) mostly average out: measured <= 2.2e-4 relative.
+        // 1e-2 is 5x the rounding of a single value; an fp32 path mistaken for bf16 or a
+        // broken cast is off by far more (the output would not be a reconstruction).
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                (g - w).abs() <= 1e-2 * w.abs(),
+                "channels_last {channels_last}: bf16 score {g} vs fp32 {w}"
+            );
+        }
+        assert_eq!(bf16.compute().precision(), ssad_core::Precision::Bf16);
+    }
 }

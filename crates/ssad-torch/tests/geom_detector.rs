@@ -58,6 +58,7 @@ fn train_cfg(epochs: usize) -> TrainConfig {
         seed: 3,
         device: ssad_core::Device::Cpu,
         threads: 1,
+        precision: Default::default(),
     }
 }
 

@@ -58,6 +58,7 @@ fn rotation_classifier_learns_mnist_sevens_and_flags_upside_down_ones() {
         device: ssad_core::Device::Cpu,
         // One libtorch thread: much faster than a contended pool on a busy small machine.
         threads: 1,
+        precision: Default::default(),
     };
     let fit = det
         .fit(&normal_train, &Identity, &train_cfg, &mut |_| {})

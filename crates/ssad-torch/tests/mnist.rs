@@ -74,6 +74,7 @@ fn tiny_dae_separates_mnist_zero_from_one() {
         seed: 0,
         device: ssad_core::Device::Cpu,
         threads: 1,
+        precision: Default::default(),
     };
     let summary = det.fit(&normal_train, &Noise, &cfg, &mut |_| {}).unwrap();
     let score = |class: u16| {

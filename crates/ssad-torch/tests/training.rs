@@ -49,6 +49,7 @@ fn tiny_cfg() -> TrainConfig {
         seed: 7,
         device: ssad_core::Device::Cpu,
         threads: 1,
+        precision: Default::default(),
     }
 }
 
@@ -292,18 +293,21 @@ fn bad_input_gets_clear_errors() {
 #[test]
 fn throughput_measurement_runs_the_training_step_and_scoring() {
     let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
-    let case = ssad_torch::bench::ThroughputCase {
-        model: tiny_model(),
-        shape: ImageShape::new(3, 32, 32),
-        batch: 8,
-        threads: 1,
-        seconds: 0.0,
-        warmup: 1,
-    };
-    let t = ssad_torch::bench::measure(&case, Device::Cpu).unwrap();
-    assert!(t.train_steps >= 2 && t.score_steps >= 2, "{t:?}");
-    assert!(
-        t.train_img_per_s > 0.0 && t.score_img_per_s > t.train_img_per_s,
-        "{t:?}"
-    );
+    for variant in ssad_torch::bench::Variant::all() {
+        let case = ssad_torch::bench::ThroughputCase {
+            model: tiny_model(),
+            shape: ImageShape::new(3, 32, 32),
+            batch: 8,
+            threads: 1,
+            seconds: 0.0,
+            warmup: 1,
+            variant,
+        };
+        let t = ssad_torch::bench::measure(&case, Device::Cpu).unwrap();
+        assert!(t.train_steps >= 2 && t.score_steps >= 2, "{variant}: {t:?}");
+        assert!(
+            t.train_img_per_s > 0.0 && t.score_img_per_s > 0.0,
+            "{variant}: {t:?}"
+        );
+    }
 }

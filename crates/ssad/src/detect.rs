@@ -498,6 +498,8 @@ pub struct DetectOptions {
     pub strict_channels: bool,
     /// Device the model runs on.
     pub device: Device,
+    /// Number format of the forward pass (`None`: the one the model was trained in).
+    pub precision: Option<ssad_core::Precision>,
 }
 
 /// One scored input of [`detect`].
@@ -566,7 +568,10 @@ pub fn detect(
         ThresholdChoice::Calibrate(_, q) => check_quantile("--quantile", *q)?,
         ThresholdChoice::Stored => {}
     }
-    let det = factory.load(&opts.model, opts.device)?;
+    let mut det = factory.load(&opts.model, opts.device)?;
+    if let Some(p) = opts.precision {
+        det.set_precision(p)?;
+    }
     let mut stored = DetectFile::read(&opts.model)?;
     let files = collect_images(&opts.inputs)?;
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();

@@ -35,14 +35,16 @@ pub fn style(template: &str) -> ProgressStyle {
         .progress_chars("=> ")
 }
 
-/// Draws [`StudyEvent`]s on a terminal: two progress bars (runs, epochs of the run in
-/// flight), or one line per run when quiet. The runner itself never draws; a library user may
-/// use this or log the events instead.
+/// Draws [`StudyEvent`]s on a terminal: a bar of runs, and one bar of epochs per run in
+/// flight (several when runs train at once), or one line per run when quiet. The runner itself
+/// never draws; a library user may use this or log the events instead.
 pub struct StudyBars {
     quiet: bool,
-    _multi: MultiProgress,
+    multi: MultiProgress,
     runs: ProgressBar,
-    epochs: ProgressBar,
+    epochs: usize,
+    /// The epoch bar of each run in flight, by run id.
+    in_flight: std::collections::HashMap<String, ProgressBar>,
 }
 
 impl StudyBars {
@@ -57,15 +59,20 @@ impl StudyBars {
         runs.set_style(style(
             "runs   {bar:30.cyan/blue} {pos}/{len} [{elapsed_precise} < {eta_linear}] {msg}",
         ));
-        let epoch_bar = multi.add(ProgressBar::new(epochs as u64));
-        epoch_bar.set_style(style(
-            "epochs {bar:30.green/white} {pos}/{len} [{eta_linear}] {msg}",
-        ));
         Self {
             quiet,
-            _multi: multi,
+            multi,
             runs,
-            epochs: epoch_bar,
+            epochs,
+            in_flight: Default::default(),
+        }
+    }
+
+    /// Removes the epoch bar of a run that ended.
+    fn end_run(&mut self, id: &str) {
+        if let Some(bar) = self.in_flight.remove(id) {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
         }
     }
 
@@ -85,16 +92,24 @@ impl StudyBars {
                 }
             }
             StudyEvent::RunStarted { key, .. } => {
-                self.runs.set_message(key.id());
-                self.epochs.reset();
+                let bar = self.multi.add(ProgressBar::new(self.epochs as u64));
+                bar.set_style(style(
+                    "epochs {bar:30.green/white} {pos}/{len} [{eta_linear}] {prefix} {msg}",
+                ));
+                bar.set_prefix(key.id());
+                self.in_flight.insert(key.id(), bar);
+                self.runs
+                    .set_message(format!("{} in flight", self.in_flight.len()));
             }
-            StudyEvent::Epoch { progress, .. } => {
-                self.epochs.set_length(progress.epochs as u64);
-                self.epochs.set_position(progress.epoch as u64);
-                self.epochs
-                    .set_message(format!("loss {:.5}", progress.loss));
+            StudyEvent::Epoch { key, progress } => {
+                if let Some(bar) = self.in_flight.get(&key.id()) {
+                    bar.set_length(progress.epochs as u64);
+                    bar.set_position(progress.epoch as u64);
+                    bar.set_message(format!("loss {:.5}", progress.loss));
+                }
             }
             StudyEvent::RunFinished { key, record } => {
+                self.end_run(&key.id());
                 self.runs.inc(1);
                 if self.quiet {
                     eprintln!("done {} ({:.1}s)", key.id(), record.train_seconds);
@@ -120,6 +135,7 @@ impl StudyBars {
                 }
             }
             StudyEvent::RunFailed { key, error } => {
+                self.end_run(&key.id());
                 self.runs.inc(1);
                 self.runs
                     .println(format!("run {} failed: {error}", key.id()));
@@ -130,9 +146,11 @@ impl StudyBars {
         }
     }
 
-    /// Clears the epoch bar and leaves the runs bar.
-    pub fn finish(&self) {
-        self.epochs.finish_and_clear();
+    /// Clears the epoch bars and leaves the runs bar.
+    pub fn finish(&mut self) {
+        for (_, bar) in self.in_flight.drain() {
+            bar.finish_and_clear();
+        }
         self.runs.finish();
     }
 }

@@ -202,6 +202,8 @@ pub struct ScoreOptions {
     pub normal: Option<String>,
     /// Device of the model.
     pub device: Device,
+    /// Number format of the forward pass (`None`: the one the model was trained in).
+    pub precision: Option<ssad_core::Precision>,
     /// Images per forward pass.
     pub batch_size: usize,
     /// CSV of per-image scores (default: `MODEL/scores-<dataset or folder>.csv`).
@@ -258,6 +260,9 @@ pub fn score(
         "--batch-size must be at least 1, got 0"
     );
     let mut det = factory.load(&opts.model, opts.device)?;
+    if let Some(p) = opts.precision {
+        det.set_precision(p)?;
+    }
     det.set_eval_batch(opts.batch_size);
     let provenance = Provenance::read(&opts.model).ok().flatten();
     let (test, source) = match &opts.data {

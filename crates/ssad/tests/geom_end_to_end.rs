@@ -45,6 +45,7 @@ fn geom_models_go_through_select_report_and_detect() {
         data_dir: data_dir(),
         shard: None,
         max_runs: None,
+        jobs: 1,
     };
     let out = run_study(&cfg, &dir, &opts, &TorchFactory, &mut |_| {}).unwrap();
     assert_eq!((out.ran, out.failed()), (2, 0), "{out:?}");
@@ -111,6 +112,7 @@ fn geom_models_go_through_select_report_and_detect() {
             error_max: 0.5,
             strict_channels: false,
             device: Device::Cpu,
+            precision: None,
         },
         &TorchFactory,
         &mut |_| {},

@@ -129,6 +129,7 @@ threads = 1
         data_dir: data_dir::data_dir(),
         shard: None,
         max_runs: None,
+        jobs: 1,
     };
     let out = run_study(&cfg, &dir, &opts, &ssad_torch::TorchFactory, &mut |_| {}).unwrap();
     assert_eq!((out.ran, out.failed()), (3, 0), "{out:?}");

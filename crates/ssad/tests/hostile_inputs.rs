@@ -137,6 +137,11 @@ fn bad_inputs_are_refused_by_name_without_panics_or_damage() {
         ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --epochs 0 --device cpu --quiet", "--epochs"),
         ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --batch-size 0 --device cpu --quiet", "--batch-size"),
         ("study run TMP/badlr.toml --out TMP/s2 --data-dir DATA --quiet", "lr"),
+        // Unknown number formats and job counts.
+        ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --precision fp16 --device cpu --quiet", "expected fp32 or bf16"),
+        ("score --model MODEL --dataset mnist --data-dir DATA --precision half", "expected fp32 or bf16"),
+        ("study run TMP/tiny.toml --out STUDY --data-dir DATA --jobs 0 --quiet", "--jobs '0'"),
+        ("study run TMP/tiny.toml --out STUDY --data-dir DATA --jobs many --quiet", "expected a number >= 1 or auto"),
         ("stats relative TMP/aucs.csv", "auc 1.2"),
         ("stats auc TMP/nan.csv", "NaN"),
         // Names that do not exist.

@@ -77,6 +77,7 @@ fn tiny_study_report_has_every_figure_and_passes_in_chromium() {
             data_dir: data_dir::data_dir(),
             shard: None,
             max_runs: None,
+            jobs: 1,
         },
         &ssad_torch::TorchFactory,
         &mut |_| {},

@@ -38,6 +38,7 @@ fn record(cfg: &StudyConfig, key: RunKey, auc: f64) -> RunRecord {
         ssad_version: "test".into(),
         device: "cpu".into(),
         threads: 1,
+        precision: Default::default(),
         finished_unix: 0,
         train_images: 100,
         train_seconds: 2.0 + key.normal as f64,

@@ -50,6 +50,7 @@ fn record(normal: usize, aug: &str, auc: f64) -> RunRecord {
         ssad_version: String::new(),
         device: "cpu".into(),
         threads: 1,
+        precision: Default::default(),
         finished_unix: 0,
         train_images: 10,
         train_seconds: 0.0,

@@ -29,6 +29,7 @@ fn record(cfg: &StudyConfig, key: &ssad::study::RunKey, auc: f64) -> RunRecord {
         ssad_version: "test".into(),
         device: "cpu".into(),
         threads: 1,
+        precision: Default::default(),
         finished_unix: 0,
         train_images: 10,
         train_seconds: 0.0,

@@ -137,6 +137,8 @@ pub struct GeomDetector {
     built: Option<Built>,
     training: Option<TrainingRecord>,
     eval_batch: usize,
+    /// Number format and activation layout of the classifier.
+    compute: crate::Compute,
 }
 
 impl std::fmt::Debug for GeomDetector {
@@ -163,6 +165,10 @@ impl GeomDetector {
             built: None,
             training: None,
             eval_batch: DEFAULT_EVAL_BATCH,
+            compute: crate::Compute {
+                bf16: false,
+                channels_last: crate::default_channels_last(device),
+            },
         };
         if config.transforms != TransformSet::FromAug {
             det.build(Resolved::new(&config.transforms, &Identity)?, 0)?;
@@ -181,7 +187,8 @@ impl GeomDetector {
             net::parameter_count(&self.config, self.shape, classes) as u64,
         )?;
         let vs = nn::VarStore::new(self.device);
-        let net = GeomNet::build(&vs.root(), &self.config, self.shape, classes);
+        let mut net = GeomNet::build(&vs.root(), &self.config, self.shape, classes);
+        net.compute = self.compute;
         net.reset(seed);
         let built = vs
             .trainable_variables()
@@ -241,6 +248,13 @@ impl GeomDetector {
             .geom
             .validate(sidecar.shape)
             .with_context(|| format!("bad settings in {}", sidecar_path.display()))?;
+        // Score in the precision the model was trained in, where this machine supports it.
+        let precision = sidecar
+            .training
+            .as_ref()
+            .map(|t| t.train.precision)
+            .filter(|&p| crate::check_precision(p, device).is_ok())
+            .unwrap_or_default();
         let mut det = Self {
             config: sidecar.geom.clone(),
             shape: sidecar.shape,
@@ -248,6 +262,7 @@ impl GeomDetector {
             built: None,
             training: sidecar.training,
             eval_batch: DEFAULT_EVAL_BATCH,
+            compute: crate::Compute::new(precision, crate::default_channels_last(device)),
         };
         det.build(Resolved::new(&sidecar.transforms, &Identity)?, 0)?;
         let weights_path = dir.join(WEIGHTS_FILE);
@@ -469,6 +484,9 @@ impl Detector for GeomDetector {
             );
         }
         self.device = tch_device(cfg.device)?;
+        crate::check_precision(cfg.precision, self.device)?;
+        self.compute =
+            crate::Compute::new(cfg.precision, crate::default_channels_last(self.device));
         self.training = None;
         let transforms = Resolved::new(&self.config.transforms, aug)?;
         self.build(transforms, cfg.seed)?;
@@ -614,5 +632,18 @@ impl Detector for GeomDetector {
 
     fn set_eval_batch(&mut self, images: usize) {
         GeomDetector::set_eval_batch(self, images)
+    }
+
+    fn precision(&self) -> ssad_core::Precision {
+        self.compute.precision()
+    }
+
+    fn set_precision(&mut self, precision: ssad_core::Precision) -> anyhow::Result<()> {
+        crate::check_precision(precision, self.device)?;
+        self.compute.bf16 = precision == ssad_core::Precision::Bf16;
+        if let Some(b) = self.built.as_mut() {
+            b.net.compute = self.compute;
+        }
+        Ok(())
     }
 }

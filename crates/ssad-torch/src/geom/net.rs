@@ -4,7 +4,7 @@
 //! The layers are those of [`crate::layers`] (PyTorch names and default initialisation);
 //! `scripts/fixtures/torch_geom.py` holds the equivalent PyTorch modules.
 
-use crate::layers::{BatchNorm, Conv, ConvGeometry, Linear, Registry, HALVING};
+use crate::layers::{BatchNorm, Compute, Conv, ConvGeometry, Linear, Registry, HALVING};
 use ssad_core::model::{Backbone, GeomConfig};
 use ssad_core::ImageShape;
 use tch::nn::Path;
@@ -51,12 +51,12 @@ impl WideBlock {
         }
     }
 
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+    fn forward(&self, x: &Tensor, train: bool, c: Compute) -> Tensor {
         let a = self.bn1.forward(x, train).relu();
-        let y = self.bn2.forward(&self.conv1.forward(&a), train).relu();
-        let y = self.conv2.forward(&y);
+        let y = self.bn2.forward(&self.conv1.forward(&a, c), train).relu();
+        let y = self.conv2.forward(&y, c);
         match &self.shortcut {
-            Some(s) => s.forward(&a) + y,
+            Some(s) => s.forward(&a, c) + y,
             None => x + y,
         }
     }
@@ -86,6 +86,8 @@ pub(crate) struct GeomNet {
     head: Linear,
     feature_dim: usize,
     registry: Registry,
+    /// Number format and activation layout of the forward pass.
+    pub(crate) compute: Compute,
 }
 
 /// Number of trainable parameters of `cfg`'s backbone plus a K-way head, from the formula.
@@ -188,6 +190,7 @@ impl GeomNet {
             head,
             feature_dim,
             registry: reg,
+            compute: Compute::default(),
         }
     }
 
@@ -209,20 +212,26 @@ impl GeomNet {
         self.registry.count_batch();
     }
 
-    /// Backbone features of `x` (`N x C x H x W`): `N x feature_dim`.
+    /// Backbone features of `x` (`N x C x H x W`): `N x feature_dim`, in fp32.
     pub(crate) fn features(&self, x: &Tensor, train: bool) -> Tensor {
+        self.compute.output(self.features_raw(x, train))
+    }
+
+    /// Backbone features in the compute's number format.
+    fn features_raw(&self, x: &Tensor, train: bool) -> Tensor {
+        let c = self.compute;
         match &self.layers {
             Layers::ConvAe { blocks, out } => {
                 let mut y = x.shallow_clone();
                 for (conv, norm) in blocks {
-                    y = norm.forward(&conv.forward(&y), train).relu();
+                    y = norm.forward(&conv.forward(&y, c), train).relu();
                 }
-                out.forward(&y.flatten(1, -1)).tanh()
+                out.forward(&y.flatten(1, -1), c).tanh()
             }
             Layers::Wide { stem, blocks, norm } => {
-                let mut y = stem.forward(x);
+                let mut y = stem.forward(x, c);
                 for b in blocks {
-                    y = b.forward(&y, train);
+                    y = b.forward(&y, train, c);
                 }
                 norm.forward(&y, train)
                     .relu()
@@ -231,8 +240,9 @@ impl GeomNet {
         }
     }
 
-    /// Logits of `x`: `N x K`.
+    /// Logits of `x`: `N x K`, in fp32.
     pub(crate) fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        self.head.forward(&self.features(x, train))
+        let c = self.compute;
+        c.output(self.head.forward(&self.features_raw(x, train), c))
     }
 }

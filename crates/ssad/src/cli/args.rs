@@ -4,7 +4,7 @@
 
 use clap::Args;
 use ssad_core::model::{DetectorKind, DetectorSpec, GeomConfig, ModelConfig, ModelKind};
-use ssad_core::{Device, TrainConfig};
+use ssad_core::{Device, Precision, TrainConfig};
 
 /// Which detector to build: `--detector`, `--model`, `--width`, `--embedding`.
 #[derive(Args, Clone, Debug)]
@@ -90,6 +90,7 @@ impl TrainingArgs {
             seed: self.seed,
             device: engine.device,
             threads: engine.threads,
+            precision: engine.precision.unwrap_or_default(),
         })
     }
 }
@@ -103,6 +104,11 @@ pub struct EngineArgs {
     /// libtorch CPU threads (0 = libtorch's default, one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Number format: fp32, or bf16 (mixed precision: bfloat16 convolutions and linear layers
+    /// over fp32 weights; needs a CPU with native bf16, e.g. avx512_bf16, or a GPU)
+    /// [default: fp32 to train; a saved model scores in the precision it was trained in].
+    #[arg(long)]
+    pub precision: Option<Precision>,
 }
 
 impl EngineArgs {

@@ -97,15 +97,24 @@ pub fn augment(args: AugmentArgs) -> anyhow::Result<()> {
 /// Arguments of `ssad bench train`.
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    /// Images per step.
-    #[arg(long, default_value_t = 256, alias = "batch")]
+    /// Images per step (1024 is the reference training batch).
+    #[arg(long, default_value_t = 1024, alias = "batch")]
     pub batch_size: usize,
     /// Channel counts to measure (comma separated).
-    #[arg(long, value_delimiter = ',', default_value = "1,3")]
+    #[arg(long, value_delimiter = ',', default_value = "1")]
     pub channels: Vec<usize>,
     /// libtorch thread counts to measure (comma separated).
-    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    #[arg(long, value_delimiter = ',', default_value = "2")]
     pub threads: Vec<usize>,
+    /// Precision-layout variants to measure (comma separated): fp32-nchw (PyTorch's default),
+    /// fp32-nhwc (channels-last, ssad's default layout), bf16-nchw, bf16-nhwc (mixed
+    /// precision). PyTorch runs each the same way (autocast, channels_last).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "fp32-nchw,fp32-nhwc,bf16-nchw,bf16-nhwc"
+    )]
+    pub variants: Vec<ssad_torch::bench::Variant>,
     /// ConvAE base width F.
     #[arg(long, default_value_t = 64)]
     pub width: usize,
@@ -152,6 +161,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         batch: args.batch_size,
         channels: args.channels.clone(),
         threads: args.threads.clone(),
+        variants: args.variants.clone(),
         seconds: args.seconds,
         warmup: args.warmup,
         rounds: args.rounds,

@@ -151,6 +151,7 @@ pub fn detect(args: DetectArgs) -> anyhow::Result<()> {
         error_max: args.error_max,
         strict_channels: args.strict_channels,
         device: args.engine.device,
+        precision: args.engine.precision,
     };
     let quiet = args.quiet;
     let o = detect::detect(&opts, &FACTORY, &mut |line| {

@@ -36,7 +36,7 @@ pub enum StudyCommand {
     },
     /// Print a built-in preset as TOML (a starting point for your own study file).
     Preset {
-        /// demo, quick, quick-sweep, paper, table1 or table1-fmnist.
+        /// demo, quick, quick-sweep, paper, table1, table1-fmnist, precision-guard, ladder-1, ladder-2 or ladder-3.
         name: String,
     },
 }
@@ -46,7 +46,7 @@ pub enum StudyCommand {
 pub struct RunArgs {
     /// Study file (TOML); or use --preset.
     pub config: Option<PathBuf>,
-    /// A built-in study: demo, quick, quick-sweep, paper, table1 or table1-fmnist.
+    /// A built-in study: demo, quick, quick-sweep, paper, table1, table1-fmnist, precision-guard, ladder-1, ladder-2 or ladder-3.
     #[arg(long, conflicts_with = "config")]
     pub preset: Option<String>,
     /// Study folder (created if missing; resumed if it exists).
@@ -65,9 +65,22 @@ pub struct RunArgs {
     /// Override the libtorch CPU threads.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Override the number format (fp32 or bf16; a study of another precision redoes its
+    /// runs: results of different precisions are never pooled).
+    #[arg(long)]
+    pub precision: Option<ssad_core::Precision>,
     /// Stop after this many runs.
     #[arg(long)]
     pub max_runs: Option<usize>,
+    /// Print what would run and an estimate of its wall time on this machine (from a short
+    /// measured warm-up of the study's model), then stop: nothing is trained or written.
+    #[arg(long)]
+    pub plan: bool,
+    /// Runs trained at once in this process: a number, or auto (on the CPU one run per core,
+    /// each with one engine thread, or cores / --threads runs; on a GPU 4 runs sharing it).
+    /// Results do not depend on it (only on seed and thread count).
+    #[arg(long, default_value = "1")]
+    pub jobs: Jobs,
     /// When --out holds a study with other settings: make this config the folder's study
     /// (the old config is kept as study.<time>.toml; no record is deleted; records of the old
     /// config are left out of every table until rerun).
@@ -139,7 +152,11 @@ pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
                 .iter()
                 .find(|(n, _)| *n == name)
                 .with_context(|| {
-                    format!("unknown preset '{name}': expected demo, quick, quick-sweep, paper, table1 or table1-fmnist")
+                    let names: Vec<_> = study::PRESETS.iter().map(|(n, _)| *n).collect();
+                    format!(
+                        "unknown preset '{name}': expected one of {}",
+                        names.join(", ")
+                    )
                 })?;
             print!("{text}");
             Ok(())
@@ -158,6 +175,9 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
     if let Some(t) = a.threads {
         cfg.train.threads = t;
     }
+    if let Some(p) = a.precision {
+        cfg.train.precision = p;
+    }
     cfg.validate()?;
     // A device that is not there fails every run: refuse before any training.
     ssad_core::DetectorFactory::resolve_device(&FACTORY, cfg.train.device)
@@ -166,16 +186,44 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         Some(s) => Some(s),
         None => env_shard()?,
     };
+    if a.plan {
+        let existing = if a.out.join("study.toml").is_file() && !a.replace {
+            Some(StudyDir::open(&a.out)?)
+        } else {
+            None
+        };
+        let pending = study::pending_runs(&cfg, existing.as_ref(), shard)?;
+        let jobs = a.jobs.resolve(&cfg.train);
+        eprintln!(
+            "planning '{}' ({} runs in {}): timing a warm-up of its model...",
+            cfg.name,
+            study::shard_runs(&cfg, shard)?.len(),
+            shard
+                .map(|s| format!("shard {}/{}", s.index, s.count))
+                .unwrap_or_else(|| "the grid".into()),
+        );
+        let p = study::plan(&cfg, &pending, jobs, &a.data.resolve(), &FACTORY)?;
+        println!("{p}");
+        return Ok(());
+    }
     let dir = if a.replace {
         StudyDir::create_replacing(&a.out, &cfg)?
     } else {
         StudyDir::create(&a.out, &cfg)?
     };
+    let jobs = a.jobs.resolve(&cfg.train);
     let opts = RunOptions {
         data_dir: a.data.resolve(),
         shard,
         max_runs: a.max_runs,
+        jobs,
     };
+    if jobs > 1 && !a.quiet {
+        eprintln!(
+            "{jobs} runs at once, {} engine thread(s) each",
+            study::threads_per_job(cfg.train.threads, jobs)
+        );
+    }
     let started = std::time::Instant::now();
     let mut bars = ssad::progress::StudyBars::new(a.quiet, cfg.train.epochs);
     let o = study::run_study(&cfg, &dir, &opts, &FACTORY, &mut |e| bars.show(e))?;
@@ -210,4 +258,46 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--jobs`: a number of concurrent runs, or `auto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Jobs {
+    /// Chosen from the device and the thread setting.
+    Auto,
+    /// This many.
+    Count(usize),
+}
+
+impl std::str::FromStr for Jobs {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        if s.trim().eq_ignore_ascii_case("auto") {
+            return Ok(Jobs::Auto);
+        }
+        match s.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(Jobs::Count(n)),
+            _ => anyhow::bail!("--jobs '{s}': expected a number >= 1 or auto"),
+        }
+    }
+}
+
+impl Jobs {
+    /// The number of concurrent runs for training settings `train`.
+    pub fn resolve(self, train: &ssad_core::TrainConfig) -> usize {
+        match self {
+            Jobs::Count(n) => n,
+            Jobs::Auto => {
+                let on_gpu = ssad_core::DetectorFactory::resolve_device(&FACTORY, train.device)
+                    .is_ok_and(|d| d != ssad_core::Device::Cpu);
+                if on_gpu {
+                    // One ConvAE at batch 1024 on 32x32 images leaves a large GPU mostly idle.
+                    4
+                } else {
+                    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                    (cores / train.threads.max(1)).max(1)
+                }
+            }
+        }
+    }
 }

@@ -156,6 +156,7 @@ pub fn score(args: ScoreArgs) -> anyhow::Result<()> {
         data_dir: args.data.resolve(),
         normal: args.normal.clone(),
         device: args.engine.device,
+        precision: args.engine.precision,
         batch_size: args.batch_size,
         csv: args.csv.clone(),
     };

@@ -90,7 +90,7 @@ fn is_default_geom(g: &GeomConfig) -> bool {
 
 /// Built-in presets: (name, TOML text). The TOML files under `crates/ssad/presets/` are the
 /// documentation of each preset's choices.
-pub const PRESETS: [(&str, &str); 6] = [
+pub const PRESETS: [(&str, &str); 10] = [
     ("demo", include_str!("../../presets/demo.toml")),
     ("quick", include_str!("../../presets/quick.toml")),
     (
@@ -103,6 +103,13 @@ pub const PRESETS: [(&str, &str); 6] = [
         "table1-fmnist",
         include_str!("../../presets/table1-fmnist.toml"),
     ),
+    (
+        "precision-guard",
+        include_str!("../../presets/precision-guard.toml"),
+    ),
+    ("ladder-1", include_str!("../../presets/ladder-1.toml")),
+    ("ladder-2", include_str!("../../presets/ladder-2.toml")),
+    ("ladder-3", include_str!("../../presets/ladder-3.toml")),
 ];
 
 /// One training of the grid. Every testbed of the study is scored from this one training

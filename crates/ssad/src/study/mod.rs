@@ -3,13 +3,16 @@
 //! cluster's job array, and summarised with the paired statistics.
 
 pub mod config;
+pub mod plan;
 pub mod runner;
 pub mod store;
 pub mod summary;
 
 pub use config::{expand_sweep, RunKey, StudyConfig, PRESETS};
+pub use plan::{plan, Plan};
 pub use runner::{
-    run_study, shard_runs, status, RunOptions, RunOutcome, Shard, StudyEvent, StudyStatus,
+    pending_runs, run_study, shard_runs, status, threads_per_job, RunOptions, RunOutcome, Shard,
+    StudyEvent, StudyStatus,
 };
 pub use store::{result_rows, LeftOut, RecordSet, ResultRow, RunRecord, StudyDir};
 pub use summary::{summarize, StudySummary};

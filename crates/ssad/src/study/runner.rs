@@ -54,6 +54,31 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// Stop after this many runs (for smoke tests and time-boxed sessions).
     pub max_runs: Option<usize>,
+    /// Runs trained at once in this process (1: one after another). Each job trains with
+    /// `train.threads` engine threads, or, when that is 0, an equal share of the CPU cores.
+    /// A run's result depends on its seed and its thread count only, never on the job count.
+    pub jobs: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::new(),
+            shard: None,
+            max_runs: None,
+            jobs: 1,
+        }
+    }
+}
+
+/// Engine threads per job when `jobs` runs share this machine and the config leaves the
+/// thread count to ssad (`threads = 0`): the cores split evenly, at least one each.
+pub fn threads_per_job(configured: usize, jobs: usize) -> usize {
+    if configured > 0 {
+        return configured;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / jobs.max(1)).max(1)
 }
 
 /// What [`run_study`] reports while it works, in this order: one `Planned`, then per pending
@@ -185,6 +210,28 @@ pub fn shard_runs(cfg: &StudyConfig, shard: Option<Shard>) -> anyhow::Result<Vec
     })
 }
 
+/// The runs of `cfg` in `shard` without a record of the current config in `dir` (every run
+/// of the shard when there is no folder yet).
+pub fn pending_runs(
+    cfg: &StudyConfig,
+    dir: Option<&StudyDir>,
+    shard: Option<Shard>,
+) -> anyhow::Result<Vec<RunKey>> {
+    let mut pending = Vec::new();
+    for key in shard_runs(cfg, shard)? {
+        let done = match dir {
+            Some(dir) => dir
+                .record(&key)?
+                .is_some_and(|r| r.config_hash == cfg.run_config_hash(&key)),
+            None => false,
+        };
+        if !done {
+            pending.push(key);
+        }
+    }
+    Ok(pending)
+}
+
 /// Runs every pending run of the study (this shard's), skipping runs already recorded with the
 /// same config hash, building each detector with `factory`. A killed process loses at most
 /// its run in flight. Progress goes to `on_event`.
@@ -200,13 +247,8 @@ pub fn run_study(
         in_shard: runs.len(),
         ..Default::default()
     };
-    let mut pending = Vec::new();
-    for key in runs {
-        match dir.record(&key)? {
-            Some(r) if r.config_hash == cfg.run_config_hash(&key) => outcome.already_done += 1,
-            _ => pending.push(key),
-        }
-    }
+    let mut pending = pending_runs(cfg, Some(dir), opts.shard)?;
+    outcome.already_done = runs.len() - pending.len();
     if let Some(m) = opts.max_runs {
         pending.truncate(m);
     }
@@ -246,51 +288,200 @@ pub fn run_study(
         already_done: outcome.already_done,
         pending: pending.len(),
     });
-    let mut cache = DataCache::default();
-    for (index, key) in pending.iter().enumerate() {
-        // Two processes on one folder (two unsharded runs, overlapping shards) never train the
-        // same run twice: the second skips it, and finds it done when it resumes.
-        let Some(_lock) = dir.try_lock_run(key)? else {
-            outcome.busy += 1;
-            on_event(StudyEvent::RunBusy { key });
-            continue;
-        };
-        if dir
-            .record(key)?
-            .is_some_and(|r| r.config_hash == cfg.run_config_hash(key))
-        {
-            outcome.already_done += 1; // finished by another process meanwhile
-            continue;
+    let jobs = opts.jobs.clamp(1, pending.len().max(1));
+    if jobs == 1 {
+        let mut cache = DataCache::default();
+        for (index, key) in pending.iter().enumerate() {
+            run_pending(
+                cfg,
+                dir,
+                opts,
+                factory,
+                key,
+                index,
+                &mut cache,
+                &mut outcome,
+                on_event,
+            )?;
         }
-        on_event(StudyEvent::RunStarted { key, index });
-        let run = run_one(
-            cfg,
-            dir,
-            &opts.data_dir,
-            key,
-            &mut cache,
-            factory,
-            &mut |p| on_event(StudyEvent::Epoch { key, progress: p }),
-        );
-        match run {
-            Ok(rec) => {
-                dir.write_record(&rec)?;
-                outcome.ran += 1;
-                on_event(StudyEvent::RunFinished { key, record: &rec });
+        return Ok(outcome);
+    }
+    run_jobs(
+        cfg,
+        dir,
+        opts,
+        factory,
+        &pending,
+        jobs,
+        &mut outcome,
+        on_event,
+    )?;
+    Ok(outcome)
+}
+
+/// Runs `pending` on `jobs` worker threads sharing one queue (in grid order, so neighbouring
+/// runs, which share their data, run close together). Events reach `on_event` on this thread.
+#[allow(clippy::too_many_arguments)]
+fn run_jobs(
+    cfg: &StudyConfig,
+    dir: &StudyDir,
+    opts: &RunOptions,
+    factory: &dyn DetectorFactory,
+    pending: &[RunKey],
+    jobs: usize,
+    outcome: &mut RunOutcome,
+    on_event: &mut dyn FnMut(StudyEvent<'_>),
+) -> anyhow::Result<()> {
+    let threads = threads_per_job(cfg.train.threads, jobs);
+    let mut job_cfg = cfg.clone();
+    job_cfg.train.threads = threads;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<OwnedEvent>();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                let tx = tx.clone();
+                let (job_cfg, next) = (&job_cfg, &next);
+                scope.spawn(move || -> anyhow::Result<RunOutcome> {
+                    // libtorch's thread count is per calling thread (OpenMP): set it here.
+                    factory.set_cpu_threads(threads);
+                    let mut cache = DataCache::default();
+                    let mut mine = RunOutcome::default();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(key) = pending.get(index) else {
+                            return Ok(mine);
+                        };
+                        let mut send = |e: StudyEvent<'_>| {
+                            let _ = tx.send(OwnedEvent::from(e));
+                        };
+                        run_pending(
+                            job_cfg, dir, opts, factory, key, index, &mut cache, &mut mine,
+                            &mut send,
+                        )?;
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        // Every worker holds a sender: the loop ends when the last one is done.
+        for event in rx {
+            event.show(on_event);
+        }
+        for w in workers {
+            let mine = w
+                .join()
+                .map_err(|_| anyhow::anyhow!("a study worker thread panicked"))??;
+            outcome.already_done += mine.already_done;
+            outcome.ran += mine.ran;
+            outcome.busy += mine.busy;
+            outcome.failures.extend(mine.failures);
+        }
+        Ok(())
+    })
+}
+
+/// A [`StudyEvent`] that owns its data, sent from a worker thread to the caller's thread.
+enum OwnedEvent {
+    Started(RunKey, usize),
+    Epoch(RunKey, EpochProgress),
+    Finished(RunKey, Box<RunRecord>),
+    Note(String),
+    Busy(RunKey),
+    Failed(RunKey, String),
+    Planned(usize, usize, usize),
+}
+
+impl From<StudyEvent<'_>> for OwnedEvent {
+    fn from(e: StudyEvent<'_>) -> Self {
+        match e {
+            StudyEvent::Planned {
+                in_shard,
+                already_done,
+                pending,
+            } => OwnedEvent::Planned(in_shard, already_done, pending),
+            StudyEvent::RunStarted { key, index } => OwnedEvent::Started(key.clone(), index),
+            StudyEvent::Epoch { key, progress } => OwnedEvent::Epoch(key.clone(), progress.clone()),
+            StudyEvent::RunFinished { key, record } => {
+                OwnedEvent::Finished(key.clone(), Box::new(record.clone()))
             }
-            Err(e) => {
-                let msg = format!("{e:#}");
-                on_event(StudyEvent::RunFailed { key, error: &msg });
-                dir.write_failure(&FailureRecord {
-                    key: key.clone(),
-                    error: msg.clone(),
-                    failed_unix: now_unix(),
-                })?;
-                outcome.failures.push((key.id(), msg));
-            }
+            StudyEvent::Note { text } => OwnedEvent::Note(text.to_string()),
+            StudyEvent::RunBusy { key } => OwnedEvent::Busy(key.clone()),
+            StudyEvent::RunFailed { key, error } => OwnedEvent::Failed(key.clone(), error.into()),
         }
     }
-    Ok(outcome)
+}
+
+impl OwnedEvent {
+    /// Hands the event to `on_event` as the borrowed [`StudyEvent`] it came from.
+    fn show(&self, on_event: &mut dyn FnMut(StudyEvent<'_>)) {
+        on_event(match self {
+            OwnedEvent::Planned(in_shard, already_done, pending) => StudyEvent::Planned {
+                in_shard: *in_shard,
+                already_done: *already_done,
+                pending: *pending,
+            },
+            OwnedEvent::Started(key, index) => StudyEvent::RunStarted { key, index: *index },
+            OwnedEvent::Epoch(key, progress) => StudyEvent::Epoch { key, progress },
+            OwnedEvent::Finished(key, record) => StudyEvent::RunFinished { key, record },
+            OwnedEvent::Note(text) => StudyEvent::Note { text },
+            OwnedEvent::Busy(key) => StudyEvent::RunBusy { key },
+            OwnedEvent::Failed(key, error) => StudyEvent::RunFailed { key, error },
+        })
+    }
+}
+
+/// Takes one pending run: locks it, skips it when another process holds it or finished it
+/// meanwhile, else trains and scores it and writes its record (or its failure record).
+/// Only I/O errors of the study folder are returned; a failed run is recorded and counted.
+#[allow(clippy::too_many_arguments)]
+fn run_pending(
+    cfg: &StudyConfig,
+    dir: &StudyDir,
+    opts: &RunOptions,
+    factory: &dyn DetectorFactory,
+    key: &RunKey,
+    index: usize,
+    cache: &mut DataCache,
+    outcome: &mut RunOutcome,
+    on_event: &mut dyn FnMut(StudyEvent<'_>),
+) -> anyhow::Result<()> {
+    // Two processes on one folder (two unsharded runs, overlapping shards) never train the
+    // same run twice: the second skips it, and finds it done when it resumes.
+    let Some(_lock) = dir.try_lock_run(key)? else {
+        outcome.busy += 1;
+        on_event(StudyEvent::RunBusy { key });
+        return Ok(());
+    };
+    if dir
+        .record(key)?
+        .is_some_and(|r| r.config_hash == cfg.run_config_hash(key))
+    {
+        outcome.already_done += 1; // finished by another process meanwhile
+        return Ok(());
+    }
+    on_event(StudyEvent::RunStarted { key, index });
+    let run = run_one(cfg, dir, &opts.data_dir, key, cache, factory, &mut |p| {
+        on_event(StudyEvent::Epoch { key, progress: p })
+    });
+    match run {
+        Ok(rec) => {
+            dir.write_record(&rec)?;
+            outcome.ran += 1;
+            on_event(StudyEvent::RunFinished { key, record: &rec });
+        }
+        Err(e) => {
+            let msg = format!("{e:#}");
+            on_event(StudyEvent::RunFailed { key, error: &msg });
+            dir.write_failure(&FailureRecord {
+                key: key.clone(),
+                error: msg.clone(),
+                failed_unix: now_unix(),
+            })?;
+            outcome.failures.push((key.id(), msg));
+        }
+    }
+    Ok(())
 }
 
 /// Trains one run and scores it on every testbed.
@@ -377,6 +568,7 @@ fn run_one(
         // The device it really ran on (`auto` resolved), for timings read later.
         device: factory.device_label(cfg.train.device),
         threads: factory.cpu_threads(),
+        precision: cfg.train.precision,
         finished_unix: now_unix(),
         train_images: train_set.len(),
         train_seconds,

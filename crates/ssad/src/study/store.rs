@@ -64,6 +64,10 @@ pub struct RunRecord {
     /// count gives the same record bit for bit; another thread count moves AUCs by ~1e-3.
     #[serde(default)]
     pub threads: usize,
+    /// Number format it trained and scored in (absent in records: fp32). Part of the config
+    /// hash when not fp32, so runs of different precisions are never pooled.
+    #[serde(default, skip_serializing_if = "ssad_core::Precision::is_fp32")]
+    pub precision: ssad_core::Precision,
     /// Unix time when the run finished.
     pub finished_unix: u64,
     /// Training images.
