@@ -17,6 +17,7 @@ demo:
 test:
 	bash scripts/browser-check.sh install && $(SETUP) && bash scripts/test.sh
 
-## Formatting and lints, as required before every commit.
+## Formatting and lints, as required before every commit (the Python bindings of crates/ssad-py
+## are behind its `python` feature, so they get a clippy run of their own).
 lint:
-	$(SETUP) && cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings
+	$(SETUP) && cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings && cargo clippy -p ssad-py --all-targets --features python -- -D warnings

@@ -9,9 +9,14 @@
 #    oneDNN at AVX2 and at SSE4.1 (`DNNL_MAX_CPU_ISA`), and ATen's own kernels at their
 #    portable default (`ATEN_CPU_CAPABILITY=default`). On a CPU without the capped
 #    instruction sets (or not x86-64) a cap is a no-op or skipped;
-# 3. one summary line: passed, failed and ignored tests over all runs, and which runs failed.
+# 3. the Python package (crates/ssad-py): built and installed into the torch venv by
+#    scripts/setup-python.sh, then its pytest suite, which checks it against the `ssad` binary
+#    that step 1 built (SSAD_BIN);
+# 4. one summary line: passed, failed and ignored (or skipped) tests over all runs, and which
+#    runs failed.
 #
-# Exit status: non-zero when any run failed. `SSAD_TEST_ISA=0` skips step 2.
+# Exit status: non-zero when any run failed. `SSAD_TEST_ISA=0` skips step 2,
+# `SSAD_TEST_PYTHON=0` step 3.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,13 +45,24 @@ if [ "${SSAD_TEST_ISA:-1}" != 0 ]; then
     run "engine, ATen default kernels" env ATEN_CPU_CAPABILITY=default cargo test -p ssad-torch --no-fail-fast
 fi
 
-# cargo prints one "test result: ok. 12 passed; 0 failed; 1 ignored; ..." line per test binary.
+if [ "${SSAD_TEST_PYTHON:-1}" != 0 ]; then
+    failures_before=${#failed_runs[@]}
+    run "python package: build" bash scripts/setup-python.sh
+    if [ ${#failed_runs[@]} -eq "$failures_before" ]; then
+        run "python package: pytest" env SSAD_BIN="${CARGO_TARGET_DIR:-target}/debug/ssad" \
+            "$SSAD_VENV/bin/python" -m pytest crates/ssad-py/pytests -q -p no:cacheprovider
+    fi
+fi
+
+# cargo prints one "test result: ok. 12 passed; 0 failed; 1 ignored; ..." line per test binary;
+# pytest one "== 3 failed, 40 passed, 1 skipped, 2 errors in 30.1s ==" line (errors count as
+# failures, skipped as ignored).
 read -r passed failed ignored < <(
-    grep -E '^test result: ' "$log" | awk '{
+    grep -E '^test result: |^=* ?[0-9]+ (passed|failed|skipped|errors?)([ ,].*)? in [0-9.]+s' "$log" | awk '{
         for (i = 1; i <= NF; i++) {
-            if ($(i) ~ /^passed;?$/) p += $(i - 1);
-            if ($(i) ~ /^failed;?$/) f += $(i - 1);
-            if ($(i) ~ /^ignored;?$/) g += $(i - 1);
+            if ($(i) ~ /^passed[;,]?$/) p += $(i - 1);
+            if ($(i) ~ /^(failed|errors?)[;,]?$/) f += $(i - 1);
+            if ($(i) ~ /^(ignored|skipped)[;,]?$/) g += $(i - 1);
         }
     } END { print p + 0, f + 0, g + 0 }'
 )

@@ -55,17 +55,31 @@ pub fn augment_batch(
     epoch: u64,
     first_index: u64,
 ) {
+    let shape = batch.shape;
+    augment_samples(aug, &mut batch.data, shape, seed, epoch, |i| {
+        first_index + i as u64
+    });
+}
+
+/// Applies `aug` in parallel to the images of `data` (images of `shape`, back to back); image
+/// `i` of `data` is sample `index(i)` of the epoch (its index in the training set), so its
+/// random draws come from [`sample_rng`]`(seed, epoch, index(i))`, as in training: they do not
+/// depend on the order of the images, the batch size or the number of threads.
+pub fn augment_samples(
+    aug: &dyn Augment,
+    data: &mut [f32],
+    shape: ImageShape,
+    seed: u64,
+    epoch: u64,
+    index: impl Fn(usize) -> u64 + Sync,
+) {
     if aug.is_identity() {
         return;
     }
-    let shape = batch.shape;
-    let n = shape.numel();
-    batch
-        .data
-        .par_chunks_mut(n)
+    data.par_chunks_mut(shape.numel().max(1))
         .enumerate()
         .for_each(|(i, img)| {
-            let mut rng = sample_rng(seed, epoch, first_index + i as u64);
+            let mut rng = sample_rng(seed, epoch, index(i));
             aug.apply(img, shape, &mut rng);
         });
 }
@@ -128,6 +142,18 @@ mod tests {
         let mut c = Batch::zeros(shape, 64);
         augment_batch(&AddNoise, &mut c, 7, 4, 0);
         assert_ne!(whole, c);
+    }
+
+    #[test]
+    fn samples_take_their_draws_from_their_own_index() {
+        let shape = ImageShape::new(1, 2, 3);
+        // Images 5 and 2 of a set, in that order, at epoch 1.
+        let mut data = vec![0.0f32; 2 * shape.numel()];
+        augment_samples(&AddNoise, &mut data, shape, 9, 1, |i| [5, 2][i]);
+        let mut whole = Batch::zeros(shape, 6);
+        augment_batch(&AddNoise, &mut whole, 9, 1, 0);
+        assert_eq!(&data[..6], whole.image(5));
+        assert_eq!(&data[6..], whole.image(2));
     }
 
     #[test]

@@ -85,6 +85,17 @@ impl ImageSet {
             .collect()
     }
 
+    /// The training images `ssad` uses from this set: the images whose label is `class` (every
+    /// image when `None`), and of those a seeded subsample of at most `limit` (all when `None`
+    /// or when there are fewer), kept in dataset order (see [`seeded_subsample`]).
+    pub fn training_subset(&self, class: Option<u16>, limit: Option<usize>, seed: u64) -> ImageSet {
+        let idx = match class {
+            Some(c) => self.indices_of_class(c),
+            None => (0..self.len()).collect(),
+        };
+        self.select(&seeded_subsample(idx, limit, seed))
+    }
+
     /// A new set holding the images at `indices`, in that order.
     pub fn select(&self, indices: &[usize]) -> ImageSet {
         let n = self.shape.numel();
@@ -133,6 +144,21 @@ impl ImageSet {
         }
         counts
     }
+}
+
+/// At most `limit` of `indices` (all when `None` or when there are fewer): a ChaCha8 shuffle
+/// seeded with `seed`, truncated to `limit`, then sorted back into ascending order. The
+/// training-set subsample of `ssad train --train-limit` (seeded with the training seed) and of
+/// a study's `train_limit` (seeded with the normal class).
+pub fn seeded_subsample(mut indices: Vec<usize>, limit: Option<usize>, seed: u64) -> Vec<usize> {
+    if let Some(limit) = limit.filter(|&l| l < indices.len()) {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        indices.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+        indices.truncate(limit);
+        indices.sort_unstable();
+    }
+    indices
 }
 
 /// A batch of `f32` images (`N x C x H x W`, values normally in [0, 1]).

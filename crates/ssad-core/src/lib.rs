@@ -11,10 +11,10 @@ pub mod detector;
 pub mod images;
 pub mod model;
 
-pub use augment::{augment_batch, sample_rng, Augment, Identity, SampleRng};
+pub use augment::{augment_batch, augment_samples, sample_rng, Augment, Identity, SampleRng};
 pub use detector::{
     data_fingerprint, Detector, DetectorFactory, Device, Embeddings, EpochProgress, FitSummary,
     Precision, TrainConfig, TrainingRecord,
 };
-pub use images::{Batch, ImageSet, ImageShape};
+pub use images::{seeded_subsample, Batch, ImageSet, ImageShape};
 pub use model::{DetectorKind, DetectorSpec, ModelConfig, ModelKind};

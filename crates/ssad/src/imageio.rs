@@ -217,3 +217,116 @@ pub fn export_pngs(
     }
     Ok(written)
 }
+
+/// The images of `set` from `first` on (at most `count` of them; all when `None`) as `f32` in
+/// [0, 1], augmented by `aug` exactly as the training loop augments them at `epoch` of a run
+/// seeded with `seed`: image `i` of `set` gets the draws of `sample_rng(seed, epoch, i)`.
+/// What `ssad augment apply` writes, and what the Python package's `ssad.augment` computes.
+pub fn augmented_images(
+    set: &ssad_core::ImageSet,
+    aug: &dyn ssad_core::Augment,
+    seed: u64,
+    epoch: u64,
+    first: usize,
+    count: Option<usize>,
+) -> anyhow::Result<ssad_core::Batch> {
+    anyhow::ensure!(
+        first < set.len(),
+        "first image {first} is out of range: the set has {} images",
+        set.len()
+    );
+    let end = count.map_or(set.len(), |c| (first + c).min(set.len()));
+    let indices: Vec<usize> = (first..end).collect();
+    let mut batch = set.batch(&indices);
+    ssad_core::augment_samples(aug, &mut batch.data, set.shape, seed, epoch, |i| {
+        (first + i) as u64
+    });
+    Ok(batch)
+}
+
+/// Writes `data` (row-major, of dimensions `dims`) as a little-endian `float32` NumPy `.npy`
+/// file (format version 1.0), readable by `numpy.load`.
+pub fn save_npy_f32(path: &Path, dims: &[usize], data: &[f32]) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        dims.iter().product::<usize>() == data.len(),
+        "cannot write {}: dimensions {dims:?} do not hold {} values",
+        path.display(),
+        data.len()
+    );
+    let shape = match dims {
+        [one] => format!("({one},)"),
+        _ => format!(
+            "({})",
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    // Magic (6) + version (2) + header length (2) + header + '\n', padded to a multiple of 64.
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
+    header.push('\n');
+    let header_len = u16::try_from(header.len()).context("npy header too long")?;
+    let mut bytes = Vec::with_capacity(10 + header.len() + 4 * data.len());
+    bytes.extend_from_slice(b"\x93NUMPY\x01\x00");
+    bytes.extend_from_slice(&header_len.to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for v in data {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    }
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod npy_tests {
+    use super::*;
+
+    #[test]
+    fn npy_header_and_values_by_hand() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.npy");
+        save_npy_f32(&path, &[2, 1, 1, 2], &[0.0, 0.5, 1.0, -2.0]).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+        let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        assert_eq!((10 + hlen) % 64, 0);
+        let header = std::str::from_utf8(&bytes[10..10 + hlen]).unwrap();
+        assert!(
+            header.starts_with("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 1, 2), }")
+        );
+        assert!(header.ends_with('\n'));
+        let values: Vec<f32> = bytes[10 + hlen..]
+            .chunks(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(values, vec![0.0, 0.5, 1.0, -2.0]);
+        let e = save_npy_f32(&path, &[3], &[1.0]).unwrap_err().to_string();
+        assert!(e.contains("[3]") && e.contains("1 values"), "{e}");
+    }
+
+    #[test]
+    fn augmented_images_use_their_set_index() {
+        use ssad_core::{sample_rng, ImageSet, ImageShape};
+        let shape = ImageShape::new(1, 4, 4);
+        let set = ImageSet {
+            shape,
+            pixels: (0..5 * 16).map(|v| (v * 3 % 256) as u8).collect(),
+            labels: vec![0; 5],
+            class_names: vec!["a".into()],
+        };
+        let aug = ssad_augment::parse("noise").unwrap();
+        let b = augmented_images(&set, &aug, 4, 2, 3, Some(10)).unwrap();
+        assert_eq!(b.len(), 2);
+        let mut want = set.batch(&[4]).data;
+        ssad_core::Augment::apply(&aug, &mut want, shape, &mut sample_rng(4, 2, 4));
+        assert_eq!(b.image(1), &want[..]);
+        let e = augmented_images(&set, &aug, 0, 0, 5, None).unwrap_err();
+        assert!(e.to_string().contains("first image 5"), "{e}");
+    }
+}

@@ -97,15 +97,7 @@ pub struct TrainOutcome {
 pub fn subsample(set: &ImageSet, limit: Option<usize>, seed: u64) -> ImageSet {
     match limit.filter(|&l| l < set.len()) {
         None => set.clone(),
-        Some(l) => {
-            use rand::seq::SliceRandom;
-            use rand::SeedableRng;
-            let mut idx: Vec<usize> = (0..set.len()).collect();
-            idx.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
-            idx.truncate(l);
-            idx.sort_unstable();
-            set.select(&idx)
-        }
+        Some(_) => set.training_subset(None, limit, seed),
     }
 }
 

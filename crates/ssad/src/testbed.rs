@@ -156,16 +156,7 @@ pub fn normal_training_set(
     limit: Option<usize>,
     seed: u64,
 ) -> ImageSet {
-    let mut idx = train.indices_of_class(normal);
-    if let Some(limit) = limit.filter(|&l| l < idx.len()) {
-        use rand::seq::SliceRandom;
-        use rand::SeedableRng;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        idx.shuffle(&mut rng);
-        idx.truncate(limit);
-        idx.sort_unstable();
-    }
-    train.select(&idx)
+    train.training_subset(Some(normal), limit, seed)
 }
 
 /// Builds the in-the-wild testbed of `dataset` with normal class `normal`.

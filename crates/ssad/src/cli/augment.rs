@@ -14,6 +14,54 @@ pub enum AugmentCommand {
     /// Write a PNG grid: one row per augmentation; the first column is the original image,
     /// the other columns are independent random draws of the augmentation applied to it.
     Preview(PreviewArgs),
+    /// Write augmented images as a float32 N x C x H x W NumPy file (.npy): the images a
+    /// training run with --seed sees at --epoch (image i of the set gets the draws of
+    /// (seed, epoch, i)).
+    Apply(ApplyArgs),
+}
+
+/// Arguments of `ssad augment apply`.
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// Augmentation spec (e.g. cutout(area=0.2) or geom+cutout).
+    #[arg(long)]
+    pub aug: String,
+    /// Dataset to take the images from: mnist, fashion-mnist, cifar10 or svhn.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: DatasetName,
+    /// Take the images from this folder of your own (DIR/<class>/*.png|jpg or DIR/*.png|jpg,
+    /// resized to 32x32, in file order) instead of --dataset.
+    #[arg(long, alias = "folder")]
+    pub images: Option<PathBuf>,
+    /// train or test.
+    #[arg(long, default_value = "train")]
+    pub split: Split,
+    /// Keep only this class, as `ssad train --normal` does (default: every image).
+    #[arg(long)]
+    pub class: Option<u16>,
+    /// Keep a seeded subsample of at most this many images, as `ssad train --train-limit`.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Seed of that subsample [default: --seed, as `ssad train`; a study uses the normal class].
+    #[arg(long)]
+    pub subsample_seed: Option<u64>,
+    /// Seed of the run.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Epoch of the run (0-based).
+    #[arg(long, default_value_t = 0)]
+    pub epoch: u64,
+    /// First image (0-based index into the set after --class and --train-limit).
+    #[arg(long, default_value_t = 0)]
+    pub first: usize,
+    /// Number of images [default: all from --first on].
+    #[arg(long)]
+    pub count: Option<usize>,
+    /// Output file (.npy).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub dir: super::data::DataDirArg,
 }
 
 /// Arguments of `ssad augment preview`.
@@ -63,7 +111,66 @@ pub fn run(cmd: AugmentCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AugmentCommand::Preview(args) => preview(args),
+        AugmentCommand::Apply(args) => apply(args),
     }
+}
+
+fn apply(args: ApplyArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.out.extension().is_some_and(|e| e == "npy"),
+        "--out {} must end in .npy (a NumPy file)",
+        args.out.display()
+    );
+    let spec = ssad_augment::parse(&args.aug)?;
+    let (set, source) = match &args.images {
+        Some(folder) => {
+            let opts = data::FolderOptions {
+                allow_mixed_sizes: true,
+                ..Default::default()
+            };
+            (
+                data::load_folder(folder, &opts)?,
+                folder.display().to_string(),
+            )
+        }
+        None => {
+            let dir = args.dir.resolve();
+            if let Some(c) = args.class {
+                args.dataset.check_class(usize::from(c))?;
+            }
+            data::ensure(args.dataset, &dir, &mut |line| eprintln!("{line}"))?;
+            let set = data::load(args.dataset, args.split, &dir)?;
+            (set, format!("{} {}", args.dataset, args.split))
+        }
+    };
+    let set = set.training_subset(
+        args.class,
+        args.train_limit,
+        args.subsample_seed.unwrap_or(args.seed),
+    );
+    let batch = ssad::imageio::augmented_images(
+        &set,
+        spec.build().as_ref(),
+        args.seed,
+        args.epoch,
+        args.first,
+        args.count,
+    )?;
+    let s = batch.shape;
+    ssad::imageio::save_npy_f32(
+        &args.out,
+        &[batch.len(), s.channels, s.height, s.width],
+        &batch.data,
+    )?;
+    println!(
+        "wrote {} ({} images {s} of {source}, aug '{spec}', seed {}, epoch {}, first index {})",
+        args.out.display(),
+        batch.len(),
+        args.seed,
+        args.epoch,
+        args.first
+    );
+    Ok(())
 }
 
 fn list() {

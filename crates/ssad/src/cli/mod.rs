@@ -31,7 +31,7 @@ pub enum Command {
     /// List, download, verify and look at datasets.
     #[command(subcommand)]
     Data(data::DataCommand),
-    /// Look at augmentations (preview grid).
+    /// Look at augmentations (catalogue, preview grid) and write augmented images (.npy).
     #[command(subcommand)]
     Augment(augment::AugmentCommand),
     /// Metrics and paired statistics on CSV files, printed as JSON.

@@ -1,0 +1,274 @@
+"""ssad's trained autoencoders as plain PyTorch modules, and their ONNX export.
+
+A model folder written by ``ssad train`` (or a study's ``models/<run>/``) holds ``model.json``
+(the architecture and image shape) and ``model.safetensors`` (a PyTorch ``state_dict``: ssad
+names its tensors as these modules do). ``load_model`` rebuilds the network (ConvAE, DenseAE or
+LinearAE of METHOD.md section 2) and loads the weights with ``strict=True``::
+
+    import ssad.torch
+    model = ssad.torch.load_model("models/mnist-0-cutout")   # eval mode, on the CPU
+    scores = model.score(images)   # per-image mean squared reconstruction error, = ssad score
+
+Needs ``torch`` and ``safetensors`` (``pip install torch safetensors``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["Autoencoder", "ConvAE", "DenseAE", "LinearAE", "build_model", "load_model", "export_onnx"]
+
+#: The ``format`` of the ``model.json`` sidecar of an autoencoder, and its supported version.
+SIDECAR_FORMAT = "ssad-autoencoder"
+SIDECAR_VERSION = 1
+
+
+class _Block(nn.Module):
+    """Conv (k3, stride 2, pad 1) -> BatchNorm2d -> ReLU; transposed (output pad 1) for the
+    decoder; the last decoder block: conv -> sigmoid, no norm. Parameters under ``layers.0``
+    (conv) and ``layers.1`` (norm), as ssad names them."""
+
+    def __init__(self, cin: int, cout: int, transposed: bool = False, last: bool = False):
+        super().__init__()
+        if transposed:
+            conv = nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1)
+        else:
+            conv = nn.Conv2d(cin, cout, 3, stride=2, padding=1)
+        if last:
+            self.layers = nn.Sequential(conv, nn.Sigmoid())
+        else:
+            self.layers = nn.Sequential(conv, nn.BatchNorm2d(cout), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class Autoencoder(nn.Module):
+    """Base of ssad's autoencoders: ``forward`` reconstructs, ``embed`` gives the ``H``-vector
+    of the bottleneck, ``score`` the anomaly score. ``config`` (kind, width, embedding),
+    ``shape`` (C, H, W) and ``training`` (how it was trained, or None) come from
+    ``model.json``."""
+
+    encoder: nn.Sequential
+    decoder: nn.Sequential
+
+    def __init__(self, config: dict, shape: tuple[int, int, int]):
+        super().__init__()
+        self.config = dict(config)
+        self.shape = tuple(int(s) for s in shape)
+        self.training_record: dict | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction of ``x`` (``N x C x H x W`` in [0, 1])."""
+        return self.decoder(self.encoder(x))
+
+    def _inputs(self, images: Any) -> tuple[torch.Tensor, bool]:
+        as_numpy = not isinstance(images, torch.Tensor)
+        x = torch.from_numpy(np.ascontiguousarray(images)) if as_numpy else images
+        if x.dtype == torch.uint8:
+            x = x.to(torch.float32) / 255.0
+        elif x.dtype != torch.float32:
+            x = x.to(torch.float32)
+        if x.dim() == 3:
+            x = x.unsqueeze(0)
+        if x.dim() != 4 or tuple(x.shape[1:]) != self.shape:
+            want = "x".join(map(str, self.shape))
+            raise ValueError(
+                f"this model takes images of {want} (N x {want} or one {want}), got shape {tuple(x.shape)}"
+            )
+        return x, as_numpy
+
+    def _eval_chunks(self, images: Any, fn, batch_size: int) -> Any:
+        x, as_numpy = self._inputs(images)
+        device = next(self.parameters()).device
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                outs = [fn(x[i : i + batch_size].to(device)).cpu() for i in range(0, x.shape[0], batch_size)]
+        finally:
+            self.train(was_training)
+        out = torch.cat(outs) if outs else fn(x.to(device)).cpu()
+        return out.numpy() if as_numpy else out
+
+    def score(self, images: Any, batch_size: int = 1024) -> Any:
+        """Anomaly scores: the per-image mean squared reconstruction error of the unaugmented
+        images, in evaluation mode, as ``ssad score`` computes them. ``images``: NumPy or torch,
+        ``N x C x H x W`` or one image; uint8 is scaled by 1/255. Returns float32 of length N
+        (NumPy for NumPy input, a CPU tensor for torch input)."""
+        return self._eval_chunks(images, lambda x: ((self(x) - x) ** 2).mean(dim=(1, 2, 3)), batch_size)
+
+    def embed(self, images: Any, batch_size: int = 1024) -> Any:
+        """The embeddings (``N x H``) of the images, in evaluation mode."""
+        return self._eval_chunks(images, self.encoder, batch_size)
+
+    def reconstruct(self, images: Any, batch_size: int = 1024) -> Any:
+        """The reconstructions (``N x C x H x W``) of the images, in evaluation mode."""
+        return self._eval_chunks(images, self, batch_size)
+
+
+class ConvAE(Autoencoder):
+    """ConvAE: 4 strided conv blocks (F, 2F, 4F, 8F channels) -> Linear(8F*2*2, H) -> tanh;
+    decoder Linear -> BatchNorm1d -> ReLU -> 4 transposed conv blocks -> sigmoid. Takes
+    C x 32 x 32 images."""
+
+    def __init__(self, channels: int, width: int = 64, embedding: int = 256, size: int = 32):
+        super().__init__({"kind": "convae", "width": width, "embedding": embedding}, (channels, size, size))
+        f, h, top = width, embedding, 8 * width
+        self.encoder = nn.Sequential(
+            _Block(channels, f),
+            _Block(f, 2 * f),
+            _Block(2 * f, 4 * f),
+            _Block(4 * f, top),
+            nn.Flatten(),
+            nn.Linear(top * 4, h),
+            nn.Tanh(),
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(h, top * 4),
+            nn.BatchNorm1d(top * 4),
+            nn.ReLU(),
+            nn.Unflatten(1, (top, 2, 2)),
+            _Block(top, 4 * f, transposed=True),
+            _Block(4 * f, 2 * f, transposed=True),
+            _Block(2 * f, f, transposed=True),
+            _Block(f, channels, transposed=True, last=True),
+        )
+
+
+class DenseAE(Autoencoder):
+    """DenseAE: flatten -> 2H leaky-ReLU -> H tanh -> 2H leaky-ReLU -> C*H*W sigmoid."""
+
+    def __init__(self, shape: tuple[int, int, int], embedding: int = 256):
+        super().__init__({"kind": "denseae", "embedding": embedding}, shape)
+        d, h = int(np.prod(shape)), embedding
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(d, 2 * h), nn.LeakyReLU(), nn.Linear(2 * h, h), nn.Tanh())
+        self.decoder = nn.Sequential(
+            nn.Linear(h, 2 * h), nn.LeakyReLU(), nn.Linear(2 * h, d), nn.Sigmoid(), nn.Unflatten(1, tuple(shape))
+        )
+
+
+class LinearAE(Autoencoder):
+    """LinearAE: one linear layer each way, sigmoid output."""
+
+    def __init__(self, shape: tuple[int, int, int], embedding: int = 256):
+        super().__init__({"kind": "linearae", "embedding": embedding}, shape)
+        d = int(np.prod(shape))
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(d, embedding))
+        self.decoder = nn.Sequential(nn.Linear(embedding, d), nn.Sigmoid(), nn.Unflatten(1, tuple(shape)))
+
+
+def build_model(config: dict, shape: tuple[int, int, int]) -> Autoencoder:
+    """An untrained autoencoder of ``config`` (``{"kind": "convae"|"denseae"|"linearae",
+    "width": F, "embedding": H}``, as in ``model.json``) for images of ``shape`` (C, H, W)."""
+    kind = str(config.get("kind", "convae")).lower()
+    c, h, w = (int(s) for s in shape)
+    emb = int(config.get("embedding", 256))
+    if kind == "convae":
+        if (h, w) != (32, 32):
+            raise ValueError(f"a ConvAE takes 32x32 images, got {c}x{h}x{w}")
+        model: Autoencoder = ConvAE(c, int(config.get("width", 64)), emb)
+    elif kind == "denseae":
+        model = DenseAE((c, h, w), emb)
+    elif kind == "linearae":
+        model = LinearAE((c, h, w), emb)
+    else:
+        raise ValueError(f"unknown model kind '{kind}': expected convae, denseae or linearae")
+    model.config = dict(config)
+    return model
+
+
+def _read_sidecar(folder: str) -> dict:
+    path = os.path.join(folder, "model.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{folder} is not a trained ssad model: no model.json (expected a folder written by `ssad train --out`)"
+        )
+    with open(path, encoding="utf-8") as f:
+        try:
+            side = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON ({e})") from e
+    fmt, version = side.get("format"), side.get("version")
+    if fmt != SIDECAR_FORMAT or version != SIDECAR_VERSION:
+        raise ValueError(
+            f"{path} has format '{fmt}' version {version}; ssad.torch loads autoencoders only "
+            f"(format '{SIDECAR_FORMAT}' version {SIDECAR_VERSION})"
+        )
+    return side
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> Autoencoder:
+    """Loads a model folder written by ``ssad train`` (or a study's ``models/<run>/``) as a
+    PyTorch module in evaluation mode on ``device``: the architecture from ``model.json``, the
+    weights from ``model.safetensors`` with ``load_state_dict(strict=True)``.
+
+    Raises FileNotFoundError for a folder without the files, ValueError for another format
+    (e.g. a GEOM detector) and RuntimeError (PyTorch's) naming tensors that do not match.
+    """
+    from safetensors.torch import load_file
+
+    folder = os.fspath(path)
+    side = _read_sidecar(folder)
+    s = side["shape"]
+    model = build_model(side["model"], (s["channels"], s["height"], s["width"]))
+    model.training_record = side.get("training")
+    weights = os.path.join(folder, "model.safetensors")
+    if not os.path.isfile(weights):
+        raise FileNotFoundError(f"{folder} has model.json but no model.safetensors")
+    state = load_file(weights)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise RuntimeError(f"{weights} does not fit the model of {folder}/model.json: {e}") from e
+    return model.to(device).eval()
+
+
+class _Exported(nn.Module):
+    """The exported graph: images -> (reconstruction, score)."""
+
+    def __init__(self, model: Autoencoder):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        recon = self.model(images)
+        return recon, ((recon - images) ** 2).mean(dim=(1, 2, 3))
+
+
+def export_onnx(
+    model: str | os.PathLike | Autoencoder, path: str | os.PathLike, *, opset: int = 17, dynamo: bool = False
+) -> str:
+    """Exports a model (a folder or a loaded ``Autoencoder``) to ONNX at ``path``, in
+    evaluation mode: input ``images`` (float32 ``N x C x H x W`` in [0, 1], N dynamic),
+    outputs ``reconstruction`` and ``score`` (per-image mean squared error, as ``score``).
+
+    By default uses PyTorch's TorchScript-based exporter (``dynamo=False``; its deprecation
+    warning is silenced), which needs the ``onnx`` package only; ``dynamo=True`` uses the
+    ``torch.export``-based exporter, which also needs ``onnxscript``. Returns the path written.
+    """
+    m = model if isinstance(model, Autoencoder) else load_model(model)
+    m = m.to("cpu").eval()
+    out = os.fspath(path)
+    dummy = torch.zeros((2, *m.shape), dtype=torch.float32)
+    batch = {0: "batch"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            _Exported(m).eval(),
+            (dummy,),
+            out,
+            dynamo=dynamo,
+            input_names=["images"],
+            output_names=["reconstruction", "score"],
+            dynamic_axes={"images": batch, "reconstruction": batch, "score": batch},
+            opset_version=opset,
+        )
+    return out

@@ -1,0 +1,189 @@
+//! ssad-py: the native module `ssad._native` of the `ssad` Python package (built by maturin
+//! from `crates/ssad-py/pyproject.toml`), and the array-level functions it wraps.
+//!
+//! The Python package runs ssad's own Rust code on NumPy arrays: the augmentation catalogue
+//! (`ssad-augment`), the statistics (`ssad-stats`) and the dataset loaders (`ssad-core`). This
+//! crate holds what the bindings need beyond those crates, as plain Rust over slices, so it is
+//! tested by `cargo test` without a Python interpreter; the PyO3 bindings themselves are behind
+//! the `python` feature (on only in maturin builds) and tested by the package's pytest suite.
+//!
+//! Augmented images equal the training loop's: image `i` of a batch is augmented with the
+//! draws of [`ssad_core::sample_rng`]`(seed, epoch, indices[i])`, where `indices[i]` is the
+//! image's index in the training set, as `prepare_batch` in `ssad-torch` does.
+
+use rayon::prelude::*;
+use ssad_core::augment::{augment_samples, Augment};
+use ssad_core::ImageShape;
+use std::fmt;
+
+#[cfg(feature = "python")]
+mod python;
+
+/// Bad arguments to [`augment_images`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArrayError {
+    /// The data length is not a whole number of images.
+    NotWholeImages {
+        /// Number of values.
+        len: usize,
+        /// Values per image.
+        numel: usize,
+    },
+    /// Not one index per image.
+    IndexCount {
+        /// Number of images.
+        images: usize,
+        /// Number of indices.
+        indices: usize,
+    },
+}
+
+impl fmt::Display for ArrayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArrayError::NotWholeImages { len, numel } => write!(
+                f,
+                "{len} values are not a whole number of images of {numel} values each"
+            ),
+            ArrayError::IndexCount { images, indices } => write!(
+                f,
+                "{indices} indices for {images} images: need exactly one dataset index per image"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ArrayError {}
+
+/// `u8` pixels as `f32` in [0, 1], `v / 255` (as [`ssad_core::ImageSet::batch`] converts them),
+/// in parallel.
+pub fn unit_f32(pixels: &[u8]) -> Vec<f32> {
+    let mut out = vec![0.0f32; pixels.len()];
+    out.par_chunks_mut(1 << 16)
+        .zip(pixels.par_chunks(1 << 16))
+        .for_each(|(o, p)| {
+            for (o, &p) in o.iter_mut().zip(p) {
+                *o = p as f32 / 255.0;
+            }
+        });
+    out
+}
+
+/// Which training-set index each image of a batch has.
+#[derive(Clone, Copy, Debug)]
+pub enum SampleIndices<'a> {
+    /// Image `i` is sample `first + i` (a batch of consecutive images).
+    From(u64),
+    /// Image `i` is sample `indices[i]` (e.g. a shuffled training batch).
+    List(&'a [u64]),
+}
+
+/// Augments the images of `data` (images of `shape`, back to back, values in [0, 1]) in place
+/// and in parallel, exactly as ssad's training loop augments them at `epoch` (0-based) of a
+/// run seeded with `seed`: image `i` gets the draws of `sample_rng(seed, epoch, index_i)`.
+pub fn augment_images(
+    aug: &dyn Augment,
+    data: &mut [f32],
+    shape: ImageShape,
+    seed: u64,
+    epoch: u64,
+    indices: SampleIndices<'_>,
+) -> Result<(), ArrayError> {
+    let numel = shape.numel();
+    if numel == 0 || !data.len().is_multiple_of(numel) {
+        return Err(ArrayError::NotWholeImages {
+            len: data.len(),
+            numel,
+        });
+    }
+    let images = data.len() / numel;
+    match indices {
+        SampleIndices::From(first) => {
+            augment_samples(aug, data, shape, seed, epoch, |i| first + i as u64)
+        }
+        SampleIndices::List(list) => {
+            if list.len() != images {
+                return Err(ArrayError::IndexCount {
+                    images,
+                    indices: list.len(),
+                });
+            }
+            augment_samples(aug, data, shape, seed, epoch, |i| list[i]);
+        }
+    }
+    Ok(())
+}
+
+/// The JSON text of `value` (the native module hands structured results to Python as JSON, the
+/// same objects `ssad stats` prints).
+pub fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("ssad's result types serialise to JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ssad_core::{augment_batch, sample_rng, Batch};
+
+    #[test]
+    fn unit_scaling_is_v_over_255() {
+        let px: Vec<u8> = (0..=255).collect();
+        let f = unit_f32(&px);
+        assert_eq!(f[0], 0.0);
+        assert_eq!(f[255], 1.0);
+        assert_eq!(f[51], 0.2); // 51 / 255 = 0.2 exactly as f32 division rounds
+        assert_eq!(f[128], 128.0f32 / 255.0);
+    }
+
+    #[test]
+    fn listed_indices_give_the_training_loop_draws() {
+        let shape = ImageShape::new(1, 8, 8);
+        let spec = ssad_augment::parse("cutout(area=0.25)+noise(std=0.1)").unwrap();
+        let base: Vec<f32> = (0..5 * 64).map(|v| (v % 97) as f32 / 97.0).collect();
+        // Whole set, consecutive indices 0..5, epoch 3.
+        let mut whole = Batch {
+            shape,
+            data: base.clone(),
+        };
+        augment_batch(&spec, &mut whole, 11, 3, 0);
+        // Images 4 and 1 of the set, as a shuffled training batch holds them.
+        let mut batch: Vec<f32> = [&base[4 * 64..5 * 64], &base[64..128]].concat();
+        augment_images(
+            &spec,
+            &mut batch,
+            shape,
+            11,
+            3,
+            SampleIndices::List(&[4, 1]),
+        )
+        .unwrap();
+        assert_eq!(&batch[..64], whole.image(4));
+        assert_eq!(&batch[64..], whole.image(1));
+        // By hand: one image with its own stream.
+        let mut one = base[64..128].to_vec();
+        spec.apply(&mut one, shape, &mut sample_rng(11, 3, 1));
+        assert_eq!(&batch[64..], &one[..]);
+        // Consecutive indices from 2.
+        let mut tail = base[2 * 64..].to_vec();
+        augment_images(&spec, &mut tail, shape, 11, 3, SampleIndices::From(2)).unwrap();
+        assert_eq!(&tail[..], &whole.data[2 * 64..]);
+    }
+
+    #[test]
+    fn bad_lengths_are_named() {
+        let spec = ssad_augment::parse("flip").unwrap();
+        let shape = ImageShape::new(1, 2, 2);
+        let mut data = vec![0.0; 9];
+        let e = augment_images(&spec, &mut data, shape, 0, 0, SampleIndices::From(0));
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "9 values are not a whole number of images of 4 values each"
+        );
+        let mut data = vec![0.0; 8];
+        let e = augment_images(&spec, &mut data, shape, 0, 0, SampleIndices::List(&[0]));
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "1 indices for 2 images: need exactly one dataset index per image"
+        );
+    }
+}
