@@ -214,6 +214,52 @@ pub fn measure(case: &ThroughputCase, device: Device) -> anyhow::Result<Throughp
     })
 }
 
+/// Measures `jobs` copies of `case` running at once on `device` (threads of this process, as
+/// `study run --jobs` runs them): their images per second summed. The CPU-time rates divide
+/// by the process CPU time of the whole measurement, shared in proportion between training and
+/// scoring. `jobs <= 1` is [`measure`].
+pub fn measure_jobs(
+    case: &ThroughputCase,
+    device: Device,
+    jobs: usize,
+) -> anyhow::Result<Throughput> {
+    if jobs <= 1 {
+        return measure(case, device);
+    }
+    let (cpu0, t0) = (process_cpu_seconds(), Instant::now());
+    let each: Vec<Throughput> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|_| s.spawn(|| measure(case, device)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a benchmark thread panicked"))?
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    Ok(summed(
+        &each,
+        t0.elapsed().as_secs_f64(),
+        process_cpu_seconds() - cpu0,
+    ))
+}
+
+/// The sum of concurrent measurements that took `wall` seconds and `cpu` CPU seconds.
+fn summed(each: &[Throughput], wall: f64, cpu: f64) -> Throughput {
+    let sum = |f: fn(&Throughput) -> f64| each.iter().map(f).sum::<f64>();
+    let per_cpu = wall / cpu; // wall seconds per CPU second of the process
+    Throughput {
+        train_img_per_s: sum(|t| t.train_img_per_s),
+        train_img_per_cpu_s: sum(|t| t.train_img_per_s) * per_cpu,
+        train_steps: each.iter().map(|t| t.train_steps).sum(),
+        score_img_per_s: sum(|t| t.score_img_per_s),
+        score_img_per_cpu_s: sum(|t| t.score_img_per_s) * per_cpu,
+        score_steps: each.iter().map(|t| t.score_steps).sum(),
+    }
+}
+
 /// The PyTorch reference script, embedded so the binary runs it from anywhere.
 const TORCH_BENCH_SCRIPT: &str = include_str!("../python/bench_train_torch.py");
 
@@ -272,6 +318,8 @@ pub struct BenchRow {
     pub threads: usize,
     /// Images per step.
     pub batch: usize,
+    /// Copies measured at once (their rates are summed).
+    pub jobs: usize,
     /// Precision and layout of this row.
     pub variant: Variant,
     /// Trainable parameters of the model.
@@ -291,7 +339,7 @@ impl BenchRow {
     pub const TABLE_HEADER: &'static str =
         "img/s (wall time) of ssad and of PyTorch in the same variant; ssad/PyTorch in the same \
          variant, and ssad/PyTorch's default fp32 NCHW step (`vs def`)\n \
-         C thr variant   |    train    torch  ratio vs def |    score    torch  ratio vs def";
+         C thr jobs variant   |    train    torch  ratio vs def |    score    torch  ratio vs def";
 
     /// The row as one line of the printed table (`-` where PyTorch was not measured).
     pub fn table_row(&self) -> String {
@@ -302,9 +350,10 @@ impl BenchRow {
             self.ratio_vs_pytorch_default.as_ref(),
         );
         format!(
-            "{:>2} {:>3} {:<9} | {:>8.1} {:>8} {:>6} {:>6} | {:>8.1} {:>8} {:>6} {:>6}",
+            "{:>2} {:>3} {:>4} {:<9} | {:>8.1} {:>8} {:>6} {:>6} | {:>8.1} {:>8} {:>6} {:>6}",
             self.channels,
             self.threads,
+            self.jobs,
             self.variant.to_string(),
             self.ssad.train_img_per_s,
             f(py.map(|p| p.rates.train_img_per_s), 1),
@@ -333,6 +382,8 @@ pub struct CompareOptions {
     pub threads: Vec<usize>,
     /// Precision and layout variants.
     pub variants: Vec<Variant>,
+    /// Copies measured at once (threads of one process for ssad, processes for PyTorch).
+    pub jobs: usize,
     /// Minimum timed seconds per measurement.
     pub seconds: f64,
     /// Untimed warm-up steps before each measurement.
@@ -382,9 +433,9 @@ pub fn compare(
             // Alternate the engines and variants so that all see the same background load.
             for _ in 0..opts.rounds.max(1) {
                 for (variant, ssad, torch) in measured.iter_mut() {
-                    keep_best(ssad, measure(&case(*variant), opts.device)?);
+                    keep_best(ssad, measure_jobs(&case(*variant), opts.device, opts.jobs)?);
                     if let (Some(py), Some(script)) = (&opts.python, &script) {
-                        let p = run_torch_bench(py, script.path(), &case(*variant), opts.device)?;
+                        let p = run_torch_jobs(py, script.path(), &case(*variant), opts)?;
                         torch_version = Some(p.torch_version);
                         keep_best(torch, p.rates);
                     }
@@ -410,6 +461,7 @@ pub fn compare(
                     channels: c,
                     threads: t,
                     batch: opts.batch,
+                    jobs: opts.jobs.max(1),
                     variant,
                     parameters: opts.model.parameter_count(shape),
                     ratio: torch.as_ref().map(|p| Ratios::of(&ssad, p)),
@@ -488,6 +540,54 @@ fn write_script() -> anyhow::Result<ScriptFile> {
     Ok(ScriptFile(path))
 }
 
+/// `opts.jobs` PyTorch reference processes at once on `case`, their rates summed.
+fn run_torch_jobs(
+    python: &Path,
+    script: &Path,
+    case: &ThroughputCase,
+    opts: &CompareOptions,
+) -> anyhow::Result<TorchResult> {
+    if opts.jobs <= 1 {
+        return run_torch_bench(python, script, case, opts.device);
+    }
+    let (cpu0, t0) = (children_cpu_seconds(), Instant::now());
+    let each: Vec<TorchResult> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..opts.jobs)
+            .map(|_| s.spawn(|| run_torch_bench(python, script, case, opts.device)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a benchmark thread panicked"))?
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    let rates: Vec<Throughput> = each.iter().map(|r| r.rates.clone()).collect();
+    Ok(TorchResult {
+        torch_version: each[0].torch_version.clone(),
+        rates: summed(
+            &rates,
+            t0.elapsed().as_secs_f64(),
+            children_cpu_seconds() - cpu0,
+        ),
+    })
+}
+
+/// CPU time (user + system) of this process's finished child processes, in seconds.
+fn children_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes into the zero-initialised struct we pass.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) != 0 {
+            return f64::NAN;
+        }
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
 fn run_torch_bench(
     python: &Path,
     script: &Path,
@@ -518,4 +618,44 @@ fn run_torch_bench(
     let line = text.lines().last().unwrap_or_default();
     serde_json::from_str(line)
         .with_context(|| format!("unexpected PyTorch reference output: {text}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_round_trip_through_their_names() {
+        let names: Vec<String> = Variant::all().iter().map(Variant::to_string).collect();
+        assert_eq!(names, ["fp32-nchw", "fp32-nhwc", "bf16-nchw", "bf16-nhwc"]);
+        for (v, n) in Variant::all().into_iter().zip(&names) {
+            assert_eq!(n.parse::<Variant>().unwrap(), v);
+        }
+        assert_eq!("fp32-nchw".parse::<Variant>().unwrap(), Variant::DEFAULT);
+        for bad in ["fp16-nchw", "bf16", "bf16-chw"] {
+            let err = bad.parse::<Variant>().unwrap_err().to_string();
+            assert!(err.contains(bad) || err.contains("fp16"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn concurrent_rates_add_up() {
+        let t = Throughput {
+            train_img_per_s: 100.0,
+            train_img_per_cpu_s: 0.0,
+            train_steps: 3,
+            score_img_per_s: 400.0,
+            score_img_per_cpu_s: 0.0,
+            score_steps: 5,
+        };
+        // Two copies for 10 s of wall time that used 20 CPU seconds: each CPU second did half
+        // of a wall second's work.
+        let s = summed(&[t.clone(), t], 10.0, 20.0);
+        assert_eq!((s.train_img_per_s, s.score_img_per_s), (200.0, 800.0));
+        assert_eq!(
+            (s.train_img_per_cpu_s, s.score_img_per_cpu_s),
+            (100.0, 400.0)
+        );
+        assert_eq!((s.train_steps, s.score_steps), (6, 10));
+    }
 }

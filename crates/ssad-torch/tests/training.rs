@@ -310,4 +310,20 @@ fn throughput_measurement_runs_the_training_step_and_scoring() {
             "{variant}: {t:?}"
         );
     }
+    // Two copies at once: each measures at least 2 steps per phase, and the rates add up.
+    let case = ssad_torch::bench::ThroughputCase {
+        model: tiny_model(),
+        shape: ImageShape::new(1, 32, 32),
+        batch: 8,
+        threads: 1,
+        seconds: 0.0,
+        warmup: 1,
+        variant: ssad_torch::bench::Variant::DEFAULT,
+    };
+    let t = ssad_torch::bench::measure_jobs(&case, Device::Cpu, 2).unwrap();
+    assert!(t.train_steps >= 4 && t.score_steps >= 4, "{t:?}");
+    assert!(
+        t.train_img_per_cpu_s.is_finite() && t.train_img_per_cpu_s > 0.0,
+        "{t:?}"
+    );
 }

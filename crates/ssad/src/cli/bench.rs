@@ -115,6 +115,10 @@ pub struct TrainArgs {
         default_value = "fp32-nchw,fp32-nhwc,bf16-nchw,bf16-nhwc"
     )]
     pub variants: Vec<ssad_torch::bench::Variant>,
+    /// Copies measured at once, their images/s summed: threads of one process for ssad (as
+    /// `study run --jobs` trains), that many processes for PyTorch. Each uses --threads.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
     /// ConvAE base width F.
     #[arg(long, default_value_t = 64)]
     pub width: usize,
@@ -162,6 +166,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         channels: args.channels.clone(),
         threads: args.threads.clone(),
         variants: args.variants.clone(),
+        jobs: args.jobs,
         seconds: args.seconds,
         warmup: args.warmup,
         rounds: args.rounds,
