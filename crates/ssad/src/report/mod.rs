@@ -569,11 +569,12 @@ fn section_answer(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
     facts.push_str(&fact(
         "training",
         format!(
-            "{} epochs, batch {}, lr {}, weight decay {}, {} training images per class",
+            "{} epochs, batch {}, lr {}, weight decay {}, {} precision, {} training images per class",
             cfg.train.epochs,
             cfg.train.batch_size,
             cfg.train.lr,
             cfg.train.weight_decay,
+            cfg.train.precision,
             cfg.train_limit
                 .map(|l| format!("at most {l}"))
                 .unwrap_or_else(|| "all".into())
