@@ -168,8 +168,9 @@ impl Default for TrainConfig {
     }
 }
 
-/// What a detector reports after each epoch (for progress bars and logs).
-#[derive(Clone, Debug, PartialEq)]
+/// What a detector reports after each epoch (for progress bars and logs); one line of an
+/// `epochs.jsonl` training log as JSON (`{"epoch":1,"epochs":E,"loss":..,"lr":..,"seconds":..}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochProgress {
     /// 1-based epoch number.
     pub epoch: usize,
@@ -177,6 +178,66 @@ pub struct EpochProgress {
     pub epochs: usize,
     /// Mean training loss over the epoch.
     pub loss: f64,
+    /// Learning rate the optimiser used during this epoch (cosine annealing:
+    /// `lr * (1 + cos(pi * (epoch - 1) / epochs)) / 2`).
+    pub lr: f64,
+    /// Wall time of this epoch in seconds.
+    pub seconds: f64,
+}
+
+/// The task a saved model was trained for: written into its sidecar (`model.json`, key
+/// `task`) and the weights' safetensors `__metadata__`, so a model folder says what it is
+/// without the study or `run.json` around it. Every field but the augmentation, seed and
+/// version is optional (a model trained on a folder of images has no dataset or class index).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskInfo {
+    /// Built-in dataset of the training images (`mnist`, `cifar10`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<crate::data::DatasetName>,
+    /// Folder of the training images, when trained on one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<std::path::PathBuf>,
+    /// Index of the normal class in the dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normal: Option<usize>,
+    /// Name of the normal class (`0`..`9` for the digits, `T-shirt/top`, `airplane`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normal_name: Option<String>,
+    /// Augmentation spec of the self-supervision (`none` for the plain autoencoder).
+    pub augmentation: String,
+    /// Training seed.
+    pub seed: u64,
+    /// Id of the study run that trained it (`mnist-c0-s0-none-...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// Version of ssad that trained it.
+    pub ssad_version: String,
+}
+
+impl TaskInfo {
+    /// The task as flat string pairs for the safetensors `__metadata__` (absent fields are
+    /// left out): `dataset`, `images`, `normal`, `normal_name`, `augmentation`, `seed`,
+    /// `run_id`, `ssad_version`.
+    pub fn metadata(&self) -> std::collections::BTreeMap<String, String> {
+        let mut m = std::collections::BTreeMap::new();
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                m.insert(k.to_string(), v);
+            }
+        };
+        put("dataset", self.dataset.map(|d| d.to_string()));
+        put(
+            "images",
+            self.images.as_ref().map(|p| p.display().to_string()),
+        );
+        put("normal", self.normal.map(|n| n.to_string()));
+        put("normal_name", self.normal_name.clone());
+        put("augmentation", Some(self.augmentation.clone()));
+        put("seed", Some(self.seed.to_string()));
+        put("run_id", self.run_id.clone());
+        put("ssad_version", Some(self.ssad_version.clone()));
+        m
+    }
 }
 
 /// Summary of a finished training.
@@ -220,6 +281,14 @@ pub trait Detector: Send {
 
     /// The image shape the detector takes.
     fn shape(&self) -> ImageShape;
+
+    /// The task the model was trained for, when one is attached ([`Detector::set_task`]) or
+    /// was saved with it.
+    fn task(&self) -> Option<&TaskInfo>;
+
+    /// Attaches the task (dataset, normal class, ...) that [`Detector::save`] writes into the
+    /// sidecar and the weights' metadata; `fit` clears it (new weights, new task).
+    fn set_task(&mut self, task: Option<TaskInfo>);
 
     /// Number of trainable parameters.
     fn parameter_count(&self) -> usize;

@@ -14,7 +14,7 @@ pub mod model;
 pub use augment::{augment_batch, augment_samples, sample_rng, Augment, Identity, SampleRng};
 pub use detector::{
     data_fingerprint, Detector, DetectorFactory, Device, Embeddings, EpochProgress, FitSummary,
-    Precision, TrainConfig, TrainingRecord,
+    Precision, TaskInfo, TrainConfig, TrainingRecord,
 };
 pub use images::{seeded_subsample, Batch, ImageSet, ImageShape};
 pub use model::{DetectorKind, DetectorSpec, ModelConfig, ModelKind};

@@ -9,8 +9,8 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use ssad_core::augment::Augment;
 use ssad_core::detector::{
-    data_fingerprint, Detector, Embeddings, EpochProgress, FitSummary, Precision, TrainConfig,
-    TrainingRecord,
+    data_fingerprint, Detector, Embeddings, EpochProgress, FitSummary, Precision, TaskInfo,
+    TrainConfig, TrainingRecord,
 };
 use ssad_core::model::DetectorSpec;
 use ssad_core::model::ModelConfig;
@@ -63,6 +63,54 @@ pub struct ModelSidecar {
     pub parameters: usize,
     /// How the weights were trained; `None` for untrained weights.
     pub training: Option<TrainingRecord>,
+    /// The task the model was trained for (absent in folders of earlier versions and when
+    /// none was attached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskInfo>,
+}
+
+/// The safetensors `__metadata__` of a saved model: `format` = `pt` (a PyTorch
+/// `state_dict`), `ssad_format` = the sidecar format, and the task's fields
+/// ([`TaskInfo::metadata`]) when one is attached.
+pub(crate) fn weights_metadata(
+    sidecar_format: &str,
+    task: Option<&TaskInfo>,
+) -> BTreeMap<String, String> {
+    let mut m = task.map(TaskInfo::metadata).unwrap_or_default();
+    m.insert("format".into(), "pt".into());
+    m.insert("ssad_format".into(), sidecar_format.into());
+    m
+}
+
+/// Writes `named` tensors as a safetensors file with `metadata` as its `__metadata__`.
+///
+/// tch writes the file without metadata; its header is then rewritten with the metadata
+/// added (string values, keys sorted so the bytes do not depend on hashing), padded with
+/// spaces to a multiple of 8 bytes as the format asks. The tensor data is not touched: its
+/// offsets are relative to the end of the header.
+pub(crate) fn write_weights(
+    named: &[(String, Tensor)],
+    path: &Path,
+    metadata: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    Tensor::write_safetensors(named, path)
+        .with_context(|| format!("cannot write weights {}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read back {}", path.display()))?;
+    let bad = || anyhow::anyhow!("{} is not a safetensors file", path.display());
+    let len = u64::from_le_bytes(bytes.get(..8).ok_or_else(bad)?.try_into()?) as usize;
+    let header_end = 8usize.checked_add(len).filter(|&e| e <= bytes.len());
+    let header_end = header_end.ok_or_else(bad)?;
+    let mut header: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..header_end]).map_err(|_| bad())?;
+    header.insert("__metadata__".into(), serde_json::json!(metadata));
+    let mut text = serde_json::to_vec(&header)?;
+    text.resize(text.len().div_ceil(8) * 8, b' ');
+    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - header_end);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[header_end..]);
+    std::fs::write(path, out).with_context(|| format!("cannot write weights {}", path.display()))
 }
 
 /// A ConvAE / DenseAE / LinearAE anomaly detector: score = per-sample mean squared
@@ -80,6 +128,7 @@ pub struct AutoencoderDetector {
     vs: nn::VarStore,
     net: Network,
     training: Option<TrainingRecord>,
+    task: Option<TaskInfo>,
     eval_batch: usize,
 }
 
@@ -113,6 +162,7 @@ impl AutoencoderDetector {
             vs,
             net,
             training: None,
+            task: None,
             eval_batch: DEFAULT_EVAL_BATCH,
         };
         let (built, formula) = (det.parameter_count(), model.parameter_count(shape));
@@ -169,6 +219,7 @@ impl AutoencoderDetector {
             }
         }
         det.training = sidecar.training;
+        det.task = sidecar.task;
         Ok(det)
     }
 
@@ -245,6 +296,7 @@ impl AutoencoderDetector {
             shape: self.shape,
             parameters: self.parameter_count(),
             training: self.training.clone(),
+            task: self.task.clone(),
         }
     }
 
@@ -327,6 +379,7 @@ impl Detector for AutoencoderDetector {
         self.net.compute.bf16 = cfg.precision == ssad_core::Precision::Bf16;
         self.net.reset(cfg.seed);
         self.training = None;
+        self.task = None;
         self.train_from_current(train, aug, cfg, progress)
     }
 
@@ -367,8 +420,8 @@ impl Detector for AutoencoderDetector {
             .collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         let weights = dir.join(WEIGHTS_FILE);
-        Tensor::write_safetensors(&named, &weights)
-            .with_context(|| format!("cannot write weights {}", weights.display()))?;
+        let metadata = weights_metadata(SIDECAR_FORMAT, self.task.as_ref());
+        write_weights(&named, &weights, &metadata)?;
         let sidecar = dir.join(SIDECAR_FILE);
         std::fs::write(
             &sidecar,
@@ -392,6 +445,14 @@ impl Detector for AutoencoderDetector {
 
     fn parameter_count(&self) -> usize {
         AutoencoderDetector::parameter_count(self)
+    }
+
+    fn task(&self) -> Option<&TaskInfo> {
+        self.task.as_ref()
+    }
+
+    fn set_task(&mut self, task: Option<TaskInfo>) {
+        self.task = task;
     }
 
     fn training(&self) -> Option<&TrainingRecord> {

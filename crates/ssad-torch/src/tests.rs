@@ -411,3 +411,86 @@ fn bf16_scores_stay_close_to_fp32_on_a_fixed_model() {
         assert_eq!(bf16.compute().precision(), ssad_core::Precision::Bf16);
     }
 }
+
+#[test]
+fn saved_models_carry_their_task_in_the_sidecar_and_the_weights_metadata() {
+    use ssad_core::model::{GeomConfig, TransformSet};
+    use ssad_core::TaskInfo;
+    let shape = ImageShape::new(1, 32, 32);
+    let task = TaskInfo {
+        dataset: Some(ssad_core::data::DatasetName::FashionMnist),
+        images: None,
+        normal: Some(7),
+        normal_name: Some("sneaker".into()),
+        augmentation: "cutout(area=0.3)".into(),
+        seed: 3,
+        run_id: Some("fashion-mnist-c7-s3-x".into()),
+        ssad_version: "9.9.9".into(),
+    };
+    let ae = ModelConfig {
+        width: 4,
+        embedding: 8,
+        ..ModelConfig::of_kind(ModelKind::ConvAe)
+    };
+    let geom = GeomConfig {
+        transforms: TransformSet::Rotations,
+        width: 4,
+        embedding: 8,
+        ..GeomConfig::default()
+    };
+    let detectors: Vec<(Box<dyn Detector>, &str)> = vec![
+        (
+            Box::new(AutoencoderDetector::new(&ae, shape, Device::Cpu).unwrap()),
+            "ssad-autoencoder",
+        ),
+        (
+            Box::new(crate::GeomDetector::new(&geom, shape, Device::Cpu).unwrap()),
+            "ssad-geom",
+        ),
+    ];
+    for (mut det, format) in detectors {
+        let tmp = tempfile::tempdir().unwrap();
+        // Without a task: the folder of earlier versions plus format keys; loads with none.
+        det.save(tmp.path()).unwrap();
+        let sidecar = std::fs::read_to_string(tmp.path().join("model.json")).unwrap();
+        assert!(!sidecar.contains("\"task\""), "{sidecar}");
+        assert!(crate::load_any_detector(tmp.path())
+            .unwrap()
+            .task()
+            .is_none());
+        det.set_task(Some(task.clone()));
+        det.save(tmp.path()).unwrap();
+        let loaded = crate::load_any_detector(tmp.path()).unwrap();
+        assert_eq!(loaded.task(), Some(&task), "{format}");
+        // The weights load as before and hold the task as safetensors metadata.
+        let bytes = std::fs::read(tmp.path().join("model.safetensors")).unwrap();
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        let meta = meta.metadata().clone().unwrap();
+        let want: Vec<(&str, &str)> = vec![
+            ("augmentation", "cutout(area=0.3)"),
+            ("dataset", "fashion-mnist"),
+            ("format", "pt"),
+            ("normal", "7"),
+            ("normal_name", "sneaker"),
+            ("run_id", "fashion-mnist-c7-s3-x"),
+            ("seed", "3"),
+            ("ssad_format", format),
+            ("ssad_version", "9.9.9"),
+        ];
+        let mut got: Vec<(&str, &str)> =
+            meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        got.sort();
+        assert_eq!(got, want);
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+        assert_eq!(header_len % 8, 0, "the header is padded to 8 bytes");
+        assert!(!safetensors::SafeTensors::deserialize(&bytes)
+            .unwrap()
+            .is_empty());
+        // Saving twice gives the same bytes (no hash-ordered metadata).
+        det.save(tmp.path()).unwrap();
+        assert_eq!(
+            std::fs::read(tmp.path().join("model.safetensors")).unwrap(),
+            bytes
+        );
+    }
+}

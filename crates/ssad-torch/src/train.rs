@@ -168,6 +168,7 @@ pub(crate) fn pipelined_epochs<B: Send>(
             }
         });
         for epoch in 0..epochs {
+            let started = Instant::now();
             let lr = cosine_lr(cfg.lr, epoch, epochs);
             opt.set_lr(lr);
             let (mut sum, mut count) = (0.0, 0usize);
@@ -193,6 +194,8 @@ pub(crate) fn pipelined_epochs<B: Send>(
                 epoch: epoch + 1,
                 epochs,
                 loss,
+                lr,
+                seconds: started.elapsed().as_secs_f64(),
             });
         }
         Ok(())

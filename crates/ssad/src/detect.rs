@@ -8,6 +8,7 @@
 //! reconstructions and error maps are written for detectors that reconstruct.
 
 use crate::imageio;
+use crate::scores::ScoreRow;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use ssad_augment::AugSpec;
@@ -378,7 +379,8 @@ pub struct FitOutcome {
     pub file: DetectFile,
 }
 
-/// Trains a detector on a folder of normal images, saves it to `opts.out` with a
+/// Trains a detector on a folder of normal images, saves it to `opts.out` (its sidecar naming
+/// the task, see `docs/formats.md`) with `epochs.jsonl` (the training log) and a
 /// `detect.json` (training scores, and a calibrated threshold when asked). Every input is
 /// checked before training starts. `log` receives warnings and milestones.
 pub fn fit(
@@ -436,8 +438,23 @@ pub fn fit(
         opts.train.epochs,
         factory.device_label(opts.train.device),
     ));
-    let summary = det.fit(&train, opts.aug.build().as_ref(), &opts.train, on_epoch)?;
+    let mut epoch_log = Vec::with_capacity(opts.train.epochs);
+    let summary = det.fit(&train, opts.aug.build().as_ref(), &opts.train, &mut |p| {
+        epoch_log.push(p.clone());
+        on_epoch(p)
+    })?;
+    det.set_task(Some(ssad_core::TaskInfo {
+        dataset: None,
+        images: Some(opts.images.clone()),
+        normal: None,
+        normal_name: None,
+        augmentation: opts.aug.to_string(),
+        seed: opts.train.seed,
+        run_id: None,
+        ssad_version: env!("CARGO_PKG_VERSION").into(),
+    }));
     det.save(&opts.out)?;
+    crate::epochs::write_epochs(&opts.out.join(crate::epochs::EPOCHS_FILE), &epoch_log)?;
     let train_scores = scores_of(det.as_ref(), &train.to_batch())?;
     let mut file = DetectFile::empty();
     file.normal_dir = Some(opts.images.clone());
@@ -539,9 +556,11 @@ pub struct DetectOutcome {
     pub reconstructions: bool,
 }
 
-/// Scores images with a saved detector; writes `OUT/scores.csv` (path, name, score,
-/// verdict; written with the csv crate so any file name round-trips) and, unless disabled, the
-/// input, reconstruction and error-map PNGs of every image.
+/// Scores images with a saved detector; writes `OUT/scores.csv` (the [`crate::scores`]
+/// schema, `index,path,label,group,anomaly,score`, with the label, group and anomaly columns
+/// empty since the inputs' ground truth is unknown, then `name` and `verdict`; written with
+/// the csv crate so any file name round-trips) and, unless disabled, the input,
+/// reconstruction and error-map PNGs of every image.
 pub fn detect(
     opts: &DetectOptions,
     factory: &dyn DetectorFactory,
@@ -681,19 +700,27 @@ pub fn detect(
     })
 }
 
-/// `scores.csv` of [`detect`]: `path,name,score,verdict`, quoted as CSV needs.
+/// `scores.csv` of [`detect`]: the score-file schema ([`crate::scores`]) plus `name` (the
+/// stem of the PNGs) and `verdict` (`anomalous`, `normal`, or `-` without a threshold).
 fn scores_csv(rows: &[DetectRow]) -> anyhow::Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["path", "name", "score", "verdict"])?;
-    for r in rows {
-        w.write_record([
-            r.path.display().to_string(),
-            r.name.clone(),
-            format!("{:e}", r.score),
-            r.verdict().to_string(),
-        ])?;
-    }
-    Ok(w.into_inner()?)
+    let scored: Vec<ScoreRow> = rows
+        .iter()
+        .enumerate()
+        .map(|(index, r)| ScoreRow {
+            index,
+            path: r.path.display().to_string(),
+            label: String::new(),
+            group: String::new(),
+            anomaly: None,
+            // Detector scores are f32; the f64 here holds one exactly.
+            score: r.score as f32,
+        })
+        .collect();
+    let extra: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| vec![r.name.clone(), r.verdict().to_string()])
+        .collect();
+    crate::scores::scores_csv(&scored, &["name", "verdict"], &extra)
 }
 
 /// Unique output names for the inputs: the file stem, prefixed by the parent folder's name
@@ -791,11 +818,12 @@ mod tests {
         let text = String::from_utf8(scores_csv(&rows).unwrap()).unwrap();
         assert_eq!(
             text,
-            "path,name,score,verdict\n\"a,b \"\"c\"\".png\",a_b,5e-1,anomalous\n"
+            "index,path,label,group,anomaly,score,name,verdict\n\
+             0,\"a,b \"\"c\"\".png\",,,,0.5,a_b,anomalous\n"
         );
         let mut r = csv::Reader::from_reader(text.as_bytes());
         let rec = r.records().next().unwrap().unwrap();
-        assert_eq!(&rec[0], "a,b \"c\".png");
+        assert_eq!(&rec[1], "a,b \"c\".png");
     }
 
     #[test]

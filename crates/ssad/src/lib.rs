@@ -3,10 +3,12 @@
 //! a thin CLI over this library: every command is a function here (see `examples/`).
 
 pub mod detect;
+pub mod epochs;
 pub mod figure;
 pub mod imageio;
 pub mod progress;
 pub mod report;
+pub mod scores;
 pub mod select;
 pub mod single_run;
 pub mod stats_csv;

@@ -2,9 +2,13 @@
 //! ([`train`]), and score a dataset's test split or a folder with it ([`score`]): per-image
 //! scores as CSV and, when a normal class is known, the AUC and AP of every class pair.
 //!
-//! A trained model folder holds the detector's own files and `run.json` ([`Provenance`]):
-//! where its training data came from, so `score` knows the normal class.
+//! A trained model folder holds the detector's own files (whose sidecar names the task: the
+//! dataset and normal class), `run.json` ([`Provenance`]: where its training data came from)
+//! and `epochs.jsonl` (the per-epoch training log, [`crate::epochs`]). `score` takes the
+//! normal class from `--normal`, else `run.json`, else the sidecar's task, so the models a
+//! study saves score with AUCs too. Score files follow [`crate::scores`].
 
+use crate::scores::ScoreRow;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use ssad_augment::AugSpec;
@@ -146,12 +150,32 @@ pub fn train(
         opts.train.batch_size,
         factory.device_label(opts.train.device),
     ));
-    let summary = det.fit(&train_set, opts.aug.build().as_ref(), &opts.train, on_epoch)?;
-    det.save(&opts.out)?;
+    let mut epoch_log = Vec::with_capacity(opts.train.epochs);
+    let summary = det.fit(
+        &train_set,
+        opts.aug.build().as_ref(),
+        &opts.train,
+        &mut |p| {
+            epoch_log.push(p.clone());
+            on_epoch(p)
+        },
+    )?;
     let (dataset, normal, images) = match &opts.data {
         TrainData::Dataset { name, normal } => (Some(*name), Some(*normal), None),
         TrainData::Folder(dir) => (None, None, Some(dir.clone())),
     };
+    det.set_task(Some(ssad_core::TaskInfo {
+        dataset,
+        images: images.clone(),
+        normal,
+        normal_name: normal.and_then(|n| train_set.class_names.get(n).cloned()),
+        augmentation: opts.aug.to_string(),
+        seed: opts.train.seed,
+        run_id: None,
+        ssad_version: env!("CARGO_PKG_VERSION").into(),
+    }));
+    det.save(&opts.out)?;
+    crate::epochs::write_epochs(&opts.out.join(crate::epochs::EPOCHS_FILE), &epoch_log)?;
     let provenance = Provenance {
         dataset,
         normal,
@@ -190,7 +214,7 @@ pub struct ScoreOptions {
     /// Where the built-in datasets live.
     pub data_dir: PathBuf,
     /// Normal class for the AUCs: a class number or name (default: the model's training class
-    /// from `run.json`, when scoring the same dataset).
+    /// from `run.json` or its sidecar's task, when scoring the same dataset).
     pub normal: Option<String>,
     /// Device of the model.
     pub device: Device,
@@ -207,7 +231,7 @@ pub struct ScoreOptions {
 pub struct ScoreOutcome {
     /// The model, as described by its spec.
     pub model: String,
-    /// The per-image scores file (`index,label,score`).
+    /// The per-image scores file (the [`crate::scores`] schema).
     pub csv: PathBuf,
     /// Number of images scored.
     pub images: usize,
@@ -257,12 +281,13 @@ pub fn score(
     }
     det.set_eval_batch(opts.batch_size);
     let provenance = Provenance::read(&opts.model).ok().flatten();
-    let (test, source) = match &opts.data {
+    let (test, source, paths) = match &opts.data {
         ScoreData::Dataset(name) => {
             data::ensure(*name, &opts.data_dir, log)?;
             (
                 data::load(*name, Split::Test, &opts.data_dir)?,
                 name.to_string(),
+                Vec::new(),
             )
         }
         ScoreData::Folder(dir) => {
@@ -274,7 +299,21 @@ pub fn score(
                 .file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or("images".into());
-            (data::load_folder(dir, &folder)?, stem)
+            let set = data::load_folder(dir, &folder)?;
+            // The files in the order load_folder read them.
+            let paths: Vec<String> = data::folder_entries(dir)?
+                .files
+                .into_iter()
+                .map(|(p, _)| p.display().to_string())
+                .collect();
+            anyhow::ensure!(
+                paths.len() == set.len(),
+                "{} changed while it was read ({} files listed, {} images loaded)",
+                dir.display(),
+                paths.len(),
+                set.len()
+            );
+            (set, stem, paths)
         }
     };
     anyhow::ensure!(
@@ -283,23 +322,35 @@ pub fn score(
         test.shape,
         det.shape()
     );
-    let scores: Vec<f64> = det
-        .score(&test.to_batch())?
-        .into_iter()
-        .map(f64::from)
-        .collect();
+    let scores32 = det.score(&test.to_batch())?;
+    let scores: Vec<f64> = scores32.iter().map(|&s| f64::from(s)).collect();
     let csv_path = opts
         .csv
         .clone()
         .unwrap_or_else(|| opts.model.join(format!("scores-{source}.csv")));
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["index", "label", "score"])?;
-    for (i, (s, l)) in scores.iter().zip(&test.labels).enumerate() {
-        w.write_record([i.to_string(), l.to_string(), format!("{s:e}")])?;
-    }
-    crate::study::store::write_atomic(&csv_path, &w.into_inner()?)?;
+    let normal = normal_class(opts, provenance.as_ref(), det.task(), &test)?;
+    let rows: Vec<ScoreRow> = scores32
+        .iter()
+        .zip(&test.labels)
+        .enumerate()
+        .map(|(index, (&score, &l))| {
+            let name = test
+                .class_names
+                .get(l as usize)
+                .cloned()
+                .unwrap_or_else(|| l.to_string());
+            ScoreRow {
+                index,
+                path: paths.get(index).cloned().unwrap_or_default(),
+                label: name.clone(),
+                group: name,
+                anomaly: normal.map(|n| l != n),
+                score,
+            }
+        })
+        .collect();
+    crate::scores::write_scores(&csv_path, &rows)?;
 
-    let normal = normal_class(opts, provenance.as_ref(), &test)?;
     let mut out = ScoreOutcome {
         model: det.spec().to_string(),
         csv: csv_path,
@@ -323,10 +374,11 @@ pub fn score(
 }
 
 /// The normal class: `opts.normal` (number or class name), else the training class of
-/// `run.json` when scoring the same dataset.
+/// `run.json`, else that of the model's task (its sidecar), when scoring the same dataset.
 fn normal_class(
     opts: &ScoreOptions,
     provenance: Option<&Provenance>,
+    task: Option<&ssad_core::TaskInfo>,
     test: &ImageSet,
 ) -> anyhow::Result<Option<u16>> {
     if let Some(n) = &opts.normal {
@@ -350,8 +402,11 @@ fn normal_class(
         ScoreData::Dataset(d) => Some(*d),
         ScoreData::Folder(_) => None,
     };
-    Ok(provenance
+    let from_run = provenance
         .filter(|r| r.dataset.is_some() && r.dataset == dataset)
-        .and_then(|r| r.normal)
-        .map(|n| n as u16))
+        .and_then(|r| r.normal);
+    let from_task = task
+        .filter(|t| t.dataset.is_some() && t.dataset == dataset)
+        .and_then(|t| t.normal);
+    Ok(from_run.or(from_task).map(|n| n as u16))
 }

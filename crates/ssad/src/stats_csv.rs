@@ -99,13 +99,20 @@ fn parse_label(s: &str) -> Option<bool> {
 pub fn auc_report(path: &Path, with_roc: bool) -> anyhow::Result<Value> {
     let table = Table::read(path)?;
     let scores = table.numbers("score")?;
-    let col = table.require("label")?;
+    // A score file of ssad (`index,path,label,group,anomaly,score`) holds the flags in
+    // `anomaly` and the class names in `label`; other files give the flags as `label`.
+    let name = if table.column("anomaly").is_some() {
+        "anomaly"
+    } else {
+        "label"
+    };
+    let col = table.require(name)?;
     let labels = (0..table.rows.len())
         .map(|i| {
-            let s = table.field(i, col, "label")?;
+            let s = table.field(i, col, name)?;
             parse_label(s).with_context(|| {
                 format!(
-                    "{} line {}: label '{s}' is not 1/true (anomaly) or 0/false (normal)",
+                    "{} line {}: {name} '{s}' is not 1/true (anomaly) or 0/false (normal)",
                     path.display(),
                     i + 2
                 )

@@ -57,15 +57,27 @@ fn numpy_quantile(v: &[f64], q: f64) -> f64 {
     }
 }
 
-/// (score, verdict) of each row of scores.csv.
+/// (score, verdict) of each row of scores.csv (the score-file schema plus name and verdict).
+/// Scores are read as `f32` (what the detector computes; the file holds the shortest decimal
+/// of that `f32`), then widened exactly to `f64`.
 fn read_scores(dir: &Path) -> Vec<(f64, String)> {
-    let text = std::fs::read_to_string(dir.join("scores.csv")).unwrap();
-    let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("path,name,score,verdict"));
-    lines
-        .map(|l| {
-            let f: Vec<&str> = l.rsplitn(3, ',').collect();
-            (f[1].parse().unwrap(), f[0].to_string())
+    let mut r = csv::Reader::from_path(dir.join("scores.csv")).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header,
+        ["index", "path", "label", "group", "anomaly", "score", "name", "verdict"]
+    );
+    r.records()
+        .enumerate()
+        .map(|(i, rec)| {
+            let rec = rec.unwrap();
+            assert_eq!(rec[0].parse::<usize>().unwrap(), i);
+            assert!(Path::new(&rec[1]).is_file(), "path {}", &rec[1]);
+            assert!(!rec[5].contains('e'), "plain decimal: {}", &rec[5]);
+            (
+                f64::from(rec[5].parse::<f32>().unwrap()),
+                rec[7].to_string(),
+            )
         })
         .collect()
 }

@@ -133,7 +133,7 @@ threads = 1
     };
     let out = run_study(&cfg, &dir, &opts, &ssad_torch::TorchFactory, &mut |_| {}).unwrap();
     assert_eq!((out.ran, out.failed()), (3, 0), "{out:?}");
-    let rows = result_rows(&dir.records().unwrap());
+    let rows = result_rows(&cfg, &dir.records().unwrap());
     let auc = |aug: &str| {
         rows.iter()
             .find(|r| r.aug == aug && r.anomaly == "flip")

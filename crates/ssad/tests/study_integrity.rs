@@ -115,7 +115,7 @@ fn stale_and_foreign_records_are_left_out_everywhere() {
     assert!(err.contains("2 record(s) left out"), "{err}");
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(!text.contains("0.99") && !text.contains("0.01"), "{text}");
-    assert_eq!(result_rows(&set.current).len(), 3);
+    assert_eq!(result_rows(&cfg, &set.current).len(), 3);
 
     // summary: the same three rows in DIR/results.csv, and the note.
     let (ok, _, err) = ssad(&["study", "summary", root]);

@@ -70,8 +70,8 @@ fn run_ok_both(mut c: Command) -> (String, String) {
 }
 
 /// Recomputes every pair AUC of every record of a study from its saved scores
-/// (`scores/<run>.<testbed>.csv`: index,group,anomaly,score) and compares it with the recorded
-/// one. The scores are f32 written in Rust's shortest round-trip form, so they parse back to
+/// (`scores/<run>.<testbed>.csv`: index,path,label,group,anomaly,score) and compares it with
+/// the recorded one. The scores are f32 written in Rust's shortest round-trip form, so they parse back to
 /// the exact values the runner ranked, and the two counts agree to rounding (1e-12).
 fn check_aucs_against_saved_scores(dir: &Path) -> usize {
     let records = ssad::study::StudyDir::open(dir).unwrap().records().unwrap();
@@ -81,22 +81,27 @@ fn check_aucs_against_saved_scores(dir: &Path) -> usize {
             let file = tb.scores_file.as_ref().expect("save_scores = true");
             let text = std::fs::read_to_string(dir.join(file)).unwrap();
             let mut lines = text.lines();
-            assert_eq!(lines.next(), Some("index,group,anomaly,score"), "{file}");
+            assert_eq!(
+                lines.next(),
+                Some("index,path,label,group,anomaly,score"),
+                "{file}"
+            );
             let rows: Vec<(String, bool, f64)> = lines
                 .enumerate()
                 .map(|(i, l)| {
                     let f: Vec<&str> = l.split(',').collect();
-                    assert_eq!(f.len(), 4, "{file}: {l}");
+                    assert_eq!(f.len(), 6, "{file}: {l}");
                     assert_eq!(f[0], i.to_string(), "{file}: index column");
-                    let anomaly = match f[2] {
+                    assert_eq!(f[1], "", "{file}: no path for a dataset");
+                    let anomaly = match f[4] {
                         "0" => false,
                         "1" => true,
                         other => panic!("{file}: anomaly flag {other}"),
                     };
                     (
-                        f[1].to_string(),
+                        f[3].to_string(),
                         anomaly,
-                        f[3].parse::<f32>().unwrap() as f64,
+                        f[5].parse::<f32>().unwrap() as f64,
                     )
                 })
                 .collect();
@@ -174,8 +179,9 @@ fn check_parquet_equals_csv(parquet_path: &Path, csv_path: &Path) -> usize {
 
 /// (run id, testbed, anomaly, auc) rows of a study folder, sorted.
 fn table(dir: &Path) -> Vec<(String, String, String, f64)> {
-    let records = ssad::study::StudyDir::open(dir).unwrap().records().unwrap();
-    let mut rows: Vec<_> = ssad::study::result_rows(&records)
+    let study = ssad::study::StudyDir::open(dir).unwrap();
+    let records = study.records().unwrap();
+    let mut rows: Vec<_> = ssad::study::result_rows(&study.config().unwrap(), &records)
         .into_iter()
         .map(|r| (r.run_id, r.testbed, r.anomaly, r.auc))
         .collect();

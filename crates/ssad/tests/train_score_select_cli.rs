@@ -101,19 +101,25 @@ fn train_then_score_mnist_and_recompute_the_aucs() {
         "--quiet",
     ]);
 
-    // The CSV: a header and one row per test image, in order, with its true label.
+    // The CSV: a header and one row per test image, in order, with its true label by name
+    // (the digits' names are their numbers), its group, its anomaly flag against the training
+    // class 0 (from run.json) and a plain-decimal score.
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("index,label,score"));
+    assert_eq!(lines.next(), Some("index,path,label,group,anomaly,score"));
     let rows: Vec<(usize, f64)> = lines
         .enumerate()
         .map(|(i, l)| {
             let f: Vec<&str> = l.split(',').collect();
-            assert_eq!(f.len(), 3, "{l}");
+            assert_eq!(f.len(), 6, "{l}");
             assert_eq!(f[0], i.to_string(), "index column");
-            let score: f64 = f[2].parse().unwrap();
+            assert_eq!((f[1], f[3]), ("", f[2]), "{l}");
+            let label: usize = f[2].parse().unwrap();
+            assert_eq!(f[4], if label == 0 { "0" } else { "1" }, "{l}");
+            assert!(!f[5].contains('e'), "plain decimal: {l}");
+            let score: f64 = f[5].parse().unwrap();
             assert!(score.is_finite(), "{l}");
-            (f[1].parse().unwrap(), score)
+            (label, score)
         })
         .collect();
     assert_eq!(rows.len(), 10_000);

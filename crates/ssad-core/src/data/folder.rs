@@ -46,8 +46,19 @@ pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     Ok(files)
 }
 
-/// Loads a labelled image folder (see the module doc) as `C x size x size` images.
-pub fn load_folder(dir: &Path, opts: &FolderOptions) -> Result<ImageSet, DataError> {
+/// The files of a labelled image folder, as [`folder_entries`] lists them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FolderEntries {
+    /// Each image file with its class label, in the order [`load_folder`] loads them (class
+    /// folders sorted, files sorted within each).
+    pub files: Vec<(PathBuf, u16)>,
+    /// Class names: the class folders' names, or the folder's own name for a folder of images
+    /// without class folders.
+    pub class_names: Vec<String>,
+}
+
+/// The image files of a labelled folder (see the module doc) and its class names.
+pub fn folder_entries(dir: &Path) -> Result<FolderEntries, DataError> {
     if !dir.is_dir() {
         return Err(DataError::Missing {
             what: "image folder".into(),
@@ -82,10 +93,20 @@ pub fn load_folder(dir: &Path, opts: &FolderOptions) -> Result<ImageSet, DataErr
             "no .png/.jpg images found (expected DIR/<class>/*.png|jpg or DIR/*.png|jpg)",
         ));
     }
-    let paths: Vec<&Path> = entries.iter().map(|(p, _)| p.as_path()).collect();
+    Ok(FolderEntries {
+        files: entries,
+        class_names,
+    })
+}
+
+/// Loads a labelled image folder (see the module doc) as `C x size x size` images, in the
+/// order of [`folder_entries`].
+pub fn load_folder(dir: &Path, opts: &FolderOptions) -> Result<ImageSet, DataError> {
+    let entries = folder_entries(dir)?;
+    let paths: Vec<&Path> = entries.files.iter().map(|(p, _)| p.as_path()).collect();
     let mut set = load_image_files(&paths, opts)?;
-    set.labels = entries.iter().map(|(_, l)| *l).collect();
-    set.class_names = class_names;
+    set.labels = entries.files.iter().map(|(_, l)| *l).collect();
+    set.class_names = entries.class_names;
     Ok(set)
 }
 

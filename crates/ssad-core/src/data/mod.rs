@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 pub use cifar::load_cifar10;
-pub use folder::{image_files, is_image_file, load_folder, load_image_files, FolderOptions};
+pub use folder::{
+    folder_entries, image_files, is_image_file, load_folder, load_image_files, FolderEntries,
+    FolderOptions,
+};
 pub use idx::{load_idx_pair, read_idx_images, read_idx_labels};
 pub use registry::{ensure, verify, FileCheck, VerifyReport};
 pub use svhn::load_svhn;

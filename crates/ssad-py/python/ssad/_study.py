@@ -6,14 +6,26 @@ import os
 import re
 from typing import Any
 
+#: Version of the results table this reader writes out (``format_version``); tables without
+#: that column are version 1 and are read as version 2 (see ``read_study``).
+FORMAT_VERSION = 2
 #: Columns read with a fixed type; any other column is kept with pandas' own inference, so
 #: tables with columns added by later ssad versions read as well.
-INT_COLUMNS = ("normal", "seed", "n_normal", "n_anomaly")
-FLOAT_COLUMNS = ("auc", "ap", "f1", "precision", "train_seconds")
-CATEGORY_COLUMNS = ("dataset", "testbed", "anomaly", "aug", "category")
-STRING_COLUMNS = ("run_id",)
-#: The columns a results table must have.
+INT_COLUMNS = (
+    "format_version", "normal", "seed", "width", "embedding", "epochs", "batch_size", "threads",
+    "n_normal", "n_anomaly",
+)
+FLOAT_COLUMNS = ("lr", "auc", "ap", "f1_at_k", "precision_at_k", "train_seconds")
+CATEGORY_COLUMNS = (
+    "dataset", "testbed", "normal_name", "pair_kind", "anomaly", "aug", "aug_family", "category",
+    "detector", "precision",
+)
+STRING_COLUMNS = ("run_id", "aug_params")
+#: The columns a results table must have (of either version).
 REQUIRED_COLUMNS = ("dataset", "testbed", "normal", "anomaly", "seed", "aug", "auc")
+#: Version 1 names of columns renamed in version 2 (the top-k metrics; ``precision`` now
+#: names the number format, ``fp32`` or ``bf16``).
+RENAMED_IN_V2 = {"f1": "f1_at_k", "precision": "precision_at_k"}
 
 _STEP = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*(?:\((.*)\))?\s*$")
 
@@ -36,23 +48,37 @@ def _split_step(spec: str) -> tuple[str, dict[str, float]] | None:
     return m.group(1), params
 
 
+def _split_spec(spec: str) -> list[tuple[str, dict[str, float]]] | None:
+    steps = [_split_step(s) for s in spec.split("+")]
+    return None if any(s is None for s in steps) else steps  # type: ignore[return-value]
+
+
 def aug_family(spec: str) -> str:
-    """The family of an augmentation spec: the name of a single step (``cutout(area=0.3)``
-    -> ``cutout``), or the whole spec for a composition (``geom+cutout`` stays
-    ``geom+cutout``) or text that is no spec."""
-    if "+" in spec:
-        return spec.strip()
-    step = _split_step(spec)
-    return step[0] if step else spec.strip()
+    """The family of an augmentation spec, as ssad's results table writes it: the step names
+    joined by ``+`` (``cutout(area=0.3)`` -> ``cutout``, ``geom+cutout(area=0.1)`` ->
+    ``geom+cutout``); text that is no spec is its own family."""
+    steps = _split_spec(spec)
+    return "+".join(name for name, _ in steps) if steps else spec.strip()
 
 
 def aug_params(spec: str) -> dict[str, float]:
-    """The explicit parameters of a single-step spec (``cutout(area=0.3)`` ->
-    ``{"area": 0.3}``); ``{}`` for a spec without parameters or a composition."""
-    if "+" in spec:
+    """The explicit parameters of a spec (``cutout(area=0.3)`` -> ``{"area": 0.3}``); in a
+    composition each key is prefixed by its step (``geom+cutout(area=0.1)`` ->
+    ``{"cutout.area": 0.1}``); ``{}`` for a spec without parameters or text that is no spec."""
+    steps = _split_spec(spec)
+    if not steps:
         return {}
-    step = _split_step(spec)
-    return step[1] if step else {}
+    prefix = len(steps) > 1
+    return {(f"{name}.{k}" if prefix else k): v for name, params in steps for k, v in params.items()}
+
+
+def _parse_params(text: str) -> dict[str, float]:
+    """The ``aug_params`` column (``area=0.3``, ``cutout.area=0.1``, empty) as a dict."""
+    out: dict[str, float] = {}
+    for item in filter(None, (t.strip() for t in str(text).split(","))):
+        key, _, value = item.partition("=")
+        out[key.strip()] = float(value)
+    return out
 
 
 def _results_path(path: str | os.PathLike) -> str:
@@ -74,29 +100,31 @@ def _results_path(path: str | os.PathLike) -> str:
 
 def read_study(path: str | os.PathLike) -> Any:
     """Reads a study's results table as a pandas DataFrame, one row per run x testbed x
-    anomaly group.
+    anomaly group (docs/formats.md).
 
     ``path``: the study folder (its ``results.csv``, written by ``ssad study run`` and
-    ``ssad study summary``) or the CSV file itself. Columns: ``normal``, ``seed``,
-    ``n_normal``, ``n_anomaly`` as int64; ``auc``, ``ap``, ``f1``, ``precision``,
-    ``train_seconds`` as float64; ``dataset``, ``testbed``, ``anomaly``, ``aug``,
-    ``category`` as categoricals (categories in order of appearance); ``run_id`` as string.
-    Added:
+    ``ssad study summary``) or the CSV file itself. Columns (format 2):
+    ``format_version``, ``normal``, ``seed``, ``width``, ``embedding``, ``epochs``,
+    ``batch_size``, ``threads``, ``n_normal``, ``n_anomaly`` as int64; ``lr``, ``auc``,
+    ``ap``, ``f1_at_k``, ``precision_at_k``, ``train_seconds`` as float64; ``dataset``,
+    ``testbed``, ``normal_name``, ``pair_kind`` (``pair`` or ``rest``), ``anomaly``, ``aug``,
+    ``aug_family``, ``category``, ``detector``, ``precision`` (``fp32``/``bf16``) as
+    categoricals (categories in order of appearance); ``run_id`` as string; ``aug_params`` as
+    dicts (``{"area": 0.3}``). Added: ``is_rest`` (bool), True on aggregate one-vs-rest rows
+    (``pair_kind == "rest"``). Average AUCs over one ``pair_kind`` at a time.
 
-    * ``aug_family`` (categorical): ``cutout`` for ``cutout(area=0.3)``; a composition such as
-      ``geom+cutout`` is its own family;
-    * ``aug_params`` (dicts): the explicit parameters, e.g. ``{"area": 0.3}``;
-    * ``is_rest`` (bool): True on aggregate one-vs-rest rows (``anomaly == "rest"``), False on
-      per-pair rows (one anomaly class, or one generator of a controlled testbed).
-
-    Columns this reader does not know (from newer ssad versions) are kept as pandas infers
-    them. Raises FileNotFoundError for a missing file and ValueError naming the file and the
-    column for a table it cannot read.
+    A format-1 table (no ``format_version`` column; written before ssad's tidy table) reads
+    as format 2 with what it has: ``f1`` and ``precision`` become ``f1_at_k`` and
+    ``precision_at_k``, ``format_version`` is 1, and ``pair_kind``, ``aug_family`` and
+    ``aug_params`` are derived from ``anomaly`` and ``aug``; the settings columns it lacks
+    stay absent. Columns this reader does not know (from newer ssad versions) are kept as
+    pandas infers them. Raises FileNotFoundError for a missing file and ValueError naming the
+    file and the column for a table it cannot read.
     """
     import pandas as pd
 
     csv = _results_path(path)
-    dtype = {c: str for c in CATEGORY_COLUMNS + STRING_COLUMNS}
+    dtype = {c: str for c in CATEGORY_COLUMNS + STRING_COLUMNS + tuple(RENAMED_IN_V2)}
     try:
         df = pd.read_csv(csv, dtype=dtype, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
@@ -107,6 +135,27 @@ def read_study(path: str | os.PathLike) -> Any:
             f"{csv}: not an ssad results table: missing column(s) {', '.join(missing)} "
             f"(has: {', '.join(map(str, df.columns))})"
         )
+    augs = df["aug"].astype(str)
+    if "format_version" not in df.columns:
+        # Format 1: rename the top-k metrics, derive the tidy columns.
+        df = df.rename(columns={k: v for k, v in RENAMED_IN_V2.items() if k in df.columns})
+        df.insert(0, "format_version", 1)
+        df["pair_kind"] = ["rest" if a == "rest" else "pair" for a in df["anomaly"].astype(str)]
+        df["aug_family"] = augs.map(aug_family)
+        df["aug_params"] = augs.map(aug_params)
+    else:
+        if "aug_family" not in df.columns:
+            df["aug_family"] = augs.map(aug_family)
+        if "aug_params" in df.columns:
+            params = df["aug_params"].fillna("").astype(str)
+            try:
+                df["aug_params"] = params.map(_parse_params)
+            except ValueError as e:
+                raise ValueError(f"{csv}: column 'aug_params' must hold key=value lists ({e})") from e
+        else:
+            df["aug_params"] = augs.map(aug_params)
+        if "pair_kind" not in df.columns:
+            df["pair_kind"] = ["rest" if a == "rest" else "pair" for a in df["anomaly"].astype(str)]
     for cols, kind in ((INT_COLUMNS, "int64"), (FLOAT_COLUMNS, "float64")):
         for c in cols:
             if c not in df.columns:
@@ -115,15 +164,12 @@ def read_study(path: str | os.PathLike) -> Any:
                 df[c] = df[c].astype(kind)
             except (ValueError, TypeError) as e:
                 raise ValueError(f"{csv}: column '{c}' must hold {kind} values ({e})") from e
-    augs = df["aug"].astype(str)
-    df["aug_family"] = augs.map(aug_family)
-    df["aug_params"] = augs.map(aug_params)
-    df["is_rest"] = df["anomaly"].astype(str) == "rest"
-    for c in CATEGORY_COLUMNS + ("aug_family",):
+    df["is_rest"] = df["pair_kind"].astype(str) == "rest"
+    for c in CATEGORY_COLUMNS:
         if c in df.columns:
-            df[c] = pd.Categorical(df[c].astype(str), categories=list(pd.unique(df[c].astype(str))))
-    for c in STRING_COLUMNS:
-        if c in df.columns:
-            df[c] = df[c].astype("string")
+            values = df[c].fillna("").astype(str)
+            df[c] = pd.Categorical(values, categories=list(pd.unique(values)))
+    if "run_id" in df.columns:
+        df["run_id"] = df["run_id"].astype("string")
     df.attrs["source"] = csv
     return df

@@ -42,14 +42,16 @@ pub use family::{build_detector, load_any_detector, load_any_detector_on};
 pub use ssad_core::model::{Backbone, GeomConfig, GeomScore, TransformSet};
 pub use transforms::{GeomTransform, GEOM_TRANSFORMS};
 
-use crate::detector::{record_of_run, DEFAULT_EVAL_BATCH, SIDECAR_FILE, WEIGHTS_FILE};
+use crate::detector::{
+    record_of_run, weights_metadata, write_weights, DEFAULT_EVAL_BATCH, SIDECAR_FILE, WEIGHTS_FILE,
+};
 use crate::device::tch_device;
 use anyhow::Context;
 use net::GeomNet;
 use serde::{Deserialize, Serialize};
 use ssad_core::augment::{Augment, Identity};
-use ssad_core::detector::TrainingRecord;
 use ssad_core::detector::{Detector, Embeddings, EpochProgress, FitSummary, TrainConfig};
+use ssad_core::detector::{TaskInfo, TrainingRecord};
 use ssad_core::model::DetectorSpec;
 use ssad_core::{Batch, ImageSet, ImageShape};
 use std::collections::{BTreeMap, HashMap};
@@ -81,6 +83,10 @@ pub struct GeomSidecar {
     pub parameters: usize,
     /// How the weights were trained; `None` for untrained weights.
     pub training: Option<TrainingRecord>,
+    /// The task the model was trained for (absent in folders of earlier versions and when
+    /// none was attached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskInfo>,
 }
 
 /// For each image and transformation `k`: the log-probability the classifier gives to `k` on
@@ -136,6 +142,7 @@ pub struct GeomDetector {
     device: Device,
     built: Option<Built>,
     training: Option<TrainingRecord>,
+    task: Option<TaskInfo>,
     eval_batch: usize,
     /// Number format and activation layout of the classifier.
     compute: crate::Compute,
@@ -164,6 +171,7 @@ impl GeomDetector {
             device,
             built: None,
             training: None,
+            task: None,
             eval_batch: DEFAULT_EVAL_BATCH,
             compute: crate::Compute {
                 bf16: false,
@@ -261,6 +269,7 @@ impl GeomDetector {
             device,
             built: None,
             training: sidecar.training,
+            task: sidecar.task,
             eval_batch: DEFAULT_EVAL_BATCH,
             compute: crate::Compute::new(precision, crate::default_channels_last(device)),
         };
@@ -364,6 +373,7 @@ impl GeomDetector {
             shape: self.shape,
             parameters: self.parameter_count(),
             training: self.training.clone(),
+            task: self.task.clone(),
         })
     }
 
@@ -488,6 +498,7 @@ impl Detector for GeomDetector {
         self.compute =
             crate::Compute::new(cfg.precision, crate::default_channels_last(self.device));
         self.training = None;
+        self.task = None;
         let transforms = Resolved::new(&self.config.transforms, aug)?;
         self.build(transforms, cfg.seed)?;
         crate::set_cpu_threads(cfg.threads);
@@ -602,8 +613,11 @@ impl Detector for GeomDetector {
         }
         named.sort_by(|a, b| a.0.cmp(&b.0));
         let weights = dir.join(WEIGHTS_FILE);
-        Tensor::write_safetensors(&named, &weights)
-            .with_context(|| format!("cannot write weights {}", weights.display()))?;
+        write_weights(
+            &named,
+            &weights,
+            &weights_metadata(GEOM_SIDECAR_FORMAT, self.task.as_ref()),
+        )?;
         let path = dir.join(SIDECAR_FILE);
         std::fs::write(&path, serde_json::to_string_pretty(&sidecar)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -624,6 +638,14 @@ impl Detector for GeomDetector {
 
     fn parameter_count(&self) -> usize {
         GeomDetector::parameter_count(self)
+    }
+
+    fn task(&self) -> Option<&TaskInfo> {
+        self.task.as_ref()
+    }
+
+    fn set_task(&mut self, task: Option<TaskInfo>) {
+        self.task = task;
     }
 
     fn training(&self) -> Option<&TrainingRecord> {

@@ -94,6 +94,8 @@ pub(crate) fn run_training(
                 epoch: epoch + 1,
                 epochs,
                 loss: 0.0,
+                lr: crate::train::cosine_lr(cfg.lr, epoch, epochs),
+                seconds: 0.0,
             });
         }
         return Ok(FitSummary {

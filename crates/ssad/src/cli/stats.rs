@@ -14,7 +14,8 @@ pub enum StatsCommand {
     ///
     /// label: 1/true = anomaly, 0/false = normal; a higher score means more anomalous.
     Auc {
-        /// CSV file with a header row and columns `score` and `label`.
+        /// CSV file with a header row and columns `score` and `label` (or `anomaly`, which is
+        /// used when present: ssad's score files, docs/formats.md).
         file: PathBuf,
         /// Also print the ROC curve (every distinct threshold; the first, +inf, prints as null).
         #[arg(long)]

@@ -137,7 +137,7 @@ pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
             if let Some(note) = set.note() {
                 eprintln!("{note}");
             }
-            let rows = study::result_rows(&set.current);
+            let rows = study::result_rows(&d.config()?, &set.current);
             let csv = csv.unwrap_or_else(|| dir.join("results.csv"));
             store::write_csv(&rows, &csv)?;
             println!("wrote {} rows to {}", rows.len(), csv.display());

@@ -124,7 +124,8 @@ pub struct ScoreArgs {
     #[arg(long)]
     pub images: Option<PathBuf>,
     /// Normal class for the AUCs: a class number, or a class (sub-folder) name
-    /// [default: the model's training class from run.json].
+    /// [default: the model's training class from run.json or model.json, when scoring the
+    /// dataset it was trained on].
     #[arg(long)]
     pub normal: Option<String>,
     #[command(flatten)]
@@ -132,7 +133,8 @@ pub struct ScoreArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 1024)]
     pub batch_size: usize,
-    /// CSV of per-image scores (index,label,score) [default: MODEL/scores-<dataset or folder>.csv].
+    /// CSV of per-image scores (index,path,label,group,anomaly,score; docs/formats.md)
+    /// [default: MODEL/scores-<dataset or folder>.csv].
     #[arg(long)]
     pub csv: Option<PathBuf>,
     /// No progress output (the table of AUCs is still printed).

@@ -373,7 +373,7 @@ pub fn build_report(
         "{} has no finished runs of its current config yet: run `ssad study run` first",
         study_root.display()
     );
-    let rows = result_rows(&records);
+    let rows = result_rows(&cfg, &records);
     let summary = summarize(&rows)?;
     let fig_dir = out.join("figures");
     let tab_dir = out.join("tables");

@@ -3,9 +3,8 @@
 //! [`StudyEvent`]s, which the CLI draws as bars and a library user may log or ignore.
 
 use super::config::{RunKey, StudyConfig};
-use super::store::{
-    now_unix, write_atomic, FailureRecord, PairRecord, RunRecord, StudyDir, TestbedResult,
-};
+use super::store::{now_unix, FailureRecord, PairRecord, RunRecord, StudyDir, TestbedResult};
+use crate::scores::{write_scores, ScoreRow};
 use crate::testbed::{self, Testbed, TestbedName};
 use anyhow::Context;
 use ssad_core::data::{self, DatasetName, Split};
@@ -502,9 +501,25 @@ fn run_one(
     let mut train_cfg = cfg.train.clone();
     train_cfg.seed = key.seed;
     let started = Instant::now();
-    let fit = detector.fit(train_set, aug.as_ref(), &train_cfg, on_epoch)?;
+    let mut epoch_log = Vec::with_capacity(train_cfg.epochs);
+    let fit = detector.fit(train_set, aug.as_ref(), &train_cfg, &mut |p| {
+        epoch_log.push(p.clone());
+        on_epoch(p)
+    })?;
     let train_seconds = started.elapsed().as_secs_f64();
     let id = key.id();
+    crate::epochs::write_epochs(&dir.epochs_path(key), &epoch_log)?;
+    let normal_name = train_set.class_names.get(key.normal).cloned();
+    detector.set_task(Some(ssad_core::TaskInfo {
+        dataset: Some(key.dataset),
+        images: None,
+        normal: Some(key.normal),
+        normal_name: normal_name.clone(),
+        augmentation: key.aug.clone(),
+        seed: key.seed,
+        run_id: Some(id.clone()),
+        ssad_version: env!("CARGO_PKG_VERSION").into(),
+    }));
     let mut results = Vec::new();
     for (name, tb) in testbeds {
         let t0 = Instant::now();
@@ -531,15 +546,30 @@ fn run_one(
             .collect();
         let scores_file = if cfg.save_scores {
             let rel = format!("scores/{id}.{name}.csv");
-            let mut text = String::from("index,group,anomaly,score\n");
-            for (i, (&g, s)) in tb.groups.iter().zip(&scores).enumerate() {
-                text.push_str(&format!(
-                    "{i},{},{},{s}\n",
-                    tb.group_names[g as usize],
-                    u8::from(g != tb.normal_group)
-                ));
-            }
-            write_atomic(&dir.root.join(&rel), text.as_bytes())?;
+            let rows: Vec<ScoreRow> = tb
+                .groups
+                .iter()
+                .zip(&scores)
+                .enumerate()
+                .map(|(index, (&g, &score))| {
+                    let group = tb.group_names[g as usize].clone();
+                    // The controlled testbed's normal group is `normal`: its images are of
+                    // the normal class, whose name is the label.
+                    let label = match (&normal_name, *name == TestbedName::Controlled) {
+                        (Some(n), true) if g == tb.normal_group => n.clone(),
+                        _ => group.clone(),
+                    };
+                    ScoreRow {
+                        index,
+                        path: String::new(),
+                        label,
+                        group,
+                        anomaly: Some(g != tb.normal_group),
+                        score,
+                    }
+                })
+                .collect();
+            write_scores(&dir.root.join(&rel), &rows)?;
             Some(rel)
         } else {
             None

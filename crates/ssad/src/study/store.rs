@@ -5,9 +5,13 @@
 //! Layout of a study folder:
 //! - `study.toml`: the resolved config (every shard checks it matches);
 //! - `runs/<run-id>.json`: one [`RunRecord`] per finished run;
+//! - `runs/<run-id>.epochs.jsonl`: its per-epoch training log ([`crate::epochs`]);
 //! - `failed/<run-id>.json`: the error of a failed run (removed when it later succeeds);
-//! - `models/<run-id>/`: weights + sidecar (when `save_models`);
-//! - `scores/<run-id>.<testbed>.csv`: test scores (when `save_scores`).
+//! - `models/<run-id>/`: weights + sidecar, which names the run's task (when `save_models`);
+//! - `scores/<run-id>.<testbed>.csv`: test scores in the [`crate::scores`] schema (when
+//!   `save_scores`).
+//!
+//! The files are described in `docs/formats.md`.
 
 use super::config::{RunKey, StudyConfig};
 use anyhow::Context;
@@ -209,6 +213,13 @@ impl StudyDir {
     /// Path of a run's record.
     pub fn record_path(&self, key: &RunKey) -> PathBuf {
         self.root.join("runs").join(format!("{}.json", key.id()))
+    }
+
+    /// Path of a run's per-epoch training log (`runs/<run-id>.epochs.jsonl`).
+    pub fn epochs_path(&self, key: &RunKey) -> PathBuf {
+        self.root
+            .join("runs")
+            .join(format!("{}.epochs.jsonl", key.id()))
     }
 
     /// Path of a run's failure note.
@@ -461,66 +472,157 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Opti
     }
 }
 
-/// One row of the study's results table (one run x testbed x anomaly group).
+/// Version of the results table ([`ResultRow`], `results.csv`, `study export`), written in
+/// its `format_version` column. Version 1 (no such column) had `f1` and `precision` for the
+/// top-k metrics and none of the columns added in 2 (`format_version`, `normal_name`,
+/// `pair_kind`, `aug_family`, `aug_params`, the model and training settings); readers of
+/// this table accept both (see `docs/formats.md`).
+pub const RESULTS_FORMAT_VERSION: u32 = 2;
+
+/// One row of the study's results table: one run x testbed x anomaly group, tidy (one value
+/// per column: the augmentation's family and parameters and the settings have their own).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResultRow {
+    /// [`RESULTS_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The run id.
+    pub run_id: String,
     /// Dataset.
     pub dataset: String,
     /// `wild` or `controlled`.
     pub testbed: String,
     /// Normal class index.
     pub normal: usize,
-    /// Anomaly group (class name, `rest`, or generator).
+    /// Normal class name (`0`..`9` for digits, `t-shirt`, `airplane`, ...).
+    pub normal_name: String,
+    /// `pair`: the normal class against one anomaly group (a class or a generator); `rest`:
+    /// the aggregate one-vs-rest row (every anomaly of the testbed pooled). Average AUCs
+    /// over one kind at a time.
+    pub pair_kind: String,
+    /// Anomaly group (class name, generator spec, or `rest`).
     pub anomaly: String,
     /// Seed.
     pub seed: u64,
     /// Augmentation spec.
     pub aug: String,
+    /// The augmentation's family: its step names joined by `+` (`cutout` for
+    /// `cutout(area=0.3)`, `geom+cutout` for `geom+cutout(area=0.1)`).
+    pub aug_family: String,
+    /// Its explicit parameters as `key=value` pairs joined by `,` (`area=0.3`); in a
+    /// composition each key is prefixed by its step (`cutout.area=0.1`); empty when none.
+    pub aug_params: String,
     /// Augmentation category (for colours).
     pub category: String,
+    /// Detector: the autoencoder kind (`convae`, `denseae`, `linearae`) or `geom`.
+    pub detector: String,
+    /// Width of the model (channels of the first layer).
+    pub width: usize,
+    /// Embedding (bottleneck) size of the model.
+    pub embedding: usize,
+    /// Training epochs.
+    pub epochs: usize,
+    /// Training batch size.
+    pub batch_size: usize,
+    /// Initial learning rate.
+    pub lr: f64,
+    /// Number format of training and scoring (`fp32` or `bf16`).
+    pub precision: String,
+    /// Engine CPU threads the run trained with (0: not recorded).
+    pub threads: usize,
     /// ROC AUC.
     pub auc: f64,
     /// Average precision.
     pub ap: f64,
-    /// Top-k F1.
-    pub f1: f64,
-    /// Top-k precision.
-    pub precision: f64,
+    /// F1 at the top-k cut with k = the number of anomalies (`f1` in format 1). At that cut
+    /// precision equals recall, so this equals `precision_at_k`; kept for continuity.
+    pub f1_at_k: f64,
+    /// Precision at the top-k cut, k = the number of anomalies (`precision` in format 1).
+    pub precision_at_k: f64,
     /// Normal test images.
     pub n_normal: usize,
     /// Anomalous test images.
     pub n_anomaly: usize,
     /// Training seconds of the run.
     pub train_seconds: f64,
-    /// The run id.
-    pub run_id: String,
 }
 
-/// Flattens records into the results table.
-pub fn result_rows(records: &[RunRecord]) -> Vec<ResultRow> {
+/// The family and parameters of an augmentation spec, as [`ResultRow::aug_family`] and
+/// [`ResultRow::aug_params`] write them; a spec that does not parse is its own family with
+/// no parameters.
+pub fn aug_family_params(spec: &str) -> (String, String) {
+    let Ok(parsed) = ssad_augment::parse(spec) else {
+        return (spec.to_string(), String::new());
+    };
+    let steps = parsed.steps();
+    let family: Vec<&str> = steps.iter().map(|s| s.name()).collect();
+    let mut params = Vec::new();
+    for s in steps {
+        for (k, v) in s.explicit_params() {
+            params.push(if steps.len() > 1 {
+                format!("{}.{k}={v}", s.name())
+            } else {
+                format!("{k}={v}")
+            });
+        }
+    }
+    (family.join("+"), params.join(","))
+}
+
+/// Flattens the records of the study `cfg` into the results table (the model and training
+/// settings come from `cfg`, which every record of the study's record set was run with).
+pub fn result_rows(cfg: &StudyConfig, records: &[RunRecord]) -> Vec<ResultRow> {
+    let (detector, width, embedding) = match cfg.detector {
+        ssad_core::DetectorKind::Autoencoder => (
+            cfg.model.kind.to_string(),
+            cfg.model.width,
+            cfg.model.embedding,
+        ),
+        ssad_core::DetectorKind::Geom => ("geom".to_string(), cfg.geom.width, cfg.geom.embedding),
+    };
     let mut rows = Vec::new();
     for r in records {
         let category = ssad_augment::parse(&r.key.aug)
             .map(|s| s.category().to_string())
             .unwrap_or_default();
+        let (aug_family, aug_params) = aug_family_params(&r.key.aug);
+        let normal_name = r
+            .key
+            .dataset
+            .class_names()
+            .get(r.key.normal)
+            .cloned()
+            .unwrap_or_else(|| r.key.normal.to_string());
         for t in &r.results {
             for p in &t.pairs {
                 rows.push(ResultRow {
+                    format_version: RESULTS_FORMAT_VERSION,
+                    run_id: r.run_id.clone(),
                     dataset: r.key.dataset.to_string(),
                     testbed: t.testbed.clone(),
                     normal: r.key.normal,
+                    normal_name: normal_name.clone(),
+                    pair_kind: if p.anomaly == "rest" { "rest" } else { "pair" }.into(),
                     anomaly: p.anomaly.clone(),
                     seed: r.key.seed,
                     aug: r.key.aug.clone(),
+                    aug_family: aug_family.clone(),
+                    aug_params: aug_params.clone(),
                     category: category.clone(),
+                    detector: detector.clone(),
+                    width,
+                    embedding,
+                    epochs: cfg.train.epochs,
+                    batch_size: cfg.train.batch_size,
+                    lr: cfg.train.lr,
+                    precision: r.precision.to_string(),
+                    threads: r.threads,
                     auc: p.auc,
                     ap: p.ap,
-                    f1: p.f1,
-                    precision: p.precision,
+                    f1_at_k: p.f1,
+                    precision_at_k: p.precision,
                     n_normal: p.n_normal,
                     n_anomaly: p.n_anomaly,
                     train_seconds: r.train_seconds,
-                    run_id: r.run_id.clone(),
                 });
             }
         }
@@ -546,14 +648,22 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
     use parquet::file::properties::WriterProperties;
     use parquet::file::writer::SerializedFileWriter;
     use std::sync::Arc;
+    // The same columns, in the same order, as the CSV of `write_csv` (a test checks it).
     let schema = Arc::new(parquet::schema::parser::parse_message_type(
         "message results {
+            REQUIRED INT64 format_version; REQUIRED BYTE_ARRAY run_id (UTF8);
             REQUIRED BYTE_ARRAY dataset (UTF8); REQUIRED BYTE_ARRAY testbed (UTF8);
-            REQUIRED INT64 normal; REQUIRED BYTE_ARRAY anomaly (UTF8); REQUIRED INT64 seed;
-            REQUIRED BYTE_ARRAY aug (UTF8); REQUIRED BYTE_ARRAY category (UTF8);
-            REQUIRED DOUBLE auc; REQUIRED DOUBLE ap; REQUIRED DOUBLE f1; REQUIRED DOUBLE precision;
+            REQUIRED INT64 normal; REQUIRED BYTE_ARRAY normal_name (UTF8);
+            REQUIRED BYTE_ARRAY pair_kind (UTF8); REQUIRED BYTE_ARRAY anomaly (UTF8);
+            REQUIRED INT64 seed; REQUIRED BYTE_ARRAY aug (UTF8);
+            REQUIRED BYTE_ARRAY aug_family (UTF8); REQUIRED BYTE_ARRAY aug_params (UTF8);
+            REQUIRED BYTE_ARRAY category (UTF8); REQUIRED BYTE_ARRAY detector (UTF8);
+            REQUIRED INT64 width; REQUIRED INT64 embedding; REQUIRED INT64 epochs;
+            REQUIRED INT64 batch_size; REQUIRED DOUBLE lr; REQUIRED BYTE_ARRAY precision (UTF8);
+            REQUIRED INT64 threads;
+            REQUIRED DOUBLE auc; REQUIRED DOUBLE ap; REQUIRED DOUBLE f1_at_k;
+            REQUIRED DOUBLE precision_at_k;
             REQUIRED INT64 n_normal; REQUIRED INT64 n_anomaly; REQUIRED DOUBLE train_seconds;
-            REQUIRED BYTE_ARRAY run_id (UTF8);
         }",
     )?);
     enum Col {
@@ -566,21 +676,34 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
     let i = |f: fn(&ResultRow) -> i64| Col::Int(rows.iter().map(f).collect());
     let d = |f: fn(&ResultRow) -> f64| Col::Dbl(rows.iter().map(f).collect());
     let columns = vec![
+        i(|r| i64::from(r.format_version)),
+        s(|r| &r.run_id),
         s(|r| &r.dataset),
         s(|r| &r.testbed),
         i(|r| r.normal as i64),
+        s(|r| &r.normal_name),
+        s(|r| &r.pair_kind),
         s(|r| &r.anomaly),
         i(|r| r.seed as i64),
         s(|r| &r.aug),
+        s(|r| &r.aug_family),
+        s(|r| &r.aug_params),
         s(|r| &r.category),
+        s(|r| &r.detector),
+        i(|r| r.width as i64),
+        i(|r| r.embedding as i64),
+        i(|r| r.epochs as i64),
+        i(|r| r.batch_size as i64),
+        d(|r| r.lr),
+        s(|r| &r.precision),
+        i(|r| r.threads as i64),
         d(|r| r.auc),
         d(|r| r.ap),
-        d(|r| r.f1),
-        d(|r| r.precision),
+        d(|r| r.f1_at_k),
+        d(|r| r.precision_at_k),
         i(|r| r.n_normal as i64),
         i(|r| r.n_anomaly as i64),
         d(|r| r.train_seconds),
-        s(|r| &r.run_id),
     ];
     let mut buf = Vec::new();
     {

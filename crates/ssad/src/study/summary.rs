@@ -232,7 +232,7 @@ pub fn summarize_study(
     dir: &crate::study::StudyDir,
     set: &crate::study::RecordSet,
 ) -> anyhow::Result<Option<StudySummary>> {
-    let rows = crate::study::result_rows(&set.current);
+    let rows = crate::study::result_rows(&dir.config()?, &set.current);
     if rows.is_empty() {
         return Ok(None);
     }

@@ -1,0 +1,83 @@
+//! The per-epoch training log, `epochs.jsonl`: one JSON object per line and epoch, as the
+//! detector reported it ([`EpochProgress`]): `{"epoch":1,"epochs":E,"loss":L,"lr":R,
+//! "seconds":S}` (1-based epoch, mean training loss, the learning rate of that epoch, its
+//! wall time). A study writes `runs/<run-id>.epochs.jsonl`, `ssad train` and `ssad fit` write
+//! `MODEL/epochs.jsonl` (documented in `docs/formats.md`).
+
+use anyhow::Context;
+use ssad_core::EpochProgress;
+use std::path::Path;
+
+/// File name of the log inside a model folder written by `ssad train`.
+pub const EPOCHS_FILE: &str = "epochs.jsonl";
+
+/// The log of `epochs` as JSON lines.
+pub fn epochs_jsonl(epochs: &[EpochProgress]) -> anyhow::Result<String> {
+    let mut out = String::new();
+    for e in epochs {
+        out.push_str(&serde_json::to_string(e)?);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Writes the log atomically.
+pub fn write_epochs(path: &Path, epochs: &[EpochProgress]) -> anyhow::Result<()> {
+    crate::study::store::write_atomic(path, epochs_jsonl(epochs)?.as_bytes())
+}
+
+/// Reads a log; errors name the file and line.
+pub fn read_epochs(path: &Path) -> anyhow::Result<Vec<EpochProgress>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read training log {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).with_context(|| {
+                format!(
+                    "{} line {}: expected {{\"epoch\", \"epochs\", \"loss\", \"lr\", \"seconds\"}}",
+                    path.display(),
+                    i + 1
+                )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_round_trip() {
+        let log = vec![
+            EpochProgress {
+                epoch: 1,
+                epochs: 2,
+                loss: 0.25,
+                lr: 1e-3,
+                seconds: 1.5,
+            },
+            EpochProgress {
+                epoch: 2,
+                epochs: 2,
+                loss: 0.125,
+                lr: 5e-4,
+                seconds: 1.25,
+            },
+        ];
+        let text = epochs_jsonl(&log).unwrap();
+        assert_eq!(
+            text.lines().next().unwrap(),
+            r#"{"epoch":1,"epochs":2,"loss":0.25,"lr":0.001,"seconds":1.5}"#
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("e.jsonl");
+        write_epochs(&f, &log).unwrap();
+        assert_eq!(read_epochs(&f).unwrap(), log);
+        std::fs::write(&f, "{\"epoch\":1}\n").unwrap();
+        let err = format!("{:#}", read_epochs(&f).unwrap_err());
+        assert!(err.contains("e.jsonl line 1"), "{err}");
+    }
+}
