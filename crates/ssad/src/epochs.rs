@@ -1,7 +1,7 @@
 //! The per-epoch training log, `epochs.jsonl`: one JSON object per line and epoch, as the
 //! detector reported it ([`EpochProgress`]): `{"epoch":1,"epochs":E,"loss":L,"lr":R,
 //! "seconds":S}` (1-based epoch, mean training loss, the learning rate of that epoch, its
-//! wall time). A study writes `runs/<run-id>.epochs.jsonl`, `ssad train` and `ssad fit` write
+//! wall time). A study writes `epochs/<run-id>.jsonl`, `ssad train` and `ssad fit` write
 //! `MODEL/epochs.jsonl` (documented in `docs/formats.md`).
 
 use anyhow::Context;

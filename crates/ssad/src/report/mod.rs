@@ -285,7 +285,26 @@ pub fn default_daes(
 }
 
 /// One-line answer of a slice: which augmentations help, hurt, and the best estimate.
+/// True when every augmentation's AUC equals vanilla's on every task of `t` (e.g. invert
+/// anomalies on MNIST, where every detector scores AUC 1.0): nothing to compare or plot.
+fn all_tie(t: &RelativeTable) -> bool {
+    !t.rows.is_empty() && t.rows.iter().all(|r| r.n > 0 && r.n_zeros == r.n)
+}
+
+/// The sentence that replaces a table or figure of `t` when [`all_tie`].
+fn tie_sentence(t: &RelativeTable) -> String {
+    let n = t.rows.iter().map(|r| r.n).max().unwrap_or(0);
+    format!(
+        "<strong>{}</strong> ({n} paired tasks): every augmentation ties with vanilla on every task \
+         (all relative AUCs are 0), so this testbed cannot tell them apart",
+        escape(&slice_title(&t.testbed, &t.anomaly))
+    )
+}
+
 fn answer_line(t: &RelativeTable, sweep_members: &[String]) -> String {
+    if all_tie(t) {
+        return tie_sentence(t);
+    }
     let n = t.rows.iter().map(|r| r.n).max().unwrap_or(0);
     let fmt = |r: &ssad_stats::relative::RelativeAucSummary| {
         format!(
@@ -508,6 +527,63 @@ impl Page {
     }
 }
 
+/// A small table of the answer: per testbed and anomaly kind (datasets pooled), the
+/// augmentation with the largest and the smallest relative-AUC estimate, with p-values.
+fn winner_table(
+    slices: &[(String, String)],
+    summary: &StudySummary,
+    sweep_members: &[String],
+) -> String {
+    let cell = |r: &ssad_stats::relative::RelativeAucSummary| {
+        format!(
+            "<code>{}</code> {:+.3} (p {}, {})",
+            escape(&r.aug),
+            r.pseudo_median,
+            figures::format_p(r.p_value),
+            r.verdict
+        )
+    };
+    let mut rows = String::new();
+    let rest = ("wild".to_string(), "rest".to_string());
+    let all = slices.iter().chain(std::iter::once(&rest));
+    for (t, a) in all {
+        let Some(table) = pooled(summary, t, a) else {
+            continue;
+        };
+        let main: Vec<_> = table
+            .rows
+            .iter()
+            .filter(|r| !sweep_members.contains(&r.aug))
+            .collect();
+        let (Some(best), Some(worst)) = (
+            main.iter()
+                .max_by(|x, y| x.pseudo_median.total_cmp(&y.pseudo_median)),
+            main.iter()
+                .min_by(|x, y| x.pseudo_median.total_cmp(&y.pseudo_median)),
+        ) else {
+            continue;
+        };
+        let (b, w) = if all_tie(table) {
+            ("all tie".to_string(), "all tie".to_string())
+        } else {
+            (cell(best), cell(worst))
+        };
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{b}</td><td>{w}</td></tr>",
+            escape(&slice_title(t, a)),
+            main.iter().map(|r| r.n).max().unwrap_or(0)
+        ));
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<table class=\"winners\"><thead><tr><th>testbed, anomalies</th><th>paired tasks</th>\
+         <th>best augmentation</th><th>worst augmentation</th></tr></thead><tbody>{rows}\
+         </tbody></table>\n"
+    )
+}
+
 /// The opening section: one line per testbed (which augmentations help or hurt) and the study's facts.
 fn section_answer(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
     let Ctx {
@@ -533,6 +609,7 @@ fn section_answer(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
         }
     }
     answer.push_str("</ul></div>\n");
+    answer.push_str(&winner_table(slices, summary, sweep_members));
     answer.push_str(&para(&format!(
         "Relative AUC = AUC of the detector trained with an augmentation minus the AUC of the vanilla autoencoder (no augmentation) on the same task; \
          tasks are paired over datasets ({datasets_text}), normal classes and seeds (and anomaly classes in the wild). \
@@ -632,6 +709,10 @@ fn section_forest(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
             page.notes.push(n);
             continue;
         };
+        if all_tie(table) {
+            body.push_str(&format!("<p class=\"note\">{}.</p>\n", tie_sentence(table)));
+            continue;
+        }
         let mut plot = ForestPlot {
             title: format!("Relative AUC — {}", slice_title(t, a)),
             subtitle: format!(

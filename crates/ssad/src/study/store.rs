@@ -5,7 +5,7 @@
 //! Layout of a study folder:
 //! - `study.toml`: the resolved config (every shard checks it matches);
 //! - `runs/<run-id>.json`: one [`RunRecord`] per finished run;
-//! - `runs/<run-id>.epochs.jsonl`: its per-epoch training log ([`crate::epochs`]);
+//! - `epochs/<run-id>.jsonl`: its per-epoch training log ([`crate::epochs`]);
 //! - `failed/<run-id>.json`: the error of a failed run (removed when it later succeeds);
 //! - `models/<run-id>/`: weights + sidecar, which names the run's task (when `save_models`);
 //! - `scores/<run-id>.<testbed>.csv`: test scores in the [`crate::scores`] schema (when
@@ -215,11 +215,10 @@ impl StudyDir {
         self.root.join("runs").join(format!("{}.json", key.id()))
     }
 
-    /// Path of a run's per-epoch training log (`runs/<run-id>.epochs.jsonl`).
+    /// Path of a run's per-epoch training log (`epochs/<run-id>.jsonl`: beside `runs/`, so
+    /// that `runs/` holds run records only).
     pub fn epochs_path(&self, key: &RunKey) -> PathBuf {
-        self.root
-            .join("runs")
-            .join(format!("{}.epochs.jsonl", key.id()))
+        self.root.join("epochs").join(format!("{}.jsonl", key.id()))
     }
 
     /// Path of a run's failure note.
