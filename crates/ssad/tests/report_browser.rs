@@ -122,11 +122,15 @@ fn tiny_study_report_has_every_figure_and_passes_in_chromium() {
     assert_eq!(count(FigureKind::Forest), 3);
     let page = std::fs::read_to_string(&o.index).unwrap();
     assert_eq!(
-        page.matches("every augmentation ties with vanilla on every task").count(),
+        page.matches("every augmentation ties with vanilla on every task")
+            .count(),
         2,
         "the invert testbed, as an answer line and in place of its figure"
     );
-    assert!(page.contains("<table class=\"winners\">"), "the winner table");
+    assert!(
+        page.contains("<table class=\"winners\">"),
+        "the winner table"
+    );
     assert_eq!(count(FigureKind::Sweep), 1);
     assert_eq!(count(FigureKind::Reconstruction), 1);
     assert_eq!(count(FigureKind::Histogram), 1);
