@@ -118,19 +118,46 @@ pub struct Throughput {
 }
 
 /// CPU time (user + system) used so far by this process, all threads, in seconds.
+pub fn process_cpu_seconds() -> f64 {
+    rusage_seconds(libc::RUSAGE_SELF)
+}
+
+/// CPU time (user + system) of this process's finished child processes, in seconds.
+fn children_cpu_seconds() -> f64 {
+    rusage_seconds(libc::RUSAGE_CHILDREN)
+}
+
+/// User + system CPU seconds of `who` (`RUSAGE_SELF` or `RUSAGE_CHILDREN`).
 ///
 /// std has no CPU clock, hence the direct `getrusage` call.
-pub fn process_cpu_seconds() -> f64 {
+fn rusage_seconds(who: libc::c_int) -> f64 {
     // SAFETY: getrusage only writes into the zero-initialised struct we pass.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+        if libc::getrusage(who, &mut usage) != 0 {
             return f64::NAN;
         }
         usage
     };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
     secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// Runs `f` on `jobs` threads at once and collects what each returned (the first error, if any).
+fn at_once<T: Send>(
+    jobs: usize,
+    f: impl Fn() -> anyhow::Result<T> + Sync,
+) -> anyhow::Result<Vec<T>> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..jobs).map(|_| s.spawn(&f)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a benchmark thread panicked"))?
+            })
+            .collect()
+    })
 }
 
 /// Steps per second of wall time and of CPU time, and the number of timed steps.
@@ -227,18 +254,7 @@ pub fn measure_jobs(
         return measure(case, device);
     }
     let (cpu0, t0) = (process_cpu_seconds(), Instant::now());
-    let each: Vec<Throughput> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..jobs)
-            .map(|_| s.spawn(|| measure(case, device)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .map_err(|_| anyhow::anyhow!("a benchmark thread panicked"))?
-            })
-            .collect::<anyhow::Result<Vec<_>>>()
-    })?;
+    let each = at_once(jobs, || measure(case, device))?;
     Ok(summed(
         &each,
         t0.elapsed().as_secs_f64(),
@@ -551,17 +567,8 @@ fn run_torch_jobs(
         return run_torch_bench(python, script, case, opts.device);
     }
     let (cpu0, t0) = (children_cpu_seconds(), Instant::now());
-    let each: Vec<TorchResult> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..opts.jobs)
-            .map(|_| s.spawn(|| run_torch_bench(python, script, case, opts.device)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .map_err(|_| anyhow::anyhow!("a benchmark thread panicked"))?
-            })
-            .collect::<anyhow::Result<Vec<_>>>()
+    let each = at_once(opts.jobs, || {
+        run_torch_bench(python, script, case, opts.device)
     })?;
     let rates: Vec<Throughput> = each.iter().map(|r| r.rates.clone()).collect();
     Ok(TorchResult {
@@ -572,20 +579,6 @@ fn run_torch_jobs(
             children_cpu_seconds() - cpu0,
         ),
     })
-}
-
-/// CPU time (user + system) of this process's finished child processes, in seconds.
-fn children_cpu_seconds() -> f64 {
-    // SAFETY: getrusage only writes into the zero-initialised struct we pass.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) != 0 {
-            return f64::NAN;
-        }
-        usage
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 fn run_torch_bench(

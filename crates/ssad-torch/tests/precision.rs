@@ -9,6 +9,8 @@ use ssad_torch::{AutoencoderDetector, Device};
 
 #[path = "../../../tests/common/data_dir.rs"]
 mod data_dir;
+#[path = "../../../tests/common/mann_whitney.rs"]
+mod mann_whitney;
 
 /// The first `n` images of class `class`.
 fn class_subset(set: &ImageSet, class: u16, n: usize) -> ImageSet {
@@ -16,21 +18,10 @@ fn class_subset(set: &ImageSet, class: u16, n: usize) -> ImageSet {
     set.select(&idx)
 }
 
-/// Mann-Whitney AUC of `anomalous` scores above `normal` ones.
+/// ROC AUC of `anomalous` scores above `normal` ones (the shared Mann-Whitney count).
 fn auc(normal: &[f32], anomalous: &[f32]) -> f64 {
-    let mut wins = 0.0;
-    for a in anomalous {
-        for n in normal {
-            wins += if a > n {
-                1.0
-            } else if a == n {
-                0.5
-            } else {
-                0.0
-            };
-        }
-    }
-    wins / (normal.len() * anomalous.len()) as f64
+    let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+    mann_whitney::mann_whitney_auc(&f(normal), &f(anomalous))
 }
 
 #[test]

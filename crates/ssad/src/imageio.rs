@@ -22,10 +22,25 @@ pub fn to_rgb(image: &[f32], shape: ImageShape, scale: u32) -> image::RgbImage {
     })
 }
 
-/// Writes a grid of images (`rows[r][c]`, all of `shape`) as one PNG, each cell upscaled by
-/// `scale` and separated by a 2-pixel white border. Rows may have different lengths.
+/// Writes a grid PNG: one row of images per entry of `rows`, each image upscaled `scale`
+/// times, 2-pixel white gaps.
 pub fn save_grid(
     rows: &[Vec<&[f32]>],
+    shape: ImageShape,
+    scale: u32,
+    path: &Path,
+) -> anyhow::Result<()> {
+    save_labeled_grid(rows, &[], shape, scale, path)
+}
+
+/// Pixels per character of a row label (12 px DejaVu Sans averages ~7 px per character).
+const LABEL_CHAR_PX: u32 = 7;
+
+/// [`save_grid`] with a text label left of each row (`labels[r]` for row `r`; no label column
+/// when `labels` is empty), drawn in the figures' embedded font.
+pub fn save_labeled_grid(
+    rows: &[Vec<&[f32]>],
+    labels: &[String],
     shape: ImageShape,
     scale: u32,
     path: &Path,
@@ -34,21 +49,41 @@ pub fn save_grid(
     let (ch, cw) = (shape.height as u32 * scale, shape.width as u32 * scale);
     let ncols = rows.iter().map(|r| r.len()).max().unwrap_or(0) as u32;
     let nrows = rows.len() as u32;
-    let mut canvas = image::RgbImage::from_pixel(
-        gap + ncols * (cw + gap),
-        gap + nrows * (ch + gap),
-        image::Rgb([255, 255, 255]),
-    );
+    let margin = labels
+        .iter()
+        .map(|l| l.chars().count() as u32 * LABEL_CHAR_PX + 12)
+        .max()
+        .unwrap_or(0);
+    let (width, height) = (margin + gap + ncols * (cw + gap), gap + nrows * (ch + gap));
+    let mut canvas = image::RgbImage::from_pixel(width, height, image::Rgb([255, 255, 255]));
     for (r, row) in rows.iter().enumerate() {
         for (c, img) in row.iter().enumerate() {
             let tile = to_rgb(img, shape, scale);
             image::imageops::replace(
                 &mut canvas,
                 &tile,
-                (gap + c as u32 * (cw + gap)) as i64,
+                (margin + gap + c as u32 * (cw + gap)) as i64,
                 (gap + r as u32 * (ch + gap)) as i64,
             );
         }
+    }
+    if !labels.is_empty() {
+        use plotters::prelude::*;
+        crate::figure::ensure_font();
+        let mut buf = canvas.into_raw();
+        {
+            let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+            let style = crate::figure::text(12.0).color(&BLACK);
+            for (r, label) in labels.iter().enumerate().take(rows.len()) {
+                let y = (gap + r as u32 * (ch + gap) + ch / 2) as i32 - 6;
+                root.draw_text(label, &style, (4, y))
+                    .map_err(|e| anyhow::anyhow!("cannot draw row label '{label}': {e}"))?;
+            }
+            root.present()
+                .map_err(|e| anyhow::anyhow!("cannot draw row labels: {e}"))?;
+        }
+        canvas = image::RgbImage::from_raw(width, height, buf)
+            .context("internal error: row-label buffer has the wrong size")?;
     }
     save_png(&image::DynamicImage::ImageRgb8(canvas), path)
 }
@@ -142,7 +177,8 @@ pub fn save_augment_preview(
                 .collect()
         })
         .collect();
-    save_grid(&rows, set.shape, opts.scale, out)?;
+    let labels: Vec<String> = specs.iter().map(|s| s.to_string()).collect();
+    save_labeled_grid(&rows, &labels, set.shape, opts.scale, out)?;
     Ok(PreviewImage {
         index,
         class_name: set
@@ -328,5 +364,42 @@ mod npy_tests {
         assert_eq!(b.image(1), &want[..]);
         let e = augmented_images(&set, &aug, 0, 0, 5, None).unwrap_err();
         assert!(e.to_string().contains("first image 5"), "{e}");
+    }
+
+    #[test]
+    fn preview_rows_are_labelled_with_their_augmentation() {
+        let shape = ImageShape::new(1, 32, 32);
+        let set = ssad_core::ImageSet {
+            shape,
+            pixels: vec![200; 1024],
+            labels: vec![0],
+            class_names: vec!["0".into()],
+        };
+        let specs = ssad_augment::parse_list("none,cutout(area=0.2)").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("preview.png");
+        let opts = PreviewOptions {
+            class: None,
+            index: 0,
+            samples: 2,
+            seed: 0,
+            scale: 1,
+        };
+        save_augment_preview(&set, &specs, &opts, &out).unwrap();
+        let img = image::open(&out).unwrap().to_rgb8();
+        let longest = specs.iter().map(|s| s.to_string().len()).max().unwrap() as u32;
+        let margin = longest * LABEL_CHAR_PX + 12;
+        // Label column, then 3 cells (original + 2 draws) of 32 px with 2 px gaps.
+        assert_eq!(img.width(), margin + 2 + 3 * (32 + 2));
+        for r in 0..2u32 {
+            let top = 2 + r * 34;
+            let inked = (top..top + 32)
+                .flat_map(|y| (0..margin).map(move |x| (x, y)))
+                .filter(|&(x, y)| img.get_pixel(x, y).0[0] < 128)
+                .count();
+            assert!(inked > 20, "row {r}: no label drawn ({inked} dark pixels)");
+        }
+        // The cells are where they were, shifted by the label column: the original's grey.
+        assert_eq!(img.get_pixel(margin + 2 + 16, 2 + 16).0, [200, 200, 200]);
     }
 }
