@@ -306,12 +306,19 @@ fn answer_line(t: &RelativeTable, sweep_members: &[String]) -> String {
         return tie_sentence(t);
     }
     let n = t.rows.iter().map(|r| r.n).max().unwrap_or(0);
+    // Sweep points are drawn in the sweep figure, not in the forest plot this line sits
+    // above: they are marked so, so every augmentation named here is in a figure.
     let fmt = |r: &ssad_stats::relative::RelativeAucSummary| {
         format!(
-            "<code>{}</code> ({:+.3}, {})",
+            "<code>{}</code> ({:+.3}, {}{})",
             escape(&r.aug),
             r.pseudo_median,
-            figures::format_p(r.p_value)
+            figures::format_p(r.p_value),
+            if sweep_members.contains(&r.aug) {
+                "; a sweep point, in the sweep figure"
+            } else {
+                ""
+            }
         )
     };
     let mut s = format!(
@@ -1124,6 +1131,76 @@ fn section_tables(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A relative-AUC row of `aug` over 10 tasks, none of them tied.
+    fn row(
+        aug: &str,
+        estimate: f64,
+        p: f64,
+        verdict: Verdict,
+    ) -> ssad_stats::relative::RelativeAucSummary {
+        ssad_stats::relative::RelativeAucSummary {
+            aug: aug.into(),
+            n: 10,
+            n_unpaired: 0,
+            n_zeros: 0,
+            mean: estimate,
+            pseudo_median: estimate,
+            conf_int: None,
+            conf_level: 0.95,
+            p_value: Some(p),
+            statistic: 0.0,
+            method: None,
+            verdict,
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn answer_lines_mark_sweep_points_and_turn_ties_into_a_sentence() {
+        let mut t = RelativeTable {
+            testbed: "controlled".into(),
+            anomaly: "cutout".into(),
+            dataset: "all".into(),
+            rows: vec![
+                row("cutout(area=0.3)", 0.05, 0.001, Verdict::Helps),
+                row("rotate", -0.02, 0.99, Verdict::Hurts),
+            ],
+        };
+        let sweep = vec!["cutout(area=0.3)".to_string()];
+        let line = answer_line(&t, &sweep);
+        assert_eq!(
+            line.matches("; a sweep point, in the sweep figure").count(),
+            1,
+            "{line}"
+        );
+        assert!(
+            line.contains("<code>cutout(area=0.3)</code> (+0.050, "),
+            "{line}"
+        );
+        let table = winner_table(
+            &[("controlled".into(), "cutout".into())],
+            &StudySummary {
+                relative: vec![t.clone()],
+                auc_means: vec![],
+            },
+            &sweep,
+        );
+        // The winner table names only augmentations of the forest plot (not sweep points).
+        assert!(
+            table.contains("<code>rotate</code>") && !table.contains("area=0.3"),
+            "{table}"
+        );
+        for r in &mut t.rows {
+            r.n_zeros = r.n;
+            r.pseudo_median = 0.0;
+        }
+        let line = answer_line(&t, &sweep);
+        assert!(
+            line.contains("every augmentation ties with vanilla"),
+            "{line}"
+        );
+    }
 
     #[test]
     fn sweep_families_read_values_and_param() {
