@@ -215,7 +215,7 @@ impl AutoencoderDetector {
         // Score in the precision the model was trained in, where this machine supports it.
         if let Some(p) = sidecar.training.as_ref().map(|t| t.train.precision) {
             if crate::check_precision(p, device).is_ok() {
-                det.net.compute.bf16 = p == ssad_core::Precision::Bf16;
+                det.net.compute.set_precision(p);
             }
         }
         det.training = sidecar.training;
@@ -376,7 +376,7 @@ impl Detector for AutoencoderDetector {
             self.net = Network::build(&self.vs.root(), &self.config, self.shape);
             self.net.compute.channels_last = crate::default_channels_last(device);
         }
-        self.net.compute.bf16 = cfg.precision == ssad_core::Precision::Bf16;
+        self.net.compute.set_precision(cfg.precision);
         self.net.reset(cfg.seed);
         self.training = None;
         self.task = None;
@@ -469,7 +469,7 @@ impl Detector for AutoencoderDetector {
 
     fn set_precision(&mut self, precision: Precision) -> anyhow::Result<()> {
         crate::check_precision(precision, self.device)?;
-        self.net.compute.bf16 = precision == Precision::Bf16;
+        self.net.compute.set_precision(precision);
         Ok(())
     }
 }

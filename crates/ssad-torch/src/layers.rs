@@ -31,10 +31,17 @@ pub struct Compute {
 impl Compute {
     /// `precision` with the given activation layout.
     pub fn new(precision: ssad_core::Precision, channels_last: bool) -> Self {
-        Self {
-            bf16: precision == ssad_core::Precision::Bf16,
+        let mut c = Self {
+            bf16: false,
             channels_last,
-        }
+        };
+        c.set_precision(precision);
+        c
+    }
+
+    /// Computes in `precision` from now on (the layout stays).
+    pub fn set_precision(&mut self, precision: ssad_core::Precision) {
+        self.bf16 = precision == ssad_core::Precision::Bf16;
     }
 
     /// The precision this computes in.

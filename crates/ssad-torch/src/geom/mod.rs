@@ -662,7 +662,7 @@ impl Detector for GeomDetector {
 
     fn set_precision(&mut self, precision: ssad_core::Precision) -> anyhow::Result<()> {
         crate::check_precision(precision, self.device)?;
-        self.compute.bf16 = precision == ssad_core::Precision::Bf16;
+        self.compute.set_precision(precision);
         if let Some(b) = self.built.as_mut() {
             b.net.compute = self.compute;
         }

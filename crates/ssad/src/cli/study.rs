@@ -80,7 +80,7 @@ pub struct RunArgs {
     /// each with one engine thread, or cores / --threads runs; on a GPU 4 runs sharing it).
     /// Results do not depend on it (only on seed and thread count).
     #[arg(long, default_value = "1")]
-    pub jobs: Jobs,
+    pub jobs: study::Jobs,
     /// When --out holds a study with other settings: make this config the folder's study
     /// (the old config is kept as study.<time>.toml; no record is deleted; records of the old
     /// config are left out of every table until rerun).
@@ -193,7 +193,7 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
             None
         };
         let pending = study::pending_runs(&cfg, existing.as_ref(), shard)?;
-        let jobs = a.jobs.resolve(&cfg.train);
+        let jobs = a.jobs.resolve(&cfg.train, &FACTORY);
         eprintln!(
             "planning '{}' ({} runs in {}): timing a warm-up of its model...",
             cfg.name,
@@ -211,7 +211,7 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
     } else {
         StudyDir::create(&a.out, &cfg)?
     };
-    let jobs = a.jobs.resolve(&cfg.train);
+    let jobs = a.jobs.resolve(&cfg.train, &FACTORY);
     let opts = RunOptions {
         data_dir: a.data.resolve(),
         shard,
@@ -258,46 +258,4 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// `--jobs`: a number of concurrent runs, or `auto`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Jobs {
-    /// Chosen from the device and the thread setting.
-    Auto,
-    /// This many.
-    Count(usize),
-}
-
-impl std::str::FromStr for Jobs {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> anyhow::Result<Self> {
-        if s.trim().eq_ignore_ascii_case("auto") {
-            return Ok(Jobs::Auto);
-        }
-        match s.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(Jobs::Count(n)),
-            _ => anyhow::bail!("--jobs '{s}': expected a number >= 1 or auto"),
-        }
-    }
-}
-
-impl Jobs {
-    /// The number of concurrent runs for training settings `train`.
-    pub fn resolve(self, train: &ssad_core::TrainConfig) -> usize {
-        match self {
-            Jobs::Count(n) => n,
-            Jobs::Auto => {
-                let on_gpu = ssad_core::DetectorFactory::resolve_device(&FACTORY, train.device)
-                    .is_ok_and(|d| d != ssad_core::Device::Cpu);
-                if on_gpu {
-                    // One ConvAE at batch 1024 on 32x32 images leaves a large GPU mostly idle.
-                    4
-                } else {
-                    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                    (cores / train.threads.max(1)).max(1)
-                }
-            }
-        }
-    }
 }

@@ -11,8 +11,8 @@ pub mod summary;
 pub use config::{expand_sweep, RunKey, StudyConfig, PRESETS};
 pub use plan::{plan, Plan};
 pub use runner::{
-    pending_runs, run_study, shard_runs, status, threads_per_job, RunOptions, RunOutcome, Shard,
-    StudyEvent, StudyStatus,
+    pending_runs, run_study, shard_runs, status, threads_per_job, Jobs, RunOptions, RunOutcome,
+    Shard, StudyEvent, StudyStatus,
 };
 pub use store::{result_rows, LeftOut, RecordSet, ResultRow, RunRecord, StudyDir};
 pub use summary::{summarize, StudySummary};

@@ -80,6 +80,51 @@ pub fn threads_per_job(configured: usize, jobs: usize) -> usize {
     (cores / jobs.max(1)).max(1)
 }
 
+/// How many runs to train at once (`--jobs`): a number, or `auto` (one per core on a CPU, or
+/// cores / configured threads; 4 sharing a GPU).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Jobs {
+    /// Chosen from the device and the thread setting.
+    Auto,
+    /// This many.
+    Count(usize),
+}
+
+impl std::str::FromStr for Jobs {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        if s.trim().eq_ignore_ascii_case("auto") {
+            return Ok(Jobs::Auto);
+        }
+        match s.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(Jobs::Count(n)),
+            _ => anyhow::bail!("--jobs '{s}': expected a number >= 1 or auto"),
+        }
+    }
+}
+
+impl Jobs {
+    /// The number of concurrent runs for training settings `train` on the devices `factory`
+    /// sees.
+    pub fn resolve(self, train: &ssad_core::TrainConfig, factory: &dyn DetectorFactory) -> usize {
+        match self {
+            Jobs::Count(n) => n,
+            Jobs::Auto => {
+                let on_gpu = factory
+                    .resolve_device(train.device)
+                    .is_ok_and(|d| d != ssad_core::Device::Cpu);
+                if on_gpu {
+                    // One ConvAE at batch 1024 on 32x32 images leaves a large GPU mostly idle.
+                    4
+                } else {
+                    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                    (cores / train.threads.max(1)).max(1)
+                }
+            }
+        }
+    }
+}
+
 /// What [`run_study`] reports while it works, in this order: one `Planned`, then per pending
 /// run a `RunStarted`, its `Epoch`s and a `RunFinished` or `RunFailed`.
 #[derive(Debug)]
