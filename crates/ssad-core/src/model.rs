@@ -15,7 +15,8 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
-    /// Convolutional autoencoder (4 strided conv blocks each way); needs 32x32 inputs.
+    /// Convolutional autoencoder (strided conv blocks each way, see [`ConvLayout`]); needs
+    /// square inputs whose side the layout's strides divide (32, 64, 128, 256, ...).
     #[default]
     ConvAe,
     /// Fully connected autoencoder: flatten -> 2H -> H -> 2H -> out.
@@ -65,17 +66,92 @@ pub const MAX_WIDTH: usize = 1 << 16;
 /// Largest accepted embedding size H (likewise).
 pub const MAX_EMBEDDING: usize = 1 << 20;
 
+/// The convolution layout of a ConvAE: the reference code (Yoo et al.) picks it by kernel size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConvLayout {
+    /// Kernel 3, stride 2, padding 1 (transposed: output padding 1): each block halves the
+    /// side. By default one block per halving down to 2x2 (4 blocks at 32, 5 at 64, 7 at 256),
+    /// the reference layout of MNIST, CIFAR-10 and SVHN.
+    #[default]
+    Stride2,
+    /// Kernel 5, stride 4, padding 2 (transposed: output padding 3): each block divides the
+    /// side by 4; 3 blocks by default (256 -> 64 -> 16 -> 4), the reference code's MVTec AD
+    /// layout.
+    Mvtec,
+}
+
+impl ConvLayout {
+    /// Kernel side of every convolution.
+    pub fn kernel(self) -> usize {
+        match self {
+            ConvLayout::Stride2 => 3,
+            ConvLayout::Mvtec => 5,
+        }
+    }
+
+    /// Stride of every convolution (the factor each block shrinks or grows the side by).
+    pub fn stride(self) -> usize {
+        match self {
+            ConvLayout::Stride2 => 2,
+            ConvLayout::Mvtec => 4,
+        }
+    }
+
+    /// Zero padding of every convolution (`kernel / 2`).
+    pub fn padding(self) -> usize {
+        self.kernel() / 2
+    }
+
+    /// Output padding of the transposed convolutions (`stride - 1`), so each decoder block
+    /// multiplies the side by exactly `stride`.
+    pub fn output_padding(self) -> usize {
+        self.stride() - 1
+    }
+
+    /// The name in configs (`stride2`, `mvtec`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvLayout::Stride2 => "stride2",
+            ConvLayout::Mvtec => "mvtec",
+        }
+    }
+}
+
+impl FromStr for ConvLayout {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "stride2" | "reference" => Ok(ConvLayout::Stride2),
+            "mvtec" | "stride4" => Ok(ConvLayout::Mvtec),
+            _ => anyhow::bail!("unknown ConvAE layout '{s}': expected stride2 or mvtec"),
+        }
+    }
+}
+
+fn is_default_layout(l: &ConvLayout) -> bool {
+    *l == ConvLayout::Stride2
+}
+
 /// Architecture of an autoencoder detector (serialised into the model's JSON sidecar).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
     /// Model family.
     pub kind: ModelKind,
-    /// ConvAE base width F (channels of the first conv block; the others use 2F, 4F, 8F).
+    /// ConvAE base width F (channels of the first conv block; block `i` has `F * 2^i`).
     /// Unused by DenseAE and LinearAE.
     pub width: usize,
     /// Embedding (bottleneck) size H.
     pub embedding: usize,
+    /// ConvAE convolution layout (`stride2`, the default, or `mvtec`).
+    #[serde(skip_serializing_if = "is_default_layout")]
+    pub layout: ConvLayout,
+    /// ConvAE blocks each way; `None` = the layout's default for the image size (see
+    /// [`ConvLayout`]). Left out of files when `None`, so older models and studies keep their
+    /// form and hashes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<usize>,
 }
 
 impl Default for ModelConfig {
@@ -84,8 +160,24 @@ impl Default for ModelConfig {
             kind: ModelKind::ConvAe,
             width: 64,
             embedding: 256,
+            layout: ConvLayout::Stride2,
+            blocks: None,
         }
     }
+}
+
+/// The geometry a ConvAE takes on images of one size: blocks, the side of the smallest
+/// feature map, and the channels of each block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvPlan {
+    /// The layout.
+    pub layout: ConvLayout,
+    /// Blocks each way.
+    pub blocks: usize,
+    /// Side of the encoder's last feature map (the decoder's first).
+    pub bottom: usize,
+    /// Output channels of encoder block `i`: `F * 2^i`.
+    pub channels: Vec<usize>,
 }
 
 impl ModelConfig {
@@ -115,12 +207,65 @@ impl ModelConfig {
         );
         if self.kind == ModelKind::ConvAe {
             anyhow::ensure!(self.width >= 1, "ConvAE width F must be at least 1, got 0");
-            anyhow::ensure!(
-                shape.height == 32 && shape.width == 32,
-                "ConvAE needs C x 32 x 32 images, got {shape} (resize the data to 32x32)"
-            );
+            self.conv_plan(shape)?;
         }
         Ok(())
+    }
+
+    /// The ConvAE geometry on images of `shape`: `blocks` (or the layout's default) blocks
+    /// of stride `s`, so the side must be a multiple of `s^blocks`. The error names the size
+    /// and the sizes that work.
+    pub fn conv_plan(&self, shape: ImageShape) -> anyhow::Result<ConvPlan> {
+        let side = shape.height;
+        anyhow::ensure!(
+            shape.height == shape.width,
+            "ConvAE needs square images, got {shape} (resize the data, e.g. --size 64)"
+        );
+        let stride = self.layout.stride();
+        let blocks = match self.blocks {
+            Some(b) => b,
+            None => match self.layout {
+                // One block per halving down to 2x2 (32 -> 4, 64 -> 5, 256 -> 7), for sides
+                // that are powers of two; other sides need an explicit block count.
+                ConvLayout::Stride2 => {
+                    anyhow::ensure!(
+                        side >= 4 && side.is_power_of_two(),
+                        "ConvAE needs C x 32 x 32 images (or 64, 128, 256: a power of two), got \
+                         {shape}: resize the data (--size) or set model.blocks"
+                    );
+                    side.trailing_zeros() as usize - 1
+                }
+                ConvLayout::Mvtec => 3,
+            },
+        };
+        anyhow::ensure!(
+            (1..=12).contains(&blocks),
+            "ConvAE blocks must be in 1..=12, got {blocks} for {shape} images with the {} layout \
+             (sides that work: 32, 64, 128, 256 with stride2; 64, 128, 256 with mvtec)",
+            self.layout.name()
+        );
+        let factor = stride.checked_pow(blocks as u32).unwrap_or(usize::MAX);
+        anyhow::ensure!(
+            side >= factor && side % factor == 0,
+            "ConvAE with the {} layout and {blocks} blocks needs a side that is a multiple of \
+             {factor}, got {shape} (sides that work: 32, 64, 128, 256 with stride2; 64, 128, 256 \
+             with mvtec; or set model.blocks)",
+            self.layout.name()
+        );
+        anyhow::ensure!(
+            self.width
+                .checked_shl(blocks as u32 - 1)
+                .is_some_and(|w| w <= MAX_WIDTH << 3),
+            "ConvAE width F = {} with {blocks} blocks makes more than {} channels",
+            self.width,
+            MAX_WIDTH << 3
+        );
+        Ok(ConvPlan {
+            layout: self.layout,
+            blocks,
+            bottom: side / factor,
+            channels: (0..blocks).map(|i| self.width << i).collect(),
+        })
     }
 
     /// Number of trainable parameters (weights, biases, BatchNorm scale and shift) of this
@@ -133,21 +278,25 @@ impl ModelConfig {
         let linear = |i: usize, o: usize| i * o + o;
         match self.kind {
             ModelKind::ConvAe => {
-                let f = self.width;
-                let conv = |i: usize, o: usize| i * o * 9 + o;
+                let Ok(plan) = self.conv_plan(shape) else {
+                    return 0;
+                };
+                let k = self.layout.kernel();
+                let conv = |i: usize, o: usize| i * o * k * k + o;
                 let bn = |o: usize| 2 * o;
                 let block = |i: usize, o: usize| conv(i, o) + bn(o);
-                let encoder = block(c, f)
-                    + block(f, 2 * f)
-                    + block(2 * f, 4 * f)
-                    + block(4 * f, 8 * f)
-                    + linear(8 * f * 4, h);
-                let decoder = linear(h, 8 * f * 4)
-                    + bn(8 * f * 4)
-                    + block(8 * f, 4 * f)
-                    + block(4 * f, 2 * f)
-                    + block(2 * f, f)
-                    + conv(f, c);
+                let mut chans = vec![c];
+                chans.extend(&plan.channels);
+                let top = *chans.last().unwrap() * plan.bottom * plan.bottom;
+                let n = plan.blocks;
+                let encoder: usize =
+                    (0..n).map(|i| block(chans[i], chans[i + 1])).sum::<usize>() + linear(top, h);
+                let decoder: usize = linear(h, top)
+                    + bn(top)
+                    + (0..n - 1)
+                        .map(|i| block(chans[n - i], chans[n - i - 1]))
+                        .sum::<usize>()
+                    + conv(chans[1], c);
                 encoder + decoder
             }
             ModelKind::DenseAe => {
@@ -161,7 +310,16 @@ impl ModelConfig {
 impl fmt::Display for ModelConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            ModelKind::ConvAe => write!(f, "convae (F={}, H={})", self.width, self.embedding),
+            ModelKind::ConvAe => {
+                write!(f, "convae (F={}, H={}", self.width, self.embedding)?;
+                if self.layout != ConvLayout::Stride2 {
+                    write!(f, ", layout {}", self.layout.name())?;
+                }
+                if let Some(b) = self.blocks {
+                    write!(f, ", {b} blocks")?;
+                }
+                f.write_str(")")
+            }
             k => write!(f, "{k} (H={})", self.embedding),
         }
     }
@@ -541,11 +699,77 @@ mod tests {
     }
 
     #[test]
-    fn convae_rejects_non_32_images() {
+    fn convae_parameter_counts_match_pytorch() {
+        // (C, F, H, side, layout, blocks, count): printed by
+        // `~/.cache/ssad/venv-torch-2.13.0/bin/python scripts/references/convae_parameter_counts.py`
+        // (the PyTorch modules of crates/ssad-torch/python/bench_train_torch.py).
+        let table = [
+            (3, 64, 256, 32, "stride2", None, 4_159_235),
+            (1, 64, 256, 32, "stride2", None, 4_156_929),
+            (3, 16, 64, 64, "stride2", None, 920_643),
+            (3, 16, 64, 128, "stride2", None, 3_416_387),
+            (3, 8, 64, 256, "stride2", None, 3_418_307),
+            (1, 16, 64, 64, "stride2", Some(3), 583_489),
+            (3, 64, 256, 256, "mvtec", None, 4_169_219),
+            (3, 16, 64, 64, "mvtec", None, 139_331),
+            (1, 32, 128, 128, "mvtec", Some(2), 1_165_377),
+        ];
+        for (c, f, h, side, layout, blocks, want) in table {
+            let cfg = ModelConfig {
+                width: f,
+                embedding: h,
+                layout: layout.parse().unwrap(),
+                blocks,
+                ..ModelConfig::default()
+            };
+            let shape = ImageShape::new(c, side, side);
+            cfg.validate(shape).unwrap();
+            assert_eq!(cfg.parameter_count(shape), want, "{cfg} on {shape}");
+        }
+        // Default block counts: one per halving down to 2x2, or 3 for the MVTec layout.
+        let plan = |side, layout: &str| {
+            let cfg = ModelConfig {
+                layout: layout.parse().unwrap(),
+                ..ModelConfig::default()
+            };
+            let p = cfg.conv_plan(ImageShape::new(3, side, side)).unwrap();
+            (p.blocks, p.bottom)
+        };
+        assert_eq!(plan(32, "stride2"), (4, 2));
+        assert_eq!(plan(64, "stride2"), (5, 2));
+        assert_eq!(plan(256, "stride2"), (7, 2));
+        assert_eq!(plan(256, "mvtec"), (3, 4));
+        assert_eq!(plan(64, "mvtec"), (3, 1));
+        // The layout round-trips through TOML/JSON and is left out when it is the default.
+        let cfg = ModelConfig {
+            layout: ConvLayout::Mvtec,
+            blocks: Some(2),
+            ..ModelConfig::default()
+        };
+        let json = serde_json::to_string(&cfg).unwrap();
+        assert!(json.contains(r#""layout":"mvtec","blocks":2"#), "{json}");
+        assert_eq!(serde_json::from_str::<ModelConfig>(&json).unwrap(), cfg);
+    }
+
+    #[test]
+    fn convae_rejects_sizes_its_strides_do_not_divide() {
         let err = ModelConfig::default()
             .validate(ImageShape::new(1, 28, 28))
             .unwrap_err();
         assert!(err.to_string().contains("1x28x28"), "{err}");
+        let err = ModelConfig::default()
+            .validate(ImageShape::new(1, 32, 64))
+            .unwrap_err();
+        assert!(err.to_string().contains("square"), "{err}");
+        let mvtec = ModelConfig {
+            layout: ConvLayout::Mvtec,
+            ..ModelConfig::default()
+        };
+        let err = mvtec.validate(ImageShape::new(3, 32, 32)).unwrap_err();
+        assert!(
+            err.to_string().contains("multiple of 64") && err.to_string().contains("3x32x32"),
+            "{err}"
+        );
         let dense = ModelConfig::of_kind(ModelKind::DenseAe);
         dense.validate(ImageShape::new(1, 28, 28)).unwrap();
     }

@@ -25,15 +25,31 @@ import torch
 from torch import nn
 
 
-class Block(nn.Module):
-    """Conv (or transposed conv) with kernel 3, stride 2, padding 1, then BN + ReLU or sigmoid."""
+LAYOUTS = {"stride2": (3, 2), "mvtec": (5, 4)}  # kernel, stride
 
-    def __init__(self, cin, cout, transpose=False, last=False):
+
+def default_blocks(size, layout):
+    """One block per halving down to 2x2 (stride2; 4 at 32), or 3 (mvtec)."""
+    if layout == "mvtec":
+        return 3
+    blocks = 0
+    while size >> (blocks + 1) >= 2 and (size >> (blocks + 1)) << (blocks + 1) == size:
+        blocks += 1
+    return blocks
+
+
+class Block(nn.Module):
+    """Conv (or transposed conv; padding k // 2, output padding stride - 1), then BN + ReLU or
+    sigmoid."""
+
+    def __init__(self, cin, cout, transpose=False, last=False, kernel=3, stride=2):
         super().__init__()
+        pad = kernel // 2
         if transpose:
-            conv = nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1)
+            conv = nn.ConvTranspose2d(cin, cout, kernel, stride=stride, padding=pad,
+                                      output_padding=stride - 1)
         else:
-            conv = nn.Conv2d(cin, cout, 3, stride=2, padding=1)
+            conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=pad)
         tail = [nn.Sigmoid()] if last else [nn.BatchNorm2d(cout), nn.ReLU()]
         self.layers = nn.Sequential(conv, *tail)
 
@@ -42,19 +58,26 @@ class Block(nn.Module):
 
 
 class ConvAE(nn.Module):
-    """ConvAE of METHOD.md section 2 for C x 32 x 32 inputs."""
+    """ConvAE of METHOD.md section 2 (C x 32 x 32 by default); at other sizes, blocks of
+    `F * 2^i` channels with the layout's kernel and stride down to a side of
+    size / stride^blocks (the reference code's ConvAE(img_size, kernel_size, num_layers))."""
 
-    def __init__(self, channels=3, width=64, embedding=256):
+    def __init__(self, channels=3, width=64, embedding=256, size=32, layout="stride2",
+                 blocks=None):
         super().__init__()
-        f, h = width, embedding
+        k, s = LAYOUTS[layout]
+        n = blocks or default_blocks(size, layout)
+        bottom = size // s ** n
+        ch = [channels] + [width * 2 ** i for i in range(n)]
+        top = ch[n] * bottom * bottom
         self.encoder = nn.Sequential(
-            Block(channels, f), Block(f, 2 * f), Block(2 * f, 4 * f), Block(4 * f, 8 * f),
-            nn.Flatten(), nn.Linear(8 * f * 4, h), nn.Tanh())
+            *[Block(ch[i], ch[i + 1], kernel=k, stride=s) for i in range(n)],
+            nn.Flatten(), nn.Linear(top, embedding), nn.Tanh())
         self.decoder = nn.Sequential(
-            nn.Linear(h, 8 * f * 4), nn.BatchNorm1d(8 * f * 4), nn.ReLU(),
-            nn.Unflatten(1, (8 * f, 2, 2)),
-            Block(8 * f, 4 * f, True), Block(4 * f, 2 * f, True), Block(2 * f, f, True),
-            Block(f, channels, True, last=True))
+            nn.Linear(embedding, top), nn.BatchNorm1d(top), nn.ReLU(),
+            nn.Unflatten(1, (ch[n], bottom, bottom)),
+            *[Block(ch[n - i], ch[n - i - 1], True, last=i == n - 1, kernel=k, stride=s)
+              for i in range(n)])
 
     def forward(self, x):
         return self.decoder(self.encoder(x))
@@ -90,15 +113,15 @@ class LinearAE(nn.Module):
 
 
 def bench(channels, width, embedding, batch, threads, seconds, warmup, device="cpu",
-          precision="fp32", channels_last=False):
+          precision="fp32", channels_last=False, size=32, layout="stride2", blocks=None):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = ConvAE(channels, width, embedding).to(device)
+    model = ConvAE(channels, width, embedding, size, layout, blocks).to(device)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     # Like ssad, each step copies its batch from host memory to the device.
-    x_host = torch.rand(batch, channels, 32, 32)
+    x_host = torch.rand(batch, channels, size, size)
     device_type = torch.device(device).type
     bf16 = precision == "bf16"
 
@@ -153,14 +176,19 @@ def main():
                    help="bf16: forward pass under autocast (bfloat16)")
     p.add_argument("--channels-last", action="store_true",
                    help="model and batches in torch.channels_last")
+    p.add_argument("--size", type=int, default=32, help="image side")
+    p.add_argument("--layout", default="stride2", choices=sorted(LAYOUTS))
+    p.add_argument("--blocks", type=int, default=None, help="conv blocks each way")
     a = p.parse_args()
-    params = sum(t.numel() for t in ConvAE(a.channels, a.width, a.embedding).parameters())
+    model = ConvAE(a.channels, a.width, a.embedding, a.size, a.layout, a.blocks)
+    params = sum(t.numel() for t in model.parameters())
     res = {"engine": "pytorch", "torch_version": torch.__version__, "channels": a.channels,
            "width": a.width, "embedding": a.embedding, "batch": a.batch, "threads": a.threads,
            "parameters": params, "device": a.device, "precision": a.precision,
-           "channels_last": a.channels_last}
+           "channels_last": a.channels_last, "size": a.size, "layout": a.layout,
+           "blocks": a.blocks}
     res.update(bench(a.channels, a.width, a.embedding, a.batch, a.threads, a.seconds, a.warmup,
-                     a.device, a.precision, a.channels_last))
+                     a.device, a.precision, a.channels_last, a.size, a.layout, a.blocks))
     print(json.dumps(res))
 
 

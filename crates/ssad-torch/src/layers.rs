@@ -187,9 +187,19 @@ pub(crate) const HALVING: ConvGeometry = ConvGeometry {
     padding: 1,
 };
 
+/// The geometry of one ConvAE layout (kernel 3 stride 2, or the MVTec layout's kernel 5
+/// stride 4).
+pub(crate) fn layout_geometry(layout: ssad_core::model::ConvLayout) -> ConvGeometry {
+    ConvGeometry {
+        kernel: layout.kernel() as i64,
+        stride: layout.stride() as i64,
+        padding: layout.padding() as i64,
+    }
+}
+
 /// A 2-D convolution (PyTorch `Conv2d`), or the transposed one of the autoencoders' decoder
-/// (`ConvTranspose2d`, kernel 3, stride 2, padding 1, output padding 1), with PyTorch's
-/// default initialisation.
+/// (`ConvTranspose2d` with output padding `stride - 1`, which multiplies the side by the
+/// stride), with PyTorch's default initialisation.
 pub(crate) struct Conv {
     weight: Tensor,
     bias: Option<Tensor>,
@@ -218,12 +228,26 @@ impl Conv {
         )
     }
 
-    /// A `ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1)` with bias:
-    /// doubles the height and width.
-    pub(crate) fn transposed(reg: &mut Registry, p: &Path, cin: i64, cout: i64) -> Self {
+    /// A `ConvTranspose2d(cin, cout, k, stride, padding, output_padding = stride - 1)` with
+    /// bias: multiplies the height and width by the stride.
+    pub(crate) fn transposed(
+        reg: &mut Registry,
+        p: &Path,
+        (cin, cout): (i64, i64),
+        geometry: ConvGeometry,
+    ) -> Self {
         // PyTorch computes fan_in from weight.size(1), which is `out` for ConvTranspose2d
         // (weight layout in x out x k x k).
-        Self::build(reg, p, [cin, cout, 3, 3], cout * 9, true, HALVING, true)
+        let k = geometry.kernel;
+        Self::build(
+            reg,
+            p,
+            [cin, cout, k, k],
+            cout * k * k,
+            true,
+            geometry,
+            true,
+        )
     }
 
     fn build(
@@ -261,7 +285,7 @@ impl Conv {
                 bias.as_ref(),
                 [stride, stride],
                 [padding, padding],
-                [1, 1],
+                [stride - 1, stride - 1],
                 1,
                 [1, 1],
             )

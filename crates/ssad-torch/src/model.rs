@@ -2,7 +2,7 @@
 //! like a PyTorch `state_dict()`; crates/ssad-torch/python/bench_train_torch.py holds the equivalent PyTorch
 //! modules.
 
-use crate::layers::{BatchNorm, Compute, Conv, Linear, Registry, HALVING};
+use crate::layers::{layout_geometry, BatchNorm, Compute, Conv, ConvGeometry, Linear, Registry};
 use ssad_core::model::{ModelConfig, ModelKind};
 use ssad_core::ImageShape;
 use tch::nn::Path;
@@ -19,16 +19,16 @@ impl Block {
     fn new(
         reg: &mut Registry,
         p: &Path,
-        cin: i64,
-        cout: i64,
+        (cin, cout): (i64, i64),
+        geometry: ConvGeometry,
         transposed: bool,
         last: bool,
     ) -> Self {
         let layers = p.sub("layers");
         let conv = if transposed {
-            Conv::transposed(reg, &layers.sub("0"), cin, cout)
+            Conv::transposed(reg, &layers.sub("0"), (cin, cout), geometry)
         } else {
-            Conv::new(reg, &layers.sub("0"), (cin, cout), HALVING, true)
+            Conv::new(reg, &layers.sub("0"), (cin, cout), geometry, true)
         };
         let norm = (!last).then(|| BatchNorm::new(reg, &layers.sub("1"), cout));
         Self { conv, norm }
@@ -52,6 +52,7 @@ enum Layers {
         decoder_norm: BatchNorm,
         decoder_blocks: Vec<Block>,
         top_channels: i64,
+        bottom: i64,
     },
     Dense {
         enc1: Linear,
@@ -86,22 +87,31 @@ impl Network {
         let dec = root.sub("decoder");
         let layers = match cfg.kind {
             ModelKind::ConvAe => {
-                let f = cfg.width as i64;
-                let chans = [c, f, 2 * f, 4 * f, 8 * f];
-                let encoder_blocks = (0..4)
+                let plan = cfg
+                    .conv_plan(shape)
+                    .expect("ModelConfig::validate accepts the shape before a network is built");
+                let geometry = layout_geometry(plan.layout);
+                let n = plan.blocks;
+                let mut chans = vec![c];
+                chans.extend(plan.channels.iter().map(|&ch| ch as i64));
+                let bottom = plan.bottom as i64;
+                let top = chans[n] * bottom * bottom;
+                let encoder_blocks = (0..n)
                     .map(|i| {
-                        Block::new(&mut reg, &enc.sub(i), chans[i], chans[i + 1], false, false)
+                        let io = (chans[i], chans[i + 1]);
+                        Block::new(&mut reg, &enc.sub(i), io, geometry, false, false)
                     })
                     .collect();
-                // encoder.4 is Flatten, encoder.6 Tanh (no parameters).
-                let encoder_out = Linear::new(&mut reg, &enc.sub(5), 8 * f * 4, h);
-                let decoder_in = Linear::new(&mut reg, &dec.sub(0), h, 8 * f * 4);
-                let decoder_norm = BatchNorm::new(&mut reg, &dec.sub(1), 8 * f * 4);
-                // decoder.2 is ReLU, decoder.3 Unflatten; blocks are decoder.4..7.
-                let decoder_blocks = (0..4)
+                // encoder.n is Flatten, encoder.n+2 Tanh (no parameters).
+                let encoder_out = Linear::new(&mut reg, &enc.sub(n + 1), top, h);
+                let decoder_in = Linear::new(&mut reg, &dec.sub(0), h, top);
+                let decoder_norm = BatchNorm::new(&mut reg, &dec.sub(1), top);
+                // decoder.2 is ReLU, decoder.3 Unflatten; blocks are decoder.4..4+n.
+                let decoder_blocks = (0..n)
                     .map(|i| {
-                        let (cin, cout) = (chans[4 - i], chans[3 - i]);
-                        Block::new(&mut reg, &dec.sub(4 + i), cin, cout, true, i == 3)
+                        let io = (chans[n - i], chans[n - i - 1]);
+                        let last = i == n - 1;
+                        Block::new(&mut reg, &dec.sub(4 + i), io, geometry, true, last)
                     })
                     .collect();
                 Layers::Conv {
@@ -110,7 +120,8 @@ impl Network {
                     decoder_in,
                     decoder_norm,
                     decoder_blocks,
-                    top_channels: 8 * f,
+                    top_channels: chans[n],
+                    bottom,
                 }
             }
             ModelKind::DenseAe => Layers::Dense {
@@ -189,12 +200,13 @@ impl Network {
                 decoder_norm,
                 decoder_blocks,
                 top_channels,
+                bottom,
                 ..
             } => {
                 let y = decoder_norm
                     .forward(&decoder_in.forward(z, c), train)
                     .relu();
-                let mut y = y.view([-1, *top_channels, 2, 2]);
+                let mut y = y.view([-1, *top_channels, *bottom, *bottom]);
                 for b in decoder_blocks {
                     y = b.forward(&y, train, c);
                 }

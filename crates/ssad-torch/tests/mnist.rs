@@ -64,6 +64,7 @@ fn tiny_dae_separates_mnist_zero_from_one() {
         kind: ModelKind::ConvAe,
         width: 8,
         embedding: 32,
+        ..Default::default()
     };
     let mut det = AutoencoderDetector::new(&model, train.shape, Device::Cpu).unwrap();
     let cfg = TrainConfig {

@@ -43,6 +43,7 @@ fn bf16_training_detects_like_fp32_and_is_recorded() {
         kind: ModelKind::ConvAe,
         width: 8,
         embedding: 16,
+        ..Default::default()
     };
     let mut aucs = Vec::new();
     let mut scores = Vec::new();
@@ -102,6 +103,7 @@ fn scoring_precision_can_be_chosen_after_training() {
         kind: ModelKind::ConvAe,
         width: 4,
         embedding: 8,
+        ..Default::default()
     };
     let mut det =
         AutoencoderDetector::new(&model, ssad_core::ImageShape::new(1, 32, 32), Device::Cpu)

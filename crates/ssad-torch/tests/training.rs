@@ -58,6 +58,7 @@ fn tiny_model() -> ModelConfig {
         kind: ModelKind::ConvAe,
         width: 4,
         embedding: 16,
+        ..Default::default()
     }
 }
 

@@ -17,6 +17,7 @@ fn tiny_models(
         kind: ModelKind::ConvAe,
         width: 4,
         embedding: 8,
+        ..Default::default()
     };
     let cfg = TrainConfig {
         epochs: 1,

@@ -30,6 +30,7 @@ impl ModelArgs {
             kind: self.model,
             width: self.width,
             embedding: self.embedding,
+            ..Default::default()
         };
         let geom = GeomConfig {
             width: self.width,

@@ -161,6 +161,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             kind: ModelKind::ConvAe,
             width: args.width,
             embedding: args.embedding,
+            ..Default::default()
         },
         batch: args.batch_size,
         channels: args.channels.clone(),
