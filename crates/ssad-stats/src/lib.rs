@@ -8,12 +8,16 @@
 //! - [`wilcoxon`]: paired Wilcoxon signed-rank test (exact or normal
 //!   approximation, as R's `wilcox.test`), Hodges-Lehmann pseudo-median and
 //!   its confidence interval.
+//! - [`pixel`]: pixel-level metrics of anomaly maps against ground-truth
+//!   masks: pixel ROC AUC and AUPRO (MVTec AD evaluation), with the
+//!   8-connected region labelling they need.
 //! - [`relative`]: relative AUC of each augmentation against the vanilla
 //!   (`none`) detector on the same tasks, with a one-sided test and a verdict.
 
 #![warn(missing_docs)]
 
 pub mod metrics;
+pub mod pixel;
 pub mod relative;
 pub mod wilcoxon;
 
@@ -22,5 +26,8 @@ mod rank;
 mod zeroin;
 
 pub use metrics::{MetricError, Metrics};
+pub use pixel::{
+    aupro, label_regions, pixel_auroc, pixel_metrics, PixelMap, PixelMetrics, AUPRO_MAX_FPR,
+};
 pub use relative::{AucRow, RelativeAucSummary, RelativeRow, Verdict};
 pub use wilcoxon::{Alternative, StatsError, WilcoxonOptions, WilcoxonResult};

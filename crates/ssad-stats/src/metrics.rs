@@ -67,6 +67,73 @@ pub enum MetricError {
         /// Number of samples.
         n: usize,
     },
+    /// A pixel map's scores or mask do not hold `width * height` values.
+    #[error(
+        "pixel map {image} is {width}x{height} but has {scores} scores and {mask} mask values: \
+         both need width*height values, row-major"
+    )]
+    PixelMapSize {
+        /// Index of the map in the list.
+        image: usize,
+        /// Declared width.
+        width: usize,
+        /// Declared height.
+        height: usize,
+        /// Number of scores given.
+        scores: usize,
+        /// Number of mask values given.
+        mask: usize,
+    },
+    /// A pixel map has more pixels than its u32 region labels can count.
+    #[error(
+        "pixel map {image} is {width}x{height}: at most 4294967295 pixels per image \
+         (region labels and sizes are u32)"
+    )]
+    PixelMapTooLarge {
+        /// Index of the map in the list.
+        image: usize,
+        /// Declared width.
+        width: usize,
+        /// Declared height.
+        height: usize,
+    },
+    /// Some pixel scores are NaN or infinite.
+    #[error(
+        "{count} pixel scores are NaN or infinite (first in map {image} at x={x}, y={y}: {value}); \
+         scores must be finite"
+    )]
+    NonFinitePixel {
+        /// How many pixel scores are not finite, over all maps.
+        count: usize,
+        /// Map of the first non-finite score.
+        image: usize,
+        /// Column of the first non-finite score.
+        x: usize,
+        /// Row of the first non-finite score.
+        y: usize,
+        /// The first non-finite score.
+        value: f32,
+    },
+    /// All pixels of all maps are of one class (mask all false or all true).
+    #[error(
+        "all {pixels} pixels of the {images} maps are {}: pixel metrics need at least one \
+         anomalous (mask true) and one normal (mask false) pixel",
+        if *anomalous { "anomalous (mask true)" } else { "normal (mask false)" }
+    )]
+    PixelSingleClass {
+        /// Number of pixels over all maps.
+        pixels: usize,
+        /// Number of maps.
+        images: usize,
+        /// Whether the one class present is the anomalies.
+        anomalous: bool,
+    },
+    /// The FPR limit of AUPRO is outside (0, 1].
+    #[error("max_fpr of AUPRO must be in (0, 1], got {max_fpr}")]
+    InvalidMaxFpr {
+        /// The rejected limit.
+        max_fpr: f64,
+    },
 }
 
 /// Checks that `scores` are all finite; names how many are not and where.
@@ -152,16 +219,48 @@ pub fn roc_auc(scores: &[f64], labels: &[bool]) -> Result<f64, MetricError> {
 }
 
 fn auc_of_groups(groups: &[TieGroup], n_pos: usize, n_neg: usize) -> f64 {
-    // Twice the Mann-Whitney count, in integers (exact): each anomaly beats
-    // every normal below its score (2 each) and ties with the normals at its
-    // score (1 each).
-    let mut normals_below = n_neg as u128;
-    let mut twice_wins: u128 = 0;
+    let mut mw = MannWhitney::new(n_pos, n_neg);
     for g in groups {
-        normals_below -= g.normals as u128;
-        twice_wins += g.anomalies as u128 * (2 * normals_below + g.normals as u128);
+        mw.add_group(g.anomalies, g.normals);
     }
-    twice_wins as f64 / (2.0 * n_pos as f64 * n_neg as f64)
+    mw.auc()
+}
+
+/// ROC AUC as twice the Mann-Whitney count, in integers (exact), fed one tie
+/// group at a time from the highest score down: each anomaly beats every
+/// normal below its score (2 each) and ties with the normals at its score
+/// (1 each). Streaming, so that callers with very many groups (the pixel
+/// metrics) need not store them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MannWhitney {
+    n_pos: usize,
+    n_neg: usize,
+    normals_below: u128,
+    twice_wins: u128,
+}
+
+impl MannWhitney {
+    /// An empty count for `n_pos` anomalies and `n_neg` normals in all.
+    pub(crate) fn new(n_pos: usize, n_neg: usize) -> Self {
+        MannWhitney {
+            n_pos,
+            n_neg,
+            normals_below: n_neg as u128,
+            twice_wins: 0,
+        }
+    }
+
+    /// Adds the next group of tied samples (scores in descending order).
+    pub(crate) fn add_group(&mut self, anomalies: usize, normals: usize) {
+        self.normals_below -= normals as u128;
+        self.twice_wins += anomalies as u128 * (2 * self.normals_below + normals as u128);
+    }
+
+    /// The AUC once every group is added: one rounding of the exact ratio
+    /// while `twice_wins` and `2 n_pos n_neg` stay below 2^53.
+    pub(crate) fn auc(&self) -> f64 {
+        self.twice_wins as f64 / (2.0 * self.n_pos as f64 * self.n_neg as f64)
+    }
 }
 
 /// Points of a ROC curve, from (0, 0) at threshold +inf to (1, 1).
