@@ -246,7 +246,7 @@ impl ModelConfig {
         );
         let factor = stride.checked_pow(blocks as u32).unwrap_or(usize::MAX);
         anyhow::ensure!(
-            side >= factor && side % factor == 0,
+            side >= factor && side.is_multiple_of(factor),
             "ConvAE with the {} layout and {blocks} blocks needs a side that is a multiple of \
              {factor}, got {shape} (sides that work: 32, 64, 128, 256 with stride2; 64, 128, 256 \
              with mvtec; or set model.blocks)",
