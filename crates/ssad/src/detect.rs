@@ -2,7 +2,8 @@
 //! threshold from held-out normal images ([`calibrate`]), and score new images with verdicts,
 //! reconstructions and error maps ([`detect`]).
 //!
-//! Images of any size are resized to the model's 32x32 input. The threshold and its
+//! Images of any size are resized to the model's input size (32x32 unless the model was
+//! trained at another `--size`). The threshold and its
 //! provenance live in `MODEL/detect.json` ([`DetectFile`]), next to the model's own sidecar.
 //! Everything here goes through a [`DetectorFactory`], so it works for any detector kind;
 //! reconstructions and error maps are written for detectors that reconstruct.
@@ -12,7 +13,7 @@ use crate::scores::ScoreRow;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use ssad_augment::AugSpec;
-use ssad_core::data::{image_files, is_image_file, load_image_files, FolderOptions, IMAGE_SIZE};
+use ssad_core::data::{image_files, is_image_file, load_image_files, FolderOptions};
 use ssad_core::{
     Batch, Detector, DetectorFactory, DetectorSpec, Device, EpochProgress, FitSummary, ImageSet,
     ImageShape, TrainConfig,
@@ -184,11 +185,35 @@ pub fn error_map_image(
     })
 }
 
-/// Reads a folder for a model taking `channels` channels (any size, resized to 32x32),
-/// warning about images converted between grayscale and colour.
+/// The heat map of `errors` laid over the input image: each pixel is the input blended with
+/// [`heat_colour`] of `e / error_max`, the heat colour weighing `0.15 + 0.7 t` (so even
+/// error-free parts stay tinted and high errors stand out while the input stays readable),
+/// each pixel upscaled to `scale x scale`.
+pub fn overlay_image(
+    image: &[f32],
+    errors: &[f32],
+    shape: ImageShape,
+    error_max: f32,
+    scale: u32,
+) -> image::RgbImage {
+    let base = imageio::to_rgb(image, shape, scale);
+    image::RgbImage::from_fn(base.width(), base.height(), |x, y| {
+        let e = errors[(y / scale) as usize * shape.width + (x / scale) as usize];
+        let t = if e.is_nan() { 0.0 } else { (e / error_max).clamp(0.0, 1.0) };
+        let heat = heat_colour(t);
+        let a = 0.15 + 0.7 * t;
+        let px = base.get_pixel(x, y).0;
+        image::Rgb(std::array::from_fn(|c| {
+            (px[c] as f32 * (1.0 - a) + heat[c] as f32 * a).round() as u8
+        }))
+    })
+}
+
+/// Reads a folder for a model taking `shape` images (`channels x side x side`; any size,
+/// resized), warning about images converted between grayscale and colour.
 pub fn load_for_model(
     dir: &Path,
-    channels: usize,
+    shape: ImageShape,
     what: &str,
     warn: &mut dyn FnMut(&str),
 ) -> anyhow::Result<ImageSet> {
@@ -199,7 +224,7 @@ pub fn load_for_model(
     );
     let files = collect_images(&[dir.to_path_buf()])?;
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
-    load_files_for_model(&refs, channels, warn)
+    load_files_for_model(&refs, shape, warn)
 }
 
 /// Colour of each file from its header (without decoding the pixels); errors list every
@@ -229,13 +254,15 @@ pub fn colour_of(files: &[&Path]) -> anyhow::Result<Vec<bool>> {
     Ok(colour)
 }
 
-/// Loads image files for a model taking `channels` channels, resized to 32x32; images of the
-/// other kind (colour vs grayscale) are converted, with a warning handed to `warn`.
+/// Loads image files for a model taking `shape` images (`channels x side x side`), resized;
+/// images of the other kind (colour vs grayscale) are converted, with a warning handed to
+/// `warn`.
 pub fn load_files_for_model(
     files: &[&Path],
-    channels: usize,
+    shape: ImageShape,
     warn: &mut dyn FnMut(&str),
 ) -> anyhow::Result<ImageSet> {
+    let channels = shape.channels;
     let colour = colour_of(files)?;
     let mismatched: Vec<&Path> = files
         .iter()
@@ -255,16 +282,16 @@ pub fn load_files_for_model(
             first.display()
         ));
     }
-    decode_files(files, channels)
+    decode_files(files, shape)
 }
 
-/// Decodes image files as `channels x 32 x 32` images (grayscale by luma, or gray repeated in
-/// R, G, B), resized bilinearly with PIL's semantics, in parallel.
-fn decode_files(files: &[&Path], channels: usize) -> anyhow::Result<ImageSet> {
+/// Decodes image files as `channels x side x side` images (grayscale by luma, or gray
+/// repeated in R, G, B), resized bilinearly with PIL's semantics, in parallel.
+fn decode_files(files: &[&Path], shape: ImageShape) -> anyhow::Result<ImageSet> {
     let opts = FolderOptions {
-        size: IMAGE_SIZE,
+        size: shape.height,
         allow_mixed_sizes: true,
-        channels: Some(channels),
+        channels: Some(shape.channels),
     };
     Ok(load_image_files(files, &opts)?)
 }
@@ -324,7 +351,7 @@ pub fn calibrate(
     warn: &mut dyn FnMut(&str),
 ) -> anyhow::Result<(f64, Calibration)> {
     check_quantile("--quantile", q)?;
-    let set = load_for_model(dir, det.shape().channels, "--calibrate", warn)?;
+    let set = load_for_model(dir, det.shape(), "--calibrate", warn)?;
     let scores = scores_of(det, &set.to_batch())?;
     let threshold = quantile(&scores, q);
     Ok((
@@ -355,6 +382,8 @@ pub struct FitOptions {
     pub aug: AugSpec,
     /// Model channels: 1 or 3 (default: 1 when every training image is grayscale, else 3).
     pub channels: Option<usize>,
+    /// Image side the images are resized to (default 32); the model must suit it.
+    pub size: Option<usize>,
     /// The detector to train.
     pub detector: DetectorSpec,
     /// Training settings.
@@ -418,7 +447,15 @@ pub fn fit(
             }
         }
     };
-    let train = load_files_for_model(&refs, channels, log)
+    let side = opts.size.unwrap_or(ssad_core::data::IMAGE_SIZE);
+    let shape = ImageShape::new(channels, side, side);
+    if opts.detector.kind == ssad_core::DetectorKind::Autoencoder {
+        opts.detector
+            .model
+            .validate(shape)
+            .with_context(|| format!("--size {side}"))?;
+    }
+    let train = load_files_for_model(&refs, shape, log)
         .with_context(|| format!("loading the normal images of {}", opts.images.display()))?;
     anyhow::ensure!(
         train.len() >= 2,
@@ -504,8 +541,9 @@ pub struct DetectOptions {
     pub threshold: ThresholdChoice,
     /// Output folder (scores.csv and, with `images`, the PNGs).
     pub out: PathBuf,
-    /// Write `<name>.input.png`, `.recon.png` and `.error.png` per image (reconstructions and
-    /// error maps only for detectors that reconstruct).
+    /// Write `<name>.input.png`, `.recon.png`, `.error.png` and `.overlay.png` (the error map
+    /// as a heat map over the input) per image (all but the input only for detectors that
+    /// reconstruct).
     pub images: bool,
     /// Each model pixel becomes `scale x scale` pixels in the PNGs.
     pub scale: u32,
@@ -560,7 +598,7 @@ pub struct DetectOutcome {
 /// schema, `index,path,label,group,anomaly,score`, with the label, group and anomaly columns
 /// empty since the inputs' ground truth is unknown, then `name` and `verdict`; written with
 /// the csv crate so any file name round-trips) and, unless disabled, the input,
-/// reconstruction and error-map PNGs of every image.
+/// reconstruction, error-map and overlay PNGs of every image.
 pub fn detect(
     opts: &DetectOptions,
     factory: &dyn DetectorFactory,
@@ -605,7 +643,7 @@ pub fn detect(
             );
         }
     }
-    let set = load_files_for_model(&refs, channels, log)?;
+    let set = load_files_for_model(&refs, det.shape(), log)?;
     anyhow::ensure!(
         set.shape == det.shape(),
         "images are {} after loading but the model takes {}",
@@ -688,6 +726,11 @@ pub fn detect(
                     error_map_image(&errors, shape, opts.error_max, opts.scale),
                     name,
                     "error",
+                )?;
+                save(
+                    overlay_image(x, &errors, shape, opts.error_max, opts.scale),
+                    name,
+                    "overlay",
                 )?;
             }
         }
@@ -778,6 +821,21 @@ mod tests {
         assert_eq!(quantile(&v, 1.0), 5.0);
         assert_eq!(quantile(&[2.5], 0.3), 2.5);
         assert!(quantile(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn overlay_blends_the_heat_colour_by_error() {
+        // A gray 1x2 image (0.5 -> 128): zero error keeps 85% of the input under 15% black
+        // (128 * 0.85 = 108.8 -> 109); full error weighs white (t = 1) at 85%:
+        // 128 * 0.15 + 255 * 0.85 = 235.95 -> 236.
+        let shape = ImageShape::new(1, 1, 2);
+        let img = overlay_image(&[0.5, 0.5], &[0.0, 0.2], shape, 0.2, 1);
+        assert_eq!(img.get_pixel(0, 0).0, [109, 109, 109]);
+        assert_eq!(img.get_pixel(1, 0).0, [236, 236, 236]);
+        // Half the maximum error: t = 0.5 -> heat (255, 128, 0) at weight 0.5.
+        let img = overlay_image(&[0.5, 0.5], &[0.1, 0.1], shape, 0.2, 2);
+        assert_eq!(img.dimensions(), (4, 2));
+        assert_eq!(img.get_pixel(3, 1).0, [192, 128, 64]);
     }
 
     #[test]

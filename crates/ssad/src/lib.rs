@@ -6,6 +6,7 @@ pub mod detect;
 pub mod epochs;
 pub mod figure;
 pub mod imageio;
+pub mod pixel;
 pub mod progress;
 pub mod report;
 pub mod scores;

@@ -12,7 +12,7 @@ use crate::scores::ScoreRow;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use ssad_augment::AugSpec;
-use ssad_core::data::{self, DatasetName, FolderOptions, Split};
+use ssad_core::data::{self, DatasetName, FolderOptions};
 use ssad_core::{
     Detector, DetectorFactory, DetectorSpec, Device, EpochProgress, FitSummary, ImageSet,
     TrainConfig,
@@ -83,6 +83,8 @@ pub struct TrainOptions {
     pub train: TrainConfig,
     /// Train on at most this many images (a seeded subsample).
     pub train_limit: Option<usize>,
+    /// Image side (`None`: the dataset's default, 32 for a folder).
+    pub size: Option<usize>,
     /// Output folder of the model.
     pub out: PathBuf,
 }
@@ -119,17 +121,22 @@ pub fn train(
     let train_set = match &opts.data {
         TrainData::Dataset { name, normal } => {
             name.check_class(*normal)?;
-            data::ensure(*name, &opts.data_dir, log)?;
-            let train = data::load(*name, Split::Train, &opts.data_dir)?;
+            data::ensure(name, &opts.data_dir, log)?;
+            let splits = data::load_splits(name, *normal, opts.size, &opts.data_dir)?;
             crate::testbed::normal_training_set(
-                &train,
-                *normal as u16,
+                &splits.train,
+                splits.normal_label,
                 opts.train_limit,
                 opts.train.seed,
             )
         }
         TrainData::Folder(dir) => {
-            let set = data::load_folder(dir, &FolderOptions::default())?;
+            let folder = FolderOptions {
+                size: opts.size.unwrap_or(data::IMAGE_SIZE),
+                allow_mixed_sizes: true,
+                ..Default::default()
+            };
+            let set = data::load_folder(dir, &folder)?;
             subsample(&set, opts.train_limit, opts.train.seed)
         }
     };
@@ -161,14 +168,17 @@ pub fn train(
         },
     )?;
     let (dataset, normal, images) = match &opts.data {
-        TrainData::Dataset { name, normal } => (Some(*name), Some(*normal), None),
+        TrainData::Dataset { name, normal } => (Some(name.clone()), Some(*normal), None),
         TrainData::Folder(dir) => (None, None, Some(dir.clone())),
     };
     det.set_task(Some(ssad_core::TaskInfo {
-        dataset,
+        dataset: dataset.clone(),
         images: images.clone(),
         normal,
-        normal_name: normal.and_then(|n| train_set.class_names.get(n).cloned()),
+        normal_name: match (&dataset, normal) {
+            (Some(d), Some(n)) => d.class_names().get(n).cloned(),
+            _ => None,
+        },
         augmentation: opts.aug.to_string(),
         seed: opts.train.seed,
         run_id: None,
@@ -281,11 +291,44 @@ pub fn score(
     }
     det.set_eval_batch(opts.batch_size);
     let provenance = Provenance::read(&opts.model).ok().flatten();
+    let mut category_normal = None;
     let (test, source, paths) = match &opts.data {
+        ScoreData::Dataset(name) if name.is_mvtec() => {
+            // An MVTec-style test set belongs to one category: --normal names it, else the
+            // model's own training category.
+            let category = match &opts.normal {
+                Some(n) => name.class_index(n)?,
+                None => provenance
+                    .as_ref()
+                    .filter(|r| r.dataset.as_ref() == Some(name))
+                    .and_then(|r| r.normal)
+                    .or_else(|| {
+                        det.task()
+                            .filter(|t| t.dataset.as_ref() == Some(name))
+                            .and_then(|t| t.normal)
+                    })
+                    .with_context(|| {
+                        format!("give --normal CATEGORY: which category of {name} to score")
+                    })?,
+            };
+            data::ensure(name, &opts.data_dir, log)?;
+            let splits =
+                data::load_splits(name, category, Some(det.shape().height), &opts.data_dir)?;
+            category_normal = Some(splits.normal_label);
+            let paths = splits
+                .test_paths
+                .unwrap_or_default()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            let source = format!("{}", name.class_names()[category]);
+            (splits.test, source, paths)
+        }
         ScoreData::Dataset(name) => {
-            data::ensure(*name, &opts.data_dir, log)?;
+            data::ensure(name, &opts.data_dir, log)?;
+            let size = Some(det.shape().height);
             (
-                data::load(*name, Split::Test, &opts.data_dir)?,
+                data::load_splits(name, 0, size, &opts.data_dir)?.test,
                 name.to_string(),
                 Vec::new(),
             )
@@ -293,7 +336,8 @@ pub fn score(
         ScoreData::Folder(dir) => {
             let folder = FolderOptions {
                 channels: Some(det.shape().channels),
-                ..Default::default()
+                size: det.shape().height,
+                allow_mixed_sizes: true,
             };
             let stem = dir
                 .file_name()
@@ -328,7 +372,10 @@ pub fn score(
         .csv
         .clone()
         .unwrap_or_else(|| opts.model.join(format!("scores-{source}.csv")));
-    let normal = normal_class(opts, provenance.as_ref(), det.task(), &test)?;
+    let normal = match category_normal {
+        Some(n) => Some(n),
+        None => normal_class(opts, provenance.as_ref(), det.task(), &test)?,
+    };
     let rows: Vec<ScoreRow> = scores32
         .iter()
         .zip(&test.labels)
@@ -399,7 +446,7 @@ fn normal_class(
         return Ok(Some(i as u16));
     }
     let dataset = match &opts.data {
-        ScoreData::Dataset(d) => Some(*d),
+        ScoreData::Dataset(d) => Some(d.clone()),
         ScoreData::Folder(_) => None,
     };
     let from_run = provenance

@@ -8,7 +8,7 @@
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use ssad_core::data::{self, DatasetName, Split};
+use ssad_core::data::{self, ClassSplits, DatasetName, PixelTruth};
 use ssad_core::{augment_batch, Batch, ImageSet};
 use std::path::Path;
 
@@ -95,21 +95,25 @@ impl std::str::FromStr for TestbedName {
     }
 }
 
-/// Builds the testbeds `names` of one normal class from a dataset's splits (what a study
-/// scores each run on), in the order given.
+/// Builds the testbeds `names` of one normal class from its splits (what a study scores each
+/// run on), in the order given. The in-the-wild testbed carries the splits' pixel masks and
+/// test file names, where they exist.
 pub fn build_named(
     names: &[TestbedName],
     gens: &[String],
-    train: &ImageSet,
-    test: &ImageSet,
-    normal: u16,
+    splits: &ClassSplits,
     train_limit: Option<usize>,
 ) -> anyhow::Result<Vec<(TestbedName, Testbed)>> {
+    let (train, test, normal) = (&splits.train, &splits.test, splits.normal_label);
     names
         .iter()
         .map(|&name| {
             let tb = match name {
-                TestbedName::Wild => in_the_wild(train, test, normal, train_limit),
+                TestbedName::Wild => Testbed {
+                    pixels: splits.pixels.clone(),
+                    paths: splits.test_paths.clone(),
+                    ..in_the_wild(train, test, normal, train_limit)
+                },
                 TestbedName::Controlled => controlled(train, test, normal, gens, train_limit)?,
             };
             Ok((name, tb))
@@ -130,6 +134,11 @@ pub struct Testbed {
     pub group_names: Vec<String>,
     /// The group holding normal test images.
     pub normal_group: u16,
+    /// Pixel masks of the test images, where the dataset has them (MVTec-style data, the
+    /// in-the-wild testbed).
+    pub pixels: Option<PixelTruth>,
+    /// The file of each test image, where the dataset is a folder.
+    pub paths: Option<Vec<std::path::PathBuf>>,
 }
 
 impl Testbed {
@@ -172,6 +181,8 @@ pub fn in_the_wild(
         groups: test.labels.clone(),
         group_names: test.class_names.clone(),
         normal_group: normal,
+        pixels: None,
+        paths: None,
     }
 }
 
@@ -203,27 +214,31 @@ pub fn controlled(
         groups,
         group_names,
         normal_group: 0,
+        pixels: None,
+        paths: None,
     })
 }
 
-/// Loads `dataset` from `data_dir` and builds the testbed `kind` for class `normal`.
+/// Loads `dataset` from `data_dir` (at `size`, `None` = its default) and builds the testbed
+/// `kind` for class `normal`.
 pub fn build(
-    dataset: DatasetName,
+    dataset: &DatasetName,
     kind: &TestbedKind,
     normal: usize,
     data_dir: &Path,
     train_limit: Option<usize>,
+    size: Option<usize>,
 ) -> anyhow::Result<Testbed> {
     dataset.check_class(normal)?;
     data::ensure(dataset, data_dir, &mut |_| {})?;
-    let train = data::load(dataset, Split::Train, data_dir)?;
-    let test = data::load(dataset, Split::Test, data_dir)?;
-    Ok(match kind {
-        TestbedKind::InTheWild => in_the_wild(&train, &test, normal as u16, train_limit),
-        TestbedKind::Controlled { gens } => {
-            controlled(&train, &test, normal as u16, gens, train_limit)?
-        }
-    })
+    let splits = data::load_splits(dataset, normal, size, data_dir)?;
+    let name = kind.testbed_name();
+    let gens = match kind {
+        TestbedKind::Controlled { gens } => gens.clone(),
+        TestbedKind::InTheWild => Vec::new(),
+    };
+    let mut built = build_named(&[name], &gens, &splits, train_limit)?;
+    Ok(built.remove(0).1)
 }
 
 #[cfg(test)]
@@ -240,7 +255,7 @@ mod tests {
     #[test]
     fn mnist_class_0_testbed_counts() {
         let dir = data_dir::data_dir();
-        let wild = build(DatasetName::Mnist, &TestbedKind::InTheWild, 0, &dir, None).unwrap();
+        let wild = build(&DatasetName::Mnist, &TestbedKind::InTheWild, 0, &dir, None, None).unwrap();
         assert_eq!(wild.train.len(), 5923);
         assert!(wild.train.labels.iter().all(|&l| l == 0));
         assert_eq!(wild.test.len(), 10000);
@@ -248,10 +263,11 @@ mod tests {
 
         let gens: Vec<String> = DEFAULT_GENS.iter().map(|s| s.to_string()).collect();
         let ctl = build(
-            DatasetName::Mnist,
+            &DatasetName::Mnist,
             &TestbedKind::Controlled { gens },
             0,
             &dir,
+            None,
             None,
         )
         .unwrap();
@@ -282,24 +298,26 @@ mod tests {
     fn train_subsample_is_seeded_and_bounded() {
         let dir = data_dir::data_dir();
         let a = build(
-            DatasetName::FashionMnist,
+            &DatasetName::FashionMnist,
             &TestbedKind::InTheWild,
             3,
             &dir,
             Some(100),
+            None,
         )
         .unwrap();
         let b = build(
-            DatasetName::FashionMnist,
+            &DatasetName::FashionMnist,
             &TestbedKind::InTheWild,
             3,
             &dir,
             Some(100),
+            None,
         )
         .unwrap();
         assert_eq!(a.train.len(), 100);
         assert_eq!(a.train, b.train);
-        let e = build(DatasetName::Mnist, &TestbedKind::InTheWild, 11, &dir, None)
+        let e = build(&DatasetName::Mnist, &TestbedKind::InTheWild, 11, &dir, None, None)
             .unwrap_err()
             .to_string();
         assert!(e.contains("class 11"), "{e}");

@@ -61,8 +61,21 @@ pub enum DataError {
         message: String,
     },
     /// A dataset name that is not known.
-    #[error("unknown dataset '{0}'; expected one of: mnist, fashion-mnist, cifar10, svhn")]
+    #[error(
+        "unknown dataset '{0}'; expected one of: mnist, fashion-mnist, cifar10, svhn, mvtec, \
+         mvtec:PATH (a folder in the MVTec AD layout)"
+    )]
     UnknownDataset(String),
+    /// A class name that the dataset does not have.
+    #[error("{dataset} has no class '{class}': expected a number or one of {known}")]
+    UnknownClass {
+        /// The dataset.
+        dataset: String,
+        /// The class asked for.
+        class: String,
+        /// The classes it has.
+        known: String,
+    },
     /// A class index out of range.
     #[error("class {class} is out of range for {dataset}: expected 0..={max}")]
     ClassOutOfRange {
@@ -134,8 +147,14 @@ impl DataError {
     }
 }
 
-/// The built-in datasets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A dataset: one of the built-in benchmarks, or an MVTec AD-style folder.
+///
+/// Written `mnist`, `fashion-mnist`, `cifar10`, `svhn`, `mvtec` (the official MVTec AD in
+/// `DATA_DIR/mvtec/`) or `mvtec:PATH` (a folder in the MVTec AD layout: one category, or a
+/// folder of categories). For MVTec-style data the classes are the categories: a study's
+/// normal class is a category, trained on its `train/good` images and tested on its `test/`
+/// images (good = normal, each defect folder = one kind of anomaly).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DatasetName {
     /// Handwritten digits, 28x28 grayscale (resized to 32x32).
     Mnist,
@@ -145,30 +164,74 @@ pub enum DatasetName {
     Cifar10,
     /// SVHN cropped digits, 32x32 RGB (MATLAB v5 files).
     Svhn,
+    /// MVTec AD layout: the official dataset under the data directory (`None`) or the
+    /// user's folder at this path.
+    Mvtec(Option<PathBuf>),
 }
 
 impl DatasetName {
-    /// All built-in datasets.
-    pub const ALL: [DatasetName; 4] = [
+    /// The datasets ssad knows by name (the official MVTec AD last).
+    pub const ALL: [DatasetName; 5] = [
         DatasetName::Mnist,
         DatasetName::FashionMnist,
         DatasetName::Cifar10,
         DatasetName::Svhn,
+        DatasetName::Mvtec(None),
     ];
 
-    /// The canonical lower-case name, also the sub-folder of the data directory.
+    /// The canonical lower-case name of the kind, also the sub-folder of the data directory
+    /// (`mvtec` for every MVTec-style dataset; [`fmt::Display`] adds a user folder's path).
     pub fn as_str(&self) -> &'static str {
         match self {
             DatasetName::Mnist => "mnist",
             DatasetName::FashionMnist => "fashion-mnist",
             DatasetName::Cifar10 => "cifar10",
             DatasetName::Svhn => "svhn",
+            DatasetName::Mvtec(_) => "mvtec",
         }
     }
 
-    /// Class names, indexed by label.
+    /// True for MVTec-style datasets, whose test set belongs to one category (normal class)
+    /// and may come with pixel masks.
+    pub fn is_mvtec(&self) -> bool {
+        matches!(self, DatasetName::Mvtec(_))
+    }
+
+    /// The folder holding this dataset's MVTec-style categories (`None` for the built-in
+    /// benchmarks).
+    pub fn mvtec_root(&self, data_dir: &Path) -> Option<PathBuf> {
+        match self {
+            DatasetName::Mvtec(Some(p)) => Some(p.clone()),
+            DatasetName::Mvtec(None) => Some(data_dir.join("mvtec")),
+            _ => None,
+        }
+    }
+
+    /// The image side ssad uses when a study or command does not choose one: 32 for the
+    /// built-in benchmarks (METHOD.md), 256 for MVTec-style data (the reference code's size).
+    pub fn default_size(&self) -> usize {
+        match self {
+            DatasetName::Mvtec(_) => 256,
+            _ => IMAGE_SIZE,
+        }
+    }
+
+    /// Class names, indexed by label. For a user's MVTec-style folder these are its
+    /// categories as found on disk (empty when the folder cannot be read; [`Self::check_class`]
+    /// then says why).
     pub fn class_names(&self) -> Vec<String> {
         let names: [&str; 10] = match self {
+            DatasetName::Mvtec(None) => {
+                return mvtec::MVTEC_CATEGORIES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            }
+            DatasetName::Mvtec(Some(root)) => {
+                return mvtec::mvtec_categories(root)
+                    .map(|c| c.into_iter().map(|(n, _)| n).collect())
+                    .unwrap_or_default()
+            }
             DatasetName::Mnist | DatasetName::Svhn => {
                 ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
             }
@@ -200,42 +263,72 @@ impl DatasetName {
         names.iter().map(|s| s.to_string()).collect()
     }
 
-    /// Number of channels of the images.
+    /// Number of channels of the images (MVTec-style images are read as RGB, as the
+    /// reference code does).
     pub fn channels(&self) -> usize {
         match self {
             DatasetName::Mnist | DatasetName::FashionMnist => 1,
-            DatasetName::Cifar10 | DatasetName::Svhn => 3,
+            DatasetName::Cifar10 | DatasetName::Svhn | DatasetName::Mvtec(_) => 3,
         }
     }
 
     /// Checks that `class` is a valid label of this dataset.
     pub fn check_class(&self, class: usize) -> Result<(), DataError> {
-        let max = self.class_names().len() - 1;
-        if class > max {
+        if let DatasetName::Mvtec(Some(root)) = self {
+            mvtec::mvtec_categories(root)?;
+        }
+        let n = self.class_names().len();
+        if class >= n {
             return Err(DataError::ClassOutOfRange {
                 dataset: self.to_string(),
                 class,
-                max,
+                max: n.saturating_sub(1),
             });
         }
         Ok(())
+    }
+
+    /// The index of the class (or MVTec category) called `name`, or its number.
+    pub fn class_index(&self, name: &str) -> Result<usize, DataError> {
+        let names = self.class_names();
+        if let Some(i) = names.iter().position(|n| n == name.trim()) {
+            return Ok(i);
+        }
+        match name.trim().parse::<usize>() {
+            Ok(i) => self.check_class(i).map(|()| i),
+            Err(_) => Err(DataError::UnknownClass {
+                dataset: self.to_string(),
+                class: name.to_string(),
+                known: names.join(", "),
+            }),
+        }
     }
 }
 
 impl fmt::Display for DatasetName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            DatasetName::Mvtec(Some(p)) => write!(f, "mvtec:{}", p.display()),
+            d => f.write_str(d.as_str()),
+        }
     }
 }
 
 impl FromStr for DatasetName {
     type Err = DataError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(path) = s.trim().strip_prefix("mvtec:") {
+            if path.trim().is_empty() {
+                return Err(DataError::UnknownDataset(s.to_string()));
+            }
+            return Ok(DatasetName::Mvtec(Some(PathBuf::from(path.trim()))));
+        }
         match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
             "mnist" => Ok(DatasetName::Mnist),
             "fashion-mnist" | "fashionmnist" | "fmnist" => Ok(DatasetName::FashionMnist),
             "cifar10" | "cifar-10" => Ok(DatasetName::Cifar10),
             "svhn" => Ok(DatasetName::Svhn),
+            "mvtec" | "mvtec-ad" | "mvtecad" => Ok(DatasetName::Mvtec(None)),
             _ => Err(DataError::UnknownDataset(s.to_string())),
         }
     }
@@ -243,7 +336,7 @@ impl FromStr for DatasetName {
 
 impl serde::Serialize for DatasetName {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
+        s.collect_str(self)
     }
 }
 
@@ -251,6 +344,101 @@ impl<'de> serde::Deserialize<'de> for DatasetName {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where pixel-level ground truth exists (MVTec-style test sets): per test image its mask
+/// (`None` = no defect pixel) and its native size, which the masks have.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PixelTruth {
+    /// Per test image: `None` for a good image, else its binary mask at the native size.
+    pub masks: Vec<Option<mvtec::Mask>>,
+    /// Per test image: its native (height, width).
+    pub native_sizes: Vec<(usize, usize)>,
+}
+
+/// The images one normal class of a dataset is studied on, at one image size.
+///
+/// For the built-in benchmarks these are the whole training and test splits (shared by all
+/// normal classes; `normal_label` = the class); for an MVTec-style category its `train/good`
+/// images and its test set (labels: 0 = good, k = k-th defect folder; `normal_label` = 0).
+#[derive(Clone, Debug)]
+pub struct ClassSplits {
+    /// Training images (every class; the normal one is selected by `normal_label`).
+    pub train: ImageSet,
+    /// Test images with their class labels.
+    pub test: ImageSet,
+    /// The label of the normal class in `train` and `test`.
+    pub normal_label: u16,
+    /// Pixel masks of `test`, where the dataset has them.
+    pub pixels: Option<PixelTruth>,
+    /// The file of each test image, where the dataset is a folder.
+    pub test_paths: Option<Vec<PathBuf>>,
+}
+
+/// Which loaded splits serve which normal classes: the built-in benchmarks share one pair of
+/// splits across classes, MVTec-style categories each have their own.
+pub fn splits_key(name: &DatasetName, normal: usize) -> (DatasetName, Option<usize>) {
+    (name.clone(), name.is_mvtec().then_some(normal))
+}
+
+/// Loads the splits normal class `normal` of `name` is studied on (see [`ClassSplits`]), at
+/// `size` x `size` (`None` = [`DatasetName::default_size`]). Built-in images are resized from
+/// 32x32 with the same PIL-exact bilinear filter when another size is asked for.
+pub fn load_splits(
+    name: &DatasetName,
+    normal: usize,
+    size: Option<usize>,
+    data_dir: &Path,
+) -> Result<ClassSplits, DataError> {
+    let size = size.unwrap_or_else(|| name.default_size());
+    if size == 0 {
+        return Err(DataError::format(
+            data_dir,
+            "image size 0: expected a side of at least 1 pixel (e.g. 32, 64, 256)",
+        ));
+    }
+    name.check_class(normal)?;
+    match name.mvtec_root(data_dir) {
+        Some(root) => {
+            let categories = mvtec::mvtec_categories(&root)?;
+            let dir = match name {
+                DatasetName::Mvtec(None) => root.join(mvtec::MVTEC_CATEGORIES[normal]),
+                _ => categories[normal].1.clone(),
+            };
+            let opts = FolderOptions {
+                size,
+                allow_mixed_sizes: true,
+                channels: Some(name.channels()),
+            };
+            let cat = mvtec::load_mvtec_category(&dir, &opts)?;
+            Ok(ClassSplits {
+                train: cat.train,
+                test: cat.test,
+                normal_label: 0,
+                pixels: cat.has_masks.then(|| PixelTruth {
+                    masks: cat.masks,
+                    native_sizes: cat.native_sizes,
+                }),
+                test_paths: Some(cat.test_paths),
+            })
+        }
+        None => {
+            let resize = |set: ImageSet| {
+                if set.shape.height == size && set.shape.width == size {
+                    set
+                } else {
+                    resize::resize_set(&set, size, size)
+                }
+            };
+            Ok(ClassSplits {
+                train: resize(load(name.clone(), Split::Train, data_dir)?),
+                test: resize(load(name.clone(), Split::Test, data_dir)?),
+                normal_label: normal as u16,
+                pixels: None,
+                test_paths: None,
+            })
+        }
     }
 }
 
@@ -301,7 +489,14 @@ pub fn resolve_data_dir(explicit: Option<&Path>) -> PathBuf {
 }
 
 /// Loads one split of a built-in dataset from `data_dir/<name>/`, as `C x 32 x 32` images.
+/// MVTec-style datasets load per category: use [`load_splits`].
 pub fn load(name: DatasetName, split: Split, data_dir: &Path) -> Result<ImageSet, DataError> {
+    if name.is_mvtec() {
+        return Err(DataError::format(
+            data_dir,
+            format!("{name} loads one category at a time (load_splits), not a whole split"),
+        ));
+    }
     let dir = data_dir.join(name.as_str());
     if !dir.is_dir() {
         return Err(DataError::Missing {
@@ -333,6 +528,7 @@ pub fn load(name: DatasetName, split: Split, data_dir: &Path) -> Result<ImageSet
         }
         DatasetName::Cifar10 => load_cifar10(&dir, split)?,
         DatasetName::Svhn => load_svhn(&dir, split)?,
+        DatasetName::Mvtec(_) => unreachable!("handled above"),
     };
     set.class_names = name.class_names();
     Ok(set)
@@ -387,6 +583,16 @@ mod tests {
         for d in DatasetName::ALL {
             assert_eq!(d.as_str().parse::<DatasetName>().unwrap(), d);
         }
+        let user: DatasetName = "mvtec:/data/my parts".parse().unwrap();
+        assert_eq!(user, DatasetName::Mvtec(Some("/data/my parts".into())));
+        assert_eq!(user.to_string(), "mvtec:/data/my parts");
+        let json = serde_json::to_string(&user).unwrap();
+        assert_eq!(serde_json::from_str::<DatasetName>(&json).unwrap(), user);
+        assert_eq!(serde_json::to_string(&DatasetName::Mnist).unwrap(), r#""mnist""#);
+        assert_eq!(DatasetName::Mvtec(None).class_names().len(), 15);
+        assert_eq!(DatasetName::Mvtec(None).class_index("bottle").unwrap(), 0);
+        let err = DatasetName::Mvtec(None).class_index("bottel").unwrap_err();
+        assert!(err.to_string().contains("bottel") && err.to_string().contains("zipper"));
         assert_eq!(
             "FMNIST".parse::<DatasetName>().unwrap(),
             DatasetName::FashionMnist

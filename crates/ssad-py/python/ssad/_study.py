@@ -8,14 +8,16 @@ from typing import Any
 
 #: Version of the results table this reader writes out (``format_version``); tables without
 #: that column are version 1 and are read as version 2 (see ``read_study``).
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: Columns read with a fixed type; any other column is kept with pandas' own inference, so
 #: tables with columns added by later ssad versions read as well.
 INT_COLUMNS = (
     "format_version", "normal", "seed", "width", "embedding", "epochs", "batch_size", "threads",
     "n_normal", "n_anomaly",
 )
-FLOAT_COLUMNS = ("lr", "auc", "ap", "f1_at_k", "precision_at_k", "train_seconds")
+FLOAT_COLUMNS = (
+    "lr", "auc", "ap", "f1_at_k", "precision_at_k", "train_seconds", "pixel_auroc", "aupro",
+)
 CATEGORY_COLUMNS = (
     "dataset", "testbed", "normal_name", "pair_kind", "anomaly", "aug", "aug_family", "category",
     "detector", "precision",

@@ -21,6 +21,13 @@ pub struct ModelArgs {
     /// Embedding size H.
     #[arg(long, default_value_t = 256)]
     pub embedding: usize,
+    /// ConvAE layout: stride2 (kernel 3, one block per halving) or mvtec (kernel 5, stride 4,
+    /// 3 blocks: the reference code's 256x256 layout).
+    #[arg(long, default_value = "stride2")]
+    pub layout: ssad_core::model::ConvLayout,
+    /// ConvAE blocks each way [default: the layout's for the image size].
+    #[arg(long)]
+    pub blocks: Option<usize>,
 }
 
 impl ModelArgs {
@@ -30,7 +37,8 @@ impl ModelArgs {
             kind: self.model,
             width: self.width,
             embedding: self.embedding,
-            ..Default::default()
+            layout: self.layout,
+            blocks: self.blocks,
         };
         let geom = GeomConfig {
             width: self.width,

@@ -25,6 +25,10 @@ pub struct FitArgs {
     /// is grayscale, else 3].
     #[arg(long)]
     pub channels: Option<usize>,
+    /// Image side the photos are resized to [default: 32]: 64, 128 or 256 keep small defects
+    /// visible (with --layout mvtec at 256, the paper's MVTec AD model).
+    #[arg(long)]
+    pub size: Option<usize>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -53,6 +57,7 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
         images: args.images.clone(),
         aug,
         channels: args.channels,
+        size: args.size,
         detector: args.model.spec(),
         train: args.training.config(&args.engine)?,
         calibrate: args.calibrate.clone().map(|d| (d, args.quantile)),

@@ -44,9 +44,12 @@ pub struct SelectArgs {
     /// Built-in dataset of the task (its test split is the unlabelled test data).
     #[arg(long, conflicts_with = "images")]
     pub dataset: Option<DatasetName>,
-    /// Normal class of --dataset.
+    /// Normal class of --dataset: a number, or a class / MVTec category name.
     #[arg(long, requires = "dataset")]
-    pub normal: Option<usize>,
+    pub normal: Option<String>,
+    /// Image side [default: 32; 256 for MVTec-style data].
+    #[arg(long)]
+    pub size: Option<usize>,
     /// Test data of --dataset: `wild` (the whole test split) or `controlled` (the normal
     /// class's test images plus --gen applied to each).
     #[arg(long, default_value = "wild", requires = "dataset")]
@@ -104,10 +107,14 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
     }
     let source = match (&args.dataset, &args.images, &args.test_images) {
         (Some(dataset), _, _) => TaskSource::Dataset {
-            dataset: *dataset,
-            normal: args.normal.with_context(|| {
-                format!("--normal is required with --dataset {dataset} (a class 0..9)")
-            })?,
+            dataset: dataset.clone(),
+            normal: dataset.class_index(args.normal.as_deref().with_context(|| {
+                format!(
+                    "--normal is required with --dataset {dataset} (one of {})",
+                    dataset.class_names().join(", ")
+                )
+            })?)?,
+            size: args.size,
             testbed: {
                 ssad_augment::parse(&args.gen)
                     .with_context(|| format!("bad --gen '{}'", args.gen))?;
@@ -117,6 +124,7 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
         (None, Some(train), Some(test)) => TaskSource::Folders {
             train: train.clone(),
             test: test.clone(),
+            size: args.size,
         },
         _ => anyhow::bail!(
             "give --dataset NAME --normal CLASS, --images DIR --test-images DIR, or --study DIR"

@@ -14,12 +14,16 @@ use std::path::PathBuf;
 /// Arguments of `ssad train`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Built-in dataset to train on (mnist, fashion-mnist, cifar10, svhn).
+    /// Dataset to train on (mnist, fashion-mnist, cifar10, svhn, mvtec, mvtec:PATH).
     #[arg(long, conflicts_with = "images", required_unless_present = "images")]
     pub dataset: Option<DatasetName>,
-    /// Normal class of --dataset (its training images are the training set).
+    /// Normal class of --dataset (its training images are the training set): a number, or a
+    /// class / MVTec category name.
     #[arg(long, requires = "dataset")]
-    pub normal: Option<usize>,
+    pub normal: Option<String>,
+    /// Image side [default: 32; 256 for MVTec-style data].
+    #[arg(long)]
+    pub size: Option<usize>,
     /// Folder of normal training images instead of a dataset (DIR/*.png|jpg or DIR/<class>/...).
     #[arg(long)]
     pub images: Option<PathBuf>,
@@ -51,10 +55,13 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         ssad_augment::parse(&args.aug).with_context(|| format!("bad --aug '{}'", args.aug))?;
     let data = match (&args.dataset, &args.images) {
         (Some(name), _) => TrainData::Dataset {
-            name: *name,
-            normal: args.normal.with_context(|| {
-                format!("--normal is required with --dataset {name} (a class 0..9)")
-            })?,
+            name: name.clone(),
+            normal: name.class_index(args.normal.as_deref().with_context(|| {
+                format!(
+                    "--normal is required with --dataset {name} (one of {})",
+                    name.class_names().join(", ")
+                )
+            })?)?,
         },
         (None, Some(dir)) => TrainData::Folder(dir.clone()),
         (None, None) => anyhow::bail!("give --dataset NAME --normal CLASS or --images DIR"),
@@ -67,6 +74,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         detector: args.model.spec(),
         train: args.training.config(&args.engine)?,
         train_limit: args.train_limit,
+        size: args.size,
         out: args.out.clone(),
     };
     let quiet = args.quiet;
@@ -148,7 +156,7 @@ pub struct ScoreArgs {
 pub fn score(args: ScoreArgs) -> anyhow::Result<()> {
     args.engine.apply();
     let data = match (&args.dataset, &args.images) {
-        (Some(name), _) => ScoreData::Dataset(*name),
+        (Some(name), _) => ScoreData::Dataset(name.clone()),
         (None, Some(dir)) => ScoreData::Folder(dir.clone()),
         (None, None) => anyhow::bail!("give --dataset NAME or --images DIR"),
     };

@@ -162,18 +162,15 @@ pub fn sweep_families(cfg: &StudyConfig) -> anyhow::Result<Vec<SweepFamily>> {
     Ok(out)
 }
 
-/// Parses `--task dataset:class` (e.g. `mnist:3`).
+/// Parses `--task dataset:class` (e.g. `mnist:3`, `mvtec:bottle`, `mvtec:/data/parts:0`):
+/// the class is a number or a class / category name.
 pub fn parse_task(s: &str) -> anyhow::Result<(DatasetName, usize)> {
     let (d, c) = s
-        .split_once(':')
+        .rsplit_once(':')
         .with_context(|| format!("--task '{s}': expected DATASET:CLASS, e.g. mnist:0"))?;
     let dataset: DatasetName = d.parse().with_context(|| format!("--task '{s}'"))?;
-    let class: usize = c
-        .trim()
-        .parse()
-        .with_context(|| format!("--task '{s}': class '{c}' is not a number"))?;
-    dataset
-        .check_class(class)
+    let class = dataset
+        .class_index(c)
         .with_context(|| format!("--task '{s}'"))?;
     Ok((dataset, class))
 }
@@ -204,9 +201,13 @@ fn category_of(aug: &str) -> String {
 
 /// Resolves the task of figures 3-5 against the study.
 pub fn choose_task(cfg: &StudyConfig, opts: &ReportOptions) -> anyhow::Result<TaskChoice> {
-    let (dataset, normal) = opts
-        .task
-        .unwrap_or((cfg.datasets[0], cfg.normal_classes[0]));
+    let (dataset, normal) = match &opts.task {
+        Some(t) => t.clone(),
+        None => (
+            cfg.datasets[0].clone(),
+            cfg.normal_classes_of(&cfg.datasets[0])?[0],
+        ),
+    };
     anyhow::ensure!(
         cfg.datasets.contains(&dataset),
         "--task: the study has no dataset {dataset} (it has {})",
@@ -216,10 +217,10 @@ pub fn choose_task(cfg: &StudyConfig, opts: &ReportOptions) -> anyhow::Result<Ta
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let classes = cfg.normal_classes_of(&dataset)?;
     anyhow::ensure!(
-        cfg.normal_classes.contains(&normal),
-        "--task: the study has no normal class {normal} (it has {:?})",
-        cfg.normal_classes
+        classes.contains(&normal),
+        "--task: the study has no normal class {normal} of {dataset} (it has {classes:?})"
     );
     let seed = opts.seed.unwrap_or(cfg.seeds[0]);
     anyhow::ensure!(

@@ -201,11 +201,12 @@ pub fn task_figures(
     device: ssad_core::Device,
 ) -> anyhow::Result<TaskFigures> {
     let tb = testbed::build(
-        task.dataset,
+        &task.dataset,
         &task.testbed,
         task.normal,
         data_dir,
         cfg.train_limit,
+        cfg.size,
     )
     .with_context(|| {
         format!(
@@ -215,9 +216,9 @@ pub fn task_figures(
             task.normal
         )
     })?;
-    let class_name = tb
-        .train
-        .class_names
+    let class_name = task
+        .dataset
+        .class_names()
         .get(task.normal)
         .cloned()
         .unwrap_or_else(|| task.normal.to_string());

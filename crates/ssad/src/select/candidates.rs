@@ -22,6 +22,8 @@ pub enum TaskSource {
         normal: usize,
         /// In-the-wild or controlled (with its generator).
         testbed: TestbedKind,
+        /// Image side (`None`: the dataset's default).
+        size: Option<usize>,
     },
     /// A folder of normal training images and a folder of unlabelled test images.
     Folders {
@@ -29,6 +31,8 @@ pub enum TaskSource {
         train: PathBuf,
         /// Unlabelled test images.
         test: PathBuf,
+        /// Image side (`None`: 32).
+        size: Option<usize>,
     },
 }
 
@@ -56,8 +60,9 @@ pub fn task_data(
             dataset,
             normal,
             testbed: kind,
+            size,
         } => {
-            let tb = testbed::build(*dataset, kind, *normal, data_dir, Some(train_limit))?;
+            let tb = testbed::build(dataset, kind, *normal, data_dir, Some(train_limit), *size)?;
             let description = match kind {
                 TestbedKind::InTheWild => {
                     format!("{dataset} class {normal}, in-the-wild test set")
@@ -73,9 +78,10 @@ pub fn task_data(
                 description,
             })
         }
-        TaskSource::Folders { train, test } => {
+        TaskSource::Folders { train, test, size } => {
             let opts = FolderOptions {
                 allow_mixed_sizes: true,
+                size: size.unwrap_or(ssad_core::data::IMAGE_SIZE),
                 ..Default::default()
             };
             let train_set = ssad_core::data::load_folder(train, &opts).with_context(|| {

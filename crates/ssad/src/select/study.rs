@@ -11,7 +11,7 @@ use crate::study::{RunRecord, StudyDir};
 use crate::testbed;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use ssad_core::data::{self, DatasetName, Split};
+use ssad_core::data::{self, DatasetName};
 use ssad_core::{Batch, Detector, ImageSet};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -148,25 +148,20 @@ pub fn select_study(
         ));
     }
     let device = factory.resolve_device(opts.device)?;
-    let mut sets: Option<(DatasetName, ImageSet, ImageSet)> = None;
+    let mut sets: Option<((DatasetName, Option<usize>), data::ClassSplits)> = None;
     let mut out = Vec::new();
     for ((dataset, normal, seed), records) in &groups {
         let started = Instant::now();
-        if sets.as_ref().map(|s| s.0) != Some(*dataset) {
-            data::ensure(*dataset, &opts.data_dir, &mut |m| log(m))?;
-            let train = data::load(*dataset, Split::Train, &opts.data_dir)?;
-            let test = data::load(*dataset, Split::Test, &opts.data_dir)?;
-            sets = Some((*dataset, train, test));
+        let skey = data::splits_key(dataset, *normal);
+        if sets.as_ref().map(|s| &s.0) != Some(&skey) {
+            sets = None;
+            data::ensure(dataset, &opts.data_dir, &mut |m| log(m))?;
+            let splits = data::load_splits(dataset, *normal, cfg.size, &opts.data_dir)?;
+            sets = Some((skey, splits));
         }
-        let (_, train, test) = sets.as_ref().unwrap();
-        let testbeds = testbed::build_named(
-            &cfg.testbeds,
-            &cfg.gens,
-            train,
-            test,
-            *normal as u16,
-            cfg.train_limit,
-        )?;
+        let splits = &sets.as_ref().unwrap().1;
+        let testbeds =
+            testbed::build_named(&cfg.testbeds, &cfg.gens, splits, cfg.train_limit)?;
         let train_batch = testbeds[0].1.train.to_batch();
         let tasks = task_test_sets(&testbeds);
         let mut detectors: Vec<Box<dyn Detector>> = Vec::new();

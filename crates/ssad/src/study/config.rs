@@ -16,7 +16,8 @@ pub struct StudyConfig {
     /// Name shown in summaries and reports.
     #[serde(default = "default_name")]
     pub name: String,
-    /// Datasets (`mnist`, `fashion-mnist`, `cifar10`, `svhn`).
+    /// Datasets (`mnist`, `fashion-mnist`, `cifar10`, `svhn`, `mvtec`, or `mvtec:PATH` for a
+    /// folder in the MVTec AD layout).
     pub datasets: Vec<DatasetName>,
     /// Testbeds every trained model is scored on: `wild` and/or `controlled`.
     #[serde(default = "default_testbeds")]
@@ -24,9 +25,17 @@ pub struct StudyConfig {
     /// Anomaly generators of the controlled testbed.
     #[serde(default = "default_gens")]
     pub gens: Vec<String>,
-    /// Normal classes (default: all 10).
+    /// Normal classes of the built-in datasets (default: all 10).
     #[serde(default = "default_classes")]
     pub normal_classes: Vec<usize>,
+    /// Normal classes of MVTec-style datasets: category names (or numbers); empty (the
+    /// default) = every category the dataset has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    /// Image side every dataset is brought to (default: 32 for the built-in datasets, 256 for
+    /// MVTec-style data). The ConvAE must suit it (`model.layout`, `model.blocks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<usize>,
     /// Augmentation specs; sweeps such as `cutout(area=0.1..0.9 step 0.1)` expand to one spec
     /// per value. `none` (the vanilla baseline) is added when missing.
     pub augs: Vec<String>,
@@ -90,7 +99,7 @@ fn is_default_geom(g: &GeomConfig) -> bool {
 
 /// Built-in presets: (name, TOML text). The TOML files under `crates/ssad/presets/` are the
 /// documentation of each preset's choices.
-pub const PRESETS: [(&str, &str); 10] = [
+pub const PRESETS: [(&str, &str); 11] = [
     ("demo", include_str!("../../presets/demo.toml")),
     ("quick", include_str!("../../presets/quick.toml")),
     (
@@ -110,6 +119,7 @@ pub const PRESETS: [(&str, &str); 10] = [
     ("ladder-1", include_str!("../../presets/ladder-1.toml")),
     ("ladder-2", include_str!("../../presets/ladder-2.toml")),
     ("ladder-3", include_str!("../../presets/ladder-3.toml")),
+    ("mvtec", include_str!("../../presets/mvtec.toml")),
 ];
 
 /// One training of the grid. Every testbed of the study is scored from this one training
@@ -140,6 +150,18 @@ pub fn file_slug(text: &str) -> String {
         .collect()
 }
 
+/// The dataset part of file names: its name, or for a user's MVTec-style folder `mvtec-`
+/// and a short hash of the folder's path (unique and file-name safe).
+pub fn dataset_slug(dataset: &DatasetName) -> String {
+    match dataset {
+        DatasetName::Mvtec(Some(root)) => {
+            let h = Sha256::digest(root.to_string_lossy().as_bytes());
+            format!("mvtec-{:02x}{:02x}{:02x}{:02x}", h[0], h[1], h[2], h[3])
+        }
+        d => d.as_str().to_string(),
+    }
+}
+
 impl RunKey {
     /// A file-name-safe, unique id: readable prefix plus a short hash of the spec.
     pub fn id(&self) -> String {
@@ -147,7 +169,7 @@ impl RunKey {
         let h = Sha256::digest(self.aug.as_bytes());
         format!(
             "{}-c{}-s{}-{}-{:02x}{:02x}{:02x}",
-            self.dataset,
+            dataset_slug(&self.dataset),
             self.normal,
             self.seed,
             slug.trim_matches('_'),
@@ -220,8 +242,20 @@ impl StudyConfig {
             "testbeds: list wild and/or controlled"
         );
         for d in &self.datasets {
-            for &c in &self.normal_classes {
-                d.check_class(c)?;
+            self.normal_classes_of(d)?;
+        }
+        if let Some(size) = self.size {
+            anyhow::ensure!(
+                (8..=4096).contains(&size),
+                "size must be in 8..=4096 pixels, got {size}"
+            );
+        }
+        if self.detector == DetectorKind::Autoencoder {
+            for d in &self.datasets {
+                let shape = self.image_shape(d);
+                self.model
+                    .validate(shape)
+                    .with_context(|| format!("model on {d} at {shape}"))?;
             }
         }
         for g in &self.gens {
@@ -287,16 +321,49 @@ impl StudyConfig {
         Ok(out)
     }
 
+    /// The normal classes of `dataset` in this study: `normal_classes` for the built-in
+    /// datasets, `categories` (default: all) for MVTec-style ones; errors name what is missing.
+    pub fn normal_classes_of(&self, dataset: &DatasetName) -> anyhow::Result<Vec<usize>> {
+        if dataset.is_mvtec() {
+            if self.categories.is_empty() {
+                dataset.check_class(0).with_context(|| {
+                    format!("dataset {dataset}: no MVTec-style category found")
+                })?;
+                return Ok((0..dataset.class_names().len()).collect());
+            }
+            return self
+                .categories
+                .iter()
+                .map(|c| {
+                    dataset
+                        .class_index(c)
+                        .with_context(|| format!("categories: '{c}'"))
+                })
+                .collect();
+        }
+        for &c in &self.normal_classes {
+            dataset.check_class(c)?;
+        }
+        Ok(self.normal_classes.clone())
+    }
+
+    /// The shape of `dataset`'s images in this study (its channels, at `size` or its default
+    /// size).
+    pub fn image_shape(&self, dataset: &DatasetName) -> ssad_core::ImageShape {
+        let side = self.size.unwrap_or_else(|| dataset.default_size());
+        ssad_core::ImageShape::new(dataset.channels(), side, side)
+    }
+
     /// Every run of the grid, ordered dataset, class, aug, seed (so consecutive runs share data).
     pub fn runs(&self) -> anyhow::Result<Vec<RunKey>> {
         let augs = self.expanded_augs()?;
         let mut runs = Vec::new();
-        for &dataset in &self.datasets {
-            for &normal in &self.normal_classes {
+        for dataset in &self.datasets {
+            for normal in self.normal_classes_of(dataset)? {
                 for aug in &augs {
                     for &seed in &self.seeds {
                         runs.push(RunKey {
-                            dataset,
+                            dataset: dataset.clone(),
                             normal,
                             aug: aug.clone(),
                             seed,
@@ -327,6 +394,10 @@ impl StudyConfig {
         });
         // Only GEOM studies hash their detector settings, so autoencoder hashes are unchanged.
         let mut v = v;
+        // Only studies that choose an image size hash it, so older hashes are unchanged.
+        if let Some(size) = self.size {
+            v["size"] = serde_json::json!(size);
+        }
         if self.detector == DetectorKind::Geom {
             v["detector"] = serde_json::json!(self.detector);
             v["geom"] = serde_json::json!(self.geom);

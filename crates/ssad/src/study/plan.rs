@@ -12,7 +12,7 @@
 use super::config::StudyConfig;
 use super::runner::threads_per_job;
 use crate::testbed;
-use ssad_core::data::{self, DatasetName, Split};
+use ssad_core::data::{self, DatasetName};
 use ssad_core::{DetectorFactory, EpochProgress, Identity, TrainConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -88,19 +88,23 @@ pub fn plan(
     // Images per (dataset, class), from the testbeds the runs would build.
     let mut sizes: BTreeMap<(DatasetName, usize), (usize, usize)> = BTreeMap::new();
     let mut warmup_set = None;
-    let mut datasets: Vec<DatasetName> = pending.iter().map(|k| k.dataset).collect();
+    let mut datasets: Vec<DatasetName> = pending.iter().map(|k| k.dataset.clone()).collect();
     datasets.dedup();
     for d in datasets {
-        let train = data::load(d, Split::Train, data_dir)?;
-        let test = data::load(d, Split::Test, data_dir)?;
+        let mut splits: Option<((DatasetName, Option<usize>), data::ClassSplits)> = None;
         for key in pending.iter().filter(|k| k.dataset == d) {
-            if let std::collections::btree_map::Entry::Vacant(slot) = sizes.entry((d, key.normal)) {
+            let entry = (d.clone(), key.normal);
+            if !sizes.contains_key(&entry) {
+                let skey = data::splits_key(&d, key.normal);
+                if splits.as_ref().map(|(k, _)| k) != Some(&skey) {
+                    splits = None;
+                    let loaded = data::load_splits(&d, key.normal, cfg.size, data_dir)?;
+                    splits = Some((skey, loaded));
+                }
                 let tbs = testbed::build_named(
                     &cfg.testbeds,
                     &cfg.gens,
-                    &train,
-                    &test,
-                    key.normal as u16,
+                    &splits.as_ref().unwrap().1,
                     cfg.train_limit,
                 )?;
                 let n_train = tbs[0].1.train.len();
@@ -108,11 +112,11 @@ pub fn plan(
                 if warmup_set.is_none() {
                     warmup_set = Some(tbs[0].1.train.clone());
                 }
-                slot.insert((n_train, n_test));
+                sizes.insert(entry.clone(), (n_train, n_test));
             }
-            let (n_train, n_test) = sizes[&(d, key.normal)];
-            *train_images.entry(d).or_insert(0) += n_train;
-            *test_images.entry(d).or_insert(0) += n_test;
+            let (n_train, n_test) = sizes[&entry];
+            *train_images.entry(d.clone()).or_insert(0) += n_train;
+            *test_images.entry(d.clone()).or_insert(0) += n_test;
         }
     }
     let Some(set) = warmup_set else {

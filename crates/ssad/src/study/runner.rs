@@ -7,7 +7,7 @@ use super::store::{now_unix, FailureRecord, PairRecord, RunRecord, StudyDir, Tes
 use crate::scores::{write_scores, ScoreRow};
 use crate::testbed::{self, Testbed, TestbedName};
 use anyhow::Context;
-use ssad_core::data::{self, DatasetName, Split};
+use ssad_core::data::{self, ClassSplits, DatasetName};
 use ssad_core::{Detector, DetectorFactory, EpochProgress, ImageSet};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -206,7 +206,8 @@ type TestbedsOf = ((DatasetName, usize), Vec<(TestbedName, Testbed)>);
 /// Datasets and testbeds kept between consecutive runs of the same dataset and class.
 #[derive(Default)]
 struct DataCache {
-    sets: HashMap<DatasetName, (ImageSet, ImageSet)>,
+    /// The splits loaded last (one dataset, or one MVTec category, in memory at a time).
+    splits: Option<((DatasetName, Option<usize>), ClassSplits)>,
     testbeds: Option<TestbedsOf>,
 }
 
@@ -215,26 +216,20 @@ impl DataCache {
         &mut self,
         cfg: &StudyConfig,
         data_dir: &std::path::Path,
-        dataset: DatasetName,
+        dataset: &DatasetName,
         normal: usize,
     ) -> anyhow::Result<&[(TestbedName, Testbed)]> {
-        if self.testbeds.as_ref().map(|(k, _)| *k) != Some((dataset, normal)) {
-            if !self.sets.contains_key(&dataset) {
-                self.sets.clear(); // keep one dataset in memory at a time
-                let train = data::load(dataset, Split::Train, data_dir)?;
-                let test = data::load(dataset, Split::Test, data_dir)?;
-                self.sets.insert(dataset, (train, test));
+        let key = (dataset.clone(), normal);
+        if self.testbeds.as_ref().map(|(k, _)| k) != Some(&key) {
+            let skey = data::splits_key(dataset, normal);
+            if self.splits.as_ref().map(|(k, _)| k) != Some(&skey) {
+                self.splits = None; // free the old splits before loading new ones
+                let splits = data::load_splits(dataset, normal, cfg.size, data_dir)?;
+                self.splits = Some((skey, splits));
             }
-            let (train, test) = &self.sets[&dataset];
-            let built = testbed::build_named(
-                &cfg.testbeds,
-                &cfg.gens,
-                train,
-                test,
-                normal as u16,
-                cfg.train_limit,
-            )?;
-            self.testbeds = Some(((dataset, normal), built));
+            let splits = &self.splits.as_ref().unwrap().1;
+            let built = testbed::build_named(&cfg.testbeds, &cfg.gens, splits, cfg.train_limit)?;
+            self.testbeds = Some((key, built));
         }
         Ok(&self.testbeds.as_ref().unwrap().1)
     }
@@ -297,12 +292,12 @@ pub fn run_study(
         pending.truncate(m);
     }
     // Missing or unreadable data would fail every run of its dataset: one error, up front.
-    let mut datasets: Vec<DatasetName> = pending.iter().map(|k| k.dataset).collect();
+    let mut datasets: Vec<DatasetName> = pending.iter().map(|k| k.dataset.clone()).collect();
     datasets.sort();
     datasets.dedup();
-    for &d in &datasets {
+    for d in &datasets {
         // A model that cannot be built (or would not fit in memory) fails every run too.
-        let shape = ssad_core::ImageShape::new(d.channels(), 32, 32);
+        let shape = cfg.image_shape(d);
         let spec = cfg.detector_spec();
         match spec.kind {
             ssad_core::DetectorKind::Autoencoder => {
@@ -316,10 +311,13 @@ pub fn run_study(
         }
     }
     for d in datasets {
-        data::ensure(d, &opts.data_dir, &mut |m| {
+        // The first pending class's splits load (every file of a built-in dataset; one
+        // MVTec category, whose siblings are checked when their runs start).
+        let first = pending.iter().find(|k| k.dataset == d).map_or(0, |k| k.normal);
+        data::ensure(&d, &opts.data_dir, &mut |m| {
             on_event(StudyEvent::Note { text: m })
         })
-        .and_then(|()| data::load(d, Split::Test, &opts.data_dir))
+        .and_then(|()| data::load_splits(&d, first, cfg.size, &opts.data_dir))
         .with_context(|| {
             format!(
                 "dataset {d} is needed by {} pending run(s); no run was started",
@@ -538,7 +536,7 @@ fn run_one(
     factory: &dyn DetectorFactory,
     on_epoch: &mut dyn FnMut(&EpochProgress),
 ) -> anyhow::Result<RunRecord> {
-    let testbeds = cache.testbeds(cfg, data_dir, key.dataset, key.normal)?;
+    let testbeds = cache.testbeds(cfg, data_dir, &key.dataset, key.normal)?;
     let aug = ssad_augment::parse(&key.aug)?.build();
     let train_set = &testbeds[0].1.train;
     let mut detector: Box<dyn Detector> =
@@ -554,9 +552,9 @@ fn run_one(
     let train_seconds = started.elapsed().as_secs_f64();
     let id = key.id();
     crate::epochs::write_epochs(&dir.epochs_path(key), &epoch_log)?;
-    let normal_name = train_set.class_names.get(key.normal).cloned();
+    let normal_name = key.dataset.class_names().get(key.normal).cloned();
     detector.set_task(Some(ssad_core::TaskInfo {
-        dataset: Some(key.dataset),
+        dataset: Some(key.dataset.clone()),
         images: None,
         normal: Some(key.normal),
         normal_name: normal_name.clone(),
@@ -606,7 +604,12 @@ fn run_one(
                     };
                     ScoreRow {
                         index,
-                        path: String::new(),
+                        path: tb
+                            .paths
+                            .as_ref()
+                            .and_then(|p| p.get(index))
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default(),
                         label,
                         group,
                         anomaly: Some(g != tb.normal_group),
@@ -619,11 +622,32 @@ fn run_one(
         } else {
             None
         };
+        // Pixel-level results where the test images have masks (reconstruction-based
+        // detectors only: GEOM has no error map).
+        let pixel = match &tb.pixels {
+            Some(truth) if cfg.detector == ssad_core::DetectorKind::Autoencoder => {
+                let maps = crate::pixel::error_maps(detector.as_ref(), &tb.test)?;
+                let side = tb.test.shape.height;
+                Some(
+                    crate::pixel::evaluate(
+                        &maps,
+                        side,
+                        truth,
+                        &tb.groups,
+                        &tb.group_names,
+                        tb.normal_group,
+                    )
+                    .with_context(|| format!("pixel metrics of run {id} on testbed {name}"))?,
+                )
+            }
+            _ => None,
+        };
         results.push(TestbedResult {
             testbed: name.to_string(),
             pairs,
             scores_file,
             score_seconds,
+            pixel,
         });
     }
     let model_dir = if cfg.save_models {

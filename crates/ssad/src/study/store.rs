@@ -48,6 +48,10 @@ pub struct TestbedResult {
     pub scores_file: Option<String>,
     /// Seconds spent scoring this testbed.
     pub score_seconds: f64,
+    /// Pixel-level results, where the test images have ground-truth masks (MVTec-style data,
+    /// in-the-wild testbed, autoencoders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pixel: Option<crate::pixel::PixelRecord>,
 }
 
 /// The record of one finished run.
@@ -476,7 +480,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Opti
 /// top-k metrics and none of the columns added in 2 (`format_version`, `normal_name`,
 /// `pair_kind`, `aug_family`, `aug_params`, the model and training settings); readers of
 /// this table accept both (see `docs/formats.md`).
-pub const RESULTS_FORMAT_VERSION: u32 = 2;
+pub const RESULTS_FORMAT_VERSION: u32 = 3;
 
 /// One row of the study's results table: one run x testbed x anomaly group, tidy (one value
 /// per column: the augmentation's family and parameters and the settings have their own).
@@ -543,6 +547,13 @@ pub struct ResultRow {
     pub n_anomaly: usize,
     /// Training seconds of the run.
     pub train_seconds: f64,
+    /// Pixel AUROC of this anomaly group (the `rest` row: all defects), where the test
+    /// images have masks; empty otherwise (format 3).
+    #[serde(default)]
+    pub pixel_auroc: Option<f64>,
+    /// AUPRO up to FPR 0.3, normalised, beside `pixel_auroc` (format 3).
+    #[serde(default)]
+    pub aupro: Option<f64>,
 }
 
 /// The family and parameters of an augmentation spec, as [`ResultRow::aug_family`] and
@@ -593,6 +604,16 @@ pub fn result_rows(cfg: &StudyConfig, records: &[RunRecord]) -> Vec<ResultRow> {
             .unwrap_or_else(|| r.key.normal.to_string());
         for t in &r.results {
             for p in &t.pairs {
+                let pixel = t.pixel.as_ref().and_then(|px| {
+                    if p.anomaly == "rest" {
+                        Some((px.auroc, px.aupro))
+                    } else {
+                        px.per_anomaly
+                            .iter()
+                            .find(|q| q.anomaly == p.anomaly)
+                            .map(|q| (q.auroc, q.aupro))
+                    }
+                });
                 rows.push(ResultRow {
                     format_version: RESULTS_FORMAT_VERSION,
                     run_id: r.run_id.clone(),
@@ -622,6 +643,8 @@ pub fn result_rows(cfg: &StudyConfig, records: &[RunRecord]) -> Vec<ResultRow> {
                     n_normal: p.n_normal,
                     n_anomaly: p.n_anomaly,
                     train_seconds: r.train_seconds,
+                    pixel_auroc: pixel.map(|x| x.0),
+                    aupro: pixel.map(|x| x.1),
                 });
             }
         }
@@ -663,13 +686,22 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
             REQUIRED DOUBLE auc; REQUIRED DOUBLE ap; REQUIRED DOUBLE f1_at_k;
             REQUIRED DOUBLE precision_at_k;
             REQUIRED INT64 n_normal; REQUIRED INT64 n_anomaly; REQUIRED DOUBLE train_seconds;
+            OPTIONAL DOUBLE pixel_auroc; OPTIONAL DOUBLE aupro;
         }",
     )?);
     enum Col {
         Str(Vec<ByteArray>),
         Int(Vec<i64>),
         Dbl(Vec<f64>),
+        /// Nullable doubles: the present values and a definition level per row.
+        OptDbl(Vec<f64>, Vec<i16>),
     }
+    let od = |f: fn(&ResultRow) -> Option<f64>| {
+        Col::OptDbl(
+            rows.iter().filter_map(f).collect(),
+            rows.iter().map(|r| i16::from(f(r).is_some())).collect(),
+        )
+    };
     let s =
         |f: fn(&ResultRow) -> &str| Col::Str(rows.iter().map(|r| ByteArray::from(f(r))).collect());
     let i = |f: fn(&ResultRow) -> i64| Col::Int(rows.iter().map(f).collect());
@@ -703,6 +735,8 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
         i(|r| r.n_normal as i64),
         i(|r| r.n_anomaly as i64),
         d(|r| r.train_seconds),
+        od(|r| r.pixel_auroc),
+        od(|r| r.aupro),
     ];
     let mut buf = Vec::new();
     {
@@ -720,6 +754,10 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
                 Col::Str(v) => cw.typed::<ByteArrayType>().write_batch(v, None, None)?,
                 Col::Int(v) => cw.typed::<Int64Type>().write_batch(v, None, None)?,
                 Col::Dbl(v) => cw.typed::<DoubleType>().write_batch(v, None, None)?,
+                Col::OptDbl(v, def) => {
+                    cw.typed::<DoubleType>()
+                        .write_batch(v, Some(def), None)?
+                }
             };
             cw.close()?;
         }

@@ -57,10 +57,33 @@ fn slice_of(row: &ResultRow) -> Option<(String, String)> {
     }
 }
 
-/// Builds the summary of a study's result rows.
+/// The anomaly name of the pixel-level slice: per (normal, defect type) pair, the pixel
+/// AUROC in place of the image AUC (MVTec-style data with masks).
+pub const PIXEL_SLICE: &str = "pixel";
+
+/// Builds the summary of a study's result rows. Rows with pixel results also make the slice
+/// (`wild`, [`PIXEL_SLICE`]): the same pairs scored by pixel AUROC.
 pub fn summarize(rows: &[ResultRow]) -> anyhow::Result<StudySummary> {
+    let pixel_rows: Vec<ResultRow> = rows
+        .iter()
+        .filter(|r| r.pair_kind == "pair")
+        .filter_map(|r| {
+            r.pixel_auroc.map(|auc| ResultRow {
+                auc,
+                ..r.clone()
+            })
+        })
+        .collect();
     // slice (testbed, anomaly) -> dataset -> rows
     let mut slices: BTreeMap<(String, String), BTreeMap<String, Vec<&ResultRow>>> = BTreeMap::new();
+    for r in &pixel_rows {
+        slices
+            .entry((r.testbed.clone(), PIXEL_SLICE.into()))
+            .or_default()
+            .entry(r.dataset.clone())
+            .or_default()
+            .push(r);
+    }
     for r in rows {
         if let Some(s) = slice_of(r) {
             slices
