@@ -110,7 +110,109 @@ pub fn load_folder(dir: &Path, opts: &FolderOptions) -> Result<ImageSet, DataErr
     Ok(set)
 }
 
+/// What a file's header says: native size and whether it is grayscale. Reading it decodes no
+/// pixels, so the whole folder can be surveyed before any image is decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Header {
+    /// Native height in pixels.
+    pub height: usize,
+    /// Native width in pixels.
+    pub width: usize,
+    /// True for grayscale (with or without alpha) images.
+    pub gray: bool,
+}
+
+/// The error for a file the `image` crate cannot read.
+fn unreadable(p: &Path, e: impl std::fmt::Display) -> DataError {
+    DataError::format(
+        p,
+        format!("unreadable image ({e}); expected a PNG or JPEG file"),
+    )
+}
+
+/// Reads the header of one image file (size and colour type), no pixels.
+fn read_header(p: &Path) -> Result<Header, DataError> {
+    use image::ImageDecoder;
+    let reader = image::ImageReader::open(p)
+        .map_err(|e| DataError::io(p, e))?
+        .with_guessed_format()
+        .map_err(|e| DataError::io(p, e))?;
+    let decoder = reader.into_decoder().map_err(|e| unreadable(p, e))?;
+    let (w, h) = decoder.dimensions();
+    Ok(Header {
+        height: h as usize,
+        width: w as usize,
+        gray: !decoder.color_type().has_color(),
+    })
+}
+
+/// Reads the headers of `paths` in parallel.
+pub(crate) fn read_headers(paths: &[&Path]) -> Result<Vec<Header>, DataError> {
+    use rayon::prelude::*;
+    paths.par_iter().map(|p| read_header(p)).collect()
+}
+
+/// The native `(height, width)` of each image file, from the file headers only (no pixel is
+/// decoded), read in parallel: what a caller needs to bring results at `size x size` back to
+/// each image's own resolution (e.g. anomaly maps onto MVTec masks).
+pub fn image_dimensions(paths: &[&Path]) -> Result<Vec<(usize, usize)>, DataError> {
+    Ok(read_headers(paths)?
+        .into_iter()
+        .map(|h| (h.height, h.width))
+        .collect())
+}
+
+/// The channel count [`load_image_files`] picks when none is forced: 1 when every header is
+/// grayscale, else 3.
+pub(crate) fn auto_channels(headers: &[Header]) -> usize {
+    if headers.iter().all(|h| h.gray) {
+        1
+    } else {
+        3
+    }
+}
+
+/// Decodes one image file and brings it to `channels x size x size` (PIL-exact bilinear
+/// [`resize_image`]): grayscale+alpha and RGBA lose their alpha, 16-bit samples are scaled to
+/// 8 bits (65535 -> 255), and only the small result outlives the call.
+fn decode_resized(p: &Path, channels: usize, size: usize) -> Result<Vec<u8>, DataError> {
+    let im = image::ImageReader::open(p)
+        .map_err(|e| DataError::io(p, e))?
+        .with_guessed_format()
+        .map_err(|e| DataError::io(p, e))?
+        .decode()
+        .map_err(|e| unreadable(p, e))?;
+    let (w, h) = (im.width() as usize, im.height() as usize);
+    // `into_*` converts in place when the file already has that layout (no copy).
+    let planar: Vec<u8> = if channels == 1 {
+        im.into_luma8().into_raw()
+    } else {
+        let rgb = im.into_rgb8().into_raw();
+        let mut planar = vec![0u8; rgb.len()];
+        let plane = w * h;
+        for (i, px) in rgb.chunks_exact(3).enumerate() {
+            planar[i] = px[0];
+            planar[plane + i] = px[1];
+            planar[2 * plane + i] = px[2];
+        }
+        planar
+    };
+    Ok(resize_image(
+        &planar,
+        ImageShape::new(channels, h, w),
+        size,
+        size,
+    ))
+}
+
 /// Loads the given image files (one unlabelled class) as `C x size x size` images.
+///
+/// Grayscale, grayscale+alpha, RGB and RGBA PNGs (8 or 16 bits) and JPEGs are read; alpha is
+/// dropped and 16-bit samples are scaled to 8 bits. A first parallel pass reads only the file
+/// headers (sizes for the mixed-size check, colour types for the channel choice); the second
+/// decodes, converts and resizes each image inside the parallel map, so only the
+/// `size x size` results are held, never a folder of full-resolution photos. No paths give
+/// an empty set.
 pub fn load_image_files(paths: &[&Path], opts: &FolderOptions) -> Result<ImageSet, DataError> {
     use rayon::prelude::*;
     if let Some(c) = opts.channels.filter(|c| *c != 1 && *c != 3) {
@@ -119,68 +221,46 @@ pub fn load_image_files(paths: &[&Path], opts: &FolderOptions) -> Result<ImageSe
             format!("channels = {c}: expected 1 or 3"),
         ));
     }
-    let decoded: Vec<image::DynamicImage> = paths
-        .par_iter()
-        .map(|p| {
-            image::open(p).map_err(|e| {
-                DataError::format(
-                    p,
-                    format!("unreadable image ({e}); expected a PNG or JPEG file"),
-                )
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    let (w0, h0) = (decoded[0].width(), decoded[0].height());
-    if !opts.allow_mixed_sizes {
-        if let Some((i, im)) = decoded
+    if opts.size == 0 {
+        return Err(DataError::format(
+            paths.first().copied().unwrap_or(Path::new(".")),
+            "size = 0: expected a side length of at least 1 pixel",
+        ));
+    }
+    let headers = read_headers(paths)?;
+    if let (false, Some(first)) = (opts.allow_mixed_sizes, headers.first()) {
+        let (w0, h0) = (first.width, first.height);
+        if let Some((i, h)) = headers
             .iter()
             .enumerate()
-            .find(|(_, im)| (im.width(), im.height()) != (w0, h0))
+            .find(|(_, h)| (h.width, h.height) != (w0, h0))
         {
             return Err(DataError::format(
                 paths[i],
                 format!(
                     "image is {}x{} but {} is {w0}x{h0}: all images must have one size (or allow mixed sizes)",
-                    im.width(),
-                    im.height(),
+                    h.width,
+                    h.height,
                     paths[0].display()
                 ),
             ));
         }
     }
-    let channels = opts.channels.unwrap_or_else(|| {
-        if decoded.iter().all(|im| !im.color().has_color()) {
-            1
-        } else {
-            3
-        }
-    });
+    let channels = opts.channels.unwrap_or_else(|| auto_channels(&headers));
+    drop(headers);
     let shape = ImageShape::new(channels, opts.size, opts.size);
-    let mut pixels = vec![0u8; decoded.len() * shape.numel()];
+    let mut pixels = vec![0u8; paths.len() * shape.numel()];
     pixels
         .par_chunks_mut(shape.numel())
-        .zip(decoded.par_iter())
-        .for_each(|(dst, im)| {
-            let (w, h) = (im.width() as usize, im.height() as usize);
-            let planar: Vec<u8> = if channels == 1 {
-                im.to_luma8().into_raw()
-            } else {
-                let rgb = im.to_rgb8().into_raw();
-                (0..3)
-                    .flat_map(|c| rgb.iter().skip(c).step_by(3).copied().collect::<Vec<_>>())
-                    .collect()
-            };
-            dst.copy_from_slice(&resize_image(
-                &planar,
-                ImageShape::new(channels, h, w),
-                opts.size,
-                opts.size,
-            ));
-        });
+        .zip(paths.par_iter())
+        .try_for_each(|(dst, p)| {
+            dst.copy_from_slice(&decode_resized(p, channels, opts.size)?);
+            Ok::<(), DataError>(())
+        })?;
     Ok(ImageSet {
         shape,
         pixels,
-        labels: vec![0; decoded.len()],
+        labels: vec![0; paths.len()],
         class_names: vec!["images".into()],
     })
 }
@@ -262,5 +342,183 @@ mod tests {
         std::fs::write(d.path().join("c.png"), b"not a png").unwrap();
         let e = load_folder(d.path(), &opts).unwrap_err().to_string();
         assert!(e.contains("c.png") && e.contains("unreadable image"), "{e}");
+    }
+    /// Loads the single image file `p` with default options at `size`.
+    fn load_one(p: &Path, size: usize) -> ImageSet {
+        let opts = FolderOptions {
+            size,
+            ..Default::default()
+        };
+        load_image_files(&[p], &opts).unwrap()
+    }
+
+    #[test]
+    fn gray_alpha_and_rgba_lose_their_alpha() {
+        let d = tempfile::tempdir().unwrap();
+        let la = d.path().join("la.png");
+        image::GrayAlphaImage::from_pixel(8, 8, image::LumaA([77, 0]))
+            .save(&la)
+            .unwrap();
+        let set = load_one(&la, 8);
+        assert_eq!(set.shape, ImageShape::new(1, 8, 8));
+        assert!(set.pixels.iter().all(|&v| v == 77));
+
+        let rgba = d.path().join("rgba.png");
+        image::RgbaImage::from_pixel(8, 8, image::Rgba([10, 20, 30, 0]))
+            .save(&rgba)
+            .unwrap();
+        let set = load_one(&rgba, 8);
+        assert_eq!(set.shape, ImageShape::new(3, 8, 8));
+        let im = set.image(0);
+        assert!(im[..64].iter().all(|&v| v == 10));
+        assert!(im[64..128].iter().all(|&v| v == 20));
+        assert!(im[128..].iter().all(|&v| v == 30));
+
+        // Gray+alpha counts as grayscale in the channel choice: with an RGB image, 3 channels.
+        let both = load_image_files(&[&la, &rgba], &FolderOptions::default()).unwrap();
+        assert_eq!(both.shape.channels, 3);
+        assert!(both.image(0).iter().all(|&v| v == 77));
+    }
+
+    #[test]
+    fn sixteen_bit_pngs_scale_to_eight_bits() {
+        let d = tempfile::tempdir().unwrap();
+        // Square and loaded at its own size, so no resampling mixes the values.
+        let g16 = d.path().join("g16.png");
+        let mut im =
+            image::ImageBuffer::<image::Luma<u16>, _>::from_pixel(4, 4, image::Luma([0x8080]));
+        im.put_pixel(0, 0, image::Luma([65535]));
+        im.put_pixel(1, 0, image::Luma([0]));
+        image::DynamicImage::ImageLuma16(im).save(&g16).unwrap();
+        assert_eq!(image::open(&g16).unwrap().color(), image::ColorType::L16);
+        let set = load_one(&g16, 4);
+        assert_eq!(set.shape, ImageShape::new(1, 4, 4));
+        let px = set.image(0);
+        assert_eq!((px[0], px[1]), (255, 0));
+        assert!(px[2..].iter().all(|&v| v == 128), "{px:?}");
+
+        let c16 = d.path().join("c16.png");
+        let im = image::ImageBuffer::<image::Rgb<u16>, _>::from_pixel(
+            5,
+            5,
+            image::Rgb([65535, 0x8080, 0]),
+        );
+        image::DynamicImage::ImageRgb16(im).save(&c16).unwrap();
+        assert_eq!(image::open(&c16).unwrap().color(), image::ColorType::Rgb16);
+        let set = load_one(&c16, 5);
+        assert_eq!(set.shape, ImageShape::new(3, 5, 5));
+        let px = set.image(0);
+        assert!(px[..25].iter().all(|&v| v == 255));
+        assert!(px[25..50].iter().all(|&v| v == 128));
+        assert!(px[50..].iter().all(|&v| v == 0));
+    }
+
+    #[test]
+    fn jpegs_gray_and_colour() {
+        let d = tempfile::tempdir().unwrap();
+        let gj = d.path().join("g.jpg");
+        image::GrayImage::from_pixel(16, 16, image::Luma([100]))
+            .save(&gj)
+            .unwrap();
+        let cj = d.path().join("c.jpeg");
+        image::RgbImage::from_pixel(16, 16, image::Rgb([200, 100, 50]))
+            .save(&cj)
+            .unwrap();
+        let set = load_one(&gj, 16);
+        assert_eq!(set.shape.channels, 1);
+        // JPEG is lossy; a flat image survives within a grey level or two.
+        assert!(
+            set.pixels.iter().all(|&v| v.abs_diff(100) <= 2),
+            "{:?}",
+            &set.pixels[..8]
+        );
+        let set = load_image_files(
+            &[&gj, &cj],
+            &FolderOptions {
+                size: 16,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(set.shape.channels, 3);
+        let c = set.image(1);
+        for (k, want) in [200u8, 100, 50].into_iter().enumerate() {
+            assert!(
+                c[k * 256..(k + 1) * 256]
+                    .iter()
+                    .all(|&v| v.abs_diff(want) <= 3),
+                "channel {k}: {:?}",
+                &c[k * 256..k * 256 + 8]
+            );
+        }
+        // The grayscale JPEG is replicated into three equal planes.
+        let g = set.image(0);
+        assert_eq!(g[..256], g[256..512]);
+        assert_eq!(g[..256], g[512..]);
+    }
+
+    #[test]
+    fn odd_sizes_are_resized_with_the_pil_resampler() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("odd.png");
+        let (w, h) = (37usize, 23usize);
+        let mut im = image::RgbImage::new(w as u32, h as u32);
+        for (x, y, px) in im.enumerate_pixels_mut() {
+            *px = image::Rgb([
+                (x * 7 % 256) as u8,
+                (y * 11 % 256) as u8,
+                ((x * y) % 256) as u8,
+            ]);
+        }
+        im.save(&p).unwrap();
+        assert_eq!(image_dimensions(&[p.as_path()]).unwrap(), vec![(23, 37)]);
+        for size in [16, 32, 64] {
+            let set = load_one(&p, size);
+            assert_eq!(set.shape, ImageShape::new(3, size, size));
+            // The same bytes as resizing the planar native image directly.
+            let raw = im.as_raw();
+            let planar: Vec<u8> = (0..3)
+                .flat_map(|c| raw.iter().skip(c).step_by(3).copied())
+                .collect();
+            let want = resize_image(&planar, ImageShape::new(3, h, w), size, size);
+            assert_eq!(set.image(0), &want[..], "size {size}");
+        }
+        // A forced single channel gives the luma plane.
+        let opts = FolderOptions {
+            size: 8,
+            allow_mixed_sizes: false,
+            channels: Some(1),
+        };
+        let set = load_image_files(&[p.as_path()], &opts).unwrap();
+        assert_eq!(set.shape, ImageShape::new(1, 8, 8));
+    }
+
+    #[test]
+    fn headers_only_survey_names_unreadable_files() {
+        let d = tempfile::tempdir().unwrap();
+        gray(&d.path().join("a.png"), 10, 20, 1);
+        std::fs::write(d.path().join("b.png"), b"\x89PNG broken").unwrap();
+        let a = d.path().join("a.png");
+        let b = d.path().join("b.png");
+        assert_eq!(image_dimensions(&[a.as_path()]).unwrap(), vec![(20, 10)]);
+        let e = image_dimensions(&[a.as_path(), b.as_path()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("b.png") && e.contains("unreadable image"), "{e}");
+        let none: [&Path; 0] = [];
+        assert!(image_dimensions(&none).unwrap().is_empty());
+        assert!(load_image_files(&none, &FolderOptions::default())
+            .unwrap()
+            .is_empty());
+        let e = load_image_files(
+            &[a.as_path()],
+            &FolderOptions {
+                size: 0,
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("size = 0"), "{e}");
     }
 }

@@ -4,26 +4,35 @@
 //! Every loader returns an [`ImageSet`] of `C x 32 x 32` `u8` images (28x28 inputs are resized
 //! to 32x32 bilinearly, as the reference does with PIL) with labels `0..num_classes`.
 
+pub mod archive;
 mod cifar;
 mod folder;
 mod idx;
+pub mod mvtec;
 pub mod registry;
 pub mod resize;
 mod svhn;
+pub mod synthetic;
 
 use crate::images::ImageSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+pub use archive::unpack_tar_xz;
 pub use cifar::load_cifar10;
 pub use folder::{
-    folder_entries, image_files, is_image_file, load_folder, load_image_files, FolderEntries,
-    FolderOptions,
+    folder_entries, image_dimensions, image_files, is_image_file, load_folder, load_image_files,
+    FolderEntries, FolderOptions,
 };
 pub use idx::{load_idx_pair, read_idx_images, read_idx_labels};
+pub use mvtec::{
+    is_mvtec_category, load_mask, load_mvtec_category, mvtec_categories, Mask, MvtecCategory,
+    MVTEC_ARCHIVE, MVTEC_BYTES, MVTEC_CATEGORIES, MVTEC_SHA256, MVTEC_URL,
+};
 pub use registry::{ensure, verify, FileCheck, VerifyReport};
 pub use svhn::load_svhn;
+pub use synthetic::{write_synthetic_mvtec, SyntheticMvtec, SYNTHETIC_DEFECTS};
 
 /// Side length every dataset image is brought to (METHOD.md section 2).
 pub const IMAGE_SIZE: usize = 32;

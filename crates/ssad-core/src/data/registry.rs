@@ -9,6 +9,9 @@
 //!   (www.cs.toronto.edu/~kriz/cifar.html).
 //! - SVHN: MD5 of `train_32x32.mat` / `test_32x32.mat` as published with torchvision's `SVHN`
 //!   dataset class (the SVHN page itself publishes none).
+//! - MVTec AD (constants in `super::mvtec`, not in [`files`]): SHA-256 of
+//!   `mvtec_anomaly_detection.tar.xz` as downloaded, the hash anomalib's `MVTecAD` data module
+//!   checks its download against.
 
 use super::{DataError, DatasetName};
 use sha2::Digest;
@@ -21,6 +24,9 @@ pub enum Checksum {
     Sha256Decompressed(&'static str),
     /// MD5 of the file as downloaded.
     Md5(&'static str),
+    /// SHA-256 of the file as downloaded (e.g. the MVTec AD archive, whose authors publish
+    /// one); hashed streaming, so multi-gigabyte archives never sit in memory.
+    Sha256(&'static str),
 }
 
 /// One file of a dataset: its name in the data folder, download addresses and checksum.
@@ -229,12 +235,25 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Feeds everything `reader` yields into a fresh `D` and returns its hex digest; `err` turns a
+/// read error into the error to report.
+fn stream_hash<D: Digest + std::io::Write>(
+    mut reader: impl std::io::Read,
+    err: impl FnOnce(std::io::Error) -> DataError,
+) -> Result<String, DataError> {
+    let mut hasher = D::new();
+    std::io::copy(&mut reader, &mut hasher).map_err(err)?;
+    Ok(hex(&hasher.finalize()))
+}
+
 /// Checks `path` against `checksum`; `gzipped` says whether its content must be decompressed
-/// before a `Sha256Decompressed` hash.
+/// before a `Sha256Decompressed` hash. Files are hashed streaming (buffered reads), never
+/// loaded whole.
 fn check_path(path: PathBuf, checksum: Checksum, gzipped: bool) -> Result<FileCheck, DataError> {
     let (expected, hashed) = match checksum {
         Checksum::Sha256Decompressed(h) => (h, "SHA-256 of decompressed content"),
         Checksum::Md5(h) => (h, "MD5 of file"),
+        Checksum::Sha256(h) => (h, "SHA-256 of file"),
     };
     let mut check = FileCheck {
         path,
@@ -247,20 +266,19 @@ fn check_path(path: PathBuf, checksum: Checksum, gzipped: bool) -> Result<FileCh
         return Ok(check);
     }
     let path = &check.path;
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let file = std::io::BufReader::with_capacity(1 << 20, file);
+    let io_err = |e| DataError::io(path, e);
     check.actual = match checksum {
         Checksum::Sha256Decompressed(_) if gzipped => {
-            use std::io::Read;
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&bytes[..])
-                .read_to_end(&mut out)
-                .map_err(|e| {
-                    DataError::format(path, format!("corrupt or truncated gzip stream: {e}"))
-                })?;
-            hex(&sha2::Sha256::digest(&out))
+            stream_hash::<sha2::Sha256>(flate2::read::GzDecoder::new(file), |e| {
+                DataError::format(path, format!("corrupt or truncated gzip stream: {e}"))
+            })?
         }
-        Checksum::Sha256Decompressed(_) => hex(&sha2::Sha256::digest(&bytes)),
-        Checksum::Md5(_) => hex(&md5::Md5::digest(&bytes)),
+        Checksum::Sha256Decompressed(_) | Checksum::Sha256(_) => {
+            stream_hash::<sha2::Sha256>(file, io_err)?
+        }
+        Checksum::Md5(_) => stream_hash::<md5::Md5>(file, io_err)?,
     };
     check.status = if check.actual == expected {
         FileStatus::Ok
@@ -268,6 +286,14 @@ fn check_path(path: PathBuf, checksum: Checksum, gzipped: bool) -> Result<FileCh
         FileStatus::Mismatch
     };
     Ok(check)
+}
+
+/// Checks a single file, such as a downloaded archive, against a published `checksum` (the
+/// `Sha256Decompressed` kind gunzips a `.gz` name first). For files outside [`files`], e.g.
+/// the MVTec AD archive (`super::mvtec::MVTEC_SHA256`).
+pub fn check_checksum(path: &Path, checksum: Checksum) -> Result<FileCheck, DataError> {
+    let gzipped = path.extension().is_some_and(|e| e == "gz");
+    check_path(path.to_path_buf(), checksum, gzipped)
 }
 
 /// Checks one file of the dataset folder `dir` against its published checksum (IDX files may
@@ -589,6 +615,38 @@ mod tests {
         assert_eq!(r.files[1].status, FileStatus::Mismatch);
         // MD5("abc") is the RFC 1321 test vector.
         assert_eq!(r.files[1].actual, "900150983cd24fb0d6963f7d28e17f72");
+    }
+
+    #[test]
+    fn sha256_of_a_file_is_checked_streaming() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("archive.tar.xz");
+        // More than one read buffer, so the streaming path is exercised.
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        let want = hex(&sha2::Sha256::digest(&data));
+        let leaked: &'static str = Box::leak(want.clone().into_boxed_str());
+        let c = check_checksum(&p, Checksum::Sha256(leaked)).unwrap();
+        assert_eq!(c.status, FileStatus::Ok, "{c}");
+        assert_eq!(c.hashed, "SHA-256 of file");
+        // SHA-256("abc"), the FIPS 180-2 test vector; a mismatch names both hashes.
+        std::fs::write(&p, b"abc").unwrap();
+        let c = check_checksum(&p, Checksum::Sha256(leaked)).unwrap();
+        assert_eq!(c.status, FileStatus::Mismatch);
+        assert_eq!(
+            c.actual,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(c.to_string().contains(&want), "{c}");
+        let c = check_checksum(&d.path().join("absent"), Checksum::Sha256(leaked)).unwrap();
+        assert_eq!(c.status, FileStatus::Missing);
+        // A corrupt .gz checked by its decompressed content is an error naming the file.
+        let gz = d.path().join("x.gz");
+        std::fs::write(&gz, b"not gzip").unwrap();
+        let e = check_checksum(&gz, Checksum::Sha256Decompressed(leaked))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x.gz") && e.contains("gzip"), "{e}");
     }
 }
 
