@@ -225,7 +225,7 @@ impl TaskInfo {
                 m.insert(k.to_string(), v);
             }
         };
-        put("dataset", self.dataset.map(|d| d.to_string()));
+        put("dataset", self.dataset.as_ref().map(|d| d.to_string()));
         put(
             "images",
             self.images.as_ref().map(|p| p.display().to_string()),

@@ -199,7 +199,11 @@ pub fn overlay_image(
     let base = imageio::to_rgb(image, shape, scale);
     image::RgbImage::from_fn(base.width(), base.height(), |x, y| {
         let e = errors[(y / scale) as usize * shape.width + (x / scale) as usize];
-        let t = if e.is_nan() { 0.0 } else { (e / error_max).clamp(0.0, 1.0) };
+        let t = if e.is_nan() {
+            0.0
+        } else {
+            (e / error_max).clamp(0.0, 1.0)
+        };
         let heat = heat_colour(t);
         let a = 0.15 + 0.7 * t;
         let px = base.get_pixel(x, y).0;

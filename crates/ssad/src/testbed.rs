@@ -255,7 +255,15 @@ mod tests {
     #[test]
     fn mnist_class_0_testbed_counts() {
         let dir = data_dir::data_dir();
-        let wild = build(&DatasetName::Mnist, &TestbedKind::InTheWild, 0, &dir, None, None).unwrap();
+        let wild = build(
+            &DatasetName::Mnist,
+            &TestbedKind::InTheWild,
+            0,
+            &dir,
+            None,
+            None,
+        )
+        .unwrap();
         assert_eq!(wild.train.len(), 5923);
         assert!(wild.train.labels.iter().all(|&l| l == 0));
         assert_eq!(wild.test.len(), 10000);
@@ -317,9 +325,16 @@ mod tests {
         .unwrap();
         assert_eq!(a.train.len(), 100);
         assert_eq!(a.train, b.train);
-        let e = build(&DatasetName::Mnist, &TestbedKind::InTheWild, 11, &dir, None, None)
-            .unwrap_err()
-            .to_string();
+        let e = build(
+            &DatasetName::Mnist,
+            &TestbedKind::InTheWild,
+            11,
+            &dir,
+            None,
+            None,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("class 11"), "{e}");
     }
 }

@@ -128,7 +128,7 @@ fn missing_mnist_is_downloaded_verified_and_used_once() {
     );
     assert!(err.contains("(100%)"), "progress is reported: {err}");
     assert_eq!(records(&out), 1);
-    let report = ssad_core::data::verify(ssad_core::data::DatasetName::Mnist, &data).unwrap();
+    let report = ssad_core::data::verify(&ssad_core::data::DatasetName::Mnist, &data).unwrap();
     assert!(report.ok(), "{report:?}");
     assert!(!std::fs::read_dir(data.join("mnist")).unwrap().any(|e| e
         .unwrap()

@@ -54,6 +54,7 @@ fn record(cfg: &StudyConfig, key: RunKey, auc: f64) -> RunRecord {
                 f1: 0.5,
                 precision: 0.5,
             }],
+            pixel: None,
             scores_file: None,
             score_seconds: 0.5,
         }],

@@ -66,6 +66,7 @@ fn record(normal: usize, aug: &str, auc: f64) -> RunRecord {
                 f1: 0.0,
                 precision: 0.0,
             }],
+            pixel: None,
             scores_file: None,
             score_seconds: 0.0,
         }],

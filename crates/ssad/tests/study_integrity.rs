@@ -45,6 +45,7 @@ fn record(cfg: &StudyConfig, key: &ssad::study::RunKey, auc: f64) -> RunRecord {
                 f1: 0.5,
                 precision: 0.5,
             }],
+            pixel: None,
             scores_file: None,
             score_seconds: 0.0,
         }],

@@ -597,7 +597,10 @@ mod tests {
         assert_eq!(user.to_string(), "mvtec:/data/my parts");
         let json = serde_json::to_string(&user).unwrap();
         assert_eq!(serde_json::from_str::<DatasetName>(&json).unwrap(), user);
-        assert_eq!(serde_json::to_string(&DatasetName::Mnist).unwrap(), r#""mnist""#);
+        assert_eq!(
+            serde_json::to_string(&DatasetName::Mnist).unwrap(),
+            r#""mnist""#
+        );
         assert_eq!(DatasetName::Mvtec(None).class_names().len(), 15);
         assert_eq!(DatasetName::Mvtec(None).class_index("bottle").unwrap(), 0);
         let err = DatasetName::Mvtec(None).class_index("bottel").unwrap_err();

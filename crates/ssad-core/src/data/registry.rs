@@ -47,7 +47,7 @@ const MNIST_MIRRORS: [&str; 2] = [
 const FMNIST_MIRROR: &str = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";
 
 /// The files of a dataset.
-pub fn files(name: DatasetName) -> Vec<DatasetFile> {
+pub fn files(name: &DatasetName) -> Vec<DatasetFile> {
     let idx = |files: [(&'static str, &'static str); 4], mirrors: &[&str]| -> Vec<DatasetFile> {
         files
             .into_iter()
@@ -109,6 +109,13 @@ pub fn files(name: DatasetName) -> Vec<DatasetFile> {
             )],
             checksum: Checksum::Md5("c32a1d4ab5d03f1284b67883e8d87530"),
         }],
+        DatasetName::Mvtec(None) => vec![DatasetFile {
+            name: super::mvtec::MVTEC_ARCHIVE,
+            urls: vec![super::mvtec::MVTEC_URL.to_string()],
+            checksum: Checksum::Sha256(super::mvtec::MVTEC_SHA256),
+        }],
+        // A user's folder has no download.
+        DatasetName::Mvtec(Some(_)) => Vec::new(),
         DatasetName::Svhn => [
             ("train_32x32.mat", "e26dedcc434d2e4c54c9b2d4a06d8373"),
             ("test_32x32.mat", "eb5a983be6a315427106f1b8f7d9a3e5"),
@@ -305,10 +312,14 @@ pub fn check_file(dir: &Path, f: &DatasetFile) -> Result<FileCheck, DataError> {
 }
 
 /// Verifies every file of dataset `name` in `data_dir/<name>/`.
-pub fn verify(name: DatasetName, data_dir: &Path) -> Result<VerifyReport, DataError> {
+pub fn verify(name: &DatasetName, data_dir: &Path) -> Result<VerifyReport, DataError> {
     let dir = data_dir.join(name.as_str());
     let files = files(name)
         .iter()
+        // MVTec AD's archive is deleted once unpacked: its categories stand for it.
+        .filter(|f| {
+            !(name.is_mvtec() && mvtec_unpacked(name, data_dir) && !f.local_path(&dir).is_file())
+        })
         .map(|f| check_file(&dir, f))
         .collect::<Result<_, _>>()?;
     Ok(VerifyReport {
@@ -339,7 +350,7 @@ fn verification_cache(dir: &Path) -> PathBuf {
 /// checksums. Results are cached ([`verification_cache`], keyed by each file's size and
 /// modification time) so that this stays cheap; when the cache cannot be written, files are
 /// simply hashed again next time.
-pub fn mismatching_files(name: DatasetName, data_dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+pub fn mismatching_files(name: &DatasetName, data_dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let dir = data_dir.join(name.as_str());
     let cache_path = verification_cache(&dir);
     let cache = std::fs::read_to_string(&cache_path).unwrap_or_default();
@@ -402,7 +413,7 @@ pub fn fetch_allowed() -> bool {
 }
 
 /// The addresses of a file: the mirror's when [`MIRROR_ENV`] is set, else the canonical ones.
-fn urls_of(name: DatasetName, f: &DatasetFile) -> Vec<String> {
+fn urls_of(name: &DatasetName, f: &DatasetFile) -> Vec<String> {
     match std::env::var(MIRROR_ENV)
         .ok()
         .filter(|m| !m.trim().is_empty())
@@ -422,13 +433,20 @@ fn urls_of(name: DatasetName, f: &DatasetFile) -> Vec<String> {
 /// off ([`NO_FETCH_ENV`]), in which case the error says where to put the files. Files that are
 /// present are not hashed here (loading checks their structure), so this is cheap.
 pub fn ensure(
-    name: DatasetName,
+    name: &DatasetName,
     data_dir: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), DataError> {
+    if let DatasetName::Mvtec(Some(root)) = name {
+        // A user's folder: it must hold categories; nothing to download.
+        return super::mvtec::mvtec_categories(root).map(|_| ());
+    }
+    if name.is_mvtec() && mvtec_unpacked(name, data_dir) {
+        return Ok(());
+    }
     let dir = data_dir.join(name.as_str());
     // CIFAR-10 may also be unpacked (loose `.bin` files), which its loader reads as well.
-    let unpacked = name == DatasetName::Cifar10
+    let unpacked = *name == DatasetName::Cifar10
         && [super::Split::Train, super::Split::Test]
             .into_iter()
             .all(|s| super::cifar::loose_dir(&dir, s).is_some());
@@ -437,7 +455,7 @@ pub fn ensure(
         .filter(|f| !unpacked && !f.local_path(&dir).is_file())
         .map(|f| f.name)
         .collect();
-    if missing.is_empty() {
+    if missing.is_empty() && !name.is_mvtec() {
         for path in mismatching_files(name, data_dir)? {
             log(&format!(
                 "warning: {} does not match its published checksum (a modified or different \
@@ -473,14 +491,39 @@ pub fn ensure(
     Ok(())
 }
 
+/// Whether `data_dir/mvtec/` (or a user's folder) already holds unpacked MVTec-style
+/// categories.
+fn mvtec_unpacked(name: &DatasetName, data_dir: &Path) -> bool {
+    name.mvtec_root(data_dir)
+        .is_some_and(|root| super::mvtec::mvtec_categories(&root).is_ok())
+}
+
 /// Downloads every missing or mismatching file of `name` into `data_dir/<name>/`, each to a
 /// temporary file that is renamed into place only after its checksum matches, so an
-/// interrupted download never leaves a half file under the real name.
+/// interrupted download never leaves a half file under the real name. MVTec AD's archive is
+/// then unpacked into `data_dir/mvtec/` ([`super::unpack_tar_xz`]) and deleted (5.3 GB).
 pub fn fetch(
-    name: DatasetName,
+    name: &DatasetName,
     data_dir: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<VerifyReport, DataError> {
+    if let DatasetName::Mvtec(Some(root)) = name {
+        return Err(DataError::format(
+            root,
+            format!("{name} is your own folder: there is nothing to download"),
+        ));
+    }
+    if name.is_mvtec() {
+        if mvtec_unpacked(name, data_dir) {
+            log("mvtec: categories already unpacked");
+        } else {
+            for f in files(name) {
+                let urls = urls_of(name, &f);
+                fetch_archive(&data_dir.join(name.as_str()), &f, &urls, log)?;
+            }
+        }
+        return verify(name, data_dir);
+    }
     let dir = data_dir.join(name.as_str());
     std::fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
     for f in files(name) {
@@ -488,47 +531,90 @@ pub fn fetch(
             log(&format!("{}: already present and verified", f.name));
             continue;
         }
-        let file_name = f.download_name().to_string();
-        let dest = dir.join(&file_name);
-        let tmp = dir.join(format!(".{file_name}.part"));
-        let mut tried = Vec::new();
-        let mut done = false;
-        for url in urls_of(name, &f) {
-            log(&format!("downloading {url}"));
-            match download(&url, &tmp, log) {
-                Ok(()) => {
-                    done = true;
-                    break;
-                }
-                Err(e) => tried.push(format!("{url} ({e})")),
-            }
-        }
-        if !done {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(DataError::Unreachable {
-                dataset: name.to_string(),
-                file: file_name,
-                tried: tried.join("; "),
-                folder: dir,
-            });
-        }
-        // A corrupt download (not even gzip) is an error too; never leave it behind.
-        let check =
-            check_path(tmp.clone(), f.checksum, file_name.ends_with(".gz")).inspect_err(|_| {
-                let _ = std::fs::remove_file(&tmp);
-            })?;
-        if check.status != FileStatus::Ok {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(DataError::Checksum {
-                path: dest,
-                what: check.hashed,
-                actual: check.actual,
-                expected: check.expected,
-            });
-        }
-        std::fs::rename(&tmp, &dest).map_err(|e| DataError::io(&dest, e))?;
+        download_verified(name.as_str(), &dir, &f, &urls_of(name, &f), log)?;
     }
     verify(name, data_dir)
+}
+
+/// Downloads `f` from the first of `urls` that answers into `dir` (under a temporary name,
+/// renamed only once its checksum matches; a bad download is deleted) and returns its path.
+fn download_verified(
+    dataset: &str,
+    dir: &Path,
+    f: &DatasetFile,
+    urls: &[String],
+    log: &mut dyn FnMut(&str),
+) -> Result<PathBuf, DataError> {
+    std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
+    let file_name = f.download_name().to_string();
+    let dest = dir.join(&file_name);
+    let tmp = dir.join(format!(".{file_name}.part"));
+    let mut tried = Vec::new();
+    let mut done = false;
+    for url in urls {
+        log(&format!("downloading {url}"));
+        match download(url, &tmp, log) {
+            Ok(()) => {
+                done = true;
+                break;
+            }
+            Err(e) => tried.push(format!("{url} ({e})")),
+        }
+    }
+    if !done {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(DataError::Unreachable {
+            dataset: dataset.to_string(),
+            file: file_name,
+            tried: tried.join("; "),
+            folder: dir.to_path_buf(),
+        });
+    }
+    // A corrupt download (not even gzip) is an error too; never leave it behind.
+    let check =
+        check_path(tmp.clone(), f.checksum, file_name.ends_with(".gz")).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
+    if check.status != FileStatus::Ok {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(DataError::Checksum {
+            path: dest,
+            what: check.hashed,
+            actual: check.actual,
+            expected: check.expected,
+        });
+    }
+    std::fs::rename(&tmp, &dest).map_err(|e| DataError::io(&dest, e))?;
+    Ok(dest)
+}
+
+/// Downloads the `.tar.xz` archive `f` into `dir` from `urls` (checksum verified before it
+/// gets its name; an archive already there is checked instead), unpacks it into `dir` (top
+/// level folders moved into place only once all of it unpacked) and deletes it. Returns the
+/// number of files unpacked. [`fetch`] uses it for MVTec AD; it is public so an institute's
+/// repackaged copy (its own address and checksum) can be fetched the same way.
+pub fn fetch_archive(
+    dir: &Path,
+    f: &DatasetFile,
+    urls: &[String],
+    log: &mut dyn FnMut(&str),
+) -> Result<usize, DataError> {
+    let existing = dir.join(f.download_name());
+    let archive =
+        if existing.is_file() && check_checksum(&existing, f.checksum)?.status == FileStatus::Ok {
+            log(&format!("{}: already present and verified", f.name));
+            existing
+        } else {
+            download_verified("mvtec", dir, f, urls, log)?
+        };
+    log(&format!("unpacking {}", archive.display()));
+    let n = super::unpack_tar_xz(&archive, dir, log)?;
+    std::fs::remove_file(&archive).map_err(|e| DataError::io(&archive, e))?;
+    log(&format!(
+        "{n} files unpacked into {}; archive deleted",
+        dir.display()
+    ));
+    Ok(n)
 }
 
 /// `n` bytes as `12.3 MB` or `4.5 kB`.
@@ -597,7 +683,7 @@ mod tests {
     fn shared_mnist_and_fashion_mnist_verify() {
         let dir = super::super::test_data::data_dir();
         for name in [DatasetName::Mnist, DatasetName::FashionMnist] {
-            let r = verify(name, &dir).unwrap();
+            let r = verify(&name, &dir).unwrap();
             assert!(r.ok(), "{r:?}");
             assert_eq!(r.files.len(), 4);
         }
@@ -609,7 +695,7 @@ mod tests {
         let dir = d.path().join("svhn");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("test_32x32.mat"), b"abc").unwrap();
-        let r = verify(DatasetName::Svhn, d.path()).unwrap();
+        let r = verify(&DatasetName::Svhn, d.path()).unwrap();
         assert!(!r.ok());
         assert_eq!(r.files[0].status, FileStatus::Missing);
         assert_eq!(r.files[1].status, FileStatus::Mismatch);
@@ -672,7 +758,7 @@ mod cache_tests {
     #[test]
     fn a_modified_file_is_named_once_and_the_verification_is_cached() {
         let tmp = mnist_copy();
-        assert!(mismatching_files(DatasetName::Mnist, tmp.path())
+        assert!(mismatching_files(&DatasetName::Mnist, tmp.path())
             .unwrap()
             .is_empty());
         // Another valid gzip of different content: the labels with one label changed.
@@ -686,10 +772,10 @@ mod cache_tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&raw).unwrap();
         std::fs::write(&path, gz.finish().unwrap()).unwrap();
-        let bad = mismatching_files(DatasetName::Mnist, tmp.path()).unwrap();
+        let bad = mismatching_files(&DatasetName::Mnist, tmp.path()).unwrap();
         assert_eq!(bad, vec![path.clone()]);
         let mut lines = Vec::new();
-        ensure(DatasetName::Mnist, tmp.path(), &mut |l| {
+        ensure(&DatasetName::Mnist, tmp.path(), &mut |l| {
             lines.push(l.to_string())
         })
         .unwrap();
@@ -700,7 +786,7 @@ mod cache_tests {
         let text = std::fs::read_to_string(&cache).unwrap();
         assert_eq!(text.lines().count(), 4);
         std::fs::write(&cache, text.replace(" mismatch", " ok")).unwrap();
-        assert!(mismatching_files(DatasetName::Mnist, tmp.path())
+        assert!(mismatching_files(&DatasetName::Mnist, tmp.path())
             .unwrap()
             .is_empty());
     }

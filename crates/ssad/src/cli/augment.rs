@@ -138,8 +138,8 @@ fn apply(args: ApplyArgs) -> anyhow::Result<()> {
             if let Some(c) = args.class {
                 args.dataset.check_class(usize::from(c))?;
             }
-            data::ensure(args.dataset, &dir, &mut |line| eprintln!("{line}"))?;
-            let set = data::load(args.dataset, args.split, &dir)?;
+            data::ensure(&args.dataset, &dir, &mut |line| eprintln!("{line}"))?;
+            let set = data::load(args.dataset.clone(), args.split, &dir)?;
             (set, format!("{} {}", args.dataset, args.split))
         }
     };
@@ -213,7 +213,7 @@ fn preview(args: PreviewArgs) -> anyhow::Result<()> {
             (data::load_folder(dir, &opts)?, dir.display().to_string())
         }
         None => {
-            let set = data::load(args.dataset, args.split, &args.dir.resolve())?;
+            let set = data::load(args.dataset.clone(), args.split, &args.dir.resolve())?;
             (set, format!("{} {}", args.dataset, args.split))
         }
     };

@@ -98,7 +98,7 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
                 "dataset", "channels", "classes"
             );
             for name in DatasetName::ALL {
-                let status = registry::verify(name, &root)
+                let status = registry::verify(&name, &root)
                     .map_or_else(|e| format!("unreadable: {e}"), |r| r.summary());
                 println!(
                     "{:<14} {:>8} {:<9} {status}",
@@ -110,13 +110,13 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
             Ok(())
         }
         DataCommand::Fetch { name, dir } => {
-            let report = registry::fetch(name, &dir.resolve(), &mut |m| eprintln!("{m}"))?;
+            let report = registry::fetch(&name, &dir.resolve(), &mut |m| eprintln!("{m}"))?;
             report.files.iter().for_each(|f| println!("{f}"));
             anyhow::ensure!(report.ok(), "{name} failed verification after download");
             Ok(())
         }
         DataCommand::Verify { name, dir } => {
-            let report = registry::verify(name, &dir.resolve())?;
+            let report = registry::verify(&name, &dir.resolve())?;
             report.files.iter().for_each(|f| println!("{f}"));
             anyhow::ensure!(
                 report.ok(),

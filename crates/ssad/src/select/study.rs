@@ -12,7 +12,7 @@ use crate::testbed;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use ssad_core::data::{self, DatasetName};
-use ssad_core::{Batch, Detector, ImageSet};
+use ssad_core::{Batch, Detector};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -85,7 +85,7 @@ pub fn study_candidates(dir: &StudyDir) -> anyhow::Result<(CandidateGroups, usiz
             continue;
         }
         groups
-            .entry((r.key.dataset, r.key.normal, r.key.seed))
+            .entry((r.key.dataset.clone(), r.key.normal, r.key.seed))
             .or_default()
             .push(r);
     }
@@ -154,14 +154,13 @@ pub fn select_study(
         let started = Instant::now();
         let skey = data::splits_key(dataset, *normal);
         if sets.as_ref().map(|s| &s.0) != Some(&skey) {
-            sets = None;
+            drop(sets.take()); // free the old splits before loading new ones
             data::ensure(dataset, &opts.data_dir, &mut |m| log(m))?;
             let splits = data::load_splits(dataset, *normal, cfg.size, &opts.data_dir)?;
             sets = Some((skey, splits));
         }
         let splits = &sets.as_ref().unwrap().1;
-        let testbeds =
-            testbed::build_named(&cfg.testbeds, &cfg.gens, splits, cfg.train_limit)?;
+        let testbeds = testbed::build_named(&cfg.testbeds, &cfg.gens, splits, cfg.train_limit)?;
         let train_batch = testbeds[0].1.train.to_batch();
         let tasks = task_test_sets(&testbeds);
         let mut detectors: Vec<Box<dyn Detector>> = Vec::new();

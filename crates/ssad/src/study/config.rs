@@ -326,9 +326,9 @@ impl StudyConfig {
     pub fn normal_classes_of(&self, dataset: &DatasetName) -> anyhow::Result<Vec<usize>> {
         if dataset.is_mvtec() {
             if self.categories.is_empty() {
-                dataset.check_class(0).with_context(|| {
-                    format!("dataset {dataset}: no MVTec-style category found")
-                })?;
+                dataset
+                    .check_class(0)
+                    .with_context(|| format!("dataset {dataset}: no MVTec-style category found"))?;
                 return Ok((0..dataset.class_names().len()).collect());
             }
             return self

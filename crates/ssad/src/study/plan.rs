@@ -97,7 +97,7 @@ pub fn plan(
             if !sizes.contains_key(&entry) {
                 let skey = data::splits_key(&d, key.normal);
                 if splits.as_ref().map(|(k, _)| k) != Some(&skey) {
-                    splits = None;
+                    drop(splits.take());
                     let loaded = data::load_splits(&d, key.normal, cfg.size, data_dir)?;
                     splits = Some((skey, loaded));
                 }

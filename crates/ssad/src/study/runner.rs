@@ -8,8 +8,8 @@ use crate::scores::{write_scores, ScoreRow};
 use crate::testbed::{self, Testbed, TestbedName};
 use anyhow::Context;
 use ssad_core::data::{self, ClassSplits, DatasetName};
-use ssad_core::{Detector, DetectorFactory, EpochProgress, ImageSet};
-use std::collections::{HashMap, HashSet};
+use ssad_core::{Detector, DetectorFactory, EpochProgress};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -223,7 +223,7 @@ impl DataCache {
         if self.testbeds.as_ref().map(|(k, _)| k) != Some(&key) {
             let skey = data::splits_key(dataset, normal);
             if self.splits.as_ref().map(|(k, _)| k) != Some(&skey) {
-                self.splits = None; // free the old splits before loading new ones
+                drop(self.splits.take()); // free the old splits before loading new ones
                 let splits = data::load_splits(dataset, normal, cfg.size, data_dir)?;
                 self.splits = Some((skey, splits));
             }
@@ -313,7 +313,10 @@ pub fn run_study(
     for d in datasets {
         // The first pending class's splits load (every file of a built-in dataset; one
         // MVTec category, whose siblings are checked when their runs start).
-        let first = pending.iter().find(|k| k.dataset == d).map_or(0, |k| k.normal);
+        let first = pending
+            .iter()
+            .find(|k| k.dataset == d)
+            .map_or(0, |k| k.normal);
         data::ensure(&d, &opts.data_dir, &mut |m| {
             on_event(StudyEvent::Note { text: m })
         })

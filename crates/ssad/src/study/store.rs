@@ -754,10 +754,7 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
                 Col::Str(v) => cw.typed::<ByteArrayType>().write_batch(v, None, None)?,
                 Col::Int(v) => cw.typed::<Int64Type>().write_batch(v, None, None)?,
                 Col::Dbl(v) => cw.typed::<DoubleType>().write_batch(v, None, None)?,
-                Col::OptDbl(v, def) => {
-                    cw.typed::<DoubleType>()
-                        .write_batch(v, Some(def), None)?
-                }
+                Col::OptDbl(v, def) => cw.typed::<DoubleType>().write_batch(v, Some(def), None)?,
             };
             cw.close()?;
         }

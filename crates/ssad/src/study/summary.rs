@@ -67,12 +67,7 @@ pub fn summarize(rows: &[ResultRow]) -> anyhow::Result<StudySummary> {
     let pixel_rows: Vec<ResultRow> = rows
         .iter()
         .filter(|r| r.pair_kind == "pair")
-        .filter_map(|r| {
-            r.pixel_auroc.map(|auc| ResultRow {
-                auc,
-                ..r.clone()
-            })
-        })
+        .filter_map(|r| r.pixel_auroc.map(|auc| ResultRow { auc, ..r.clone() }))
         .collect();
     // slice (testbed, anomaly) -> dataset -> rows
     let mut slices: BTreeMap<(String, String), BTreeMap<String, Vec<&ResultRow>>> = BTreeMap::new();
