@@ -97,10 +97,16 @@ fn synthetic_mvtec_study_at_64_trains_scores_and_reports() {
         assert_eq!(wild["testbed"], "wild");
         let pairs = wild["pairs"].as_array().unwrap();
         // good vs each defect type, and vs all defects.
-        let names: Vec<&str> = pairs.iter().map(|p| p["anomaly"].as_str().unwrap()).collect();
+        let names: Vec<&str> = pairs
+            .iter()
+            .map(|p| p["anomaly"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["blob", "missing", "scratch", "rest"], "{r}");
         let rest = pairs.last().unwrap();
-        assert_eq!((rest["n_normal"].as_u64(), rest["n_anomaly"].as_u64()), (Some(12), Some(18)));
+        assert_eq!(
+            (rest["n_normal"].as_u64(), rest["n_anomaly"].as_u64()),
+            (Some(12), Some(18))
+        );
         // The defects are visible: image AUROC well above chance for the vanilla AE and the
         // DAE alike (measured 0.75 and 0.79; with 12 good and 18 defect images a chance AUROC
         // has standard deviation sqrt(31 / (12 * 12 * 18)) = 0.11, so 0.7 is ~1.8 sd above it).
@@ -117,8 +123,8 @@ fn synthetic_mvtec_study_at_64_trains_scores_and_reports() {
         // The controlled testbed has no masks, hence no pixel results.
         assert!(r["results"][1]["pixel"].is_null());
         // Score files name the images.
-        let scores = std::fs::read_to_string(out.join(wild["scores_file"].as_str().unwrap()))
-            .unwrap();
+        let scores =
+            std::fs::read_to_string(out.join(wild["scores_file"].as_str().unwrap())).unwrap();
         assert!(scores.contains("test/scratch/"), "{}", &scores[..300]);
     }
     // The results table carries the pixel columns on the wild rows only.
@@ -132,14 +138,17 @@ fn synthetic_mvtec_study_at_64_trains_scores_and_reports() {
         assert_eq!(f[tb] == "wild", !f[pa].is_empty(), "{line}");
     }
     // The report: the pixel-level forest plot and the per-defect example rows.
-    ssad(&[
-        "report",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    ssad(&["report", out.to_str().unwrap(), "--quiet"]);
     let html = std::fs::read_to_string(out.join("report/index.html")).unwrap();
-    assert!(html.contains("Pixel AUROC"), "no pixel section in the report");
-    assert!(out.join("report/pixel-examples.png").is_file());
+    assert!(
+        html.contains("Pixel AUROC"),
+        "no pixel section in the report"
+    );
+    assert!(
+        html.contains("Relative pixel AUROC"),
+        "no pixel forest plot"
+    );
+    assert!(out.join("report/figures/pixel-examples.png").is_file());
 }
 
 #[test]

@@ -33,9 +33,10 @@ impl DataDirArg {
 pub enum DataCommand {
     /// List the built-in datasets and whether each is present and verified.
     List(DataDirArg),
-    /// Download a dataset from its canonical source and verify its checksums.
+    /// Download a dataset from its canonical source and verify its checksums (mvtec: the 5.3 GB
+    /// MVTec AD archive, unpacked into DATA_DIR/mvtec/).
     Fetch {
-        /// mnist, fashion-mnist, cifar10 or svhn.
+        /// mnist, fashion-mnist, cifar10, svhn or mvtec.
         name: DatasetName,
         #[command(flatten)]
         dir: DataDirArg,
@@ -62,6 +63,31 @@ pub enum DataCommand {
         out: PathBuf,
         #[command(flatten)]
         dir: DataDirArg,
+    },
+    /// Write a synthetic product category in the MVTec AD layout (textured good images; blob,
+    /// missing-piece and scratch defects with their masks): OUT/CATEGORY/{train,test,ground_truth}.
+    /// Try the study on it with `datasets = ["mvtec:OUT"]`.
+    Synthetic {
+        /// Output folder (the category folder is created inside it).
+        out: PathBuf,
+        /// Category (folder) name.
+        #[arg(long, default_value = "weave")]
+        category: String,
+        /// Image side in pixels.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Good training images.
+        #[arg(long, default_value_t = 64)]
+        train: usize,
+        /// Good test images.
+        #[arg(long, default_value_t = 16)]
+        test_good: usize,
+        /// Test images per defect type.
+        #[arg(long, default_value_t = 8)]
+        per_defect: usize,
+        /// Seed of the textures and defects.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Export images of a dataset as PNG files, DIR/<class>/<index>.png (e.g. to try `ssad fit`).
     Export {
@@ -113,6 +139,26 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
             let report = registry::fetch(&name, &dir.resolve(), &mut |m| eprintln!("{m}"))?;
             report.files.iter().for_each(|f| println!("{f}"));
             anyhow::ensure!(report.ok(), "{name} failed verification after download");
+            Ok(())
+        }
+        DataCommand::Synthetic {
+            out,
+            category,
+            size,
+            train,
+            test_good,
+            per_defect,
+            seed,
+        } => {
+            let spec = data::SyntheticMvtec {
+                size,
+                train,
+                test_good,
+                per_defect,
+                seed,
+            };
+            let dir = data::write_synthetic_mvtec(&out, &category, &spec)?;
+            println!("{}", dir.display());
             Ok(())
         }
         DataCommand::Verify { name, dir } => {

@@ -14,7 +14,7 @@ pub mod tables;
 pub mod task;
 pub mod tsne;
 
-use crate::study::summary::{RelativeTable, StudySummary};
+use crate::study::summary::{RelativeTable, StudySummary, PIXEL_SLICE};
 use crate::study::{expand_sweep, result_rows, summarize, RunRecord, StudyConfig, StudyDir};
 use crate::testbed::{TestbedKind, TestbedName};
 use anyhow::Context;
@@ -22,8 +22,9 @@ use figures::{ForestPlot, ForestRow, SweepPlot, SweepPoint, SweepSeries};
 use html::{figure, missing, para, Section};
 use ssad_core::data::DatasetName;
 use ssad_stats::relative::Verdict;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tables::{escape, slice_title, Table};
+use tables::{escape, slice_title, Cell, NumFmt, Table};
 pub use task::{TaskChoice, TaskSettings};
 
 /// Options of [`build_report`].
@@ -428,6 +429,10 @@ pub fn build_report(
     }
     if cfg.testbeds.contains(&TestbedName::Wild) {
         slices.push(("wild".into(), "semantic".into()));
+        // MVTec-style data with masks: the same pairs scored per pixel.
+        if rows.iter().any(|r| r.pixel_auroc.is_some()) {
+            slices.push(("wild".into(), PIXEL_SLICE.into()));
+        }
     }
     let datasets_text = cfg
         .datasets
@@ -467,6 +472,7 @@ pub fn build_report(
     section_forest(&c, &mut page)?;
     section_sweeps(&c, &mut page)?;
     section_model_figures(&c, &mut page)?;
+    section_pixels(&c, &mut page)?;
     let selection_csv = section_selection(&c, &mut page)?;
     section_tables(&c, page, selection_csv)
 }
@@ -721,8 +727,13 @@ fn section_forest(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
             body.push_str(&format!("<p class=\"note\">{}.</p>\n", tie_sentence(table)));
             continue;
         }
+        let metric = if a == PIXEL_SLICE {
+            "Relative pixel AUROC"
+        } else {
+            "Relative AUC"
+        };
         let mut plot = ForestPlot {
-            title: format!("Relative AUC — {}", slice_title(t, a)),
+            title: format!("{metric} — {}", slice_title(t, a)),
             subtitle: format!(
                 "{}; n = {} paired tasks; point: Hodges-Lehmann pseudo-median, bar: 95% CI",
                 if table.dataset == "all" {
@@ -769,6 +780,197 @@ fn section_forest(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
         body,
     });
     Ok(())
+}
+
+/// Section 4b (MVTec-style data with masks): pixel AUROC and AUPRO per augmentation, overall
+/// and per defect type, and example rows (input, reconstruction, error map, mask) per defect.
+fn section_pixels(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
+    let with_pixels: Vec<&RunRecord> = c
+        .records
+        .iter()
+        .filter(|r| r.results.iter().any(|t| t.pixel.is_some()))
+        .collect();
+    if with_pixels.is_empty() {
+        return Ok(());
+    }
+    let mut body = para(
+        "Where the test images have ground-truth masks, each run's per-pixel squared reconstruction error \
+         (brought to the mask's resolution) is scored against them: pixel AUROC over all pixels, and AUPRO, \
+         the per-region overlap integrated up to a false-positive rate of 0.3 and normalised (MVTec AD's \
+         evaluation). Means over the runs of each augmentation; one column per defect type (pixel AUROC).",
+    );
+    // Mean pixel AUROC / AUPRO per augmentation: overall (the `rest` rows) and per defect.
+    let mut defects: Vec<String> = Vec::new();
+    let mut sums: BTreeMap<String, BTreeMap<String, (usize, f64, f64)>> = BTreeMap::new();
+    for r in c.rows.iter().filter(|r| r.testbed == "wild") {
+        let (Some(auroc), Some(aupro)) = (r.pixel_auroc, r.aupro) else {
+            continue;
+        };
+        if r.anomaly != "rest" && !defects.contains(&r.anomaly) {
+            defects.push(r.anomaly.clone());
+        }
+        let e = sums
+            .entry(r.aug.clone())
+            .or_default()
+            .entry(r.anomaly.clone())
+            .or_default();
+        *e = (e.0 + 1, e.1 + auroc, e.2 + aupro);
+    }
+    let mut header = vec![
+        "augmentation".to_string(),
+        "runs".into(),
+        "pixel AUROC".into(),
+        "AUPRO".into(),
+    ];
+    header.extend(defects.iter().cloned());
+    let mean = |m: &BTreeMap<String, (usize, f64, f64)>, k: &str, aupro: bool| match m.get(k) {
+        Some(&(n, a, p)) if n > 0 => {
+            Cell::Num(if aupro { p } else { a } / n as f64, NumFmt::Fixed(4))
+        }
+        _ => Cell::Missing,
+    };
+    let table_rows: Vec<Vec<Cell>> = c
+        .expanded
+        .iter()
+        .filter_map(|aug| sums.get(aug).map(|m| (aug, m)))
+        .map(|(aug, m)| {
+            let mut row = vec![
+                Cell::Text(aug.clone()),
+                Cell::Num(m.get("rest").map_or(0, |e| e.0) as f64, NumFmt::Int),
+                mean(m, "rest", false),
+                mean(m, "rest", true),
+            ];
+            row.extend(defects.iter().map(|d| mean(m, d, false)));
+            row
+        })
+        .collect();
+    let table = Table {
+        id: "pixel_metrics".into(),
+        title: "Pixel AUROC and AUPRO per augmentation".into(),
+        note: "Means over runs (categories x seeds); the defect columns are pixel AUROC on the good test images plus that defect type's.".into(),
+        best_of_columns: (2..header.len()).collect(),
+        header,
+        rows: table_rows,
+    };
+    let csv = table.write_csv(&c.tab_dir)?;
+    body.push_str(&table.to_html(&page.rel(&csv)));
+    // Example rows from the first run with masks (the vanilla AE's when there is one).
+    let example = with_pixels
+        .iter()
+        .find(|r| r.key.aug == "none")
+        .or(with_pixels.first())
+        .copied();
+    if let Some(rec) = example.filter(|r| r.model_dir.is_some()) {
+        let id = "pixel-examples";
+        let path = c.fig_dir.join(format!("{id}.png"));
+        match pixel_examples(c, rec, &path) {
+            Ok(()) => {
+                let caption = format!(
+                    "One test image per defect type of {} (normal class {}), model of run {} (augmentation {}): \
+                     input, reconstruction, squared-error map (heat map, black = 0, white = the image's largest error) and ground-truth mask.",
+                    rec.key.dataset,
+                    rec.key.dataset.class_names().get(rec.key.normal).cloned().unwrap_or_default(),
+                    rec.run_id,
+                    rec.key.aug
+                );
+                page.add_figure(
+                    FigureKind::Reconstruction,
+                    id,
+                    crate::figure::RenderedFigure {
+                        png: path,
+                        svg: None,
+                    },
+                    "Pixel-level examples: input, reconstruction, error map, mask",
+                    &caption,
+                    &mut body,
+                );
+            }
+            Err(e) => {
+                let n = format!("Pixel-level examples not drawn: {e:#}");
+                body.push_str(&missing(&n));
+                page.notes.push(n);
+            }
+        }
+    }
+    page.sections.push(Section {
+        id: "pixels".into(),
+        title: "Pixel AUROC and AUPRO (defect masks)".into(),
+        body,
+    });
+    Ok(())
+}
+
+/// Draws one row per defect type of `rec`'s test set: input, reconstruction, error map, mask.
+fn pixel_examples(c: &Ctx<'_>, rec: &RunRecord, path: &Path) -> anyhow::Result<()> {
+    let model_dir = c
+        .study
+        .root
+        .join(rec.model_dir.as_deref().unwrap_or_default());
+    let det = c.factory.load(&model_dir, c.opts.device)?;
+    let splits = ssad_core::data::load_splits(
+        &rec.key.dataset,
+        rec.key.normal,
+        c.cfg.size,
+        &c.opts.data_dir,
+    )?;
+    let truth = splits
+        .pixels
+        .as_ref()
+        .context("the test set has no masks")?;
+    let test = &splits.test;
+    let shape = test.shape;
+    let (side, plane) = (shape.height, shape.plane());
+    let rgb = ssad_core::ImageShape::new(3, side, side);
+    let as_rgb = |img: &[f32]| -> Vec<f32> {
+        if shape.channels == 3 {
+            img.to_vec()
+        } else {
+            img.repeat(3)
+        }
+    };
+    let mut rows: Vec<Vec<Vec<f32>>> = Vec::new();
+    let mut labels = Vec::new();
+    for (g, name) in test.class_names.iter().enumerate().skip(1) {
+        let Some(i) =
+            (0..test.len()).find(|&i| test.labels[i] as usize == g && truth.masks[i].is_some())
+        else {
+            continue;
+        };
+        let x = test.batch(&[i]);
+        let recon = det.reconstruct(&x)?;
+        let errors = crate::pixel::squared_error_maps(&x, &recon);
+        let max = errors.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
+        let mut heat = vec![0f32; 3 * plane];
+        for (p, &e) in errors.iter().enumerate() {
+            let col = crate::detect::heat_colour(e / max);
+            for ch in 0..3 {
+                heat[ch * plane + p] = col[ch] as f32 / 255.0;
+            }
+        }
+        // The mask at the model's side (nearest neighbour), white = defect.
+        let m = truth.masks[i].as_ref().unwrap();
+        let mask: Vec<f32> = (0..plane)
+            .map(|p| {
+                let (y, x) = (p / side, p % side);
+                let (my, mx) = (y * m.height / side, x * m.width / side);
+                f32::from(m.pixels[my * m.width + mx] != 0)
+            })
+            .collect();
+        rows.push(vec![
+            as_rgb(x.image(0)),
+            as_rgb(recon.image(0)),
+            heat,
+            mask.repeat(3),
+        ]);
+        labels.push(name.clone());
+    }
+    anyhow::ensure!(!rows.is_empty(), "no defect image with a mask");
+    let refs: Vec<Vec<&[f32]>> = rows
+        .iter()
+        .map(|r| r.iter().map(|v| v.as_slice()).collect())
+        .collect();
+    let scale = (128 / side).max(1) as u32;
+    crate::imageio::save_labeled_grid(&refs, &labels, rgb, scale, path)
 }
 
 /// Section 2: one curve per parameter sweep.

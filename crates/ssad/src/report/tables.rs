@@ -179,6 +179,7 @@ pub fn slice_title(testbed: &str, anomaly: &str) -> String {
     match (testbed, anomaly) {
         ("wild", "semantic") => "in-the-wild testbed, semantic anomalies (class pairs)".into(),
         ("wild", "rest") => "in-the-wild testbed, one class vs the rest".into(),
+        ("wild", "pixel") => "in-the-wild testbed, defect pixels (ground-truth masks)".into(),
         ("controlled", g) => format!("controlled testbed, anomalies made by {g}"),
         (t, a) => format!("{t} testbed, anomalies {a}"),
     }
