@@ -732,6 +732,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_augmentation_works_at_256_with_size_relative_parameters() {
+        // Pixel-sized parameters follow the reference definitions: blur's kernel is
+        // 2 * floor(floor(0.1 W) / 2) + 1 (25 at W = 256), geom translates by W / 4 (64 px),
+        // cutpaste-scar keeps its fixed pixel ranges (10..=24 x 2..=15, as the reference's
+        // CutPasteScar does at any size).
+        assert_eq!(crate::functional::blur_kernel_size(256), 25);
+        assert_eq!(crate::functional::blur_kernel_size(128), 13);
+        let shape = ssad_core::ImageShape::new(3, 256, 256);
+        let base: Vec<f32> = (0..shape.numel())
+            .map(|i| ((i * 7919) % 251) as f32 / 250.0)
+            .collect();
+        for entry in CATALOGUE {
+            let aug = parse(entry.name).unwrap().build();
+            for k in 0..4 {
+                let mut img = base.clone();
+                let mut rng = ssad_core::augment::sample_rng(1, 0, k);
+                aug.apply(&mut img, shape, &mut rng);
+                assert!(img.iter().all(|v| v.is_finite()), "{}", entry.name);
+            }
+        }
+        // geom with only a translation draw: an image that is 1 in its left column moves
+        // that column by exactly 0 or +-64 pixels (or out of the canvas).
+        let shape = ssad_core::ImageShape::new(1, 256, 256);
+        let aug = parse("geom").unwrap().build();
+        for k in 0..16 {
+            let mut img = vec![0f32; shape.numel()];
+            for r in 0..256 {
+                img[r * 256 + 100] = 1.0;
+            }
+            let mut rng = ssad_core::augment::sample_rng(2, 0, k);
+            aug.apply(&mut img, shape, &mut rng);
+            // After flips and quarter turns the line is a row or a column; its offset from
+            // the nearest edge is one of 100, 155 (flipped), shifted by 0 or +-64.
+            let ones: usize = img.iter().filter(|&&v| v == 1.0).count();
+            assert!(ones == 0 || ones == 256 - 64 || ones == 256, "{ones}");
+        }
+    }
+
+    #[test]
     fn canonical_specs_round_trip_literally() {
         for s in [
             "none",

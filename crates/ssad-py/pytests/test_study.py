@@ -19,7 +19,10 @@ def test_read_study_types_and_derived_columns(tiny_study):
               "aug_family", "detector", "precision"):
         assert isinstance(df[c].dtype, pd.CategoricalDtype), c
     assert "f1" not in df.columns
-    assert (df.format_version == 2).all()
+    assert (df.format_version == 3).all()
+    # No masks on MNIST: the pixel columns are there, float64, all missing.
+    assert df.pixel_auroc.dtype == "float64" and df.pixel_auroc.isna().all()
+    assert df.aupro.isna().all()
     assert list(df.aug.cat.categories) == ["cutout(area=0.2)", "geom+cutout", "none"]
     assert df.is_rest.dtype == bool
     assert df.is_rest.sum() == 3 * 2  # one rest row per testbed and augmentation

@@ -237,7 +237,7 @@ fn dataset_args(name: &str, data_dir: Option<PathBuf>) -> PyResult<(DatasetName,
 
 fn load_split(name: DatasetName, split: Split, dir: &Path, fetch: bool) -> PyResult<ImageSet> {
     if fetch {
-        data::ensure(name, dir, &mut |line| eprintln!("ssad: {line}"))
+        data::ensure(&name, dir, &mut |line| eprintln!("ssad: {line}"))
             .map_err(|e| PyOSError::new_err(e.to_string()))?;
     }
     data::load(name, split, dir).map_err(|e| PyOSError::new_err(e.to_string()))

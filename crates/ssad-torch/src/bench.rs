@@ -392,6 +392,8 @@ pub struct CompareOptions {
     pub model: ModelConfig,
     /// Images per step.
     pub batch: usize,
+    /// Image side (32 for the paper's datasets; 256 for MVTec AD-style data).
+    pub size: usize,
     /// Channel counts.
     pub channels: Vec<usize>,
     /// libtorch thread counts.
@@ -431,7 +433,7 @@ pub fn compare(
     let mut torch_version = None;
     for &c in &opts.channels {
         for &t in &opts.threads {
-            let shape = ImageShape::new(c, 32, 32);
+            let shape = ImageShape::new(c, opts.size, opts.size);
             let case = |variant: Variant| ThroughputCase {
                 model: opts.model.clone(),
                 shape,
@@ -496,6 +498,8 @@ pub fn compare(
     Ok(serde_json::json!({
         "benchmark": "train",
         "model": opts.model,
+        "size": opts.size,
+        "batch": opts.batch,
         "device": crate::device_name(opts.device),
         "cpu_native_bf16": crate::cpu_has_native_bf16(),
         "targets": {
@@ -591,6 +595,15 @@ fn run_torch_bench(
         .arg(script)
         .args(["--channels", &case.shape.channels.to_string()])
         .args(["--width", &case.model.width.to_string()])
+        .args(["--size", &case.shape.height.to_string()])
+        .args(["--layout", case.model.layout.name()])
+        .args(
+            case.model
+                .blocks
+                .map(|b| ["--blocks".to_string(), b.to_string()])
+                .into_iter()
+                .flatten(),
+        )
         .args(["--embedding", &case.model.embedding.to_string()])
         .args(["--batch", &case.batch.to_string()])
         .args(["--threads", &case.threads.to_string()])

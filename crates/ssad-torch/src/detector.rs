@@ -153,7 +153,10 @@ impl AutoencoderDetector {
         )?;
         let vs = nn::VarStore::new(device);
         let mut net = Network::build(&vs.root(), model, shape);
-        net.compute.channels_last = crate::default_channels_last(device);
+        net.set_compute(Compute {
+            channels_last: crate::default_channels_last(device),
+            ..net.compute
+        });
         net.reset(0);
         let det = Self {
             config: model.clone(),
@@ -284,7 +287,7 @@ impl AutoencoderDetector {
     /// Sets how the network computes, unchecked (see [`Detector::set_precision`] for the
     /// checked precision): for benchmarks and tests comparing layouts and precisions.
     pub fn set_compute(&mut self, compute: Compute) {
-        self.net.compute = compute;
+        self.net.set_compute(compute);
     }
 
     /// The sidecar describing the current model.
@@ -374,7 +377,10 @@ impl Detector for AutoencoderDetector {
             self.device = device;
             self.vs = nn::VarStore::new(device);
             self.net = Network::build(&self.vs.root(), &self.config, self.shape);
-            self.net.compute.channels_last = crate::default_channels_last(device);
+            self.net.set_compute(Compute {
+                channels_last: crate::default_channels_last(device),
+                ..self.net.compute
+            });
         }
         self.net.compute.set_precision(cfg.precision);
         self.net.reset(cfg.seed);

@@ -160,6 +160,27 @@ impl Registry {
         }
     }
 
+    /// Stores every 4-D weight (the convolutions') channels-last when `channels_last`, else
+    /// contiguous, as PyTorch's `model.to(memory_format=torch.channels_last)` does: oneDNN
+    /// then reads the weights without a reorder per call (the 256x256 MVTec layout trained
+    /// 18% slower than PyTorch's channels-last step with NCHW weights). Values are unchanged;
+    /// in-place updates (Adam) keep the strides; saving writes contiguous copies.
+    pub(crate) fn set_conv_weight_layout(&self, channels_last: bool) {
+        let _guard = tch::no_grad_guard();
+        for (t, _) in &self.inits {
+            if t.dim() != 4 || is_channels_last(t) == channels_last {
+                continue;
+            }
+            let mut t = t.shallow_clone();
+            let data = if channels_last {
+                to_channels_last(&t)
+            } else {
+                t.contiguous()
+            };
+            t.set_data(&data);
+        }
+    }
+
     /// Adds one to every BatchNorm's `num_batches_tracked` (after a training forward pass).
     pub(crate) fn count_batch(&self) {
         let _guard = tch::no_grad_guard();

@@ -156,6 +156,12 @@ impl Network {
         self.registry.reset(ssad_core::augment::splitmix64(seed));
     }
 
+    /// Computes with `compute` from now on, its convolution weights stored in its layout.
+    pub(crate) fn set_compute(&mut self, compute: Compute) {
+        self.compute = compute;
+        self.registry.set_conv_weight_layout(compute.channels_last);
+    }
+
     /// Adds one to every BatchNorm's `num_batches_tracked` (after a training forward pass).
     pub(crate) fn count_batch(&self) {
         self.registry.count_batch();

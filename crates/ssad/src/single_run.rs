@@ -321,7 +321,7 @@ pub fn score(
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect();
-            let source = format!("{}", name.class_names()[category]);
+            let source = name.class_names()[category].clone();
             (splits.test, source, paths)
         }
         ScoreData::Dataset(name) => {

@@ -127,6 +127,22 @@ fn synthetic_mvtec_study_at_64_trains_scores_and_reports() {
             std::fs::read_to_string(out.join(wild["scores_file"].as_str().unwrap())).unwrap();
         assert!(scores.contains("test/scratch/"), "{}", &scores[..300]);
     }
+    // `ssad score` on the category with a study model: the model names its task (dataset and
+    // category), so the AUC table needs no --normal.
+    let run = recs[0]["run_id"].as_str().unwrap();
+    let table = ssad(&[
+        "score",
+        "--model",
+        out.join("models").join(run).to_str().unwrap(),
+        "--dataset",
+        &format!("mvtec:{}", data.display()),
+        "--csv",
+        tmp.path().join("s.csv").to_str().unwrap(),
+    ]);
+    assert!(
+        table.contains("normal class good") && table.contains("scratch"),
+        "{table}"
+    );
     // The results table carries the pixel columns on the wild rows only.
     ssad(&["study", "summary", out.to_str().unwrap()]);
     let table = std::fs::read_to_string(out.join("results.csv")).unwrap();
@@ -196,4 +212,80 @@ fn synthetic_mvtec_study_at_256_with_the_reference_layout() {
     .unwrap();
     assert_eq!(sidecar["model"]["layout"], "mvtec", "{sidecar}");
     assert_eq!(sidecar["shape"]["height"], 256, "{sidecar}");
+}
+
+#[test]
+fn fit_and_detect_at_64_write_overlays_and_rank_defects_higher() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let spec = SyntheticMvtec {
+        size: 64,
+        train: 64,
+        test_good: 6,
+        per_defect: 3,
+        seed: 5,
+    };
+    let cat = write_synthetic_mvtec(&data, "weave", &spec).unwrap();
+    let model = tmp.path().join("model");
+    ssad(&[
+        "fit",
+        "--images",
+        cat.join("train/good").to_str().unwrap(),
+        "--size",
+        "64",
+        "--width",
+        "8",
+        "--embedding",
+        "32",
+        "--epochs",
+        "30",
+        "--batch-size",
+        "16",
+        "--lr",
+        "0.002",
+        "--threads",
+        "1",
+        "--calibrate",
+        cat.join("test/good").to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let maps = tmp.path().join("maps");
+    ssad(&[
+        "detect",
+        "--model",
+        model.to_str().unwrap(),
+        cat.join("test").to_str().unwrap(),
+        "--out",
+        maps.to_str().unwrap(),
+        "--scale",
+        "2",
+    ]);
+    // One overlay per image at the model's 64x64 times the scale, beside the other maps.
+    let overlays: Vec<_> = std::fs::read_dir(&maps)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".overlay.png"))
+        .collect();
+    assert_eq!(overlays.len(), 6 + 3 * 3);
+    let img = image::open(&overlays[0]).unwrap();
+    assert_eq!((img.width(), img.height()), (128, 128));
+    // scores.csv: path, score, verdict; defect images score higher than good ones on average.
+    let mut rdr = csv::Reader::from_path(maps.join("scores.csv")).unwrap();
+    let header = rdr.headers().unwrap().clone();
+    let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+    let (mut good, mut bad) = (Vec::new(), Vec::new());
+    for row in rdr.records() {
+        let row = row.unwrap();
+        let score: f64 = row[col("score")].parse().unwrap();
+        assert!(["anomalous", "normal"].contains(&&row[col("verdict")]));
+        if row[col("path")].contains("/good/") {
+            good.push(score);
+        } else {
+            bad.push(score);
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!(mean(&bad) > mean(&good), "defects {bad:?} vs good {good:?}");
 }

@@ -425,7 +425,7 @@ pub fn load_splits(
                 train: cat.train,
                 test: cat.test,
                 normal_label: 0,
-                pixels: cat.has_masks.then(|| PixelTruth {
+                pixels: cat.has_masks.then_some(PixelTruth {
                     masks: cat.masks,
                     native_sizes: cat.native_sizes,
                 }),

@@ -125,6 +125,16 @@ pub struct TrainArgs {
     /// Embedding size H.
     #[arg(long, default_value_t = 256)]
     pub embedding: usize,
+    /// Image side: 32 (the paper's datasets), or 64-256 for your own images (at 256 with
+    /// --layout mvtec, the reference MVTec AD model).
+    #[arg(long, default_value_t = 32)]
+    pub size: usize,
+    /// ConvAE layout: stride2 or mvtec (kernel 5, stride 4, 3 blocks).
+    #[arg(long, default_value = "stride2")]
+    pub layout: ssad_core::model::ConvLayout,
+    /// ConvAE blocks each way [default: the layout's for the size].
+    #[arg(long)]
+    pub blocks: Option<usize>,
     /// Minimum timed seconds per measurement.
     #[arg(long, default_value_t = 5.0)]
     pub seconds: f64,
@@ -161,9 +171,11 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             kind: ModelKind::ConvAe,
             width: args.width,
             embedding: args.embedding,
-            ..Default::default()
+            layout: args.layout,
+            blocks: args.blocks,
         },
         batch: args.batch_size,
+        size: args.size,
         channels: args.channels.clone(),
         threads: args.threads.clone(),
         variants: args.variants.clone(),

@@ -36,7 +36,7 @@ pub enum StudyCommand {
     },
     /// Print a built-in preset as TOML (a starting point for your own study file).
     Preset {
-        /// demo, quick, quick-sweep, paper, table1, table1-fmnist, precision-guard, ladder-1, ladder-2 or ladder-3.
+        /// demo, quick, quick-sweep, paper, table1, table1-fmnist, precision-guard, ladder-1, ladder-2, ladder-3 or mvtec.
         name: String,
     },
 }
@@ -46,7 +46,7 @@ pub enum StudyCommand {
 pub struct RunArgs {
     /// Study file (TOML); or use --preset.
     pub config: Option<PathBuf>,
-    /// A built-in study: demo, quick, quick-sweep, paper, table1, table1-fmnist, precision-guard, ladder-1, ladder-2 or ladder-3.
+    /// A built-in study: demo, quick, quick-sweep, paper, table1, table1-fmnist, precision-guard, ladder-1, ladder-2, ladder-3 or mvtec.
     #[arg(long, conflicts_with = "config")]
     pub preset: Option<String>,
     /// Study folder (created if missing; resumed if it exists).

@@ -632,7 +632,24 @@ fn section_answer(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
     let mut facts = String::from("<dl class=\"facts\">");
     let fact = |k: &str, v: String| format!("<dt>{}</dt><dd>{}</dd>", escape(k), escape(&v));
     facts.push_str(&fact("datasets", datasets_text.clone()));
-    facts.push_str(&fact("normal classes", format!("{:?}", cfg.normal_classes)));
+    let classes: Vec<String> = cfg
+        .datasets
+        .iter()
+        .map(|d| {
+            let names = d.class_names();
+            let picked: Vec<String> = cfg
+                .normal_classes_of(d)
+                .unwrap_or_default()
+                .iter()
+                .map(|&c| names.get(c).cloned().unwrap_or_else(|| c.to_string()))
+                .collect();
+            format!("{d}: {}", picked.join(", "))
+        })
+        .collect();
+    facts.push_str(&fact("normal classes", classes.join("; ")));
+    if let Some(size) = cfg.size {
+        facts.push_str(&fact("image size", format!("{size}x{size}")));
+    }
     facts.push_str(&fact(
         "augmentations",
         format!("{} ({})", expanded.len(), expanded.join(", ")),
