@@ -90,3 +90,31 @@ def test_export_onnx(trained_models, mnist_test, tmp_path):
     model = st.load_model(folder)
     np.testing.assert_allclose(score, model.score(xf), rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(recon, model.reconstruct(xf), atol=1e-5)
+
+
+@pytest.mark.parametrize("layout", ["stride2", "mvtec"])
+def test_larger_images_load_and_score_as_the_cli(layout, cli, tmp_path):
+    """A model fitted at 64x64 (5 stride-2 blocks, or the MVTec layout's 3 kernel-5 stride-4
+    blocks) loads with its layout and scores its images as `ssad detect` does."""
+    import pandas as pd
+
+    data = tmp_path / "data"
+    cat = cli("data", "synthetic", data, "--size", "64", "--train", "8", "--test-good", "2",
+              "--per-defect", "1").strip()
+    model_dir = tmp_path / "model"
+    cli("fit", "--images", f"{cat}/train/good", "--size", "64", "--layout", layout, "--width", "4",
+        "--embedding", "8", "--epochs", "1", "--batch-size", "4", "--threads", "1", "--out", model_dir,
+        "--quiet")
+    model = st.load_model(model_dir)
+    assert model.shape == (3, 64, 64)
+    assert model.config.get("layout", "stride2") == layout
+    n_blocks = sum(isinstance(m, torch.nn.Conv2d) for m in model.encoder.modules())
+    assert n_blocks == (5 if layout == "stride2" else 3)
+    maps = tmp_path / "maps"
+    cli("detect", "--model", model_dir, f"{cat}/test", "--out", maps, "--no-images")
+    # load_folder reads class folders sorted, files sorted: the order of the sorted paths.
+    want = pd.read_csv(maps / "scores.csv").sort_values("path")
+    x, _, classes = ssad.load_folder(f"{cat}/test", size=64, channels=3)
+    assert classes == ["blob", "good", "missing", "scratch"] and len(x) == len(want) == 5
+    got = model.score(x)
+    np.testing.assert_allclose(got, want["score"].to_numpy(), rtol=1e-5, atol=0)

@@ -30,17 +30,34 @@ SIDECAR_FORMAT = "ssad-autoencoder"
 SIDECAR_VERSION = 1
 
 
-class _Block(nn.Module):
-    """Conv (k3, stride 2, pad 1) -> BatchNorm2d -> ReLU; transposed (output pad 1) for the
-    decoder; the last decoder block: conv -> sigmoid, no norm. Parameters under ``layers.0``
-    (conv) and ``layers.1`` (norm), as ssad names them."""
+#: ConvAE layouts: (kernel, stride); padding kernel // 2, transposed output padding stride - 1.
+LAYOUTS = {"stride2": (3, 2), "mvtec": (5, 4)}
 
-    def __init__(self, cin: int, cout: int, transposed: bool = False, last: bool = False):
+
+def default_blocks(size: int, layout: str) -> int:
+    """ssad's default block count: one per halving down to 2x2 (stride2, a power-of-two side;
+    4 at 32), or 3 (mvtec)."""
+    if layout == "mvtec":
+        return 3
+    if size < 4 or size & (size - 1):
+        raise ValueError(f"a stride2 ConvAE needs a power-of-two side (32, 64, 128, 256), got {size}")
+    return size.bit_length() - 2
+
+
+class _Block(nn.Module):
+    """Conv (k3, stride 2, pad 1; or the MVTec layout's k5, stride 4, pad 2) -> BatchNorm2d ->
+    ReLU; transposed (output pad stride - 1) for the decoder; the last decoder block: conv ->
+    sigmoid, no norm. Parameters under ``layers.0`` (conv) and ``layers.1`` (norm), as ssad
+    names them."""
+
+    def __init__(self, cin: int, cout: int, transposed: bool = False, last: bool = False,
+                 kernel: int = 3, stride: int = 2):
         super().__init__()
+        pad = kernel // 2
         if transposed:
-            conv = nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1)
+            conv = nn.ConvTranspose2d(cin, cout, kernel, stride=stride, padding=pad, output_padding=stride - 1)
         else:
-            conv = nn.Conv2d(cin, cout, 3, stride=2, padding=1)
+            conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=pad)
         if last:
             self.layers = nn.Sequential(conv, nn.Sigmoid())
         else:
@@ -115,31 +132,41 @@ class Autoencoder(nn.Module):
 
 
 class ConvAE(Autoencoder):
-    """ConvAE: 4 strided conv blocks (F, 2F, 4F, 8F channels) -> Linear(8F*2*2, H) -> tanh;
-    decoder Linear -> BatchNorm1d -> ReLU -> 4 transposed conv blocks -> sigmoid. Takes
-    C x 32 x 32 images."""
+    """ConvAE: strided conv blocks of F, 2F, 4F, ... channels -> Linear(top, H) -> tanh; decoder
+    Linear -> BatchNorm1d -> ReLU -> transposed conv blocks -> sigmoid. At 32x32: 4 blocks
+    (F..8F, 2x2 at the bottom); at other sizes one block per halving (``layout="stride2"``) or
+    the reference MVTec layout (``"mvtec"``: 3 kernel-5 stride-4 blocks); ``blocks`` overrides."""
 
-    def __init__(self, channels: int, width: int = 64, embedding: int = 256, size: int = 32):
-        super().__init__({"kind": "convae", "width": width, "embedding": embedding}, (channels, size, size))
-        f, h, top = width, embedding, 8 * width
+    def __init__(self, channels: int, width: int = 64, embedding: int = 256, size: int = 32,
+                 layout: str = "stride2", blocks: int | None = None):
+        config: dict[str, Any] = {"kind": "convae", "width": width, "embedding": embedding}
+        if layout != "stride2":
+            config["layout"] = layout
+        if blocks is not None:
+            config["blocks"] = blocks
+        super().__init__(config, (channels, size, size))
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown ConvAE layout '{layout}': expected stride2 or mvtec")
+        k, st = LAYOUTS[layout]
+        n = blocks or default_blocks(size, layout)
+        bottom = size // st**n
+        if bottom < 1 or bottom * st**n != size:
+            raise ValueError(f"a {layout} ConvAE with {n} blocks needs a side that is a multiple of {st**n}, got {size}")
+        ch = [channels] + [width * 2**i for i in range(n)]
+        top = ch[n] * bottom * bottom
         self.encoder = nn.Sequential(
-            _Block(channels, f),
-            _Block(f, 2 * f),
-            _Block(2 * f, 4 * f),
-            _Block(4 * f, top),
+            *[_Block(ch[i], ch[i + 1], kernel=k, stride=st) for i in range(n)],
             nn.Flatten(),
-            nn.Linear(top * 4, h),
+            nn.Linear(top, embedding),
             nn.Tanh(),
         )
         self.decoder = nn.Sequential(
-            nn.Linear(h, top * 4),
-            nn.BatchNorm1d(top * 4),
+            nn.Linear(embedding, top),
+            nn.BatchNorm1d(top),
             nn.ReLU(),
-            nn.Unflatten(1, (top, 2, 2)),
-            _Block(top, 4 * f, transposed=True),
-            _Block(4 * f, 2 * f, transposed=True),
-            _Block(2 * f, f, transposed=True),
-            _Block(f, channels, transposed=True, last=True),
+            nn.Unflatten(1, (ch[n], bottom, bottom)),
+            *[_Block(ch[n - i], ch[n - i - 1], transposed=True, last=i == n - 1, kernel=k, stride=st)
+              for i in range(n)],
         )
 
 
@@ -172,9 +199,13 @@ def build_model(config: dict, shape: tuple[int, int, int]) -> Autoencoder:
     c, h, w = (int(s) for s in shape)
     emb = int(config.get("embedding", 256))
     if kind == "convae":
-        if (h, w) != (32, 32):
-            raise ValueError(f"a ConvAE takes 32x32 images, got {c}x{h}x{w}")
-        model: Autoencoder = ConvAE(c, int(config.get("width", 64)), emb)
+        if h != w:
+            raise ValueError(f"a ConvAE takes square images, got {c}x{h}x{w}")
+        blocks = config.get("blocks")
+        model: Autoencoder = ConvAE(
+            c, int(config.get("width", 64)), emb, h, str(config.get("layout", "stride2")),
+            int(blocks) if blocks is not None else None,
+        )
     elif kind == "denseae":
         model = DenseAE((c, h, w), emb)
     elif kind == "linearae":
