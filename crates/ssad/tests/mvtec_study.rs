@@ -57,30 +57,19 @@ threads = 1
     )
 }
 
-#[test]
-fn synthetic_mvtec_study_at_64_trains_scores_and_reports() {
+/// Writes the synthetic category `spec` under TMP/data, runs the study of `study_toml` on it
+/// into TMP/study; returns the temporary folder, the data folder and the study folder.
+fn run_synthetic_study(
+    spec: &SyntheticMvtec,
+    model: &str,
+    epochs: usize,
+    augs: &str,
+) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let spec = SyntheticMvtec {
-        size: 64,
-        train: 96,
-        test_good: 12,
-        per_defect: 6,
-        seed: 0,
-    };
-    write_synthetic_mvtec(&data, "weave", &spec).unwrap();
+    write_synthetic_mvtec(&data, "weave", spec).unwrap();
     let cfg = tmp.path().join("study.toml");
-    std::fs::write(
-        &cfg,
-        study_toml(
-            &data,
-            64,
-            "width = 16\nembedding = 64",
-            40,
-            r#""none", "cutpaste""#,
-        ),
-    )
-    .unwrap();
+    std::fs::write(&cfg, study_toml(&data, spec.size, model, epochs, augs)).unwrap();
     let out = tmp.path().join("study");
     ssad(&[
         "study",
@@ -90,6 +79,24 @@ fn synthetic_mvtec_study_at_64_trains_scores_and_reports() {
         out.to_str().unwrap(),
         "--quiet",
     ]);
+    (tmp, data, out)
+}
+
+#[test]
+fn synthetic_mvtec_study_at_64_trains_scores_and_reports() {
+    let spec = SyntheticMvtec {
+        size: 64,
+        train: 96,
+        test_good: 12,
+        per_defect: 6,
+        seed: 0,
+    };
+    let (tmp, data, out) = run_synthetic_study(
+        &spec,
+        "width = 16\nembedding = 64",
+        40,
+        r#""none", "cutpaste""#,
+    );
     let recs = records(&out);
     assert_eq!(recs.len(), 2, "one run per augmentation");
     for r in &recs {
@@ -169,8 +176,6 @@ fn synthetic_mvtec_study_at_64_trains_scores_and_reports() {
 
 #[test]
 fn synthetic_mvtec_study_at_256_with_the_reference_layout() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
     let spec = SyntheticMvtec {
         size: 256,
         train: 16,
@@ -178,28 +183,12 @@ fn synthetic_mvtec_study_at_256_with_the_reference_layout() {
         per_defect: 2,
         seed: 1,
     };
-    write_synthetic_mvtec(&data, "weave", &spec).unwrap();
-    let cfg = tmp.path().join("study.toml");
-    std::fs::write(
-        &cfg,
-        study_toml(
-            &data,
-            256,
-            "layout = \"mvtec\"\nwidth = 4\nembedding = 16",
-            1,
-            r#""none""#,
-        ),
-    )
-    .unwrap();
-    let out = tmp.path().join("study");
-    ssad(&[
-        "study",
-        "run",
-        cfg.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let (_tmp, _, out) = run_synthetic_study(
+        &spec,
+        "layout = \"mvtec\"\nwidth = 4\nembedding = 16",
+        1,
+        r#""none""#,
+    );
     let recs = records(&out);
     assert_eq!(recs.len(), 1);
     let wild = &recs[0]["results"][0];
