@@ -150,6 +150,21 @@ fn synthetic_mvtec_study_at_64_trains_scores_and_reports() {
         table.contains("normal class good") && table.contains("scratch"),
         "{table}"
     );
+    // Augmentation previews take a category's images too.
+    let preview = tmp.path().join("preview.png");
+    ssad(&[
+        "augment",
+        "preview",
+        "--dataset",
+        &format!("mvtec:{}", data.display()),
+        "--split",
+        "test",
+        "--aug",
+        "cutpaste,rotate",
+        "--out",
+        preview.to_str().unwrap(),
+    ]);
+    assert!(image::open(&preview).unwrap().height() > 64);
     // The results table carries the pixel columns on the wild rows only.
     ssad(&["study", "summary", out.to_str().unwrap()]);
     let table = std::fs::read_to_string(out.join("results.csv")).unwrap();

@@ -26,7 +26,8 @@ pub struct ApplyArgs {
     /// Augmentation spec (e.g. cutout(area=0.2) or geom+cutout).
     #[arg(long)]
     pub aug: String,
-    /// Dataset to take the images from: mnist, fashion-mnist, cifar10 or svhn.
+    /// Dataset to take the images from: mnist, fashion-mnist, cifar10, svhn, mvtec or
+    /// mvtec:PATH (then --class picks the category).
     #[arg(long, default_value = "mnist")]
     pub dataset: DatasetName,
     /// Take the images from this folder of your own (DIR/<class>/*.png|jpg or DIR/*.png|jpg,
@@ -67,7 +68,8 @@ pub struct ApplyArgs {
 /// Arguments of `ssad augment preview`.
 #[derive(Args, Debug)]
 pub struct PreviewArgs {
-    /// Dataset to take the image from: mnist, fashion-mnist, cifar10 or svhn.
+    /// Dataset to take the image from: mnist, fashion-mnist, cifar10, svhn, mvtec or
+    /// mvtec:PATH (then --class picks the category).
     #[arg(long, default_value = "mnist")]
     pub dataset: DatasetName,
     /// Take the image from this folder of your own (DIR/<class>/*.png|jpg or DIR/*.png|jpg,
@@ -139,12 +141,17 @@ fn apply(args: ApplyArgs) -> anyhow::Result<()> {
                 args.dataset.check_class(usize::from(c))?;
             }
             data::ensure(&args.dataset, &dir, &mut |line| eprintln!("{line}"))?;
-            let set = data::load(args.dataset.clone(), args.split, &dir)?;
-            (set, format!("{} {}", args.dataset, args.split))
+            let (set, category) =
+                load_split(&args.dataset, args.split, args.class.map(usize::from), &dir)?;
+            (set, format!("{}{category} {}", args.dataset, args.split))
         }
     };
+    // An MVTec-style category is the whole set already (its labels are good / defect types).
+    let class = args
+        .class
+        .filter(|_| !args.dataset.is_mvtec() || args.images.is_some());
     let set = set.training_subset(
-        args.class,
+        class,
         args.train_limit,
         args.subsample_seed.unwrap_or(args.seed),
     );
@@ -213,12 +220,15 @@ fn preview(args: PreviewArgs) -> anyhow::Result<()> {
             (data::load_folder(dir, &opts)?, dir.display().to_string())
         }
         None => {
-            let set = data::load(args.dataset.clone(), args.split, &args.dir.resolve())?;
-            (set, format!("{} {}", args.dataset, args.split))
+            let (set, category) =
+                load_split(&args.dataset, args.split, args.class, &args.dir.resolve())?;
+            (set, format!("{}{category} {}", args.dataset, args.split))
         }
     };
     let opts = PreviewOptions {
-        class: args.class,
+        class: args
+            .class
+            .filter(|_| !args.dataset.is_mvtec() || args.images.is_some()),
         index: args.index,
         samples: args.samples,
         seed: args.seed,
@@ -237,4 +247,30 @@ fn preview(args: PreviewArgs) -> anyhow::Result<()> {
         println!("row {:>2}: {spec} ({})", r + 1, spec.category());
     }
     Ok(())
+}
+
+/// One split of a dataset: the whole split of a built-in one; of an MVTec-style one, the
+/// split of category `class` (default the first; labels: good, then the defect types), named
+/// in the second value (`:bottle`).
+fn load_split(
+    dataset: &DatasetName,
+    split: Split,
+    class: Option<usize>,
+    dir: &std::path::Path,
+) -> anyhow::Result<(ssad_core::ImageSet, String)> {
+    if !dataset.is_mvtec() {
+        return Ok((data::load(dataset.clone(), split, dir)?, String::new()));
+    }
+    let category = class.unwrap_or(0);
+    let splits = data::load_splits(dataset, category, None, dir)?;
+    let name = dataset
+        .class_names()
+        .get(category)
+        .cloned()
+        .unwrap_or_default();
+    let set = match split {
+        Split::Train => splits.train,
+        Split::Test => splits.test,
+    };
+    Ok((set, format!(":{name}")))
 }

@@ -43,7 +43,7 @@ pub enum DataCommand {
     },
     /// Check a dataset's files against their published checksums.
     Verify {
-        /// mnist, fashion-mnist, cifar10 or svhn.
+        /// mnist, fashion-mnist, cifar10, svhn or mvtec (its archive, or its unpacked categories).
         name: DatasetName,
         #[command(flatten)]
         dir: DataDirArg,

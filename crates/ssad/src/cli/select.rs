@@ -41,7 +41,8 @@ pub struct SelectArgs {
     #[arg(long)]
     pub title: Option<String>,
 
-    /// Built-in dataset of the task (its test split is the unlabelled test data).
+    /// Dataset of the task (its test split is the unlabelled test data): mnist, fashion-mnist,
+    /// cifar10, svhn, mvtec or mvtec:PATH (the category of --normal).
     #[arg(long, conflicts_with = "images")]
     pub dataset: Option<DatasetName>,
     /// Normal class of --dataset: a number, or a class / MVTec category name.

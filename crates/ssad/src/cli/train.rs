@@ -125,7 +125,8 @@ pub struct ScoreArgs {
     /// Model directory written by `ssad train` (or a study's models/<run>/).
     #[arg(long)]
     pub model: PathBuf,
-    /// Score the test split of this dataset (all its images).
+    /// Score the test split of this dataset (all its images; of an MVTec-style dataset, the
+    /// test images of one category: --normal, else the model's).
     #[arg(long, conflicts_with = "images", required_unless_present = "images")]
     pub dataset: Option<DatasetName>,
     /// Score a folder of images instead (DIR/<class>/*.png|jpg, or DIR/*.png|jpg).

@@ -177,7 +177,10 @@ impl Table {
 /// Readable name of a testbed slice.
 pub fn slice_title(testbed: &str, anomaly: &str) -> String {
     match (testbed, anomaly) {
-        ("wild", "semantic") => "in-the-wild testbed, semantic anomalies (class pairs)".into(),
+        ("wild", "semantic") => {
+            "in-the-wild testbed, semantic anomalies (class pairs, or good vs each defect type)"
+                .into()
+        }
         ("wild", "rest") => "in-the-wild testbed, one class vs the rest".into(),
         ("wild", "pixel") => "in-the-wild testbed, defect pixels (ground-truth masks)".into(),
         ("controlled", g) => format!("controlled testbed, anomalies made by {g}"),

@@ -45,6 +45,9 @@ impl std::fmt::Display for Plan {
             let s = s.round() as u64;
             format!("{}h {:02}m {:02}s", s / 3600, s / 60 % 60, s % 60)
         };
+        if self.pending == 0 {
+            return write!(f, "nothing to run: every run of the grid is done");
+        }
         writeln!(
             f,
             "{} runs to do, {} at once with {} engine thread(s) each",
