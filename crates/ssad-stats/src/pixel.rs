@@ -284,7 +284,12 @@ fn sorted_keys(maps: &[PixelMap], totals: &Totals, regions: bool) -> (Vec<u64>, 
             );
         }
     }
-    keys.sort_unstable();
+    // A sort of plain u64 keys has one result whatever the algorithm: the parallel sort
+    // (rayon) gives the same bits on any thread count.
+    {
+        use rayon::slice::ParallelSliceMut;
+        keys.par_sort_unstable();
+    }
     (keys, n_regions)
 }
 

@@ -541,6 +541,62 @@ mod tests {
     }
 
     #[test]
+    fn sizes_layouts_and_categories_are_checked_and_hashed() {
+        let base = "datasets = ['mnist']\naugs = ['none']\nnormal_classes = [0]\n";
+        let err = |extra: &str| {
+            let e = StudyConfig::from_toml(&format!("{base}{extra}"), "s.toml").unwrap_err();
+            format!("{e:#}")
+        };
+        assert!(
+            err("size = 3").contains("size must be in 8..=4096"),
+            "{}",
+            err("size = 3")
+        );
+        // 48 is not a power of two: the stride-2 ConvAE needs explicit blocks.
+        let e = err("size = 48");
+        assert!(e.contains("1x48x48") && e.contains("model.blocks"), "{e}");
+        let e = err("size = 64\n[model]\nlayout = 'stride3'");
+        assert!(e.contains("stride3"), "{e}");
+        // The MVTec layout's 3 stride-4 blocks need a multiple of 64.
+        let e = err("size = 32\n[model]\nlayout = 'mvtec'");
+        assert!(e.contains("multiple of 64"), "{e}");
+        let ok =
+            StudyConfig::from_toml(&format!("{base}size = 48\n[model]\nblocks = 4"), "s").unwrap();
+        assert_eq!(ok.image_shape(&DatasetName::Mnist).height, 48);
+        // Categories of MVTec-style data by name (the official names, no files needed).
+        let mv = "datasets = ['mvtec']\naugs = ['none']\n[model]\nlayout = 'mvtec'\n";
+        let cfg = StudyConfig::from_toml(&format!("categories = ['cable', 'zipper']\n{mv}"), "s")
+            .unwrap();
+        let runs = cfg.runs().unwrap();
+        assert_eq!(
+            runs.iter().map(|r| r.normal).collect::<Vec<_>>(),
+            [1, 14],
+            "cable and zipper"
+        );
+        assert_eq!(cfg.image_shape(&runs[0].dataset).height, 256);
+        let e = StudyConfig::from_toml(&format!("categories = ['cabel']\n{mv}"), "s").unwrap_err();
+        assert!(format!("{e:#}").contains("cabel"), "{e:#}");
+        // The size is hashed only when chosen, so older studies keep their hashes.
+        let key = &StudyConfig::from_toml(base, "s").unwrap().runs().unwrap()[0];
+        let plain = StudyConfig::from_toml(base, "s").unwrap();
+        let sized = StudyConfig::from_toml(&format!("{base}size = 64"), "s").unwrap();
+        assert_ne!(plain.run_config_hash(key), sized.run_config_hash(key));
+        assert!(!plain.to_toml().contains("\nsize ="), "{}", plain.to_toml());
+        // A user's folder gets a file-name-safe run id.
+        let user = RunKey {
+            dataset: "mvtec:/data/my parts".parse().unwrap(),
+            normal: 0,
+            aug: "none".into(),
+            seed: 0,
+        };
+        let id = user.id();
+        assert!(
+            id.starts_with("mvtec-") && !id.contains('/') && !id.contains(' '),
+            "{id}"
+        );
+    }
+
+    #[test]
     fn run_ids_are_unique_and_hash_tracks_config() {
         let cfg = StudyConfig::preset("quick").unwrap();
         let runs = cfg.runs().unwrap();
