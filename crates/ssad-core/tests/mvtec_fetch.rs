@@ -113,6 +113,25 @@ fn fake_archive_is_downloaded_checked_unpacked_and_loads() {
 }
 
 #[test]
+fn an_archive_put_in_place_by_hand_unpacks_without_a_download() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = fake_archive(tmp.path());
+    let dest = tmp.path().join("data").join("mvtec");
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::copy(&archive, dest.join("mvtec_anomaly_detection.tar.xz")).unwrap();
+    let sha: &'static str = Box::leak(sha256(&archive).into_boxed_str());
+    let file = DatasetFile {
+        name: "mvtec_anomaly_detection.tar.xz",
+        urls: Vec::new(),
+        checksum: Checksum::Sha256(sha),
+    };
+    // No address to download from: the verified archive in place is unpacked.
+    let n = registry::fetch_archive(&dest, &file, &[], &mut |_| {}).unwrap();
+    assert_eq!(n, 11);
+    assert!(dest.join("weave/train/good").is_dir());
+}
+
+#[test]
 fn wrong_checksum_leaves_nothing_behind() {
     let tmp = tempfile::tempdir().unwrap();
     let archive = fake_archive(tmp.path());

@@ -134,7 +134,10 @@ impl DatasetFile {
     /// The name the file is downloaded under (the last part of its address, e.g.
     /// `train-images-idx3-ubyte.gz`).
     pub fn download_name(&self) -> &str {
-        self.urls[0].rsplit('/').next().unwrap_or(self.name)
+        self.urls
+            .first()
+            .and_then(|u| u.rsplit('/').next())
+            .unwrap_or(self.name)
     }
 
     /// Where the file is in the dataset folder `dir`: `NAME.gz` when an IDX file is stored
@@ -465,7 +468,9 @@ pub fn ensure(
         }
         return Ok(());
     }
-    if !fetch_allowed() {
+    // MVTec AD's archive is here but not unpacked: unpacking needs no download.
+    let offline_unpack = name.is_mvtec() && missing.is_empty();
+    if !fetch_allowed() && !offline_unpack {
         return Err(DataError::Missing {
             what: format!("{name} file(s) {}", missing.join(", ")),
             path: dir,
@@ -475,10 +480,17 @@ pub fn ensure(
             ),
         });
     }
-    log(&format!(
-        "{name} is not in {}: downloading it (checksums are verified; {NO_FETCH_ENV}=1 turns this off)",
-        data_dir.display()
-    ));
+    if offline_unpack {
+        log(&format!(
+            "{name}: unpacking its archive in {}",
+            dir.display()
+        ));
+    } else {
+        log(&format!(
+            "{name} is not in {}: downloading it (checksums are verified; {NO_FETCH_ENV}=1 turns this off)",
+            data_dir.display()
+        ));
+    }
     let report = fetch(name, data_dir, log)?;
     if let Some(bad) = report.bad().next() {
         return Err(DataError::Checksum {
