@@ -156,18 +156,9 @@ pub fn heat_colour(t: f32) -> [u8; 3] {
 /// Per-pixel error of one image: the root mean square over channels of `x - recon`, in
 /// [0, 1] for images in [0, 1]. One value per pixel (`height * width`, row-major).
 pub fn pixel_errors(x: &[f32], recon: &[f32], shape: ImageShape) -> Vec<f32> {
-    let plane = shape.plane();
-    (0..plane)
-        .map(|p| {
-            let s: f32 = (0..shape.channels)
-                .map(|c| {
-                    let d = x[c * plane + p] - recon[c * plane + p];
-                    d * d
-                })
-                .sum();
-            (s / shape.channels as f32).sqrt()
-        })
-        .collect()
+    let mut errors = crate::pixel::squared_error_map(x, recon, shape);
+    errors.iter_mut().for_each(|e| *e = e.sqrt());
+    errors
 }
 
 /// The error map as a heat-map image: pixel error `e` is drawn with [`heat_colour`] of

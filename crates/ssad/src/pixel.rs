@@ -42,20 +42,24 @@ pub fn error_maps(detector: &dyn Detector, images: &Batch) -> anyhow::Result<Vec
 
 /// Per-pixel squared difference of `a` and `b` averaged over channels (`N x H x W`).
 pub fn squared_error_maps(a: &Batch, b: &Batch) -> Vec<f32> {
-    let s = a.shape;
-    let (plane, c) = (s.plane(), s.channels);
-    let mut out = vec![0f32; a.len() * plane];
-    for (i, map) in out.chunks_mut(plane).enumerate() {
-        let (x, y) = (a.image(i), b.image(i));
-        for ch in 0..c {
-            let (xc, yc) = (&x[ch * plane..][..plane], &y[ch * plane..][..plane]);
-            for ((m, p), q) in map.iter_mut().zip(xc).zip(yc) {
-                *m += (p - q) * (p - q);
-            }
+    (0..a.len())
+        .flat_map(|i| squared_error_map(a.image(i), b.image(i), a.shape))
+        .collect()
+}
+
+/// The squared error map of one image: per pixel, the mean over channels of `(x - y)^2`
+/// (`height * width` values, row-major).
+pub fn squared_error_map(x: &[f32], y: &[f32], shape: ssad_core::ImageShape) -> Vec<f32> {
+    let (plane, c) = (shape.plane(), shape.channels);
+    let mut map = vec![0f32; plane];
+    for ch in 0..c {
+        let (xc, yc) = (&x[ch * plane..][..plane], &y[ch * plane..][..plane]);
+        for ((m, p), q) in map.iter_mut().zip(xc).zip(yc) {
+            *m += (p - q) * (p - q);
         }
-        map.iter_mut().for_each(|m| *m /= c as f32);
     }
-    out
+    map.iter_mut().for_each(|m| *m /= c as f32);
+    map
 }
 
 /// Bilinear resampling of one `h x w` map to `out_h x out_w` with half-pixel centres and

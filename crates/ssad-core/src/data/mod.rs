@@ -385,10 +385,54 @@ pub struct ClassSplits {
     pub test_paths: Option<Vec<PathBuf>>,
 }
 
-/// Which loaded splits serve which normal classes: the built-in benchmarks share one pair of
-/// splits across classes, MVTec-style categories each have their own.
-pub fn splits_key(name: &DatasetName, normal: usize) -> (DatasetName, Option<usize>) {
-    (name.clone(), name.is_mvtec().then_some(normal))
+/// The splits loaded last, kept while consecutive normal classes share them: the built-in
+/// benchmarks share one pair of splits across classes, MVTec-style categories each have their
+/// own. One set in memory at a time (the old one is freed before the next loads).
+#[derive(Debug, Default)]
+pub struct SplitsCache {
+    last: Option<(SplitsKey, ClassSplits)>,
+}
+
+/// What a [`SplitsCache`] entry serves: the dataset, the category (MVTec-style data only, whose
+/// categories have their own splits) and the size.
+type SplitsKey = (DatasetName, Option<usize>, Option<usize>);
+
+impl SplitsCache {
+    /// The splits of `normal` of `name` at `size` ([`load_splits`]), loaded only when the
+    /// last ones do not serve it.
+    pub fn get(
+        &mut self,
+        name: &DatasetName,
+        normal: usize,
+        size: Option<usize>,
+        data_dir: &Path,
+    ) -> Result<&ClassSplits, DataError> {
+        let key = (name.clone(), name.is_mvtec().then_some(normal), size);
+        if self.last.as_ref().map(|(k, _)| k) != Some(&key) {
+            self.last = None;
+            self.last = Some((key, load_splits(name, normal, size, data_dir)?));
+        }
+        Ok(&self.last.as_ref().expect("just loaded").1)
+    }
+}
+
+/// One split of a dataset at its default size: the whole split of a built-in one ([`load`]);
+/// of an MVTec-style one the split of category `category` (default the first), labelled good,
+/// then the defect types.
+pub fn load_split(
+    name: &DatasetName,
+    split: Split,
+    category: Option<usize>,
+    data_dir: &Path,
+) -> Result<ImageSet, DataError> {
+    if !name.is_mvtec() {
+        return load(name.clone(), split, data_dir);
+    }
+    let splits = load_splits(name, category.unwrap_or(0), None, data_dir)?;
+    Ok(match split {
+        Split::Train => splits.train,
+        Split::Test => splits.test,
+    })
 }
 
 /// Loads the splits normal class `normal` of `name` is studied on (see [`ClassSplits`]), at

@@ -317,12 +317,11 @@ pub fn check_file(dir: &Path, f: &DatasetFile) -> Result<FileCheck, DataError> {
 /// Verifies every file of dataset `name` in `data_dir/<name>/`.
 pub fn verify(name: &DatasetName, data_dir: &Path) -> Result<VerifyReport, DataError> {
     let dir = data_dir.join(name.as_str());
+    // MVTec AD's archive is deleted once unpacked: its categories stand for it.
+    let unpacked = name.is_mvtec() && mvtec_unpacked(name, data_dir);
     let files = files(name)
         .iter()
-        // MVTec AD's archive is deleted once unpacked: its categories stand for it.
-        .filter(|f| {
-            !(name.is_mvtec() && mvtec_unpacked(name, data_dir) && !f.local_path(&dir).is_file())
-        })
+        .filter(|f| !unpacked || f.local_path(&dir).is_file())
         .map(|f| check_file(&dir, f))
         .collect::<Result<_, _>>()?;
     Ok(VerifyReport {

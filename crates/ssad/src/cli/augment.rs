@@ -141,9 +141,12 @@ fn apply(args: ApplyArgs) -> anyhow::Result<()> {
                 args.dataset.check_class(usize::from(c))?;
             }
             data::ensure(&args.dataset, &dir, &mut |line| eprintln!("{line}"))?;
-            let (set, category) =
-                load_split(&args.dataset, args.split, args.class.map(usize::from), &dir)?;
-            (set, format!("{}{category} {}", args.dataset, args.split))
+            let class = args.class.map(usize::from);
+            let set = data::load_split(&args.dataset, args.split, class, &dir)?;
+            (
+                set,
+                format!("{} {}", source_name(&args.dataset, class), args.split),
+            )
         }
     };
     // An MVTec-style category is the whole set already (its labels are good / defect types).
@@ -220,9 +223,11 @@ fn preview(args: PreviewArgs) -> anyhow::Result<()> {
             (data::load_folder(dir, &opts)?, dir.display().to_string())
         }
         None => {
-            let (set, category) =
-                load_split(&args.dataset, args.split, args.class, &args.dir.resolve())?;
-            (set, format!("{}{category} {}", args.dataset, args.split))
+            let set = data::load_split(&args.dataset, args.split, args.class, &args.dir.resolve())?;
+            (
+                set,
+                format!("{} {}", source_name(&args.dataset, args.class), args.split),
+            )
         }
     };
     let opts = PreviewOptions {
@@ -249,28 +254,14 @@ fn preview(args: PreviewArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One split of a dataset: the whole split of a built-in one; of an MVTec-style one, the
-/// split of category `class` (default the first; labels: good, then the defect types), named
-/// in the second value (`:bottle`).
-fn load_split(
-    dataset: &DatasetName,
-    split: Split,
-    class: Option<usize>,
-    dir: &std::path::Path,
-) -> anyhow::Result<(ssad_core::ImageSet, String)> {
+/// `dataset` as a source name: `mvtec:PATH:category` names the category read.
+fn source_name(dataset: &DatasetName, class: Option<usize>) -> String {
     if !dataset.is_mvtec() {
-        return Ok((data::load(dataset.clone(), split, dir)?, String::new()));
+        return dataset.to_string();
     }
-    let category = class.unwrap_or(0);
-    let splits = data::load_splits(dataset, category, None, dir)?;
-    let name = dataset
-        .class_names()
-        .get(category)
-        .cloned()
-        .unwrap_or_default();
-    let set = match split {
-        Split::Train => splits.train,
-        Split::Test => splits.test,
-    };
-    Ok((set, format!(":{name}")))
+    let names = dataset.class_names();
+    format!(
+        "{dataset}:{}",
+        names.get(class.unwrap_or(0)).cloned().unwrap_or_default()
+    )
 }

@@ -148,19 +148,21 @@ pub fn select_study(
         ));
     }
     let device = factory.resolve_device(opts.device)?;
-    let mut sets: Option<((DatasetName, Option<usize>), data::ClassSplits)> = None;
+    let mut splits = data::SplitsCache::default();
+    let mut ensured: Vec<&DatasetName> = Vec::new();
     let mut out = Vec::new();
     for ((dataset, normal, seed), records) in &groups {
         let started = Instant::now();
-        let skey = data::splits_key(dataset, *normal);
-        if sets.as_ref().map(|s| &s.0) != Some(&skey) {
-            drop(sets.take()); // free the old splits before loading new ones
+        if !ensured.contains(&dataset) {
             data::ensure(dataset, &opts.data_dir, &mut |m| log(m))?;
-            let splits = data::load_splits(dataset, *normal, cfg.size, &opts.data_dir)?;
-            sets = Some((skey, splits));
+            ensured.push(dataset);
         }
-        let splits = &sets.as_ref().unwrap().1;
-        let testbeds = testbed::build_named(&cfg.testbeds, &cfg.gens, splits, cfg.train_limit)?;
+        let testbeds = testbed::build_named(
+            &cfg.testbeds,
+            &cfg.gens,
+            splits.get(dataset, *normal, cfg.size, &opts.data_dir)?,
+            cfg.train_limit,
+        )?;
         let train_batch = testbeds[0].1.train.to_batch();
         let tasks = task_test_sets(&testbeds);
         let mut detectors: Vec<Box<dyn Detector>> = Vec::new();

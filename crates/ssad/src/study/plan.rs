@@ -94,20 +94,14 @@ pub fn plan(
     let mut datasets: Vec<DatasetName> = pending.iter().map(|k| k.dataset.clone()).collect();
     datasets.dedup();
     for d in datasets {
-        let mut splits: Option<((DatasetName, Option<usize>), data::ClassSplits)> = None;
+        let mut splits = data::SplitsCache::default();
         for key in pending.iter().filter(|k| k.dataset == d) {
             let entry = (d.clone(), key.normal);
             if !sizes.contains_key(&entry) {
-                let skey = data::splits_key(&d, key.normal);
-                if splits.as_ref().map(|(k, _)| k) != Some(&skey) {
-                    drop(splits.take());
-                    let loaded = data::load_splits(&d, key.normal, cfg.size, data_dir)?;
-                    splits = Some((skey, loaded));
-                }
                 let tbs = testbed::build_named(
                     &cfg.testbeds,
                     &cfg.gens,
-                    &splits.as_ref().unwrap().1,
+                    splits.get(&d, key.normal, cfg.size, data_dir)?,
                     cfg.train_limit,
                 )?;
                 let n_train = tbs[0].1.train.len();

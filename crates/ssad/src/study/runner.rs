@@ -7,7 +7,7 @@ use super::store::{now_unix, FailureRecord, PairRecord, RunRecord, StudyDir, Tes
 use crate::scores::{write_scores, ScoreRow};
 use crate::testbed::{self, Testbed, TestbedName};
 use anyhow::Context;
-use ssad_core::data::{self, ClassSplits, DatasetName};
+use ssad_core::data::{self, DatasetName};
 use ssad_core::{Detector, DetectorFactory, EpochProgress};
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -206,8 +206,7 @@ type TestbedsOf = ((DatasetName, usize), Vec<(TestbedName, Testbed)>);
 /// Datasets and testbeds kept between consecutive runs of the same dataset and class.
 #[derive(Default)]
 struct DataCache {
-    /// The splits loaded last (one dataset, or one MVTec category, in memory at a time).
-    splits: Option<((DatasetName, Option<usize>), ClassSplits)>,
+    splits: data::SplitsCache,
     testbeds: Option<TestbedsOf>,
 }
 
@@ -221,13 +220,7 @@ impl DataCache {
     ) -> anyhow::Result<&[(TestbedName, Testbed)]> {
         let key = (dataset.clone(), normal);
         if self.testbeds.as_ref().map(|(k, _)| k) != Some(&key) {
-            let skey = data::splits_key(dataset, normal);
-            if self.splits.as_ref().map(|(k, _)| k) != Some(&skey) {
-                drop(self.splits.take()); // free the old splits before loading new ones
-                let splits = data::load_splits(dataset, normal, cfg.size, data_dir)?;
-                self.splits = Some((skey, splits));
-            }
-            let splits = &self.splits.as_ref().unwrap().1;
+            let splits = self.splits.get(dataset, normal, cfg.size, data_dir)?;
             let built = testbed::build_named(&cfg.testbeds, &cfg.gens, splits, cfg.train_limit)?;
             self.testbeds = Some((key, built));
         }

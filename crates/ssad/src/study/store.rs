@@ -590,15 +590,17 @@ pub fn result_rows(cfg: &StudyConfig, records: &[RunRecord]) -> Vec<ResultRow> {
         ssad_core::DetectorKind::Geom => ("geom".to_string(), cfg.geom.width, cfg.geom.embedding),
     };
     let mut rows = Vec::new();
+    let mut class_names = std::collections::BTreeMap::new();
     for r in records {
         let category = ssad_augment::parse(&r.key.aug)
             .map(|s| s.category().to_string())
             .unwrap_or_default();
         let (aug_family, aug_params) = aug_family_params(&r.key.aug);
-        let normal_name = r
-            .key
-            .dataset
-            .class_names()
+        // One listing per dataset: a user's MVTec-style folder reads its categories from disk.
+        let names = class_names
+            .entry(r.key.dataset.clone())
+            .or_insert_with(|| r.key.dataset.class_names());
+        let normal_name = names
             .get(r.key.normal)
             .cloned()
             .unwrap_or_else(|| r.key.normal.to_string());
