@@ -221,12 +221,8 @@ pub fn load_image_files(paths: &[&Path], opts: &FolderOptions) -> Result<ImageSe
             format!("channels = {c}: expected 1 or 3"),
         ));
     }
-    if opts.size == 0 {
-        return Err(DataError::format(
-            paths.first().copied().unwrap_or(Path::new(".")),
-            "size = 0: expected a side length of at least 1 pixel",
-        ));
-    }
+    super::check_image_size(opts.size)
+        .map_err(|m| DataError::format(paths.first().copied().unwrap_or(Path::new(".")), m))?;
     let headers = read_headers(paths)?;
     if let (false, Some(first)) = (opts.allow_mixed_sizes, headers.first()) {
         let (w0, h0) = (first.width, first.height);
@@ -520,5 +516,16 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("size = 0"), "{e}");
+        // A huge side is refused before anything is decoded or allocated.
+        let e = load_image_files(
+            &[Path::new("any.png")],
+            &FolderOptions {
+                size: 1 << 16,
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("size = 65536") && e.contains("1..=4096"), "{e}");
     }
 }

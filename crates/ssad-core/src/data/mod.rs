@@ -37,6 +37,22 @@ pub use synthetic::{write_synthetic_mvtec, SyntheticMvtec, SYNTHETIC_DEFECTS};
 /// Side length every dataset image is brought to (METHOD.md section 2).
 pub const IMAGE_SIZE: usize = 32;
 
+/// Largest image side ssad resizes to: 4096 x 4096 RGB is 48 MB per image as `u8`; a larger
+/// `--size` (a typo, or hostile input) would exhaust memory before any model is built.
+pub const MAX_IMAGE_SIZE: usize = 4096;
+
+/// Checks an image side: `Err` with the message `size = N: expected ...` when it is 0 or above
+/// [`MAX_IMAGE_SIZE`].
+pub fn check_image_size(size: usize) -> Result<(), String> {
+    if (1..=MAX_IMAGE_SIZE).contains(&size) {
+        Ok(())
+    } else {
+        Err(format!(
+            "size = {size}: expected a side of 1..={MAX_IMAGE_SIZE} pixels (e.g. 32, 64, 256)"
+        ))
+    }
+}
+
 /// Environment variable that names the data directory when `--data-dir` is not given.
 pub const DATA_DIR_ENV: &str = "SSAD_DATA_DIR";
 
@@ -445,12 +461,7 @@ pub fn load_splits(
     data_dir: &Path,
 ) -> Result<ClassSplits, DataError> {
     let size = size.unwrap_or_else(|| name.default_size());
-    if size == 0 {
-        return Err(DataError::format(
-            data_dir,
-            "image size 0: expected a side of at least 1 pixel (e.g. 32, 64, 256)",
-        ));
-    }
+    check_image_size(size).map_err(|m| DataError::format(data_dir, m))?;
     name.check_class(normal)?;
     match name.mvtec_root(data_dir) {
         Some(root) => {

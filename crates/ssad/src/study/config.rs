@@ -246,8 +246,9 @@ impl StudyConfig {
         }
         if let Some(size) = self.size {
             anyhow::ensure!(
-                (8..=4096).contains(&size),
-                "size must be in 8..=4096 pixels, got {size}"
+                (8..=ssad_core::data::MAX_IMAGE_SIZE).contains(&size),
+                "size must be in 8..={} pixels, got {size}",
+                ssad_core::data::MAX_IMAGE_SIZE
             );
         }
         if self.detector == DetectorKind::Autoencoder {
