@@ -9,9 +9,13 @@
 #    oneDNN at AVX2 and at SSE4.1 (`DNNL_MAX_CPU_ISA`), and ATen's own kernels at their
 #    portable default (`ATEN_CPU_CAPABILITY=default`). On a CPU without the capped
 #    instruction sets (or not x86-64) a cap is a no-op or skipped;
-# 3. the Python package (crates/ssad-py): built and installed into the torch venv by
-#    scripts/setup-python.sh, then its pytest suite, which checks it against the `ssad` binary
-#    that step 1 built (SSAD_BIN);
+# 3. the Python package (crates/ssad-py): built and installed into the torch venv, with its
+#    `test` extra, by scripts/setup-python.sh; mypy on the package and its tests; its pytest
+#    suite, which checks it against the `ssad` binary that step 1 built (SSAD_BIN), strict
+#    (SSAD_TEST_STRICT=1: a skipped test or module fails unless conftest.py's ALLOWED_SKIPS
+#    lists its reason; -rs prints every skip's reason); and scripts/python-wheel-smoke.sh: the
+#    wheel (`maturin build`, dev profile) installed into a fresh venv with numpy only, imported
+#    without torch;
 # 4. one summary line: passed, failed and ignored (or skipped) tests over all runs, and which
 #    runs failed.
 #
@@ -49,8 +53,14 @@ if [ "${SSAD_TEST_PYTHON:-1}" != 0 ]; then
     failures_before=${#failed_runs[@]}
     run "python package: build" bash scripts/setup-python.sh
     if [ ${#failed_runs[@]} -eq "$failures_before" ]; then
-        run "python package: pytest" env SSAD_BIN="${CARGO_TARGET_DIR:-target}/debug/ssad" \
-            "$SSAD_VENV/bin/python" -m pytest crates/ssad-py/pytests -q -p no:cacheprovider
+        TESTS=0 STEP_LIMIT=600 run "python package: mypy" \
+            env MYPY_CACHE_DIR="${SSAD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ssad}/mypy" \
+            "$SSAD_VENV/bin/python" -m mypy --config-file crates/ssad-py/pyproject.toml \
+            crates/ssad-py/python/ssad crates/ssad-py/pytests
+        run "python package: pytest" env SSAD_TEST_STRICT=1 SSAD_BIN="${CARGO_TARGET_DIR:-target}/debug/ssad" \
+            "$SSAD_VENV/bin/python" -m pytest crates/ssad-py/pytests -q -rs -p no:cacheprovider \
+            --continue-on-collection-errors
+        TESTS=0 STEP_LIMIT=600 run "python package: wheel in a fresh venv" bash scripts/python-wheel-smoke.sh
     fi
 fi
 

@@ -3,7 +3,9 @@ and models and a study made by the CLI once per session.
 
 Environment: SSAD_BIN (the CLI binary; default target/debug/ssad of the repository),
 SSAD_DATA_DIR (default: the team's ../shared/data beside the repository, else ssad's own
-default). Tests that need a missing binary or dataset are skipped, saying why.
+default). Tests that need a missing binary, dataset or test dependency are skipped, saying why;
+with SSAD_TEST_STRICT=1 or CI=true (scripts/test.sh) every skip, of a test or of a whole module,
+is a failure unless its reason is in ALLOWED_SKIPS: the suite cannot pass by skipping.
 """
 
 from __future__ import annotations
@@ -13,12 +15,68 @@ import os
 import struct
 import subprocess
 import zlib
+from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
+
+#: Skip reasons (substrings) that strict runs accept, each with its justification. Empty: CI
+#: installs every test dependency (the package's `test` extra), builds the CLI and has MNIST.
+ALLOWED_SKIPS: dict[str, str] = {}
+
+
+def strict() -> bool:
+    """True when skips must fail (SSAD_TEST_STRICT=1, or CI=true as CI services set it)."""
+    return os.environ.get("SSAD_TEST_STRICT", "") == "1" or os.environ.get("CI", "").lower() == "true"
+
+
+def _skip_reason(longrepr: Any) -> str:
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def _unallowed(longrepr: Any) -> str | None:
+    reason = _skip_reason(longrepr)
+    if any(allowed in reason for allowed in ALLOWED_SKIPS):
+        return None
+    return reason
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """In strict runs a module-level skip (e.g. a failed ``pytest.importorskip``) fails."""
+    report = yield
+    if report.skipped and strict():
+        reason = _unallowed(report.longrepr)
+        if reason is not None:
+            report.outcome = "failed"
+            report.longrepr = (
+                f"{collector.nodeid}: module skipped in a strict run (SSAD_TEST_STRICT=1 or CI=true): "
+                f"{reason}; install the package's test extra, or list the reason in ALLOWED_SKIPS "
+                "(conftest.py) with its justification"
+            )
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """In strict runs a skipped test fails (unless its reason is in ALLOWED_SKIPS)."""
+    report = yield
+    if report.skipped and strict() and not hasattr(report, "wasxfail"):
+        reason = _unallowed(report.longrepr)
+        if reason is not None:
+            report.outcome = "failed"
+            report.longrepr = f"skipped in a strict run (SSAD_TEST_STRICT=1 or CI=true): {reason}"
+    return report
 
 
 def _data_dir() -> Path | None:
@@ -50,7 +108,7 @@ def ssad_bin() -> Path:
 
 
 @pytest.fixture(scope="session")
-def cli(ssad_bin):
+def cli(ssad_bin: Path) -> Callable[..., str]:
     """Runs the CLI with arguments; returns its stdout, failing the test with its stderr."""
 
     def run(*args: object) -> str:
@@ -64,7 +122,8 @@ def cli(ssad_bin):
 
 
 @pytest.fixture(scope="session")
-def cli_json(cli):
+def cli_json(cli: Callable[..., str]) -> Callable[..., Any]:
+    """Runs the CLI and parses its stdout as JSON."""
     return lambda *args: json.loads(cli(*args))
 
 
@@ -82,7 +141,7 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
 
 
 @pytest.fixture(scope="session")
-def rgb_folder(tmp_path_factory) -> Path:
+def rgb_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder of 12 random 32 x 32 RGB PNGs (smooth blobs plus noise, so every augmentation
     has something to change)."""
     d = tmp_path_factory.mktemp("rgb")
@@ -96,11 +155,13 @@ def rgb_folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_models(cli, data_dir, tmp_path_factory):
+def trained_models(
+    cli: Callable[..., str], data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
     """One tiny model of each autoencoder family, trained and scored by the CLI: {kind: folder}
     (each folder holds the CLI's scores as scores.csv and scores.metrics.json)."""
     root = tmp_path_factory.mktemp("models")
-    out = {}
+    out: dict[str, Path] = {}
     for kind in ("convae", "denseae", "linearae"):
         m = root / kind
         cli("train", "--dataset", "mnist", "--normal", "0", "--train-limit", "256", "--aug", "cutout",
@@ -113,7 +174,7 @@ def trained_models(cli, data_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def mnist_test(data_dir):
+def mnist_test(data_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     import ssad
 
     return ssad.load_dataset("mnist", "test", data_dir=data_dir, fetch=False)
@@ -144,7 +205,7 @@ threads = 1
 
 
 @pytest.fixture(scope="session")
-def tiny_study(cli, data_dir, tmp_path_factory) -> Path:
+def tiny_study(cli: Callable[..., str], data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A study run by the CLI: MNIST class 0, both testbeds, three augmentations (~3 s)."""
     root = tmp_path_factory.mktemp("study")
     cfg = root / "tiny.toml"

@@ -110,12 +110,87 @@ def test_bad_inputs_are_named(rgb_folder):
     x, _, _ = ssad.load_folder(rgb_folder)
     with pytest.raises(ValueError, match=r"N x C x H x W .* shape \(32, 32\)"):
         ssad.augment(x[0, 0], "flip")
-    with pytest.raises(ValueError, match="integer images must be uint8"):
-        ssad.augment(x.astype(np.int32), "flip")
     with pytest.raises(ValueError, match="12 images, indices of shape"):
         ssad.augment(x, "flip", indices=[0, 1])
-    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+    with pytest.raises(TypeError, match=r"indices must be integers .* got dtype float64"):
+        ssad.augment(x, "flip", indices=np.arange(12) * 1.0)
+
+
+# The one input rule (uint8, or float in [0, 1]; N x C x H x W) of every function taking images.
+BAD_IMAGES = [
+    (lambda x: x.astype(np.int32), r"must be uint8 \(0..255\) or floating point .* got dtype int32"),
+    (lambda x: x.astype(np.int64), r"got dtype int64 \(integer images: convert"),
+    (lambda x: x.astype(np.int64).tolist(), r"got dtype int64"),
+    (lambda x: x > 128, r"got dtype bool"),
+    (lambda x: x.astype(np.float32), r"values in \[0, 1\] .* got values in \[\d+, 255\] \(values on the 0..255 scale"),
+    (lambda x: np.where(x > 200, np.nan, x / 255.0), r"got values in \[nan, nan\]"),
+    (lambda x: x.transpose(0, 2, 3, 1), r"channels-first .* got shape \(12, 32, 32, 3\), which looks channels-last .*transpose\(0, 3, 1, 2\)"),
+    (lambda x: x[:, :2], r"C = 1 or 3 channels, got shape \(12, 2, 32, 32\)"),
+]
+
+
+@pytest.mark.parametrize("bad,message", BAD_IMAGES)
+def test_one_input_rule_for_images(bad, message, rgb_folder):
+    x, _, _ = ssad.load_folder(rgb_folder)
+    with pytest.raises(ValueError, match="augment: .*" + message):
+        ssad.augment(bad(x), "flip")
+    with pytest.raises(ValueError, match="augment: .*" + message):
+        ssad.Augment("flip")(bad(x))
+
+
+def test_torch_inputs_follow_the_rule_and_bfloat16_is_taken(rgb_folder):
+    torch = pytest.importorskip("torch")
+    x, _, _ = ssad.load_folder(rgb_folder)
+    t = torch.from_numpy(x)
+    with pytest.raises(ValueError, match=r"augment: .* got dtype int64"):
+        ssad.augment(t.long(), "flip")
+    with pytest.raises(ValueError, match=r"got values in \[\d+, 255\]"):
+        ssad.augment(t.float(), "flip")
+    with pytest.raises(ValueError, match=r"looks channels-last .*permute\(0, 3, 1, 2\)"):
+        ssad.augment(t.permute(0, 2, 3, 1), "flip")
+    # bfloat16 / float16: taken as their float32 values.
+    for dt in (torch.bfloat16, torch.float16):
+        xb = (t.float() / 255).to(dt)
+        got = ssad.augment(xb, "cutout", seed=3)
+        assert got.dtype == torch.float32
+        want = ssad.augment(xb.float().numpy(), "cutout", seed=3)
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_integers_are_checked_not_truncated(rgb_folder):
+    x, _, _ = ssad.load_folder(rgb_folder)
+    with pytest.raises(ValueError, match=r"seed must be an integer in 0..18446744073709551615, got -1"):
         ssad.augment(x, "flip", seed=-1)
+    with pytest.raises(ValueError, match=r"epoch must be an integer in 0..18446744073709551615, got 18446744073709551616"):
+        ssad.augment(x, "flip", epoch=2**64)
+    with pytest.raises(TypeError, match=r"seed must be an integer .* got 1.7 \(float\)"):
+        ssad.augment(x, "flip", seed=1.7)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match=r"seed must be an integer .* got 1.7 \(float\)"):
+        ssad.Augment("flip", seed=1.7)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"epoch must be an integer .* got -2"):
+        ssad.Augment("flip").set_epoch(-2)
+    with pytest.raises(ValueError, match=r"first_index 18446744073709551615 \+ 12 images runs past"):
+        ssad.augment(x, "flip", first_index=2**64 - 1)
+    # The largest seed works, and NumPy integers are integers.
+    big = ssad.augment(x[:2], "cutout", seed=2**64 - 1)
+    np.testing.assert_array_equal(big, ssad.augment(x[:2], "cutout", seed=np.uint64(2**64 - 1)))
+    assert not np.array_equal(big, ssad.augment(x[:2], "cutout", seed=0))
+    with pytest.raises(ValueError, match=r"normal must be an integer in 0..18446744073709551615, got -1"):
+        ssad.load_training_set("mnist", -1)
+    with pytest.raises(ValueError, match=r"limit must be an integer in 1..18446744073709551615, got 0"):
+        ssad.load_training_set("mnist", 0, limit=0)
+    with pytest.raises(ValueError, match=r"size must be an integer in 1..18446744073709551615, got -32"):
+        ssad.load_folder(rgb_folder, size=-32)
+
+
+def test_specs_hash_by_their_canonical_text():
+    a, b = ssad.parse("cutout( area = 0.20 )"), ssad.parse("cutout(area=0.2)")
+    assert a == b and hash(a) == hash(b)
+    assert len({a, b, ssad.parse("flip")}) == 2
+    assert {a: 1}[b] == 1
+    assert a != ssad.parse("cutout(area=0.3)")
+    with pytest.raises(TypeError):
+        a.steps[0]["params"]["area"] = 0.5
 
 
 def test_transform_class(rgb_folder):
@@ -130,11 +205,13 @@ def test_transform_class(rgb_folder):
     np.testing.assert_array_equal(np.stack([tf(x[i]) for i in range(3)]), want[:3])
     tf.set_epoch(1)
     np.testing.assert_array_equal(tf(x[0]), want[0])
+    with pytest.raises(TypeError, match=r"index must be an integer .* got 2.5 \(float\)"):
+        tf(x[0], index=2.5)  # type: ignore[arg-type]
     # Survives pickling (DataLoader workers) and works in a DataLoader on torch tensors.
     tf2 = pickle.loads(pickle.dumps(tf))
     np.testing.assert_array_equal(tf2(x[9], index=9), want[9])
 
-    class Images(torch.utils.data.Dataset):
+    class Images:
         def __len__(self):
             return len(x)
 

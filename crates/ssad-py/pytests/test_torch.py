@@ -63,6 +63,39 @@ def test_module_structure_and_helpers(trained_models, mnist_test):
         model.score(np.zeros((2, 3, 32, 32), np.float32))
 
 
+def test_score_takes_images_by_the_one_input_rule(trained_models, mnist_test):
+    model = st.load_model(trained_models["linearae"])
+    x, _, _ = mnist_test
+    x = x[:64]
+    want = model.score(x)
+    # The same images as float in [0, 1], float64, float16 and bfloat16 tensors, a list.
+    xf = x.astype(np.float32) / np.float32(255)
+    np.testing.assert_array_equal(model.score(xf), want)
+    np.testing.assert_array_equal(model.score(xf.astype(np.float64)), want)
+    np.testing.assert_array_equal(model.score(xf.tolist()), want)
+    for dt in (torch.bfloat16, torch.float16):
+        xt = torch.from_numpy(xf).to(dt)
+        got = model.score(xt)
+        assert got.dtype == torch.float32
+        # bfloat16 rounds the pixels; the score is the float32 score of the rounded pixels.
+        np.testing.assert_array_equal(got.numpy(), model.score(xt.float().numpy()))
+    # Integers other than uint8 (a list of ints is int64), 0..255 floats, channels-last: refused.
+    for bad, message in (
+        (x.astype(np.int32), r"score: images must be uint8 \(0..255\) or floating point .* got dtype int32"),
+        (x.astype(np.int64).tolist(), r"got dtype int64"),
+        (torch.from_numpy(x).long(), r"got dtype int64"),
+        (x.astype(np.float32), r"score: float images must hold values in \[0, 1\] .* got values in \[0, 255\]"),
+        (torch.from_numpy(x).float(), r"got values in \[0, 255\]"),
+        (x.transpose(0, 2, 3, 1), r"looks channels-last"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            model.score(bad)
+    with pytest.raises(ValueError, match=r"embed: .* got dtype int64"):
+        model.embed(x.astype(np.int64))
+    with pytest.raises(ValueError, match=r"reconstruct: .* got values in"):
+        model.reconstruct(x.astype(np.float64))
+
+
 def test_load_errors_name_the_folder(tmp_path, trained_models):
     with pytest.raises(FileNotFoundError, match="no model.json"):
         st.load_model(tmp_path)
@@ -79,7 +112,7 @@ def test_load_errors_name_the_folder(tmp_path, trained_models):
 
 
 def test_export_onnx(trained_models, mnist_test, tmp_path):
-    pytest.importorskip("onnx", reason="torch's ONNX exporter needs the onnx package")
+    pytest.importorskip("onnx", reason="torch's ONNX exporter needs the onnx package (ssad[onnx])")
     folder = trained_models["convae"]
     path = st.export_onnx(folder, tmp_path / "m.onnx")
     assert (tmp_path / "m.onnx").stat().st_size > 1000

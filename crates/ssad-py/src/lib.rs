@@ -10,11 +10,16 @@
 //! Augmented images equal the training loop's: image `i` of a batch is augmented with the
 //! draws of [`ssad_core::sample_rng`]`(seed, epoch, indices[i])`, where `indices[i]` is the
 //! image's index in the training set, as `prepare_batch` in `ssad-torch` does.
+//!
+//! Parallel work runs on [`in_process_pool`], a rayon pool owned by the current process, never
+//! on rayon's global pool: a forked child (a PyTorch `DataLoader` worker, `os.fork`) inherits
+//! the parent's pool without its threads, and a job sent there would wait forever.
 
 use rayon::prelude::*;
 use ssad_core::augment::{augment_samples, Augment};
 use ssad_core::ImageShape;
 use std::fmt;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 #[cfg(feature = "python")]
 mod python;
@@ -54,6 +59,54 @@ impl fmt::Display for ArrayError {
 }
 
 impl std::error::Error for ArrayError {}
+
+/// A rayon pool and the process that built it.
+struct ProcessPool {
+    pid: u32,
+    pool: rayon::ThreadPool,
+}
+
+/// The pool of this process (null before the first parallel call). Pools are never freed: a
+/// pool built by a parent process is left behind in its forked children (its threads do not
+/// exist there), and one built here lives as long as the process.
+static POOL: AtomicPtr<ProcessPool> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The rayon pool of the current process, built on first use in each process (its size:
+/// `RAYON_NUM_THREADS`, else the number of CPUs). After a `fork` the child sees a pool built
+/// by another process id and builds its own, so forked children never wait on threads that
+/// only existed in their parent.
+pub fn process_pool() -> &'static rayon::ThreadPool {
+    let pid = std::process::id();
+    loop {
+        let current = POOL.load(Ordering::Acquire);
+        // SAFETY: a non-null POOL points to a leaked `Box<ProcessPool>`, never freed.
+        if let Some(p) = unsafe { current.as_ref() } {
+            if p.pid == pid {
+                return &p.pool;
+            }
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("ssad-py-{i}"))
+            .build()
+            .expect("ssad: cannot start the worker threads of its thread pool");
+        let fresh = Box::into_raw(Box::new(ProcessPool { pid, pool }));
+        match POOL.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: `fresh` was just leaked and is now published; it is never freed. The
+            // pool it replaced (if any) belongs to a parent process and is leaked.
+            Ok(_) => return unsafe { &(*fresh).pool },
+            // Another thread of this process published a pool first: drop ours (never
+            // published, so nothing else refers to it) and use that one.
+            // SAFETY: `fresh` came from `Box::into_raw` above and was not shared.
+            Err(_) => drop(unsafe { Box::from_raw(fresh) }),
+        }
+    }
+}
+
+/// Runs `f` on [`process_pool`]: rayon's parallel iterators inside it use this process's
+/// threads (see the crate docs on `fork`).
+pub fn in_process_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    process_pool().install(f)
+}
 
 /// `u8` pixels as `f32` in [0, 1], `v / 255` (as [`ssad_core::ImageSet::batch`] converts them),
 /// in parallel.
@@ -167,6 +220,19 @@ mod tests {
         let mut tail = base[2 * 64..].to_vec();
         augment_images(&spec, &mut tail, shape, 11, 3, SampleIndices::From(2)).unwrap();
         assert_eq!(&tail[..], &whole.data[2 * 64..]);
+    }
+
+    #[test]
+    fn the_process_pool_is_built_once_and_runs_parallel_work() {
+        let a = process_pool() as *const rayon::ThreadPool;
+        let b = std::thread::spawn(|| process_pool() as *const rayon::ThreadPool as usize)
+            .join()
+            .unwrap();
+        assert_eq!(a as usize, b);
+        let px: Vec<u8> = (0..=255).cycle().take(300_000).collect();
+        let inside = in_process_pool(|| (rayon::current_thread_index(), unit_f32(&px)));
+        assert!(inside.0.is_some(), "install runs on a worker of the pool");
+        assert_eq!(inside.1, unit_f32(&px));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The PyO3 bindings: the module `ssad._native`. The Python package (`python/ssad/`) wraps
 //! these functions with NumPy / torch conversions, defaults and docstrings; users import `ssad`,
 //! not this module. Structured results cross as JSON text (the objects `ssad stats` prints).
-//! Every function that works on arrays releases the GIL while it computes.
+//! Every function that works on arrays releases the GIL while it computes, on the rayon pool of
+//! the current process ([`crate::in_process_pool`]), so it also works in forked children.
 
-use crate::{augment_images, to_json, unit_f32, SampleIndices};
+use crate::{augment_images, in_process_pool, to_json, unit_f32, SampleIndices};
 use numpy::ndarray::{Array1, Array4};
 use numpy::{
     IntoPyArray, PyArray1, PyArray4, PyReadonlyArray1, PyReadonlyArray4, PyUntypedArrayMethods,
@@ -21,6 +22,21 @@ use std::path::{Path, PathBuf};
 
 fn value_error(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
+}
+
+/// Runs `f` without the GIL on this process's thread pool.
+fn compute<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
+    py.detach(|| in_process_pool(f))
+}
+
+/// A data error as a Python OSError, its advice in Python's terms: the `data_dir=` keyword
+/// (or SSAD_DATA_DIR) instead of the CLI's `--data-dir`, `fetch=True` beside `ssad data fetch`.
+fn data_error(e: impl std::fmt::Display) -> PyErr {
+    let text = e.to_string().replace("--data-dir", "data_dir=").replace(
+        "run `ssad data fetch",
+        "pass fetch=True or run `ssad data fetch",
+    );
+    PyOSError::new_err(text)
 }
 
 fn parse_spec_text(spec: &str) -> PyResult<AugSpec> {
@@ -145,7 +161,7 @@ fn run_augment<'py>(
     make: impl FnOnce() -> Vec<f32> + Send,
 ) -> PyResult<Bound<'py, PyArray4<f32>>> {
     let aug = parse_spec_text(spec)?.build();
-    let data = py.detach(|| -> Result<Vec<f32>, crate::ArrayError> {
+    let data = compute(py, || -> Result<Vec<f32>, crate::ArrayError> {
         let mut data = make();
         let idx = match &draws.indices {
             Some(list) => SampleIndices::List(list),
@@ -208,7 +224,7 @@ fn to_unit<'py>(
     images: PyReadonlyArray4<'py, u8>,
 ) -> PyResult<Bound<'py, PyArray4<f32>>> {
     let (shape, pixels) = self::images(&images);
-    let data = py.detach(|| unit_f32(&pixels));
+    let data = compute(py, || unit_f32(&pixels));
     to_array4(py, shape, data)
 }
 
@@ -237,10 +253,9 @@ fn dataset_args(name: &str, data_dir: Option<PathBuf>) -> PyResult<(DatasetName,
 
 fn load_split(name: DatasetName, split: Split, dir: &Path, fetch: bool) -> PyResult<ImageSet> {
     if fetch {
-        data::ensure(&name, dir, &mut |line| eprintln!("ssad: {line}"))
-            .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        data::ensure(&name, dir, &mut |line| eprintln!("ssad: {line}")).map_err(data_error)?;
     }
-    data::load(name, split, dir).map_err(|e| PyOSError::new_err(e.to_string()))
+    data::load(name, split, dir).map_err(data_error)
 }
 
 /// One split of a built-in dataset as ssad loads it: (uint8 N x C x 32 x 32, labels, classes).
@@ -255,7 +270,7 @@ fn load_dataset<'py>(
 ) -> PyResult<ImageTriple<'py>> {
     let (name, dir) = dataset_args(name, data_dir)?;
     let split: Split = split.parse().map_err(value_error)?;
-    let set = py.detach(|| load_split(name, split, &dir, fetch))?;
+    let set = compute(py, || load_split(name, split, &dir, fetch))?;
     image_set_to_py(py, set)
 }
 
@@ -273,7 +288,7 @@ fn load_training_set<'py>(
 ) -> PyResult<ImageTriple<'py>> {
     let (name, dir) = dataset_args(name, data_dir)?;
     name.check_class(normal).map_err(value_error)?;
-    let set = py.detach(|| {
+    let set = compute(py, || {
         load_split(name, Split::Train, &dir, fetch)
             .map(|train| train.training_subset(Some(normal as u16), limit, subsample_seed))
     })?;
@@ -295,13 +310,12 @@ fn load_folder<'py>(
         channels,
         allow_mixed_sizes,
     };
-    let set = py
-        .detach(|| data::load_folder(&dir, &opts))
-        .map_err(|e| PyOSError::new_err(e.to_string()))?;
+    let set = compute(py, || data::load_folder(&dir, &opts)).map_err(data_error)?;
     image_set_to_py(py, set)
 }
 
-/// AUC, AP, top-k F1 and precision as JSON, with the sample counts.
+/// AUC, AP, top-k F1 and precision (`f1_at_k`, `precision_at_k`) as JSON, with the sample
+/// counts.
 #[pyfunction]
 fn evaluate(
     py: Python<'_>,
@@ -309,9 +323,7 @@ fn evaluate(
     labels: PyReadonlyArray1<'_, bool>,
 ) -> PyResult<String> {
     let (s, l) = (values(&scores), values(&labels));
-    let m = py
-        .detach(|| metrics::evaluate(&s, &l))
-        .map_err(value_error)?;
+    let m = compute(py, || metrics::evaluate(&s, &l)).map_err(value_error)?;
     let n_anomaly = l.iter().filter(|&&v| v).count();
     Ok(json!({
         "n": l.len(),
@@ -319,8 +331,8 @@ fn evaluate(
         "n_normal": l.len() - n_anomaly,
         "auc": m.auc,
         "ap": m.ap,
-        "f1": m.f1,
-        "precision": m.precision,
+        "f1_at_k": m.f1,
+        "precision_at_k": m.precision,
     })
     .to_string())
 }
@@ -333,7 +345,7 @@ fn roc_auc(
     labels: PyReadonlyArray1<'_, bool>,
 ) -> PyResult<f64> {
     let (s, l) = (values(&scores), values(&labels));
-    py.detach(|| metrics::roc_auc(&s, &l)).map_err(value_error)
+    compute(py, || metrics::roc_auc(&s, &l)).map_err(value_error)
 }
 
 /// Average precision (scikit-learn's definition).
@@ -344,8 +356,7 @@ fn average_precision(
     labels: PyReadonlyArray1<'_, bool>,
 ) -> PyResult<f64> {
     let (s, l) = (values(&scores), values(&labels));
-    py.detach(|| metrics::average_precision(&s, &l))
-        .map_err(value_error)
+    compute(py, || metrics::average_precision(&s, &l)).map_err(value_error)
 }
 
 /// (F1, precision) of the top-k scores, k = number of anomalies.
@@ -356,8 +367,7 @@ fn top_k_f1_precision(
     labels: PyReadonlyArray1<'_, bool>,
 ) -> PyResult<(f64, f64)> {
     let (s, l) = (values(&scores), values(&labels));
-    py.detach(|| metrics::top_k_f1_precision(&s, &l))
-        .map_err(value_error)
+    compute(py, || metrics::top_k_f1_precision(&s, &l)).map_err(value_error)
 }
 
 /// ROC curve (fpr, tpr, thresholds; the first threshold is +inf).
@@ -370,9 +380,7 @@ fn roc_curve(
     drop_intermediate: bool,
 ) -> PyResult<(Vec<f64>, Vec<f64>, Vec<f64>)> {
     let (s, l) = (values(&scores), values(&labels));
-    let c = py
-        .detach(|| metrics::roc_curve(&s, &l))
-        .map_err(value_error)?;
+    let c = compute(py, || metrics::roc_curve(&s, &l)).map_err(value_error)?;
     let c = if drop_intermediate {
         c.drop_intermediate()
     } else {
@@ -390,9 +398,7 @@ fn pairwise(
     normal: u16,
 ) -> PyResult<String> {
     let (s, c) = (values(&scores), values(&classes));
-    let pairs = py
-        .detach(|| metrics::pairwise(&s, &c, normal))
-        .map_err(value_error)?;
+    let pairs = compute(py, || metrics::pairwise(&s, &c, normal)).map_err(value_error)?;
     Ok(to_json(&pairs))
 }
 
@@ -444,12 +450,11 @@ fn wilcoxon_test(
     let opts = wilcoxon_options(alternative, correction, conf_level, method, ci_tolerance)?;
     let x = values(&x);
     let y = y.as_ref().map(values);
-    let r = py
-        .detach(|| match &y {
-            Some(y) => wilcoxon::wilcoxon_paired(&x, y, &opts),
-            None => wilcoxon::wilcoxon_signed_rank(&x, &opts),
-        })
-        .map_err(value_error)?;
+    let r = compute(py, || match &y {
+        Some(y) => wilcoxon::wilcoxon_paired(&x, y, &opts),
+        None => wilcoxon::wilcoxon_signed_rank(&x, &opts),
+    })
+    .map_err(value_error)?;
     Ok(to_json(&r))
 }
 
@@ -457,8 +462,7 @@ fn wilcoxon_test(
 #[pyfunction]
 fn hodges_lehmann(py: Python<'_>, values: PyReadonlyArray1<'_, f64>) -> PyResult<f64> {
     let v = self::values(&values);
-    py.detach(|| wilcoxon::hodges_lehmann(&v))
-        .map_err(value_error)
+    compute(py, || wilcoxon::hodges_lehmann(&v)).map_err(value_error)
 }
 
 /// Hodges-Lehmann pseudo-median with its two-sided confidence interval, as JSON.
@@ -473,9 +477,10 @@ fn hodges_lehmann_interval(
 ) -> PyResult<String> {
     let v = self::values(&values);
     let method = parse_method(method)?;
-    let r = py
-        .detach(|| wilcoxon::hodges_lehmann_interval(&v, conf_level, method, correction))
-        .map_err(value_error)?;
+    let r = compute(py, || {
+        wilcoxon::hodges_lehmann_interval(&v, conf_level, method, correction)
+    })
+    .map_err(value_error)?;
     Ok(to_json(&r))
 }
 
@@ -523,7 +528,7 @@ fn relative_auc(
         correction,
         ..Default::default()
     };
-    py.detach(|| {
+    compute(py, || {
         let rel = relative_rows(&rows)?;
         let table = relative_auc_table_with(&rows, &opts)?;
         Ok((to_json(&rel), to_json(&table)))

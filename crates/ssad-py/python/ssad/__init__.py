@@ -16,12 +16,17 @@ outputs equal the ``ssad`` command line's bit for bit:
 * ``ssad.torch`` (imported on demand): trained autoencoders as plain PyTorch modules
   (``load_model``) and their ONNX export (``export_onnx``).
 
+Images follow one rule everywhere: ``N x C x H x W`` (or one ``C x H x W``), C = 1 or 3, uint8
+(0..255) or floating point in [0, 1]. Optional dependencies come with extras: ``ssad[pandas]``
+(``read_study``, ``relative_auc``), ``ssad[torch]`` (``ssad.torch``), ``ssad[onnx]``
+(``export_onnx``); a call that needs a missing one raises an ImportError naming its extra.
+
 Example::
 
     import numpy as np, ssad
     x, labels, classes = ssad.load_training_set("mnist", normal=0, limit=256)
-    xa = ssad.augment(x, "cutout(area=0.2)", seed=0, epoch=0)   # float32 in [0, 1]
-    ssad.roc_auc(np.r_[0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])       # 0.75
+    xa = ssad.augment(x, "cutout(area=0.2)", seed=0, epoch=0)           # float32 in [0, 1]
+    ssad.roc_auc(y_true=[0, 0, 1, 1], y_score=np.r_[0.1, 0.4, 0.35, 0.8])  # 0.75
 """
 
 from ._native import __version__

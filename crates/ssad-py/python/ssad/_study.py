@@ -6,6 +6,8 @@ import os
 import re
 from typing import Any
 
+from ._checks import require
+
 #: Version of the results table this reader writes out (``format_version``); tables without
 #: that column are version 1 and are read as version 2 (see ``read_study``).
 FORMAT_VERSION = 3
@@ -83,7 +85,7 @@ def _parse_params(text: str) -> dict[str, float]:
     return out
 
 
-def _results_path(path: str | os.PathLike) -> str:
+def _results_path(path: str | os.PathLike[str]) -> str:
     p = os.fspath(path)
     if os.path.isdir(p):
         csv = os.path.join(p, "results.csv")
@@ -100,7 +102,7 @@ def _results_path(path: str | os.PathLike) -> str:
     return p
 
 
-def read_study(path: str | os.PathLike) -> Any:
+def read_study(path: str | os.PathLike[str]) -> Any:
     """Reads a study's results table as a pandas DataFrame, one row per run x testbed x
     anomaly group (docs/formats.md).
 
@@ -113,7 +115,8 @@ def read_study(path: str | os.PathLike) -> Any:
     ``aug_family``, ``category``, ``detector``, ``precision`` (``fp32``/``bf16``) as
     categoricals (categories in order of appearance); ``run_id`` as string; ``aug_params`` as
     dicts (``{"area": 0.3}``). Added: ``is_rest`` (bool), True on aggregate one-vs-rest rows
-    (``pair_kind == "rest"``). Average AUCs over one ``pair_kind`` at a time.
+    (``pair_kind == "rest"``). Average AUCs (and pass rows to ``relative_auc``) over one
+    testbed and one ``pair_kind`` at a time.
 
     A format-1 table (no ``format_version`` column; written before ssad's tidy table) reads
     as format 2 with what it has: ``f1`` and ``precision`` become ``f1_at_k`` and
@@ -121,9 +124,9 @@ def read_study(path: str | os.PathLike) -> Any:
     ``aug_params`` are derived from ``anomaly`` and ``aug``; the settings columns it lacks
     stay absent. Columns this reader does not know (from newer ssad versions) are kept as
     pandas infers them. Raises FileNotFoundError for a missing file and ValueError naming the
-    file and the column for a table it cannot read.
+    file and the column for a table it cannot read. Needs pandas (``pip install 'ssad[pandas]'``).
     """
-    import pandas as pd
+    pd = require("pandas", "ssad.read_study")
 
     csv = _results_path(path)
     dtype = {c: str for c in CATEGORY_COLUMNS + STRING_COLUMNS + tuple(RENAMED_IN_V2)}

@@ -9,21 +9,50 @@ LinearAE of METHOD.md section 2) and loads the weights with ``strict=True``::
     model = ssad.torch.load_model("models/mnist-0-cutout")   # eval mode, on the CPU
     scores = model.score(images)   # per-image mean squared reconstruction error, = ssad score
 
-Needs ``torch`` and ``safetensors`` (``pip install torch safetensors``).
+Needs ``torch`` and ``safetensors``: ``pip install 'ssad[torch]'`` (``export_onnx`` also needs
+``onnx``: ``pip install 'ssad[onnx]'``).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import warnings
-from typing import Any
+import json as _json
+import os as _os
+import warnings as _warnings
+from typing import Any, Callable
 
-import numpy as np
-import torch
-from torch import nn
+import numpy as _np
 
-__all__ = ["Autoencoder", "ConvAE", "DenseAE", "LinearAE", "build_model", "load_model", "export_onnx"]
+from ._checks import is_torch as _is_torch
+from ._checks import numpy_images as _numpy_images
+from ._checks import require as _require
+from ._checks import torch_images as _torch_images
+
+try:
+    import torch
+    from torch import nn
+except ImportError as _e:
+    raise ImportError(
+        "ssad.torch needs PyTorch, which is not installed: pip install 'ssad[torch]' (or pip install torch)",
+        name="torch",
+    ) from _e
+
+__all__ = [
+    "Autoencoder",
+    "ConvAE",
+    "DenseAE",
+    "LinearAE",
+    "LAYOUTS",
+    "SIDECAR_FORMAT",
+    "SIDECAR_VERSION",
+    "build_model",
+    "default_blocks",
+    "export_onnx",
+    "load_model",
+]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 #: The ``format`` of the ``model.json`` sidecar of an autoencoder, and its supported version.
 SIDECAR_FORMAT = "ssad-autoencoder"
@@ -54,6 +83,7 @@ class _Block(nn.Module):
                  kernel: int = 3, stride: int = 2):
         super().__init__()
         pad = kernel // 2
+        conv: nn.Module
         if transposed:
             conv = nn.ConvTranspose2d(cin, cout, kernel, stride=stride, padding=pad, output_padding=stride - 1)
         else:
@@ -76,34 +106,39 @@ class Autoencoder(nn.Module):
     encoder: nn.Sequential
     decoder: nn.Sequential
 
-    def __init__(self, config: dict, shape: tuple[int, int, int]):
+    def __init__(self, config: dict[str, Any], shape: tuple[int, int, int]):
         super().__init__()
-        self.config = dict(config)
-        self.shape = tuple(int(s) for s in shape)
-        self.training_record: dict | None = None
+        self.config: dict[str, Any] = dict(config)
+        c, h, w = (int(s) for s in shape)
+        self.shape: tuple[int, int, int] = (c, h, w)
+        self.training_record: dict[str, Any] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction of ``x`` (``N x C x H x W`` in [0, 1])."""
         return self.decoder(self.encoder(x))
 
-    def _inputs(self, images: Any) -> tuple[torch.Tensor, bool]:
-        as_numpy = not isinstance(images, torch.Tensor)
-        x = torch.from_numpy(np.ascontiguousarray(images)) if as_numpy else images
-        if x.dtype == torch.uint8:
-            x = x.to(torch.float32) / 255.0
-        elif x.dtype != torch.float32:
-            x = x.to(torch.float32)
+    def _inputs(self, images: Any, where: str) -> tuple[torch.Tensor, bool]:
+        as_numpy = not _is_torch(images)
+        if as_numpy:
+            arr, _ = _numpy_images(images, where)
+            x = torch.from_numpy(_np.ascontiguousarray(arr))
+        else:
+            x, _ = _torch_images(images, where)
+        x = x.to(torch.float32) / 255.0 if x.dtype == torch.uint8 else x.to(torch.float32)
         if x.dim() == 3:
             x = x.unsqueeze(0)
-        if x.dim() != 4 or tuple(x.shape[1:]) != self.shape:
+        if tuple(x.shape[1:]) != self.shape:
             want = "x".join(map(str, self.shape))
             raise ValueError(
-                f"this model takes images of {want} (N x {want} or one {want}), got shape {tuple(x.shape)}"
+                f"{where}: this model takes images of {want} (N x {want} or one {want}), got shape "
+                f"{tuple(images.shape) if hasattr(images, 'shape') else tuple(x.shape)}"
             )
         return x, as_numpy
 
-    def _eval_chunks(self, images: Any, fn, batch_size: int) -> Any:
-        x, as_numpy = self._inputs(images)
+    def _eval_chunks(
+        self, images: Any, fn: Callable[[torch.Tensor], torch.Tensor], batch_size: int, where: str
+    ) -> Any:
+        x, as_numpy = self._inputs(images, where)
         device = next(self.parameters()).device
         was_training = self.training
         self.eval()
@@ -117,18 +152,23 @@ class Autoencoder(nn.Module):
 
     def score(self, images: Any, batch_size: int = 1024) -> Any:
         """Anomaly scores: the per-image mean squared reconstruction error of the unaugmented
-        images, in evaluation mode, as ``ssad score`` computes them. ``images``: NumPy or torch,
-        ``N x C x H x W`` or one image; uint8 is scaled by 1/255. Returns float32 of length N
-        (NumPy for NumPy input, a CPU tensor for torch input)."""
-        return self._eval_chunks(images, lambda x: ((self(x) - x) ** 2).mean(dim=(1, 2, 3)), batch_size)
+        images, in evaluation mode, as ``ssad score`` computes them. ``images``: NumPy (or a
+        list) or torch, ``N x C x H x W`` or one image, uint8 (scaled by 1/255) or floating
+        point (float16, bfloat16, float32, float64) in [0, 1], as ``ssad.augment`` takes them;
+        anything else (int32/int64, floats on the 0..255 scale, channels-last) is a ValueError
+        naming what was received. Computed in float32. Returns float32 of length N (NumPy for
+        NumPy input, a CPU tensor for torch input)."""
+        return self._eval_chunks(images, lambda x: ((self(x) - x) ** 2).mean(dim=(1, 2, 3)), batch_size, "score")
 
     def embed(self, images: Any, batch_size: int = 1024) -> Any:
-        """The embeddings (``N x H``) of the images, in evaluation mode."""
-        return self._eval_chunks(images, self.encoder, batch_size)
+        """The embeddings (``N x H``) of the images (as ``score`` takes them), in evaluation
+        mode."""
+        return self._eval_chunks(images, self.encoder, batch_size, "embed")
 
     def reconstruct(self, images: Any, batch_size: int = 1024) -> Any:
-        """The reconstructions (``N x C x H x W``) of the images, in evaluation mode."""
-        return self._eval_chunks(images, self, batch_size)
+        """The reconstructions (``N x C x H x W``) of the images (as ``score`` takes them), in
+        evaluation mode."""
+        return self._eval_chunks(images, self, batch_size, "reconstruct")
 
 
 class ConvAE(Autoencoder):
@@ -175,7 +215,7 @@ class DenseAE(Autoencoder):
 
     def __init__(self, shape: tuple[int, int, int], embedding: int = 256):
         super().__init__({"kind": "denseae", "embedding": embedding}, shape)
-        d, h = int(np.prod(shape)), embedding
+        d, h = int(_np.prod(shape)), embedding
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(d, 2 * h), nn.LeakyReLU(), nn.Linear(2 * h, h), nn.Tanh())
         self.decoder = nn.Sequential(
             nn.Linear(h, 2 * h), nn.LeakyReLU(), nn.Linear(2 * h, d), nn.Sigmoid(), nn.Unflatten(1, tuple(shape))
@@ -187,12 +227,12 @@ class LinearAE(Autoencoder):
 
     def __init__(self, shape: tuple[int, int, int], embedding: int = 256):
         super().__init__({"kind": "linearae", "embedding": embedding}, shape)
-        d = int(np.prod(shape))
+        d = int(_np.prod(shape))
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(d, embedding))
         self.decoder = nn.Sequential(nn.Linear(embedding, d), nn.Sigmoid(), nn.Unflatten(1, tuple(shape)))
 
 
-def build_model(config: dict, shape: tuple[int, int, int]) -> Autoencoder:
+def build_model(config: dict[str, Any], shape: tuple[int, int, int]) -> Autoencoder:
     """An untrained autoencoder of ``config`` (``{"kind": "convae"|"denseae"|"linearae",
     "width": F, "embedding": H}``, as in ``model.json``) for images of ``shape`` (C, H, W)."""
     kind = str(config.get("kind", "convae")).lower()
@@ -216,16 +256,16 @@ def build_model(config: dict, shape: tuple[int, int, int]) -> Autoencoder:
     return model
 
 
-def _read_sidecar(folder: str) -> dict:
-    path = os.path.join(folder, "model.json")
-    if not os.path.isfile(path):
+def _read_sidecar(folder: str) -> dict[str, Any]:
+    path = _os.path.join(folder, "model.json")
+    if not _os.path.isfile(path):
         raise FileNotFoundError(
             f"{folder} is not a trained ssad model: no model.json (expected a folder written by `ssad train --out`)"
         )
     with open(path, encoding="utf-8") as f:
         try:
-            side = json.load(f)
-        except json.JSONDecodeError as e:
+            side: dict[str, Any] = _json.load(f)
+        except _json.JSONDecodeError as e:
             raise ValueError(f"{path} is not valid JSON ({e})") from e
     fmt, version = side.get("format"), side.get("version")
     if fmt != SIDECAR_FORMAT or version != SIDECAR_VERSION:
@@ -236,23 +276,25 @@ def _read_sidecar(folder: str) -> dict:
     return side
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> Autoencoder:
+def load_model(path: str | _os.PathLike[str], device: str | torch.device = "cpu") -> Autoencoder:
     """Loads a model folder written by ``ssad train`` (or a study's ``models/<run>/``) as a
     PyTorch module in evaluation mode on ``device``: the architecture from ``model.json``, the
     weights from ``model.safetensors`` with ``load_state_dict(strict=True)``.
 
     Raises FileNotFoundError for a folder without the files, ValueError for another format
     (e.g. a GEOM detector) and RuntimeError (PyTorch's) naming tensors that do not match.
+    Needs safetensors (``pip install 'ssad[torch]'``).
     """
+    _require("safetensors", "ssad.torch.load_model")
     from safetensors.torch import load_file
 
-    folder = os.fspath(path)
+    folder = _os.fspath(path)
     side = _read_sidecar(folder)
     s = side["shape"]
     model = build_model(side["model"], (s["channels"], s["height"], s["width"]))
     model.training_record = side.get("training")
-    weights = os.path.join(folder, "model.safetensors")
-    if not os.path.isfile(weights):
+    weights = _os.path.join(folder, "model.safetensors")
+    if not _os.path.isfile(weights):
         raise FileNotFoundError(f"{folder} has model.json but no model.safetensors")
     state = load_file(weights)
     try:
@@ -275,7 +317,8 @@ class _Exported(nn.Module):
 
 
 def export_onnx(
-    model: str | os.PathLike | Autoencoder, path: str | os.PathLike, *, opset: int = 17, dynamo: bool = False
+    model: str | _os.PathLike[str] | Autoencoder, path: str | _os.PathLike[str], *, opset: int = 17,
+    dynamo: bool = False,
 ) -> str:
     """Exports a model (a folder or a loaded ``Autoencoder``) to ONNX at ``path``, in
     evaluation mode: input ``images`` (float32 ``N x C x H x W`` in [0, 1], N dynamic),
@@ -284,14 +327,16 @@ def export_onnx(
     By default uses PyTorch's TorchScript-based exporter (``dynamo=False``; its deprecation
     warning is silenced), which needs the ``onnx`` package only; ``dynamo=True`` uses the
     ``torch.export``-based exporter, which also needs ``onnxscript``. Returns the path written.
+    Needs onnx (``pip install 'ssad[onnx]'``).
     """
+    _require("onnx", "ssad.torch.export_onnx")
     m = model if isinstance(model, Autoencoder) else load_model(model)
     m = m.to("cpu").eval()
-    out = os.fspath(path)
+    out = _os.fspath(path)
     dummy = torch.zeros((2, *m.shape), dtype=torch.float32)
     batch = {0: "batch"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             _Exported(m).eval(),
             (dummy,),
