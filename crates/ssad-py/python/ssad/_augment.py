@@ -161,6 +161,10 @@ def augment(
     batch size, shuffling or thread count. ``seed``, ``epoch`` and the indices are integers in
     0..2**64-1 (a float such as 1.7 is a TypeError, never truncated).
 
+    The work runs on a thread pool of the calling process (``RAYON_NUM_THREADS`` threads,
+    default the CPU count); a forked child (a DataLoader worker, ``os.fork``) builds its own, so
+    calls there neither hang nor differ.
+
     Returns float32 of the input's shape: a NumPy array for NumPy input, a torch tensor (on
     the input's device) for torch input. Some augmentations (``noise``) leave [0, 1], as in
     training; clip their output before passing it where images are expected.
