@@ -2,20 +2,31 @@
 //! records whose ranks, hit rates, means and Wilcoxon p-values are computed by hand.
 
 use ssad::select::{
-    evaluate, evaluation_markdown, write_evaluation, CandidateResult, CriterionValues,
-    DistanceTerm, DsvLoss, Mmd, Selection, SpreadTerm, StudyTask, TaskSelection,
+    evaluate, evaluation_markdown, read_selections, write_evaluation, CandidateResult,
+    CriterionValues, DistanceTerm, DsvLoss, DsvSsadLoss, Mmd, Selection, SpreadTerm, StudyTask,
+    TaskSelection, CRITERIA_VERSION,
 };
 use ssad::study::store::{PairRecord, TestbedResult};
 use ssad::study::{RunKey, RunRecord};
 use ssad_core::data::DatasetName;
 
-/// Candidate criteria where only the DSV loss and the MMD matter.
-fn values(dsv: f64, mmd: f64) -> CriterionValues {
+/// Candidate criteria where only the published DSV loss, the DSV-ssad loss and the MMD (also
+/// the mean distance) matter.
+fn values(dsv: f64, dsv_ssad: f64, mmd: f64) -> CriterionValues {
     CriterionValues {
         dsv: DsvLoss {
             loss: dsv,
+            r: dsv,
+            s: 0.0,
+            s_unclamped: 0.0,
+            projection_std: 0.0,
+            d_xy_z: 1.0,
+            d_x_y: 1.0,
+        },
+        dsv_ssad: DsvSsadLoss {
+            loss: dsv_ssad,
             distance: DistanceTerm {
-                value: dsv,
+                value: dsv_ssad,
                 mean_dist_xy_z: 1.0,
                 mean_dist_x_y: 1.0,
             },
@@ -92,8 +103,9 @@ fn fixture() -> (Vec<TaskSelection>, Vec<RunRecord>) {
         [0.9, 0.1, 0.8, 0.7],
         [0.1, 0.9, 0.8, 0.7],
     ];
-    // MMD (highest wins) always picks flip.
+    // MMD (highest wins) always picks flip; so does DSV-ssad (lowest wins).
     let mmds = [0.1, 0.2, 0.3, 0.9];
+    let ssad = [0.9, 0.8, 0.7, 0.1];
     let mut sels = Vec::new();
     let mut recs = Vec::new();
     for (t, (auc, dsv)) in aucs.iter().zip(&dsv_losses).enumerate() {
@@ -106,10 +118,11 @@ fn fixture() -> (Vec<TaskSelection>, Vec<RunRecord>) {
                 anomaly: "rest".into(),
             },
             selection: Selection {
+                criteria_version: CRITERIA_VERSION,
                 candidates: (0..4)
                     .map(|k| CandidateResult {
                         name: AUGS[k].into(),
-                        values: values(dsv[k], mmds[k]),
+                        values: values(dsv[k], ssad[k], mmds[k]),
                     })
                     .collect(),
                 n_train: 10,
@@ -156,7 +169,7 @@ fn ranks_hit_rates_means_and_wilcoxon_by_hand() {
         ),
         ("wild", "rest", 5, 4)
     );
-    assert_eq!(ev.summaries.len(), 5, "one row per criterion");
+    assert_eq!(ev.summaries.len(), 6, "one row per criterion");
     assert!((s.top1 - 0.2).abs() < 1e-12);
     assert!((s.top3 - 0.8).abs() < 1e-12);
     // Within 0.01 of the oracle: only task 0.
@@ -195,7 +208,36 @@ fn ranks_hit_rates_means_and_wilcoxon_by_hand() {
     assert!((m.mean_rank - 13.0 / 5.0).abs() < 1e-12);
     assert!((m.top1 - 0.4).abs() < 1e-12);
 
+    // DSV-ssad also picks flip: ranks 4, 4, 1, 1, 3; selected - vanilla -0.125, -0.125,
+    // +0.1875, +0.125, -0.125, whose 15 Walsh averages have median 0.
+    let o = ev
+        .summaries
+        .iter()
+        .find(|s| s.criterion == "dsv-ssad")
+        .unwrap();
+    assert!((o.top1 - 0.4).abs() < 1e-12 && (o.top3 - 0.6).abs() < 1e-12);
+    assert!((o.mean_rank - 13.0 / 5.0).abs() < 1e-12);
+    assert_eq!(o.pseudo_median, Some(0.0));
+    assert!(ev.summaries.iter().all(|s| s.criteria_version == 2));
+    assert!(ev.tasks.iter().all(|t| t.criteria_version == 2));
+
     let md = evaluation_markdown(&ev, "synthetic");
+    // The two DSVs side by side: best-of-N, top-3, mean rank, selected - vanilla.
+    assert!(
+        md.contains("Criteria version 2: `dsv` is the published DSV"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| wild / rest | 5 | 4 | 20% | 80% | 2.20 | +0.078 (p 0.292) | 40% | 60% | 2.60 | +0.000 (p "
+        ),
+        "{md}"
+    );
+    let first = md.split("\n## ").nth(1).unwrap();
+    assert!(
+        first.starts_with("Published DSV (dsv) vs DSV-ssad"),
+        "{first}"
+    );
     assert!(md.contains("# Label-free augmentation selection: synthetic"));
     assert!(
         md.contains("| wild / rest | 5 | 20% | 80% | 20% | 2.20 of 4 | 0.725 | 0.825 | 0.675 |"),
@@ -214,7 +256,8 @@ fn ranks_hit_rates_means_and_wilcoxon_by_hand() {
     let png = image::open(dir.path().join("selected-vs-oracle.png")).unwrap();
     assert!(png.width() >= 600 && png.height() >= 500);
     let csv = std::fs::read_to_string(dir.path().join("tasks.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 5 * 5);
+    assert_eq!(csv.lines().count(), 1 + 5 * 6);
+    assert!(csv.lines().next().unwrap().ends_with(",criteria_version"));
 }
 
 #[test]
@@ -226,4 +269,31 @@ fn missing_auc_is_named() {
         e.contains("'flip'") && e.contains("mnist c2 s0 wild/rest"),
         "{e}"
     );
+}
+
+#[test]
+fn selections_of_another_criteria_version_are_refused() {
+    // In memory: an evaluation never mixes a version-1 `dsv` with the published one.
+    let (mut sels, recs) = fixture();
+    sels[3].selection.criteria_version = 1;
+    let e = evaluate(&sels, &recs).unwrap_err().to_string();
+    assert!(
+        e.contains("mnist c3 s0 wild/rest") && e.contains("criteria version 1"),
+        "{e}"
+    );
+
+    // On disk: a selections.json written before the version field existed is version 1.
+    let dir = tempfile::tempdir().unwrap();
+    let old = r#"[{"task": {"dataset": "mnist", "normal": 0, "seed": 0, "testbed": "wild",
+        "anomaly": "rest"}, "selection": {"candidates": [], "n_train": 2, "n_test": 2}}]"#;
+    std::fs::write(dir.path().join("selections.json"), old).unwrap();
+    let e = format!("{:#}", read_selections(dir.path()).unwrap_err());
+    assert!(
+        e.contains("criteria version 1") && e.contains("dsv-ssad") && e.contains("without --reuse"),
+        "{e}"
+    );
+    // The current version reads back.
+    let (sels, _) = fixture();
+    ssad::select::write_selections(&sels, dir.path()).unwrap();
+    assert_eq!(read_selections(dir.path()).unwrap(), sels);
 }

@@ -92,22 +92,35 @@ fn shuffled_test_labels_give_the_same_selection() {
     // Every candidate got finite losses, and the ranking is a permutation of the candidates.
     for c in &before.candidates {
         assert!(
-            c.values.dsv.loss.is_finite() && c.values.mmd.mmd2.is_finite(),
+            c.values.dsv.loss.is_finite()
+                && c.values.dsv_ssad.loss.is_finite()
+                && c.values.mmd.mmd2.is_finite(),
             "{}",
             c.name
         );
         assert!(
-            c.values.dsv.distance.value >= 0.25 - 1e-12,
+            c.values.dsv_ssad.distance.value >= 0.25 - 1e-12,
             "{}: the distance term is at least 1/4",
             c.name
         );
     }
     // `none` has Y = X, so all its directions are fallbacks; the others moved at least one row.
     assert_eq!(
-        before.candidates[0].values.dsv.spread.fallback_directions,
+        before.candidates[0]
+            .values
+            .dsv_ssad
+            .spread
+            .fallback_directions,
         64
     );
-    assert!(before.candidates[2].values.dsv.spread.fallback_directions < 64);
+    assert!(
+        before.candidates[2]
+            .values
+            .dsv_ssad
+            .spread
+            .fallback_directions
+            < 64
+    );
     let mut r = before.ranking(Criterion::Dsv);
     r.sort_unstable();
     assert_eq!(r, vec![0, 1, 2, 3]);

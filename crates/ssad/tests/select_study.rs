@@ -92,19 +92,32 @@ fn select_and_evaluate_a_study() {
     assert!(ok, "{so}\n{se}");
     assert!(so.contains("4 tasks; DSV picks:"), "{so}");
     assert!(so.contains("| wild / rest | 1 |"), "{so}");
+    // The published DSV beside DSV-ssad is printed (and is the first section of the page).
+    assert!(so.contains("## Published DSV (dsv) vs DSV-ssad"), "{so}");
+    assert!(so.contains("| wild / rest | 1 | 3 | "), "{so}");
     let sel = study.join("selection");
 
-    // Every candidate of every task has a row; the DSV pick is the lowest DSV loss.
+    // Every candidate of every task has a row; the DSV pick is the lowest DSV loss, and
+    // DSV-ssad's rank 1 its lowest loss.
     let losses = csv_rows(&sel.join("losses.csv"));
     assert_eq!(losses.len(), 4 * 3);
     let mut picks: HashMap<String, (f64, String)> = HashMap::new();
     for r in &losses {
         let task = format!("{}/{}", r["testbed"], r["anomaly"]);
         let dsv: f64 = r["dsv"].parse().unwrap();
-        let e = picks.entry(task).or_insert((f64::INFINITY, String::new()));
+        let e = picks
+            .entry(task.clone())
+            .or_insert((f64::INFINITY, String::new()));
         if dsv < e.0 {
             *e = (dsv, r["aug"].clone());
         }
+        assert_eq!(r["criteria_version"], "2");
+        let ssad: f64 = r["dsv_ssad"].parse().unwrap();
+        let lowest = losses
+            .iter()
+            .filter(|o| o["testbed"] == r["testbed"] && o["anomaly"] == r["anomaly"])
+            .all(|o| o["dsv_ssad"].parse::<f64>().unwrap() >= ssad);
+        assert_eq!(r["dsv_ssad_rank"] == "1", lowest, "{task}");
         if r["aug"] == "none" {
             assert_eq!(
                 r["fallback_directions"], "64",
@@ -142,7 +155,7 @@ fn select_and_evaluate_a_study() {
         }
     }
     let outcomes = csv_rows(&sel.join("tasks.csv"));
-    assert_eq!(outcomes.len(), 4 * 5, "4 tasks x 5 criteria");
+    assert_eq!(outcomes.len(), 4 * 6, "4 tasks x 6 criteria");
     for o in outcomes.iter().filter(|o| o["criterion"] == "dsv") {
         let task = format!("{}/{}", o["testbed"], o["anomaly"]);
         assert_eq!(o["selected"], picks[&task].1, "{task}");

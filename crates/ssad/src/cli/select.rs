@@ -224,8 +224,8 @@ fn run_study(args: &SelectArgs, study: &Path, opts: SelectOptions) -> anyhow::Re
             None => format!("study '{}' ({})", dir.config()?.name, study.display()),
         };
         let md = select::evaluation_markdown(&ev, &title);
-        // The DSV table is the first table of the page: print it.
-        if let Some(table) = md.split("\n## ").nth(1) {
+        // The published DSV beside DSV-ssad, then the DSV table: the first two sections.
+        for table in md.split("\n## ").skip(1).take(2) {
             println!("\n## {}", table.trim_end());
         }
         for p in select::write_evaluation(&ev, &out, &title)? {

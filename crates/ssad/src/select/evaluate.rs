@@ -10,12 +10,12 @@
 //! selected model beats vanilla), with the Hodges-Lehmann pseudo-median of the differences and
 //! its 95% interval (`ssad_stats::relative`).
 
-use super::loss::Criterion;
+use super::loss::{Criterion, CRITERIA_VERSION};
 use super::study::TaskSelection;
 use crate::study::store::{write_atomic, write_csv};
 use crate::study::RunRecord;
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ssad_stats::relative::{relative_auc_table, AucRow, VANILLA};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ pub const SUMMARY_CSV: &str = "summary.csv";
 pub const SCATTER_PNG: &str = "selected-vs-oracle.png";
 
 /// The outcome of one criterion on one task.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskOutcome {
     /// Dataset.
     pub dataset: String,
@@ -63,10 +63,12 @@ pub struct TaskOutcome {
     pub vanilla_auc: Option<f64>,
     /// Mean AUC over the candidates (a random pick's expected AUC).
     pub mean_auc: f64,
+    /// [`CRITERIA_VERSION`] of the selections (2: `dsv` is the published DSV).
+    pub criteria_version: u32,
 }
 
 /// Summary of one criterion over a slice of tasks.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SliceSummary {
     /// Testbed, or `all`.
     pub testbed: String,
@@ -106,6 +108,8 @@ pub struct SliceSummary {
     pub p_value: Option<f64>,
     /// helps / neutral / hurts (p < 0.05 / otherwise / p > 0.95).
     pub verdict: String,
+    /// [`CRITERIA_VERSION`] of the selections (2: `dsv` is the published DSV).
+    pub criteria_version: u32,
 }
 
 /// Everything the evaluation reports.
@@ -142,12 +146,19 @@ fn auc_lookup(records: &[RunRecord]) -> HashMap<(String, usize, u64, String, Str
 
 /// Joins selections with the true AUCs of `records` (the study's run records) and summarises
 /// every criterion per slice: each (testbed, anomaly), each testbed pooled over its anomalies
-/// (when it has several), and all tasks (when there are several slices).
+/// (when it has several), and all tasks (when there are several slices). Every selection must
+/// be of this code's [`CRITERIA_VERSION`] (an older `dsv` is another criterion).
 pub fn evaluate(selections: &[TaskSelection], records: &[RunRecord]) -> anyhow::Result<Evaluation> {
     let aucs = auc_lookup(records);
     let mut tasks = Vec::new();
     for ts in selections {
         let t = &ts.task;
+        anyhow::ensure!(
+            ts.selection.criteria_version == CRITERIA_VERSION,
+            "the selection of task {t} has criteria version {}, this ssad evaluates version \
+             {CRITERIA_VERSION} (version 1's `dsv` is now `dsv-ssad`): select again",
+            ts.selection.criteria_version
+        );
         let names: Vec<&str> = ts
             .selection
             .candidates
@@ -192,6 +203,7 @@ pub fn evaluate(selections: &[TaskSelection], records: &[RunRecord]) -> anyhow::
                 oracle_auc: auc[oracle],
                 vanilla_auc,
                 mean_auc,
+                criteria_version: ts.selection.criteria_version,
             });
         }
     }
@@ -303,6 +315,7 @@ fn summarise_slice(
         ci_high: test.as_ref().and_then(|s| s.conf_int.map(|c| c.1)),
         p_value: test.as_ref().and_then(|s| s.p_value),
         verdict: test.as_ref().map_or("-".into(), |s| s.verdict.to_string()),
+        criteria_version: rs[0].criteria_version,
     })
 }
 
@@ -359,18 +372,74 @@ fn summary_table(
     s
 }
 
-/// The evaluation as Markdown: the DSV hit-rate table per slice, all criteria on the pooled
-/// slices, and DSV's choice on every task.
+/// Side by side per slice: the published DSV (`dsv`) and ssad's earlier variant
+/// (`dsv-ssad`): best-of-N (top-1) and top-3 rates, mean rank, selected - vanilla.
+fn comparison_table(ev: &Evaluation) -> String {
+    let mut s = String::from(
+        "| testbed / anomaly | tasks | candidates | dsv best | dsv top-3 | dsv mean rank | \
+         dsv selected - vanilla | dsv-ssad best | dsv-ssad top-3 | dsv-ssad mean rank | \
+         dsv-ssad selected - vanilla |\n\
+         |---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|\n",
+    );
+    let cell = |r: &SliceSummary| {
+        let hl = r.pseudo_median.map_or("-".into(), |m| {
+            let p = r.p_value.map_or(String::new(), |p| format!(" (p {p:.3})"));
+            format!("{m:+.3}{p}")
+        });
+        format!(
+            "{} | {} | {:.2} | {hl}",
+            pct(r.top1),
+            pct(r.top3),
+            r.mean_rank
+        )
+    };
+    for r in ev
+        .summaries
+        .iter()
+        .filter(|r| r.criterion == Criterion::Dsv.name())
+    {
+        let Some(o) = ev.summaries.iter().find(|o| {
+            o.criterion == Criterion::DsvSsad.name()
+                && o.testbed == r.testbed
+                && o.anomaly == r.anomaly
+        }) else {
+            continue;
+        };
+        s.push_str(&format!(
+            "| {} / {} | {} | {} | {} | {} |\n",
+            r.testbed,
+            r.anomaly,
+            r.tasks,
+            r.candidates,
+            cell(r),
+            cell(o)
+        ));
+    }
+    s
+}
+
+/// The evaluation as Markdown: the published DSV beside DSV-ssad per slice, the DSV hit-rate
+/// table per slice, all criteria on the pooled slices, and DSV's choice on every task.
 pub fn evaluation_markdown(ev: &Evaluation, title: &str) -> String {
     let mut s = format!("# Label-free augmentation selection: {title}\n\n");
-    s.push_str(
-        "Rank = the selected augmentation's rank among the candidates by true AUC (1 = best). \
+    s.push_str(&format!(
+        "Criteria version {CRITERIA_VERSION}: `dsv` is the published DSV (`r - s / r`, as the \
+         authors' code computes it), `dsv-ssad` ssad's earlier variant (distance term + log \
+         spread term; called `dsv` in evaluations of version 1). \
+         Rank = the selected augmentation's rank among the candidates by true AUC (1 = best). \
          Oracle = the best candidate by true AUC; candidate mean = the expected AUC of a random \
          pick. The test is the one-sided paired Wilcoxon signed-rank test of selected vs vanilla \
          AUC over the tasks (H1: selected is better), with the Hodges-Lehmann pseudo-median of \
-         the differences.\n\n",
+         the differences.\n\n"
+    ));
+    s.push_str("## Published DSV (dsv) vs DSV-ssad, per testbed and anomaly\n\n");
+    s.push_str(
+        "Best = the pick is the best of the candidates by true AUC (best-of-N); top-3 = among \
+         the best three; selected - vanilla = Hodges-Lehmann pseudo-median with the one-sided \
+         Wilcoxon p.\n\n",
     );
-    s.push_str("## DSV, per testbed and anomaly\n\n");
+    s.push_str(&comparison_table(ev));
+    s.push_str("\n## DSV, per testbed and anomaly\n\n");
     let dsv: Vec<&SliceSummary> = ev
         .summaries
         .iter()

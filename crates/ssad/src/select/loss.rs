@@ -7,21 +7,50 @@
 //! `mean_dist(A, B) = 1/(|A||B|) sum_{a in A, b in B} d(a, b)` over *all* pairs (for `A = X`,
 //! `B = Y` this includes the pairs `(x_i, y_i)`).
 //!
-//! **DSV validation loss** (METHOD.md section 7, after Yoo et al., ECML PKDD 2023); lower is
-//! better:
+//! **DSV** (`dsv`; Yoo et al., ECML PKDD 2023, METHOD.md section 7): the loss the authors'
+//! code (github.com/jaeminyoo/DSV, `src/losses.py`, the loss it reports as "ours":
+//! `HybridLoss('euclidean')` with its defaults) computes; lower is better. With
+//! `D(A, B) = mean_dist(A, B) / 2` (the authors' convention; the half cancels in `r` but not in
+//! `s`) and `m = mean(X)`:
 //!
 //! ```text
-//! DSV = distance_term + spread_term
+//! r   = D(X u Y, Z) / (D(X, Y) + 1e-8)
+//! s   = min( std{ (z - m) . (y - m) / |y - m| : z in Z, y in Y } / D(X, Y), 1/2 )
+//! DSV = r - s / r
+//! ```
+//!
+//! - `X u Y` is the concatenation (`|X| + |Y|` points); `X` and `Y` need not be paired nor of
+//!   equal size (in the authors' pipeline they are not).
+//! - `std` is the population standard deviation (divided by `|Z| |Y|`) of all `|Z| x |Y|`
+//!   projections. A pseudo-anomaly `y` with `|y - m| < 1e-12` is divided by `1e-12` instead of
+//!   its norm, as torch's `normalize` does (so `y = m` projects everything to 0).
+//! - `D(X, Y)` has no epsilon in `s`: when it is 0 (every point of `X` and `Y` the same) the
+//!   projections are all 0 and `s = 0 / 0 = NaN`, which the clamp keeps (torch's `clamp_max`
+//!   propagates NaN), so the loss is NaN and such a candidate ranks last. A positive
+//!   `std / 0 = +inf` would be clamped to 1/2.
+//! - `r` is small when the test data lie near the training data and their pseudo-anomalies,
+//!   relative to how far the augmentation moved the data; `s` is large when the test data
+//!   spread along the directions in which the augmentation moves data.
+//!
+//! Checked against the authors' own function on saved embeddings
+//! (`scripts/references/dsv_published.py` -> `tests/fixtures/dsv_published.json`).
+//!
+//! **DSV-ssad** (`dsv-ssad`): ssad's earlier reading of METHOD.md, which files of
+//! [criteria version](CRITERIA_VERSION) 1 call `dsv`. Its spread term is ssad's own, not the
+//! authors'; kept for comparison, with its two terms as ablations (`dsv-ssad-distance`,
+//! `dsv-ssad-spread`, formerly `dsv-distance`, `dsv-spread`, still accepted as names). Lower
+//! is better:
+//!
+//! ```text
+//! DSV-ssad      = distance_term + spread_term
 //! distance_term = mean_dist(X u Y, Z) / (2 * mean_dist(X, Y))
 //! spread_term   = 1/m * sum_i | ln( sigma_Z(u_i) / sigma_XY(u_i) ) |
 //! ```
 //!
-//! - `X u Y` is the union of the two sets (`|X| + |Y|` points), so with `|X| = |Y|`,
-//!   `mean_dist(X u Y, Z) = (mean_dist(X, Z) + mean_dist(Y, Z)) / 2`. The `/ 2` of the
-//!   distance term is the one of METHOD.md: the plain ratio is twice this value. By the
-//!   triangle inequality `d(x, z) + d(y, z) >= d(x, y)`, so with `|X| = |Y|` the distance
-//!   term is at least 1/4. It is small when the test data lie between or near the training
-//!   data and the pseudo-anomalies, relative to how far the augmentation moved the data.
+//! - Here row `i` of `Y` is the augmentation of row `i` of `X` (the pipeline's `Y`), so
+//!   `|X| = |Y|` and `mean_dist(X u Y, Z) = (mean_dist(X, Z) + mean_dist(Y, Z)) / 2`. By the
+//!   triangle inequality `d(x, z) + d(y, z) >= d(x, y)`, so the distance term is at least 1/4
+//!   (it is `r / 2` up to the `1e-8`).
 //! - The `X -> Y` directions: `u_i = (y_i - x_i) / |y_i - x_i|`, one per row. When the
 //!   augmentation did not move row `i` (`|y_i - x_i| <= 1e-6 * mean_dist(X, Y)`, always the
 //!   case for `none`) the direction to the next row's pseudo-anomaly is used instead,
@@ -31,10 +60,7 @@
 //!   points of `A` (`sigma_A(u)^2 = u^T C_A u` with `C_A` the covariance of `A`, divided by
 //!   `|A|`), and `XY` is `X u Y`. A ratio of 1 means the test data vary along the
 //!   augmentation's directions as much as the normal data and their pseudo-anomalies do
-//!   together: the anomalies in `Z` are displaced like the pseudo-anomalies (alignment). A
-//!   ratio below 1 means the test data do not vary along those directions (the augmentation
-//!   moves data where the anomalies are not); above 1 means they vary more than the
-//!   augmentation accounts for. The absolute log makes both sides cost alike.
+//!   together; the absolute log makes a ratio below and above 1 cost alike.
 //!
 //! **Baselines** (not DSV): `mean_dist(X, Z)` and the Gaussian-kernel `MMD^2(X, Z)` with the
 //! median-heuristic bandwidth (see [`mmd2_gaussian`]); for both, higher is taken as better
@@ -257,7 +283,7 @@ pub fn mean_pairwise_distance(a: &Embeddings, b: &Embeddings) -> anyhow::Result<
     Ok(total / (a.rows() as f64 * b.rows() as f64))
 }
 
-/// The distance term of DSV and its two parts.
+/// The distance term of DSV-ssad and its two parts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DistanceTerm {
     /// `mean_dist(X u Y, Z) / (2 * mean_dist(X, Y))`; `+inf` when `mean_dist(X, Y) = 0`.
@@ -269,7 +295,7 @@ pub struct DistanceTerm {
     pub mean_dist_x_y: f64,
 }
 
-/// The spread term of DSV and how many directions it averaged.
+/// The spread term of DSV-ssad and how many directions it averaged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpreadTerm {
     /// Mean over the directions of `|ln(sigma_Z(u) / sigma_XY(u))|`; `+inf` when no direction
@@ -285,9 +311,9 @@ pub struct SpreadTerm {
     pub fallback_directions: usize,
 }
 
-/// The DSV validation loss of one candidate (see the module docs for the formula).
+/// The DSV-ssad loss of one candidate (ssad's earlier variant; see the module docs).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DsvLoss {
+pub struct DsvSsadLoss {
     /// `distance.value + spread.value` (lower is better).
     #[serde(with = "nonfinite")]
     pub loss: f64,
@@ -310,8 +336,8 @@ fn check_xyz(x: &Embeddings, y: &Embeddings, z: &Embeddings) -> anyhow::Result<(
     Ok(())
 }
 
-/// The DSV distance term `mean_dist(X u Y, Z) / (2 * mean_dist(X, Y))`.
-pub fn dsv_distance_term(
+/// The DSV-ssad distance term `mean_dist(X u Y, Z) / (2 * mean_dist(X, Y))`.
+pub fn dsv_ssad_distance_term(
     x: &Embeddings,
     y: &Embeddings,
     z: &Embeddings,
@@ -394,9 +420,9 @@ fn quadratic_forms(c: &[f64], u: &[f64], m: usize, dim: usize) -> Vec<f64> {
         .collect()
 }
 
-/// The DSV spread term (see the module docs): how much `Z` varies along the `X -> Y`
+/// The DSV-ssad spread term (see the module docs): how much `Z` varies along the `X -> Y`
 /// directions compared with `X u Y`.
-pub fn dsv_spread_term(
+pub fn dsv_ssad_spread_term(
     x: &Embeddings,
     y: &Embeddings,
     z: &Embeddings,
@@ -475,15 +501,95 @@ fn spread_term_with_scale(
     }
 }
 
-/// The full DSV loss of one candidate: distance term plus spread term.
-pub fn dsv_loss(x: &Embeddings, y: &Embeddings, z: &Embeddings) -> anyhow::Result<DsvLoss> {
+/// The full DSV-ssad loss of one candidate: distance term plus spread term.
+pub fn dsv_ssad_loss(
+    x: &Embeddings,
+    y: &Embeddings,
+    z: &Embeddings,
+) -> anyhow::Result<DsvSsadLoss> {
     check_xyz(x, y, z)?;
+    let xz: f64 = row_distance_sums(x, z).iter().sum();
+    let yz: f64 = row_distance_sums(y, z).iter().sum();
+    let xy: f64 = row_distance_sums(x, y).iter().sum();
+    Ok(dsv_ssad_from_sums(x, y, z, xz, yz, xy))
+}
+
+fn dsv_ssad_from_sums(
+    x: &Embeddings,
+    y: &Embeddings,
+    z: &Embeddings,
+    sum_xz: f64,
+    sum_yz: f64,
+    sum_xy: f64,
+) -> DsvSsadLoss {
+    let distance = distance_term_from_sums(x.rows(), y.rows(), z.rows(), sum_xz, sum_yz, sum_xy);
+    let spread = spread_term_with_scale(x, y, z, distance.mean_dist_x_y);
+    DsvSsadLoss {
+        loss: distance.value + spread.value,
+        distance,
+        spread,
+    }
+}
+
+/// Version of the selection criteria written into new outputs (`selections.json`, the
+/// evaluation files): 2 = `dsv` is the published DSV and ssad's earlier variant is `dsv-ssad`.
+/// Files without a version are version 1, where `dsv` meant what is now `dsv-ssad`; they are
+/// refused rather than mixed with new ones.
+pub const CRITERIA_VERSION: u32 = 2;
+
+/// Added to `D(X, Y)` in the denominator of the published DSV's `r` (the authors' epsilon).
+pub const DSV_EPSILON: f64 = 1e-8;
+
+/// Upper clamp of the published DSV's `s`.
+pub const DSV_SPREAD_MAX: f64 = 0.5;
+
+/// Norms below this are replaced by it when a pseudo-anomaly's direction from `mean(X)` is
+/// made a unit vector (torch `normalize`'s `eps`).
+pub const NORMALIZE_EPS: f64 = 1e-12;
+
+/// The published DSV loss of one candidate and its parts (see the module docs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DsvLoss {
+    /// `r - s / r` (lower is better); NaN when `X` and `Y` are one single point.
+    #[serde(with = "nonfinite")]
+    pub loss: f64,
+    /// `D(X u Y, Z) / (D(X, Y) + 1e-8)`.
+    #[serde(with = "nonfinite")]
+    pub r: f64,
+    /// `min(s_unclamped, 1/2)` (NaN stays NaN).
+    #[serde(with = "nonfinite")]
+    pub s: f64,
+    /// `projection_std / D(X, Y)`.
+    #[serde(with = "nonfinite")]
+    pub s_unclamped: f64,
+    /// Population standard deviation of the `|Z| x |Y|` projections
+    /// `(z - mean(X)) . (y - mean(X)) / |y - mean(X)|`.
+    pub projection_std: f64,
+    /// `D(X u Y, Z)`: half the mean Euclidean distance from `X u Y` to `Z`.
+    pub d_xy_z: f64,
+    /// `D(X, Y)`: half the mean Euclidean distance over all pairs of `X x Y`.
+    pub d_x_y: f64,
+}
+
+/// Checks the sets of the published DSV: non-empty, one dimension, finite (`X` and `Y` need
+/// not have the same number of rows).
+fn check_xyz_unpaired(x: &Embeddings, y: &Embeddings, z: &Embeddings) -> anyhow::Result<()> {
+    check_set(x, "X (training)", x.dim)?;
+    check_set(y, "Y (augmented training)", x.dim)?;
+    check_set(z, "Z (test)", x.dim)
+}
+
+/// The published DSV loss (Yoo et al.; the authors' `HybridLoss('euclidean')`, see the
+/// module docs) of one candidate. `X` and `Y` may differ in size.
+pub fn dsv_loss(x: &Embeddings, y: &Embeddings, z: &Embeddings) -> anyhow::Result<DsvLoss> {
+    check_xyz_unpaired(x, y, z)?;
     let xz: f64 = row_distance_sums(x, z).iter().sum();
     let yz: f64 = row_distance_sums(y, z).iter().sum();
     let xy: f64 = row_distance_sums(x, y).iter().sum();
     Ok(dsv_from_sums(x, y, z, xz, yz, xy))
 }
 
+/// The published DSV from the distance sums `sum d(x, z)`, `sum d(y, z)`, `sum d(x, y)`.
 fn dsv_from_sums(
     x: &Embeddings,
     y: &Embeddings,
@@ -492,13 +598,84 @@ fn dsv_from_sums(
     sum_yz: f64,
     sum_xy: f64,
 ) -> DsvLoss {
-    let distance = distance_term_from_sums(x.rows(), y.rows(), z.rows(), sum_xz, sum_yz, sum_xy);
-    let spread = spread_term_with_scale(x, y, z, distance.mean_dist_x_y);
+    let (nx, ny, nz) = (x.rows() as f64, y.rows() as f64, z.rows() as f64);
+    let d_xy_z = (sum_xz + sum_yz) / ((nx + ny) * nz) / 2.0;
+    let d_x_y = sum_xy / (nx * ny) / 2.0;
+    let r = d_xy_z / (d_x_y + DSV_EPSILON);
+    let projection_std = projection_std(x, y, z);
+    // As torch: 0 / 0 = NaN and c / 0 = +inf; the clamp keeps NaN (f64::min would drop it).
+    let s_unclamped = projection_std / d_x_y;
+    let s = if s_unclamped.is_nan() {
+        f64::NAN
+    } else {
+        s_unclamped.min(DSV_SPREAD_MAX)
+    };
     DsvLoss {
-        loss: distance.value + spread.value,
-        distance,
-        spread,
+        loss: r - s / r,
+        r,
+        s,
+        s_unclamped,
+        projection_std,
+        d_xy_z,
+        d_x_y,
     }
+}
+
+/// Population standard deviation of `(z - m) . (y - m) / max(|y - m|, 1e-12)` over all
+/// `z` in `Z`, `y` in `Y`, `m = mean(X)`: blocks of rows of `Z` in parallel, each block's
+/// squared deviations summed per row, the rows added in order.
+fn projection_std(x: &Embeddings, y: &Embeddings, z: &Embeddings) -> f64 {
+    let dim = x.dim;
+    let mut m = vec![0.0f64; dim];
+    for r in x.data.chunks(dim) {
+        for (a, &v) in m.iter_mut().zip(r) {
+            *a += f64::from(v);
+        }
+    }
+    m.iter_mut().for_each(|a| *a /= x.rows() as f64);
+    let centred = |e: &Embeddings| -> Vec<f64> {
+        e.data
+            .chunks(dim)
+            .flat_map(|r| r.iter().zip(&m).map(|(&v, a)| f64::from(v) - a))
+            .collect()
+    };
+    let mut units = centred(y);
+    for u in units.chunks_mut(dim) {
+        let norm = u.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let scale = 1.0 / norm.max(NORMALIZE_EPS);
+        u.iter_mut().for_each(|v| *v *= scale);
+    }
+    let a = centred(z);
+    let (ny, nz) = (y.rows(), z.rows());
+    // The mean of the projections is mean_z(a) . mean_y(u) exactly (a sum of products over
+    // all pairs factorises); the variance is then taken around it in a second pass.
+    let col_mean = |v: &[f64], n: usize| -> Vec<f64> {
+        let mut s = vec![0.0f64; dim];
+        for r in v.chunks(dim) {
+            s.iter_mut().zip(r).for_each(|(a, b)| *a += b);
+        }
+        s.iter_mut().for_each(|a| *a /= n as f64);
+        s
+    };
+    let mu: f64 = col_mean(&a, nz)
+        .iter()
+        .zip(col_mean(&units, ny))
+        .map(|(p, q)| p * q)
+        .sum();
+    let sq: f64 = blocks(nz)
+        .into_par_iter()
+        .map(|(s, e)| {
+            let mut p = vec![0.0f64; (e - s) * ny];
+            gram(&a[s * dim..e * dim], &units, e - s, dim, ny, &mut p);
+            p.chunks(ny)
+                .map(|row| row.iter().map(|v| (v - mu) * (v - mu)).sum::<f64>())
+                .collect::<Vec<f64>>()
+        })
+        .collect::<Vec<_>>()
+        .concat()
+        .iter()
+        .sum();
+    (sq / (nz as f64 * ny as f64)).sqrt()
 }
 
 /// A Gaussian-kernel maximum mean discrepancy and the bandwidth it used.
@@ -637,15 +814,18 @@ fn mmd_from(
 /// Every criterion of one candidate, from its `X`, `Y` and `Z` embeddings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CriterionValues {
-    /// The DSV loss and its terms.
+    /// The published DSV loss and its parts.
     pub dsv: DsvLoss,
+    /// ssad's earlier variant (DSV-ssad) and its terms.
+    pub dsv_ssad: DsvSsadLoss,
     /// Baseline: `mean_dist(X, Z)`.
     pub mean_dist_x_z: f64,
     /// Baseline: Gaussian-kernel `MMD^2(X, Z)` with the median-heuristic bandwidth.
     pub mmd: Mmd,
 }
 
-/// Computes DSV and both baselines, sharing the `X`-`Z` distances between them.
+/// Computes the published DSV, DSV-ssad and both baselines, sharing the distances between
+/// them. Row `i` of `y` must be the augmentation of row `i` of `x` (DSV-ssad pairs them).
 pub fn criteria(x: &Embeddings, y: &Embeddings, z: &Embeddings) -> anyhow::Result<CriterionValues> {
     check_xyz(x, y, z)?;
     let xz = pairwise_distances(x, z);
@@ -660,9 +840,11 @@ pub fn criteria(x: &Embeddings, y: &Embeddings, z: &Embeddings) -> anyhow::Resul
     let sum_yz: f64 = row_distance_sums(y, z).iter().sum();
     let sum_xy: f64 = row_distance_sums(x, y).iter().sum();
     let dsv = dsv_from_sums(x, y, z, sum_xz, sum_yz, sum_xy);
+    let dsv_ssad = dsv_ssad_from_sums(x, y, z, sum_xz, sum_yz, sum_xy);
     let mmd = mmd_from(&xx, x.rows(), &zz, z.rows(), &xz, None)?;
     Ok(CriterionValues {
         dsv,
+        dsv_ssad,
         mean_dist_x_z: sum_xz / (x.rows() as f64 * z.rows() as f64),
         mmd,
     })
@@ -672,12 +854,17 @@ pub fn criteria(x: &Embeddings, y: &Embeddings, z: &Embeddings) -> anyhow::Resul
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Criterion {
-    /// The DSV loss (distance term + spread term), lowest wins.
+    /// The published DSV loss `r - s / r`, lowest wins.
     Dsv,
-    /// Ablation: DSV's distance term alone, lowest wins.
-    DsvDistance,
-    /// Ablation: DSV's spread term alone, lowest wins.
-    DsvSpread,
+    /// ssad's earlier variant (distance term + log spread term), lowest wins; called `dsv` in
+    /// files of criteria version 1.
+    DsvSsad,
+    /// Ablation: DSV-ssad's distance term alone, lowest wins.
+    #[serde(alias = "dsv-distance")]
+    DsvSsadDistance,
+    /// Ablation: DSV-ssad's spread term alone, lowest wins.
+    #[serde(alias = "dsv-spread")]
+    DsvSsadSpread,
     /// Baseline: mean distance from training to test embeddings, highest wins.
     MeanDistance,
     /// Baseline: Gaussian `MMD^2` between training and test embeddings, highest wins.
@@ -685,11 +872,12 @@ pub enum Criterion {
 }
 
 impl Criterion {
-    /// Every criterion, DSV first.
-    pub const ALL: [Criterion; 5] = [
+    /// Every criterion, the published DSV first.
+    pub const ALL: [Criterion; 6] = [
         Criterion::Dsv,
-        Criterion::DsvDistance,
-        Criterion::DsvSpread,
+        Criterion::DsvSsad,
+        Criterion::DsvSsadDistance,
+        Criterion::DsvSsadSpread,
         Criterion::MeanDistance,
         Criterion::Mmd,
     ];
@@ -698,27 +886,26 @@ impl Criterion {
     pub fn name(self) -> &'static str {
         match self {
             Criterion::Dsv => "dsv",
-            Criterion::DsvDistance => "dsv-distance",
-            Criterion::DsvSpread => "dsv-spread",
+            Criterion::DsvSsad => "dsv-ssad",
+            Criterion::DsvSsadDistance => "dsv-ssad-distance",
+            Criterion::DsvSsadSpread => "dsv-ssad-spread",
             Criterion::MeanDistance => "mean-dist",
             Criterion::Mmd => "mmd",
         }
     }
 
-    /// True when the lowest value wins (DSV and its terms); false for the baselines.
+    /// True when the lowest value wins (DSV, DSV-ssad and its terms); false for the baselines.
     pub fn lower_is_better(self) -> bool {
-        matches!(
-            self,
-            Criterion::Dsv | Criterion::DsvDistance | Criterion::DsvSpread
-        )
+        !matches!(self, Criterion::MeanDistance | Criterion::Mmd)
     }
 
     /// This criterion's value among `v`.
     pub fn value(self, v: &CriterionValues) -> f64 {
         match self {
             Criterion::Dsv => v.dsv.loss,
-            Criterion::DsvDistance => v.dsv.distance.value,
-            Criterion::DsvSpread => v.dsv.spread.value,
+            Criterion::DsvSsad => v.dsv_ssad.loss,
+            Criterion::DsvSsadDistance => v.dsv_ssad.distance.value,
+            Criterion::DsvSsadSpread => v.dsv_ssad.spread.value,
             Criterion::MeanDistance => v.mean_dist_x_z,
             Criterion::Mmd => v.mmd.mmd2,
         }
@@ -756,13 +943,19 @@ impl std::fmt::Display for Criterion {
 impl std::str::FromStr for Criterion {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> anyhow::Result<Self> {
+        // The ablations' names before criteria version 2 are unambiguous: still accepted.
+        let name = match s {
+            "dsv-distance" => "dsv-ssad-distance",
+            "dsv-spread" => "dsv-ssad-spread",
+            other => other,
+        };
         Criterion::ALL
             .into_iter()
-            .find(|c| c.name() == s)
+            .find(|c| c.name() == name)
             .ok_or_else(|| {
                 anyhow::anyhow!(
-                    "unknown criterion '{s}': expected one of dsv, dsv-distance, dsv-spread, \
-                     mean-dist, mmd"
+                    "unknown criterion '{s}': expected one of dsv, dsv-ssad, dsv-ssad-distance, \
+                     dsv-ssad-spread, mean-dist, mmd"
                 )
             })
     }

@@ -5,9 +5,10 @@
 //! detectors (one per augmentation) with criteria that use only the training images, their
 //! augmentation and the *unlabelled* test images:
 //!
-//! - [`loss`]: the criteria as pure functions on [`ssad_core::Embeddings`] — the DSV
-//!   validation loss (distance term + spread term; the exact formula is in that module's
-//!   docs) and two baselines (mean distance and Gaussian MMD between training and test
+//! - [`loss`]: the criteria as pure functions on [`ssad_core::Embeddings`] — the published
+//!   DSV validation loss (`r - s / r`, as the authors' code computes it; the exact formula is
+//!   in that module's docs), ssad's earlier variant DSV-ssad (distance term + log spread
+//!   term) and two baselines (mean distance and Gaussian MMD between training and test
 //!   embeddings);
 //! - [`task`]: one task — embed `X`, `Y = aug(X)` and `Z` with each candidate
 //!   ([`ssad_core::Detector::embed`]) and rank;
@@ -29,9 +30,10 @@ pub use evaluate::{
     evaluate, evaluation_markdown, write_evaluation, Evaluation, SliceSummary, TaskOutcome,
 };
 pub use loss::{
-    criteria, dsv_distance_term, dsv_loss, dsv_spread_term, mean_pairwise_distance,
-    median_heuristic, mmd2_gaussian, mmd2_gaussian_with, pairwise_distances, Criterion,
-    CriterionValues, DistanceTerm, DsvLoss, Mmd, SpreadTerm,
+    criteria, dsv_loss, dsv_ssad_distance_term, dsv_ssad_loss, dsv_ssad_spread_term,
+    mean_pairwise_distance, median_heuristic, mmd2_gaussian, mmd2_gaussian_with,
+    pairwise_distances, Criterion, CriterionValues, DistanceTerm, DsvLoss, DsvSsadLoss, Mmd,
+    SpreadTerm, CRITERIA_VERSION,
 };
 pub use plot::plot_selected_vs_oracle;
 pub use study::{

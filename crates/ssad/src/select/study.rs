@@ -4,7 +4,7 @@
 //! `gen(x)` of each). No AUC or test label enters the selection; [`super::evaluate`] joins
 //! the choices with the study's AUCs afterwards.
 
-use super::loss::Criterion;
+use super::loss::{Criterion, CRITERIA_VERSION};
 use super::task::{score_candidates_multi, Candidate, SelectOptions, Selection};
 use crate::study::store::{write_atomic, write_csv};
 use crate::study::{RunRecord, StudyDir};
@@ -221,8 +221,10 @@ pub fn select_study(
 }
 
 /// One row of `losses.csv`: one candidate on one task.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LossRow {
+    /// [`CRITERIA_VERSION`] of the values (2: `dsv` is the published DSV).
+    pub criteria_version: u32,
     /// Dataset.
     pub dataset: String,
     /// Normal class.
@@ -235,15 +237,29 @@ pub struct LossRow {
     pub anomaly: String,
     /// Candidate augmentation.
     pub aug: String,
-    /// Rank of the candidate under DSV (1 = selected).
+    /// Rank of the candidate under the published DSV (1 = selected).
     pub dsv_rank: usize,
-    /// DSV loss.
+    /// Published DSV loss `r - s / r`.
     pub dsv: f64,
-    /// DSV distance term.
-    pub dsv_distance: f64,
-    /// DSV spread term.
-    pub dsv_spread: f64,
-    /// Mean spread ratio `sigma_Z / sigma_XY` over the directions.
+    /// Its `r = D(X u Y, Z) / (D(X, Y) + 1e-8)`.
+    pub dsv_r: f64,
+    /// Its `s = min(std / D(X, Y), 1/2)`.
+    pub dsv_s: f64,
+    /// `std / D(X, Y)` before the clamp.
+    pub dsv_s_unclamped: f64,
+    /// `D(X u Y, Z)` (half the mean distance).
+    pub dsv_d_xy_z: f64,
+    /// `D(X, Y)` (half the mean distance).
+    pub dsv_d_x_y: f64,
+    /// Rank of the candidate under DSV-ssad (1 = its pick).
+    pub dsv_ssad_rank: usize,
+    /// DSV-ssad loss (ssad's earlier variant).
+    pub dsv_ssad: f64,
+    /// DSV-ssad distance term.
+    pub dsv_ssad_distance: f64,
+    /// DSV-ssad spread term.
+    pub dsv_ssad_spread: f64,
+    /// Mean spread ratio `sigma_Z / sigma_XY` over the DSV-ssad directions.
     pub spread_ratio: f64,
     /// `mean_dist(X u Y, Z)`.
     pub mean_dist_xy_z: f64,
@@ -255,7 +271,7 @@ pub struct LossRow {
     pub mmd2: f64,
     /// MMD bandwidth.
     pub mmd_bandwidth: f64,
-    /// Directions of the spread term.
+    /// Directions of the DSV-ssad spread term.
     pub directions: usize,
     /// Fallback directions among them.
     pub fallback_directions: usize,
@@ -265,28 +281,40 @@ pub struct LossRow {
 pub fn loss_rows(selections: &[TaskSelection]) -> Vec<LossRow> {
     let mut rows = Vec::new();
     for ts in selections {
-        let ranking = ts.selection.ranking(Criterion::Dsv);
+        let rank_of = |criterion: Criterion| {
+            let ranking = ts.selection.ranking(criterion);
+            move |i: usize| ranking.iter().position(|&k| k == i).unwrap_or(0) + 1
+        };
+        let (dsv_rank, dsv_ssad_rank) = (rank_of(Criterion::Dsv), rank_of(Criterion::DsvSsad));
         for (i, c) in ts.selection.candidates.iter().enumerate() {
             let v = &c.values;
             rows.push(LossRow {
+                criteria_version: ts.selection.criteria_version,
                 dataset: ts.task.dataset.clone(),
                 normal: ts.task.normal,
                 seed: ts.task.seed,
                 testbed: ts.task.testbed.clone(),
                 anomaly: ts.task.anomaly.clone(),
                 aug: c.name.clone(),
-                dsv_rank: ranking.iter().position(|&k| k == i).unwrap_or(0) + 1,
+                dsv_rank: dsv_rank(i),
                 dsv: v.dsv.loss,
-                dsv_distance: v.dsv.distance.value,
-                dsv_spread: v.dsv.spread.value,
-                spread_ratio: v.dsv.spread.mean_ratio,
-                mean_dist_xy_z: v.dsv.distance.mean_dist_xy_z,
-                mean_dist_x_y: v.dsv.distance.mean_dist_x_y,
+                dsv_r: v.dsv.r,
+                dsv_s: v.dsv.s,
+                dsv_s_unclamped: v.dsv.s_unclamped,
+                dsv_d_xy_z: v.dsv.d_xy_z,
+                dsv_d_x_y: v.dsv.d_x_y,
+                dsv_ssad_rank: dsv_ssad_rank(i),
+                dsv_ssad: v.dsv_ssad.loss,
+                dsv_ssad_distance: v.dsv_ssad.distance.value,
+                dsv_ssad_spread: v.dsv_ssad.spread.value,
+                spread_ratio: v.dsv_ssad.spread.mean_ratio,
+                mean_dist_xy_z: v.dsv_ssad.distance.mean_dist_xy_z,
+                mean_dist_x_y: v.dsv_ssad.distance.mean_dist_x_y,
                 mean_dist_x_z: v.mean_dist_x_z,
                 mmd2: v.mmd.mmd2,
                 mmd_bandwidth: v.mmd.bandwidth,
-                directions: v.dsv.spread.directions,
-                fallback_directions: v.dsv.spread.fallback_directions,
+                directions: v.dsv_ssad.spread.directions,
+                fallback_directions: v.dsv_ssad.spread.fallback_directions,
             });
         }
     }
@@ -302,7 +330,9 @@ pub fn write_selections(selections: &[TaskSelection], out: &Path) -> anyhow::Res
     Ok(vec![json, csv])
 }
 
-/// Reads `selections.json` written by [`write_selections`].
+/// Reads `selections.json` written by [`write_selections`]. A file of another
+/// [`CRITERIA_VERSION`] (an older one calls DSV-ssad `dsv`) is refused, naming the version,
+/// rather than read as if its `dsv` were the published DSV.
 pub fn read_selections(out: &Path) -> anyhow::Result<Vec<TaskSelection>> {
     let path = out.join(SELECTIONS_FILE);
     let text = std::fs::read_to_string(&path).with_context(|| {
@@ -311,6 +341,27 @@ pub fn read_selections(out: &Path) -> anyhow::Result<Vec<TaskSelection>> {
             path.display()
         )
     })?;
-    serde_json::from_str(&text)
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a selections file", path.display()))?;
+    if let Some(tasks) = value.as_array() {
+        for t in tasks {
+            let version = t["selection"]
+                .get("criteria_version")
+                .map_or(Some(1), serde_json::Value::as_u64);
+            anyhow::ensure!(
+                version == Some(u64::from(CRITERIA_VERSION)),
+                "{} holds selections of criteria version {} (task {}), this ssad computes \
+                 version {CRITERIA_VERSION} (`dsv` is now the published DSV; version 1's `dsv` \
+                 is now `dsv-ssad`): run `ssad select --study DIR` again without --reuse",
+                path.display(),
+                version.map_or_else(
+                    || t["selection"]["criteria_version"].to_string(),
+                    |v| v.to_string()
+                ),
+                t.get("task").map_or_else(String::new, |v| v.to_string())
+            );
+        }
+    }
+    serde_json::from_value(value)
         .with_context(|| format!("{} is not a selections file", path.display()))
 }

@@ -1,7 +1,7 @@
 //! Selection on one task: embed the training data, its augmentation and the unlabelled test
 //! data with each candidate detector, and rank the candidates by every criterion.
 
-use super::loss::{criteria, Criterion, CriterionValues};
+use super::loss::{criteria, Criterion, CriterionValues, CRITERIA_VERSION};
 use serde::{Deserialize, Serialize};
 use ssad_core::{augment_batch, Augment, Batch, Detector, ImageSet};
 
@@ -63,9 +63,18 @@ pub struct CandidateResult {
     pub values: CriterionValues,
 }
 
+/// Criteria version of a selection saved without one (before the field existed).
+fn criteria_version_1() -> u32 {
+    1
+}
+
 /// The outcome of a selection: every candidate's criteria, in input order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Selection {
+    /// [`CRITERIA_VERSION`] of the code that computed it (1 when absent: `dsv` then meant
+    /// what is now `dsv-ssad`).
+    #[serde(default = "criteria_version_1")]
+    pub criteria_version: u32,
     /// One entry per candidate, in the order given.
     pub candidates: Vec<CandidateResult>,
     /// Training images embedded (rows of `X` and of `Y`).
@@ -75,8 +84,9 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// The ranking as a printable table: one line per candidate by DSV (lower is better),
-    /// with every criterion's value, then the DSV pick and the other criteria's picks.
+    /// The ranking as a printable table: one line per candidate by the published DSV (lower
+    /// is better), with every criterion's value, then the DSV pick and the other criteria's
+    /// picks.
     pub fn ranking_table(&self, what: &str, n_test: usize) -> String {
         use std::fmt::Write;
         let selection = self;
@@ -88,21 +98,34 @@ impl Selection {
     );
         let _ = writeln!(
             out,
-            "{:>4}  {:<24} {:>9} {:>9} {:>9} {:>7} | {:>10} {:>10}",
-            "rank", "candidate", "DSV", "distance", "spread", "ratio", "mean-dist", "MMD^2"
+            "{:>4}  {:<24} {:>9} {:>9} {:>7} | {:>9} {:>9} {:>9} {:>7} | {:>10} {:>10}",
+            "rank",
+            "candidate",
+            "DSV",
+            "r",
+            "s",
+            "DSV-ssad",
+            "distance",
+            "spread",
+            "ratio",
+            "mean-dist",
+            "MMD^2"
         );
         for (r, &i) in selection.ranking(Criterion::Dsv).iter().enumerate() {
             let c = &selection.candidates[i];
             let v = &c.values;
             let _ = writeln!(
                 out,
-                "{:>4}  {:<24} {:>9.4} {:>9.4} {:>9.4} {:>7.3} | {:>10.4} {:>10.5}",
+                "{:>4}  {:<24} {:>9.4} {:>9.4} {:>7.4} | {:>9.4} {:>9.4} {:>9.4} {:>7.3} | {:>10.4} {:>10.5}",
                 r + 1,
                 c.name,
                 v.dsv.loss,
-                v.dsv.distance.value,
-                v.dsv.spread.value,
-                v.dsv.spread.mean_ratio,
+                v.dsv.r,
+                v.dsv.s,
+                v.dsv_ssad.loss,
+                v.dsv_ssad.distance.value,
+                v.dsv_ssad.spread.value,
+                v.dsv_ssad.spread.mean_ratio,
                 v.mean_dist_x_z,
                 v.mmd.mmd2
             );
@@ -113,7 +136,8 @@ impl Selection {
             selection.selected(Criterion::Dsv).unwrap_or("-")
         );
         let others: Vec<String> = [
-            Criterion::DsvDistance,
+            Criterion::DsvSsad,
+            Criterion::DsvSsadDistance,
             Criterion::MeanDistance,
             Criterion::Mmd,
         ]
@@ -201,6 +225,7 @@ pub fn score_candidates_multi(
     let mut out: Vec<Selection> = z_batches
         .iter()
         .map(|z| Selection {
+            criteria_version: CRITERIA_VERSION,
             candidates: Vec::with_capacity(candidates.len()),
             n_train: x_batch.len(),
             n_test: z.len(),
