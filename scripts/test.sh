@@ -25,33 +25,69 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+steplog=$(mktemp)
+# Tests that cannot run on this machine say so here (tests/common/skip.rs): one line each,
+# "name: reason". They count as skipped, not passed.
+export SSAD_SKIP_LOG
+SSAD_SKIP_LOG=$(mktemp)
+trap 'rm -f "$log" "$steplog" "$SSAD_SKIP_LOG"' EXIT
 failed_runs=()
 
+# The counts of one test log: passed, failed, ignored (cargo's "test result:" lines and
+# pytest's closing line; pytest's errors count as failures, skipped as ignored).
+count_tests() {
+    grep -E '^test result: |^=* ?[0-9]+ (passed|failed|skipped|errors?)([ ,].*)? in [0-9.]+s' "$1" | awk '{
+        for (i = 1; i <= NF; i++) {
+            if ($(i) ~ /^passed[;,]?$/) p += $(i - 1);
+            if ($(i) ~ /^(failed|errors?)[;,]?$/) f += $(i - 1);
+            if ($(i) ~ /^(ignored|skipped)[;,]?$/) g += $(i - 1);
+        }
+    } END { print p + 0, f + 0, g + 0 }'
+}
+
+# run LABEL CMD...: one step of the suite. It fails when CMD fails, when it runs longer than
+# STEP_LIMIT seconds (default 1800: a hang fails with a message instead of stalling CI), and
+# when it ran no test at all (a suite that passes by running nothing is a red suite).
+# Steps that are not test runners (a build) set TESTS=0.
 run() {
-    local label=$1
+    local label=$1 limit=${STEP_LIMIT:-1800} expect_tests=${TESTS:-1}
     shift
-    echo "== $label: $*" >&2
-    "$@" 2>&1 | tee -a "$log"
+    echo "== $label: $* (time limit ${limit} s)" >&2
+    timeout --kill-after=30 "$limit" "$@" 2>&1 | tee "$steplog"
     local rc=${PIPESTATUS[0]}
+    cat "$steplog" >>"$log"
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "ssad test: step '$label' did not finish within ${limit} s (a hang?): failed" | tee -a "$log" >&2
+        failed_runs+=("$label (timed out after ${limit} s)")
+        return
+    fi
     if [ "$rc" -ne 0 ]; then
         failed_runs+=("$label")
+        return
+    fi
+    if [ "$expect_tests" = 1 ]; then
+        local p f g
+        read -r p f g < <(count_tests "$steplog")
+        if [ "$p" -eq 0 ]; then
+            echo "ssad test: step '$label' ran no test: failed" | tee -a "$log" >&2
+            failed_runs+=("$label (ran no test)")
+        fi
     fi
 }
 
-run "all crates" cargo test --workspace --no-fail-fast
+STEP_LIMIT=3000 run "all crates" cargo test --workspace --no-fail-fast
 
 if [ "${SSAD_TEST_ISA:-1}" != 0 ]; then
     if [ "$(uname -m)" = x86_64 ]; then
-        run "engine, oneDNN capped at AVX2" env DNNL_MAX_CPU_ISA=AVX2 cargo test -p ssad-torch --no-fail-fast
-        run "engine, oneDNN capped at SSE4.1" env DNNL_MAX_CPU_ISA=SSE41 cargo test -p ssad-torch --no-fail-fast
+        STEP_LIMIT=900 run "engine, oneDNN capped at AVX2" env DNNL_MAX_CPU_ISA=AVX2 cargo test -p ssad-torch --no-fail-fast
+        STEP_LIMIT=900 run "engine, oneDNN capped at SSE4.1" env DNNL_MAX_CPU_ISA=SSE41 cargo test -p ssad-torch --no-fail-fast
     fi
-    run "engine, ATen default kernels" env ATEN_CPU_CAPABILITY=default cargo test -p ssad-torch --no-fail-fast
+    STEP_LIMIT=900 run "engine, ATen default kernels" env ATEN_CPU_CAPABILITY=default cargo test -p ssad-torch --no-fail-fast
 fi
 
 if [ "${SSAD_TEST_PYTHON:-1}" != 0 ]; then
     failures_before=${#failed_runs[@]}
-    run "python package: build" bash scripts/setup-python.sh
+    TESTS=0 STEP_LIMIT=1200 run "python package: build" bash scripts/setup-python.sh
     if [ ${#failed_runs[@]} -eq "$failures_before" ]; then
         TESTS=0 STEP_LIMIT=600 run "python package: mypy" \
             env MYPY_CACHE_DIR="${SSAD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ssad}/mypy" \
@@ -64,18 +100,23 @@ if [ "${SSAD_TEST_PYTHON:-1}" != 0 ]; then
     fi
 fi
 
-# cargo prints one "test result: ok. 12 passed; 0 failed; 1 ignored; ..." line per test binary;
-# pytest one "== 3 failed, 40 passed, 1 skipped, 2 errors in 30.1s ==" line (errors count as
-# failures, skipped as ignored).
-read -r passed failed ignored < <(
-    grep -E '^test result: |^=* ?[0-9]+ (passed|failed|skipped|errors?)([ ,].*)? in [0-9.]+s' "$log" | awk '{
-        for (i = 1; i <= NF; i++) {
-            if ($(i) ~ /^passed[;,]?$/) p += $(i - 1);
-            if ($(i) ~ /^(failed|errors?)[;,]?$/) f += $(i - 1);
-            if ($(i) ~ /^(ignored|skipped)[;,]?$/) g += $(i - 1);
-        }
-    } END { print p + 0, f + 0, g + 0 }'
-)
+# The counts over all steps; tests that reported a skip (SSAD_SKIP_LOG) ran to their early
+# return and so were counted as passed by cargo: they are moved to the skipped count.
+read -r passed failed ignored < <(count_tests "$log")
+self_skipped=$(grep -c . "$SSAD_SKIP_LOG" || true)
+passed=$((passed - self_skipped))
+ignored=$((ignored + self_skipped))
+# Every skip, with its reason: cargo's ignored tests ("test x ... ignored, reason"), pytest's
+# (-rs: "SKIPPED [1] file:line: reason") and the tests' own reports.
+skips=$( {
+    grep -E '^test .* \.\.\. ignored' "$log" | sed -E 's/^test (.*) \.\.\. ignored(, )?/\1: /'
+    grep -E '^SKIPPED \[' "$log"
+    sed 's/^/runtime: /' "$SSAD_SKIP_LOG"
+} | sort | uniq -c)
+if [ -n "$skips" ]; then
+    echo "skipped tests, with their reasons:"
+    echo "$skips"
+fi
 if [ ${#failed_runs[@]} -gt 0 ]; then
     echo "failed runs: ${failed_runs[*]}" >&2
     # A run can fail before any test runs (a compile error): count it as a failure.

@@ -168,6 +168,139 @@ impl Default for TrainConfig {
     }
 }
 
+impl TrainConfig {
+    /// Checks every setting against what the engine can represent, before any training:
+    /// `epochs` and `batch_size` at least 1; `lr` a positive number that stays positive and
+    /// finite as an `f32` (libtorch's parameters are `f32`: `1e300` would overflow to infinity
+    /// inside the optimiser, `1e-50` round to 0); `weight_decay` a number >= 0 finite as an
+    /// `f32`. `names` gives the names the user wrote (`--lr` on the command line, `train.lr` in
+    /// a study), so errors name the setting as the user knows it.
+    pub fn validate(&self, names: &TrainConfigNames) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.epochs >= 1,
+            "{} must be at least 1, got 0",
+            names.epochs
+        );
+        anyhow::ensure!(
+            self.batch_size >= 1,
+            "{} must be at least 1, got 0",
+            names.batch_size
+        );
+        check_engine_float(names.lr, self.lr, false, MAX_LEARNING_RATE)?;
+        check_engine_float(names.weight_decay, self.weight_decay, true, f64::MAX)?;
+        Ok(())
+    }
+}
+
+/// The names of [`TrainConfig`]'s settings as a user wrote them, for error messages.
+#[derive(Clone, Copy, Debug)]
+pub struct TrainConfigNames {
+    /// The epochs setting (`--epochs`, `train.epochs`).
+    pub epochs: &'static str,
+    /// The batch size setting.
+    pub batch_size: &'static str,
+    /// The learning-rate setting.
+    pub lr: &'static str,
+    /// The weight-decay setting.
+    pub weight_decay: &'static str,
+}
+
+impl TrainConfigNames {
+    /// Command-line flags.
+    pub const CLI: Self = Self {
+        epochs: "--epochs",
+        batch_size: "--batch-size",
+        lr: "--lr",
+        weight_decay: "--weight-decay",
+    };
+    /// Keys of a study's `[train]` table.
+    pub const STUDY: Self = Self {
+        epochs: "train.epochs",
+        batch_size: "train.batch_size",
+        lr: "train.lr",
+        weight_decay: "train.weight_decay",
+    };
+    /// Fields of a [`TrainConfig`] given through the library.
+    pub const LIBRARY: Self = Self {
+        epochs: "epochs",
+        batch_size: "batch size",
+        lr: "learning rate",
+        weight_decay: "weight decay",
+    };
+}
+
+/// The largest learning rate the engine can take: Adam's first step divides the rate by
+/// `1 - beta1 = 0.1` and converts the result to `f32`, so a rate above `f32::MAX / 10`
+/// overflows inside libtorch (`lr = 1e38` did).
+pub const MAX_LEARNING_RATE: f64 = f32::MAX as f64 / 10.0;
+
+/// Checks a float setting that reaches the engine as an `f32`: finite, positive (or zero when
+/// `zero_ok`), at most `max` (at most `f32::MAX`), and (when non-zero) non-zero after rounding
+/// to `f32`. The error names `name`, the value and the accepted range.
+pub fn check_engine_float(name: &str, value: f64, zero_ok: bool, max: f64) -> anyhow::Result<()> {
+    let max = max.min(f32::MAX as f64);
+    let range = if zero_ok {
+        format!("a number >= 0 and at most {max:e}")
+    } else {
+        format!(
+            "a positive number between {:e} and {max:e}",
+            f32::MIN_POSITIVE
+        )
+    };
+    let as_f32 = value as f32;
+    let ok = value.is_finite()
+        && value <= max
+        && if zero_ok {
+            value >= 0.0 && (value == 0.0 || as_f32 > 0.0)
+        } else {
+            value > 0.0 && as_f32 >= f32::MIN_POSITIVE
+        };
+    // Very large or small values as the user would type them (1e300, not 300 digits).
+    let shown = if value.is_finite() && value != 0.0 && !(1e-4..1e6).contains(&value.abs()) {
+        format!("{value:e}")
+    } else {
+        format!("{value}")
+    };
+    anyhow::ensure!(
+        ok,
+        "{name} must be {range} (the engine computes in 32-bit floats), got {shown}"
+    );
+    Ok(())
+}
+
+/// The number of logical CPUs of this machine (at least 1).
+pub fn logical_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Engine threads for one of `jobs` concurrent runs that asks for `threads` (0 = an even
+/// share of the CPUs): never more than the machine's logical CPUs in all, because more
+/// threads than CPUs make libtorch many times slower and cost memory per thread (`--threads
+/// 10000` ran 100x slower and used 5 GB). Returns the count and, when it capped the request,
+/// a warning that says so.
+pub fn capped_threads(threads: usize, jobs: usize) -> (usize, Option<String>) {
+    let (cpus, jobs) = (logical_cpus(), jobs.max(1));
+    let share = (cpus / jobs).max(1);
+    if threads == 0 {
+        return (share, None);
+    }
+    if threads.saturating_mul(jobs) <= cpus || threads <= share {
+        return (threads, None);
+    }
+    let what = if jobs == 1 {
+        format!("{threads} engine threads")
+    } else {
+        format!("{jobs} jobs x {threads} engine threads")
+    };
+    (
+        share,
+        Some(format!(
+            "warning: {what} asked for, but this machine has {cpus} logical CPUs: using \
+             {share} thread(s) per job (more threads than CPUs only slow the engine down)"
+        )),
+    )
+}
+
 /// What a detector reports after each epoch (for progress bars and logs); one line of an
 /// `epochs.jsonl` training log as JSON (`{"epoch":1,"epochs":E,"loss":..,"lr":..,"seconds":..}`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -555,8 +555,7 @@ impl Drop for ScriptFile {
 
 fn write_script() -> anyhow::Result<ScriptFile> {
     let path = std::env::temp_dir().join(format!("ssad-bench-train-{}.py", std::process::id()));
-    std::fs::write(&path, TORCH_BENCH_SCRIPT)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    ssad_core::fsio::write_atomic(&path, TORCH_BENCH_SCRIPT.as_bytes())?;
     Ok(ScriptFile(path))
 }
 

@@ -82,21 +82,31 @@ pub(crate) fn weights_metadata(
     m
 }
 
-/// Writes `named` tensors as a safetensors file with `metadata` as its `__metadata__`.
+/// The bytes of a safetensors file of `named` tensors with `metadata` as its
+/// `__metadata__`, for the weights file `path` (named in errors).
 ///
-/// tch writes the file without metadata; its header is then rewritten with the metadata
-/// added (string values, keys sorted so the bytes do not depend on hashing), padded with
-/// spaces to a multiple of 8 bytes as the format asks. The tensor data is not touched: its
-/// offsets are relative to the end of the header.
-pub(crate) fn write_weights(
+/// tch writes the file without metadata (to a temporary file beside `path`, removed
+/// again); its header is then rewritten with the metadata added (string values, keys sorted
+/// so the bytes do not depend on hashing), padded with spaces to a multiple of 8 bytes as
+/// the format asks. The tensor data is not touched: its offsets are relative to the end of
+/// the header. The caller writes the bytes atomically ([`save_model_files`]).
+pub(crate) fn weights_bytes(
     named: &[(String, Tensor)],
     path: &Path,
     metadata: &BTreeMap<String, String>,
-) -> anyhow::Result<()> {
-    Tensor::write_safetensors(named, path)
-        .with_context(|| format!("cannot write weights {}", path.display()))?;
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read back {}", path.display()))?;
+) -> anyhow::Result<Vec<u8>> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create model directory {}", dir.display()))?;
+    let tmp = ssad_core::fsio::temp_path(dir);
+    let bytes = Tensor::write_safetensors(named, &tmp)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| Ok(std::fs::read(&tmp)?));
+    let _ = std::fs::remove_file(&tmp);
+    let bytes = bytes.with_context(|| format!("cannot write weights {}", path.display()))?;
     let bad = || anyhow::anyhow!("{} is not a safetensors file", path.display());
     let len = u64::from_le_bytes(bytes.get(..8).ok_or_else(bad)?.try_into()?) as usize;
     let header_end = 8usize.checked_add(len).filter(|&e| e <= bytes.len());
@@ -110,7 +120,26 @@ pub(crate) fn write_weights(
     out.extend_from_slice(&(text.len() as u64).to_le_bytes());
     out.extend_from_slice(&text);
     out.extend_from_slice(&bytes[header_end..]);
-    std::fs::write(path, out).with_context(|| format!("cannot write weights {}", path.display()))
+    Ok(out)
+}
+
+/// Saves a model folder: `named` tensors as [`WEIGHTS_FILE`] (with `metadata`) and `sidecar`
+/// as [`SIDECAR_FILE`], replaced together ([`ssad_core::fsio::replace_files_atomic`]): on a
+/// full disk or a crash the previous model of `dir` still loads, whole. Other files of `dir`
+/// are kept.
+pub(crate) fn save_model_files(
+    dir: &Path,
+    named: &[(String, Tensor)],
+    metadata: &BTreeMap<String, String>,
+    sidecar: &impl Serialize,
+) -> anyhow::Result<()> {
+    let weights = weights_bytes(named, &dir.join(WEIGHTS_FILE), metadata)?;
+    let json = serde_json::to_string_pretty(sidecar)? + "\n";
+    ssad_core::fsio::replace_files_atomic(
+        dir,
+        &[(WEIGHTS_FILE, &weights), (SIDECAR_FILE, json.as_bytes())],
+    )?;
+    Ok(())
 }
 
 /// A ConvAE / DenseAE / LinearAE anomaly detector: score = per-sample mean squared
@@ -183,7 +212,7 @@ impl AutoencoderDetector {
             "model directory {} does not exist (expected a directory written by `ssad train`)",
             dir.display()
         );
-        let sidecar_path = dir.join(SIDECAR_FILE);
+        let sidecar_path = ssad_core::fsio::committed_path(dir, SIDECAR_FILE);
         let text = std::fs::read_to_string(&sidecar_path).with_context(|| {
             format!(
                 "cannot read {}: {} is not a trained ssad model (expected {SIDECAR_FILE} and \
@@ -203,7 +232,7 @@ impl AutoencoderDetector {
         );
         let mut det = Self::new(&sidecar.model, sidecar.shape, device)
             .with_context(|| format!("bad model config in {}", sidecar_path.display()))?;
-        let weights_path = dir.join(WEIGHTS_FILE);
+        let weights_path = ssad_core::fsio::committed_path(dir, WEIGHTS_FILE);
         anyhow::ensure!(
             weights_path.is_file(),
             "model directory {} has no weights file {WEIGHTS_FILE}",
@@ -416,8 +445,6 @@ impl Detector for AutoencoderDetector {
     }
 
     fn save(&self, dir: &Path) -> anyhow::Result<()> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create model directory {}", dir.display()))?;
         let mut named: Vec<(String, Tensor)> = self
             .vs
             .variables()
@@ -425,16 +452,8 @@ impl Detector for AutoencoderDetector {
             .map(|(k, v)| (k, v.detach().to_device(Device::Cpu).contiguous()))
             .collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
-        let weights = dir.join(WEIGHTS_FILE);
         let metadata = weights_metadata(SIDECAR_FORMAT, self.task.as_ref());
-        write_weights(&named, &weights, &metadata)?;
-        let sidecar = dir.join(SIDECAR_FILE);
-        std::fs::write(
-            &sidecar,
-            serde_json::to_string_pretty(&self.sidecar())? + "\n",
-        )
-        .with_context(|| format!("cannot write {}", sidecar.display()))?;
-        Ok(())
+        save_model_files(dir, &named, &metadata, &self.sidecar())
     }
 
     fn kind(&self) -> String {

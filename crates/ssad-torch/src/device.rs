@@ -79,9 +79,16 @@ pub fn default_channels_last(_device: Device) -> bool {
 }
 
 /// Sets libtorch's CPU thread pool for the whole process; 0 keeps libtorch's default (one
-/// thread per core). One thread is often fastest on a shared or busy machine.
+/// thread per core). One thread is often fastest on a shared or busy machine. A count above
+/// the machine's logical CPUs is capped at them ([`ssad_core::capped_threads`]), with a
+/// warning printed once per process.
 pub fn set_cpu_threads(threads: usize) {
     if threads > 0 {
+        let (threads, warning) = ssad_core::capped_threads(threads, 1);
+        if let Some(w) = warning {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| eprintln!("{w}"));
+        }
         tch::set_num_threads(threads as i32);
     }
 }

@@ -470,6 +470,13 @@ fn bf16_scores_stay_close_to_fp32_on_a_fixed_model() {
                 "channels_last {channels_last}: bf16 score {g} vs fp32 {w}"
             );
         }
+        // ... and it is not fp32 under another name: bf16 rounding moves every score.
+        let moved = got.iter().zip(&want).filter(|(g, w)| g != w).count();
+        assert_eq!(
+            moved,
+            want.len(),
+            "channels_last {channels_last}: bf16 scores equal to fp32"
+        );
         assert_eq!(bf16.compute().precision(), ssad_core::Precision::Bf16);
     }
 }

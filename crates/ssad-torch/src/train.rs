@@ -113,16 +113,8 @@ pub(crate) fn train_step(
 /// Checks the settings every training loop shares: batch size, learning rate, weight decay.
 pub(crate) fn check_config(cfg: &TrainConfig) -> anyhow::Result<()> {
     anyhow::ensure!(cfg.batch_size >= 1, "batch size must be at least 1, got 0");
-    anyhow::ensure!(
-        cfg.lr.is_finite() && cfg.lr > 0.0,
-        "learning rate must be a positive number, got {}",
-        cfg.lr
-    );
-    anyhow::ensure!(
-        cfg.weight_decay.is_finite() && cfg.weight_decay >= 0.0,
-        "weight decay must be a non-negative number, got {}",
-        cfg.weight_decay
-    );
+    ssad_core::check_engine_float("learning rate", cfg.lr, false, ssad_core::MAX_LEARNING_RATE)?;
+    ssad_core::check_engine_float("weight decay", cfg.weight_decay, true, f64::MAX)?;
     Ok(())
 }
 

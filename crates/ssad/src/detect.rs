@@ -122,10 +122,11 @@ impl DetectFile {
     /// Writes `MODEL/detect.json` atomically.
     pub fn write(&self, model: &Path) -> anyhow::Result<()> {
         let path = model.join(DETECT_FILE);
-        crate::study::store::write_atomic(
+        ssad_core::fsio::write_atomic(
             &path,
             (serde_json::to_string_pretty(self)? + "\n").as_bytes(),
-        )
+        )?;
+        Ok(())
     }
 }
 
@@ -403,6 +404,14 @@ pub struct FitOutcome {
     pub file: DetectFile,
 }
 
+/// Whether `a` and `b` name the same existing folder (after resolving links and `..`).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// Trains a detector on a folder of normal images, saves it to `opts.out` (its sidecar naming
 /// the task, see `docs/formats.md`) with `epochs.jsonl` (the training log) and a
 /// `detect.json` (training scores, and a calibrated threshold when asked). Every input is
@@ -429,6 +438,14 @@ pub fn fit(
             dir.display()
         );
         collect_images(std::slice::from_ref(dir)).context("--calibrate")?;
+        if same_folder(dir, &opts.images) {
+            log(&format!(
+                "warning: --calibrate {} is the training folder: a threshold calibrated on \
+                 images the model was trained on is too low for new images (it flags too many); \
+                 use held-out normal images",
+                dir.display()
+            ));
+        }
     }
     let files = collect_images(std::slice::from_ref(&opts.images))?;
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
@@ -625,6 +642,14 @@ pub fn detect(
         det.set_precision(p)?;
     }
     let mut stored = DetectFile::read(&opts.model)?;
+    if let Some(input) = opts.inputs.iter().find(|i| same_folder(i, &opts.out)) {
+        log(&format!(
+            "warning: --out {} is the input folder {}: the PNGs written there will be read as \
+             images by the next run over this folder; write them elsewhere",
+            opts.out.display(),
+            input.display()
+        ));
+    }
     let files = collect_images(&opts.inputs)?;
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
     let channels = det.shape().channels;
@@ -698,7 +723,7 @@ pub fn detect(
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("cannot create {}", opts.out.display()))?;
     let csv_path = opts.out.join("scores.csv");
-    crate::study::store::write_atomic(&csv_path, &scores_csv(&rows)?)?;
+    ssad_core::fsio::write_atomic(&csv_path, &scores_csv(&rows)?)?;
     let mut reconstructions = false;
     if opts.images {
         let recon = det.reconstruct(&batch).ok();

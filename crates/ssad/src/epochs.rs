@@ -23,7 +23,8 @@ pub fn epochs_jsonl(epochs: &[EpochProgress]) -> anyhow::Result<String> {
 
 /// Writes the log atomically.
 pub fn write_epochs(path: &Path, epochs: &[EpochProgress]) -> anyhow::Result<()> {
-    crate::study::store::write_atomic(path, epochs_jsonl(epochs)?.as_bytes())
+    ssad_core::fsio::write_atomic(path, epochs_jsonl(epochs)?.as_bytes())?;
+    Ok(())
 }
 
 /// Reads a log; errors name the file and line.

@@ -325,7 +325,7 @@ pub fn rasterise(svg: &str) -> anyhow::Result<image::RgbImage> {
 pub fn render<F: Figure>(fig: &F, dir: &Path, stem: &str) -> anyhow::Result<RenderedFigure> {
     let svg = svg_string(fig).with_context(|| format!("drawing {stem}"))?;
     let svg_path = dir.join(format!("{stem}.svg"));
-    crate::study::store::write_atomic(&svg_path, svg.as_bytes())?;
+    ssad_core::fsio::write_atomic(&svg_path, svg.as_bytes())?;
     let img = rasterise(&svg).with_context(|| format!("rasterising {}", svg_path.display()))?;
     let png = dir.join(format!("{stem}.png"));
     crate::imageio::save_png(&image::DynamicImage::ImageRgb8(img), &png)?;

@@ -88,17 +88,16 @@ pub fn save_labeled_grid(
     save_png(&image::DynamicImage::ImageRgb8(canvas), path)
 }
 
-/// Saves an image as PNG, creating parent folders; writes to a temporary file first so an
-/// interrupted write never leaves a broken file under the real name.
+/// Saves an image as PNG, creating parent folders, atomically ([`ssad_core::fsio`]): the
+/// previous file stays whole until the new one is complete; errors name `path`.
 pub fn save_png(img: &image::DynamicImage, path: &Path) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create folder {}", parent.display()))?;
-    }
-    let tmp = path.with_extension("png.tmp");
-    img.save_with_format(&tmp, image::ImageFormat::Png)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    ssad_core::fsio::write_atomic_with(path, |w| {
+        img.write_with_encoder(image::codecs::png::PngEncoder::new(w))
+            .map_err(|e| match e {
+                image::ImageError::IoError(e) => e,
+                e => std::io::Error::other(e),
+            })
+    })?;
     Ok(())
 }
 
@@ -312,11 +311,8 @@ pub fn save_npy_f32(path: &Path, dims: &[usize], data: &[f32]) -> anyhow::Result
     for v in data {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create folder {}", dir.display()))?;
-    }
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    ssad_core::fsio::write_atomic(path, &bytes)?;
+    Ok(())
 }
 
 #[cfg(test)]

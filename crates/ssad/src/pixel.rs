@@ -280,4 +280,58 @@ mod tests {
         // Good + b: 0.8 beats all 6 normal pixels, 0.15 beats the four 0.1s: (6 + 4) / 12.
         assert!((r.per_anomaly[1].auroc - 10.0 / 12.0).abs() < 1e-12);
     }
+
+    #[test]
+    fn known_answers_perfect_and_constant_detectors() {
+        use ssad_core::data::Mask;
+        // Four 4x4 images: two good, one "a" with a 2x2 defect, one "b" with a 1x3 defect. The
+        // maps are at the masks' own size, so no resampling blurs the known answers.
+        let side = 4;
+        let a: Vec<u8> = (0..16)
+            .map(|i| u8::from(matches!(i, 5 | 6 | 9 | 10)))
+            .collect();
+        let b: Vec<u8> = (0..16).map(|i| u8::from(matches!(i, 12..=14))).collect();
+        let mask = |p: &Vec<u8>| {
+            Some(Mask {
+                height: side,
+                width: side,
+                pixels: p.clone(),
+            })
+        };
+        let truth = PixelTruth {
+            masks: vec![None, None, mask(&a), mask(&b)],
+            native_sizes: vec![(side, side); 4],
+        };
+        let names: Vec<String> = ["good", "a", "b"].iter().map(|s| s.to_string()).collect();
+        let groups = [0, 0, 1, 2];
+        // A perfect detector: the map is the mask. Every anomalous pixel outranks every
+        // normal one, so AUROC = 1, and at the threshold between them every region is fully
+        // covered at FPR 0: AUPRO = 1.
+        let perfect: Vec<f32> = [vec![0u8; 16], vec![0u8; 16], a.clone(), b.clone()]
+            .concat()
+            .into_iter()
+            .map(f32::from)
+            .collect();
+        let r = evaluate(&perfect, side, &truth, &groups, &names, 0).unwrap();
+        assert_eq!((r.auroc, r.aupro), (1.0, 1.0));
+        for p in &r.per_anomaly {
+            assert_eq!((p.auroc, p.aupro), (1.0, 1.0), "{}", p.anomaly);
+        }
+        // A constant detector: all pixels tie, so the ROC and PRO curves are the one segment
+        // from (0, 0) to (1, 1): AUROC = 1/2, and the PRO curve up to FPR 0.3 is PRO = FPR,
+        // area 0.3^2 / 2, normalised by 0.3: AUPRO = 0.15, the chance value.
+        let constant = vec![0.25f32; 4 * 16];
+        let r = evaluate(&constant, side, &truth, &groups, &names, 0).unwrap();
+        assert!((r.auroc - 0.5).abs() < 1e-12, "{}", r.auroc);
+        assert!((r.aupro - 0.15).abs() < 1e-12, "{}", r.aupro);
+        for p in &r.per_anomaly {
+            assert!((p.auroc - 0.5).abs() < 1e-12, "{}: {}", p.anomaly, p.auroc);
+            assert!((p.aupro - 0.15).abs() < 1e-12, "{}: {}", p.anomaly, p.aupro);
+        }
+        // Inverted (the defects score lowest): AUROC 0 and AUPRO 0.
+        let inverted: Vec<f32> = perfect.iter().map(|v| 1.0 - v).collect();
+        let r = evaluate(&inverted, side, &truth, &groups, &names, 0).unwrap();
+        assert_eq!(r.auroc, 0.0);
+        assert!(r.aupro.abs() < 1e-12, "{}", r.aupro);
+    }
 }

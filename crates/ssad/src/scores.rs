@@ -95,7 +95,8 @@ pub fn scores_csv(
 
 /// Writes a score file atomically (see [`scores_csv`]).
 pub fn write_scores(path: &Path, rows: &[ScoreRow]) -> anyhow::Result<()> {
-    crate::study::store::write_atomic(path, &scores_csv(rows, &[], &[])?)
+    ssad_core::fsio::write_atomic(path, &scores_csv(rows, &[], &[])?)?;
+    Ok(())
 }
 
 /// Reads a score file: the current schema, and the two earlier layouts (`index,label,score`

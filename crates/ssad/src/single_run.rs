@@ -194,7 +194,7 @@ pub fn train(
         train_images: train_set.len(),
         train_limit: opts.train_limit,
     };
-    crate::study::store::write_atomic(
+    ssad_core::fsio::write_atomic(
         &opts.out.join(PROVENANCE_FILE),
         (serde_json::to_string_pretty(&provenance)? + "\n").as_bytes(),
     )?;
@@ -296,9 +296,25 @@ pub fn score(
         ScoreData::Dataset(name) if name.is_mvtec() => {
             // An MVTec-style test set belongs to one category: --normal names it, else the
             // model's own training category.
-            let category = match &opts.normal {
-                Some(n) => name.class_index(n)?,
-                None => provenance
+            // The model's category by its name (its sidecar's), never by the place it had in
+            // the folder's listing, which moves when categories are added.
+            let trained_on = det
+                .task()
+                .filter(|t| t.dataset.as_ref() == Some(name))
+                .and_then(|t| t.normal_name.clone());
+            let category = match (&opts.normal, trained_on) {
+                (Some(n), _) => name.class_index(n)?,
+                (None, Some(cat)) => {
+                    let names = name.class_names();
+                    names.iter().position(|c| *c == cat).with_context(|| {
+                        format!(
+                            "the model was trained on category '{cat}', which {name} no longer \
+                             has (it has: {}); give --normal CATEGORY",
+                            names.join(", ")
+                        )
+                    })?
+                }
+                (None, None) => provenance
                     .as_ref()
                     .filter(|r| r.dataset.as_ref() == Some(name))
                     .and_then(|r| r.normal)
@@ -411,7 +427,7 @@ pub fn score(
         out.pairs = ssad_stats::metrics::pairwise(&scores, &test.labels, normal)
             .with_context(|| format!("cannot compute AUCs with normal class {normal}"))?;
         let json = out.csv.with_extension("metrics.json");
-        crate::study::store::write_atomic(
+        ssad_core::fsio::write_atomic(
             &json,
             (serde_json::to_string_pretty(&out.pairs)? + "\n").as_bytes(),
         )?;

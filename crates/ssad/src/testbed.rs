@@ -105,6 +105,28 @@ pub fn build_named(
     train_limit: Option<usize>,
 ) -> anyhow::Result<Vec<(TestbedName, Testbed)>> {
     let (train, test, normal) = (&splits.train, &splits.test, splits.normal_label);
+    // Every testbed compares normal test images with anomalies: without normal test images
+    // no AUC exists, so say so now, before a model is trained for nothing.
+    if !names.is_empty() && !test.labels.contains(&normal) {
+        let where_ = match splits.test_paths.as_ref().and_then(|p| p.first()) {
+            // An MVTec-style category: CAT/test/<defect>/<image> -> CAT/test/good.
+            Some(p) => match p.parent().and_then(|d| d.parent()) {
+                Some(test_dir) => {
+                    format!("{} is missing or empty", test_dir.join("good").display())
+                }
+                None => "its test/good folder is missing or empty".into(),
+            },
+            None if splits.test_paths.is_some() => {
+                "its test/good folder is missing or empty".into()
+            }
+            None => format!("no test image has the normal class's label {normal}"),
+        };
+        anyhow::bail!(
+            "the test set has no normal images ({where_}): evaluation compares good test \
+             images with anomalies, so add good test images (for an MVTec-style category: \
+             CAT/test/good/*.png)"
+        );
+    }
     names
         .iter()
         .map(|&name| {

@@ -104,6 +104,37 @@ fn bad_inputs_are_refused_by_name_without_panics_or_damage() {
     );
     write("badaug.toml", "datasets = ['mnist']\naugs = ['cutuot']\n");
     write(
+        "hugelr.toml",
+        "datasets = ['mnist']\naugs = ['none']\n[train]\nlr = 1e38\n",
+    );
+    write(
+        "twosweeps.toml",
+        "datasets = ['mnist']\naugs = ['cutout(area=0.1..0.3 step 0.1,aspect=1..2 step 1)']\n",
+    );
+    // A copy of the clean images plus a link to nothing, and one plus a JPEG cut short.
+    for (dir, extra) in [("dangling", "dangling.png"), ("truncated", "cut.jpg")] {
+        let d = t.join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        for e in std::fs::read_dir(&clean_pngs).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, d.join(p.file_name().unwrap())).unwrap();
+        }
+        if extra.ends_with(".png") {
+            std::os::unix::fs::symlink(t.join("no-such-file.png"), d.join(extra)).unwrap();
+        } else {
+            let img =
+                image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 90]));
+            let mut jpeg = Vec::new();
+            image::DynamicImage::ImageRgb8(img)
+                .write_to(
+                    &mut std::io::Cursor::new(&mut jpeg),
+                    image::ImageFormat::Jpeg,
+                )
+                .unwrap();
+            std::fs::write(d.join(extra), &jpeg[..jpeg.len() * 2 / 3]).unwrap();
+        }
+    }
+    write(
         "badlr.toml",
         "datasets = ['mnist']\naugs = ['none']\n[train]\nlr = nan\n",
     );
@@ -118,11 +149,11 @@ fn bad_inputs_are_refused_by_name_without_panics_or_damage() {
     // (command line, text the message must contain)
     let cases: &[(&str, &str)] = &[
         // Sizes that cannot fit.
-        ("train --dataset mnist --normal 0 --out TMP/m1 --data-dir DATA --width 60000 --device cpu --quiet", "would need"),
+        ("train --dataset mnist --normal 0 --out TMP/m1 --data-dir DATA --width 60000 --device cpu --quiet", "convae (F=60000, H=256)"),
         ("train --dataset mnist --normal 0 --out TMP/m1 --data-dir DATA --width 10000000 --device cpu --quiet", "width F must be at most"),
         ("train --dataset mnist --normal 0 --out TMP/m1 --data-dir DATA --embedding 100000000 --device cpu --quiet", "embedding size H"),
-        ("fit --images PNGS/0 --out TMP/m2 --width 60000 --device cpu --quiet", "would need"),
-        ("study run TMP/huge.toml --out TMP/s1 --data-dir DATA --quiet", "would need"),
+        ("fit --images PNGS/0 --out TMP/m2 --width 60000 --device cpu --quiet", "(F=60000"),
+        ("study run TMP/huge.toml --out TMP/s1 --data-dir DATA --quiet", "F=60000"),
         ("detect --model MODEL PNGS/0 --scale 100000 --out TMP/d1", "--scale"),
         // Floats that are not finite or out of range.
         ("detect --model MODEL PNGS/0 --threshold NaN --out TMP/d2", "--threshold"),
@@ -136,18 +167,30 @@ fn bad_inputs_are_refused_by_name_without_panics_or_damage() {
         ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --weight-decay inf --device cpu --quiet", "--weight-decay"),
         ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --epochs 0 --device cpu --quiet", "--epochs"),
         ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --batch-size 0 --device cpu --quiet", "--batch-size"),
-        ("study run TMP/badlr.toml --out TMP/s2 --data-dir DATA --quiet", "lr"),
+        ("study run TMP/badlr.toml --out TMP/s2 --data-dir DATA --quiet", "train.lr must be"),
+        // Floats the engine cannot represent (they overflowed inside libtorch's Adam).
+        ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --lr 1e300 --device cpu --quiet", "--lr must be a positive number between"),
+        ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --lr 1e38 --device cpu --quiet", "got 1e38"),
+        ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --lr 1e-50 --device cpu --quiet", "got 1e-50"),
+        ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --weight-decay 1e39 --device cpu --quiet", "--weight-decay must be"),
+        ("study run TMP/hugelr.toml --out TMP/s7 --data-dir DATA --quiet", "train.lr must be a positive number between"),
+        // Two sweeps in one spec.
+        ("study run TMP/twosweeps.toml --out TMP/s8 --data-dir DATA --quiet", "2 ranges in one spec"),
+        // Image folders with entries that cannot be read: named, never skipped.
+        ("detect --model MODEL TMP/dangling --out TMP/d10", "dangling.png (a link to nothing readable"),
+        ("fit --images TMP/dangling --out TMP/m9 --quiet", "dangling.png"),
+        ("detect --model MODEL TMP/truncated --out TMP/d11", "cut.jpg: truncated JPEG"),
         // Unknown number formats and job counts.
         ("train --dataset mnist --normal 0 --out TMP/m4 --data-dir DATA --precision fp16 --device cpu --quiet", "expected fp32 or bf16"),
         ("score --model MODEL --dataset mnist --data-dir DATA --precision half", "expected fp32 or bf16"),
         ("study run TMP/tiny.toml --out STUDY --data-dir DATA --jobs 0 --quiet", "--jobs '0'"),
         ("study run TMP/tiny.toml --out STUDY --data-dir DATA --jobs many --quiet", "expected a number >= 1 or auto"),
         ("stats relative TMP/aucs.csv", "auc 1.2"),
-        ("stats auc TMP/nan.csv", "NaN"),
+        ("stats auc TMP/nan.csv", "nan.csv (indices count data rows from 0; row i is line i + 2): 1 of 2 scores are NaN"),
         // Names that do not exist.
         ("train --dataset mnist --normal 0 --aug cutuot --out TMP/m5 --data-dir DATA --quiet", "cutuot"),
-        ("train --dataset mnist --normal 0 --aug cutout(area=NaN) --out TMP/m5 --data-dir DATA --quiet", "area"),
-        ("train --dataset mnist --normal 12 --out TMP/m5 --data-dir DATA --quiet", "12"),
+        ("train --dataset mnist --normal 0 --aug cutout(area=NaN) --out TMP/m5 --data-dir DATA --quiet", "value 'NaN' of cutout(area=...) is not a finite number"),
+        ("train --dataset mnist --normal 12 --out TMP/m5 --data-dir DATA --quiet", "class 12 is out of range for mnist"),
         ("train --dataset imagenet --normal 0 --out TMP/m5 --quiet", "imagenet"),
         ("train --dataset mnist --normal 0 --out TMP/m5 --data-dir DATA --device tpu", "tpu"),
         ("train --dataset mnist --normal 0 --out TMP/m5 --data-dir DATA --detector vae", "vae"),
@@ -155,15 +198,15 @@ fn bad_inputs_are_refused_by_name_without_panics_or_damage() {
         ("select --dataset mnist --normal 0 --testbed wilde --data-dir DATA", "wilde"),
         ("study run TMP/badaug.toml --out TMP/s3 --data-dir DATA --quiet", "cutuot"),
         ("study run --preset dmeo --out TMP/s4 --quiet", "dmeo"),
-        ("study run TMP/nogens.toml --out TMP/s5 --data-dir DATA --quiet", "generator"),
+        ("study run TMP/nogens.toml --out TMP/s5 --data-dir DATA --quiet", "gens: the controlled testbed needs at least one anomaly generator"),
         ("report STUDY --testbed wilde", "wilde"),
         // Missing or broken files.
-        ("score --model TMP/nothing --dataset mnist --data-dir DATA", "nothing"),
-        ("detect --model TMP/nothing PNGS/0 --out TMP/d6", "nothing"),
+        ("score --model TMP/nothing --dataset mnist --data-dir DATA", "nothing is not a saved ssad model"),
+        ("detect --model TMP/nothing PNGS/0 --out TMP/d6", "nothing is not a saved ssad model"),
         ("detect --model MODEL TMP/no-such-images --out TMP/d7", "no-such-images"),
         ("detect --model MODEL PNGS --out TMP/d8", "broken.png"),
         ("fit --images TMP/no-such-folder --out TMP/m6 --quiet", "no-such-folder"),
-        ("fit --images PNGS/0 --calibrate TMP/no-such-folder --out TMP/m7 --quiet", "--calibrate"),
+        ("fit --images PNGS/0 --calibrate TMP/no-such-folder --out TMP/m7 --quiet", "no-such-folder is not a folder of held-out normal images"),
         ("train --dataset mnist --normal 0 --out TMP/m8 --data-dir TMP/empty-data --quiet", "downloads are off"),
         ("study status TMP/no-such-study", "no-such-study"),
         ("study run TMP/no-such.toml --out TMP/s6 --quiet", "no-such.toml"),
@@ -194,13 +237,66 @@ fn bad_inputs_are_refused_by_name_without_panics_or_damage() {
         "a bad input changed files written before"
     );
     // Nothing was trained by the refused study runs.
-    for s in ["s1", "s2", "s3", "s4", "s5", "s6"] {
+    for s in ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"] {
         let runs = t.join(s).join("runs");
         assert!(
             !runs.exists() || std::fs::read_dir(&runs).unwrap().count() == 0,
             "{s}"
         );
     }
+    // More engine threads than CPUs: capped at the CPUs with a warning, and the run works
+    // (10000 threads ran 100x slower and took 5 GB).
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (ok, out) = ssad(&args(
+        "train --dataset mnist --normal 0 --out TMP/m10 --data-dir DATA --width 4 --embedding 8 \
+         --epochs 1 --batch-size 32 --train-limit 64 --device cpu --threads 10000 --quiet",
+        &vars,
+    ));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "10000 engine threads asked for, but this machine has {cpus} logical CPUs"
+        )),
+        "{out}"
+    );
+    // Weak spots that work but must say so: each a warning naming what is off.
+    let warned: &[(&str, &str)] = &[
+        (
+            "fit --images TMP/clean --calibrate TMP/clean --out TMP/m11 --width 4 --embedding 8 \
+             --epochs 1 --batch-size 32 --device cpu --threads 1 --quiet",
+            "is the training folder",
+        ),
+        (
+            "detect --model MODEL TMP/clean --out TMP/clean --no-images --quiet",
+            "is the input folder",
+        ),
+        (
+            "data export mnist --classes 0 --per-class 2 --skip 100000 --out TMP/e1 --data-dir DATA",
+            "--skip 100000 is past the end of class 0",
+        ),
+    ];
+    for (line, want) in warned {
+        let (ok, out) = ssad(&args(line, &vars));
+        assert!(ok, "`ssad {line}`: {out}");
+        assert!(
+            out.contains(want),
+            "`ssad {line}` does not warn '{want}':\n{out}"
+        );
+    }
+    // An export of a study without finished runs still has the table's header.
+    let empty = t.join("empty-study");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::copy(study.join("study.toml"), empty.join("study.toml")).unwrap();
+    let (ok, out) = ssad(&args(
+        "study export TMP/empty-study --csv TMP/empty.csv",
+        &vars,
+    ));
+    assert!(ok, "{out}");
+    let header = std::fs::read_to_string(t.join("empty.csv")).unwrap();
+    assert!(
+        header.starts_with("format_version,run_id,") && header.lines().count() == 1,
+        "{header}"
+    );
     // The clean folder still detects (the broken file alone was the problem).
     let (ok, out) = ssad(&args(
         "detect --model MODEL TMP/clean --out TMP/d9 --no-images --quiet",

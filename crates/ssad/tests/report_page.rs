@@ -4,7 +4,15 @@
 
 use ssad::report::{build_report, FigureKind, ReportOptions};
 use ssad::study::store::{PairRecord, TestbedResult};
-use ssad::study::{RunKey, RunRecord, StudyConfig, StudyDir};
+use ssad::study::{NormalClass, RunKey, RunRecord, StudyConfig, StudyDir};
+
+/// The label of a built-in class.
+fn label(key: &RunKey) -> usize {
+    match key.normal {
+        NormalClass::Label(n) => n,
+        NormalClass::Category(_) => panic!("a built-in dataset's class is a label"),
+    }
+}
 
 /// 6 normal classes; vanilla AUC 0.5 + 0.01 c; `cutout` adds d_c = 0.05 (c + 1), `rotate`
 /// subtracts it.
@@ -17,7 +25,7 @@ fn hand_made_study(root: &std::path::Path) -> StudyConfig {
     .unwrap();
     let dir = StudyDir::create(root, &cfg).unwrap();
     for key in cfg.runs().unwrap() {
-        let c = key.normal as f64;
+        let c = label(&key) as f64;
         let d = 0.05 * (c + 1.0);
         let auc = 0.5
             + 0.01 * c
@@ -41,7 +49,7 @@ fn record(cfg: &StudyConfig, key: RunKey, auc: f64) -> RunRecord {
         precision: Default::default(),
         finished_unix: 0,
         train_images: 100,
-        train_seconds: 2.0 + key.normal as f64,
+        train_seconds: 2.0 + label(&key) as f64,
         epoch_losses: vec![0.5, 0.25],
         results: vec![TestbedResult {
             testbed: "controlled".into(),

@@ -7,7 +7,7 @@ use ssad::select::{
     TaskSelection, CRITERIA_VERSION,
 };
 use ssad::study::store::{PairRecord, TestbedResult};
-use ssad::study::{RunKey, RunRecord};
+use ssad::study::{NormalClass, RunKey, RunRecord};
 use ssad_core::data::DatasetName;
 
 /// Candidate criteria where only the published DSV loss, the DSV-ssad loss and the MMD (also
@@ -50,7 +50,7 @@ const AUGS: [&str; 4] = ["none", "rotate", "cutout", "flip"];
 fn record(normal: usize, aug: &str, auc: f64) -> RunRecord {
     let key = RunKey {
         dataset: DatasetName::Mnist,
-        normal,
+        normal: NormalClass::Label(normal),
         aug: aug.into(),
         seed: 0,
     };
@@ -112,7 +112,7 @@ fn fixture() -> (Vec<TaskSelection>, Vec<RunRecord>) {
         sels.push(TaskSelection {
             task: StudyTask {
                 dataset: "mnist".into(),
-                normal: t,
+                normal: NormalClass::Label(t),
                 seed: 0,
                 testbed: "wild".into(),
                 anomaly: "rest".into(),
@@ -263,7 +263,7 @@ fn ranks_hit_rates_means_and_wilcoxon_by_hand() {
 #[test]
 fn missing_auc_is_named() {
     let (sels, mut recs) = fixture();
-    recs.retain(|r| !(r.key.normal == 2 && r.key.aug == "flip"));
+    recs.retain(|r| !(r.key.normal == NormalClass::Label(2) && r.key.aug == "flip"));
     let e = evaluate(&sels, &recs).unwrap_err().to_string();
     assert!(
         e.contains("'flip'") && e.contains("mnist c2 s0 wild/rest"),

@@ -320,11 +320,12 @@ fn tch_cuda_available() -> bool {
 #[test]
 fn a_failed_atomic_write_leaves_nothing_behind() {
     let tmp = tempfile::tempdir().unwrap();
-    // The destination is a folder: the rename fails after the temporary file was written.
+    // The destination is a folder: refused, naming it.
     let dest = tmp.path().join("taken");
     std::fs::create_dir(&dest).unwrap();
     std::fs::write(dest.join("inside"), b"kept").unwrap();
-    assert!(ssad::study::store::write_atomic(&dest, b"new").is_err());
+    let e = ssad_core::fsio::write_atomic(&dest, b"new").unwrap_err();
+    assert!(e.to_string().contains(&dest.display().to_string()), "{e}");
     let left: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

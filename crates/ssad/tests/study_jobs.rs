@@ -102,10 +102,31 @@ fn precision_is_part_of_a_runs_identity() {
 fn threads_per_job_split_the_cores() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     assert_eq!(
-        ssad::study::threads_per_job(3, 8),
-        3,
+        ssad::study::threads_per_job(1, 1),
+        1,
         "a configured count is kept"
     );
+    assert_eq!(ssad::study::threads_per_job(cores, 1), cores);
+    // More than the machine has (`--threads 10000`) is capped at its logical CPUs, and
+    // jobs x threads at an even share of them.
+    assert_eq!(ssad::study::threads_per_job(10_000, 1), cores);
+    assert_eq!(
+        ssad::study::threads_per_job(3, 8),
+        if 3 * 8 <= cores {
+            3
+        } else {
+            (cores / 8).max(1)
+        }
+    );
+    assert_eq!(ssad::study::threads_per_job(cores, 2), (cores / 2).max(1));
+    let (capped, warning) = ssad_core::capped_threads(10_000, 1);
+    assert_eq!(capped, cores);
+    let warning = warning.unwrap();
+    assert!(
+        warning.contains("10000 engine threads") && warning.contains(&format!("{cores} logical")),
+        "{warning}"
+    );
+    assert_eq!(ssad_core::capped_threads(1, 1), (1, None));
     assert_eq!(ssad::study::threads_per_job(0, 1), cores);
     assert_eq!(
         ssad::study::threads_per_job(0, cores * 4),

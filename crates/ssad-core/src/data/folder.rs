@@ -27,21 +27,65 @@ impl Default for FolderOptions {
     }
 }
 
-/// True for the file extensions the loader reads.
-pub fn is_image_file(p: &Path) -> bool {
-    p.is_file()
-        && p.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+/// True for the file extensions the loader reads (`.png`, `.jpg`, `.jpeg`, any case).
+pub fn has_image_extension(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
 }
 
-/// Sorted image files directly inside `dir`.
+/// True for a readable regular file (links followed) with an image extension.
+pub fn is_image_file(p: &Path) -> bool {
+    p.is_file() && has_image_extension(p)
+}
+
+/// Sorted image files directly inside `dir`. An entry that looks like an image but cannot be
+/// read is an error naming each such entry and why (a dangling link, a folder named `x.png`,
+/// an entry the folder listing could not read), never silently skipped: a folder scored
+/// without some of its images would give results about other images than the user's.
+/// Entries with other extensions (`notes.txt`) are ignored.
 pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let rd = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
-    let mut files: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| is_image_file(p))
-        .collect();
+    let mut files = Vec::new();
+    let mut unreadable: Vec<String> = Vec::new();
+    for entry in rd {
+        let p = match entry {
+            Ok(e) => e.path(),
+            Err(e) => {
+                unreadable.push(format!("an entry the listing could not read ({e})"));
+                continue;
+            }
+        };
+        if !has_image_extension(&p) {
+            continue;
+        }
+        match std::fs::metadata(&p) {
+            Ok(m) if m.is_file() => files.push(p),
+            Ok(_) => unreadable.push(format!("{} (not a file)", p.display())),
+            Err(e) if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_symlink()) => {
+                unreadable.push(format!("{} (a link to nothing readable: {e})", p.display()))
+            }
+            Err(e) => unreadable.push(format!("{} ({e})", p.display())),
+        }
+    }
+    if !unreadable.is_empty() {
+        unreadable.sort();
+        const SHOWN: usize = 5;
+        let more = unreadable.len().saturating_sub(SHOWN);
+        let mut list = unreadable[..unreadable.len().min(SHOWN)].join(", ");
+        if more > 0 {
+            list.push_str(&format!(" and {more} more"));
+        }
+        return Err(DataError::format(
+            dir,
+            format!(
+                "{} image entr{} cannot be read: {list}; fix or remove {}",
+                unreadable.len(),
+                if unreadable.len() == 1 { "y" } else { "ies" },
+                if unreadable.len() == 1 { "it" } else { "them" }
+            ),
+        ));
+    }
     files.sort();
     Ok(files)
 }
@@ -122,12 +166,72 @@ pub(crate) struct Header {
     pub gray: bool,
 }
 
-/// The error for a file the `image` crate cannot read.
-fn unreadable(p: &Path, e: impl std::fmt::Display) -> DataError {
+/// The decoder's memory limit per image in MiB: `SSAD_MAX_DECODE_MB` when set to a positive
+/// number, else 512 (the `image` crate's default). It bounds what one hostile or huge file
+/// can make the decoder allocate.
+pub fn max_decode_mib() -> u64 {
+    std::env::var("SSAD_MAX_DECODE_MB")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&v| v > 0)
+        .unwrap_or(512)
+}
+
+/// An image reader for `bytes` with the decoder limits of [`max_decode_mib`].
+fn reader_for<'a>(
+    p: &Path,
+    bytes: &'a [u8],
+) -> Result<image::ImageReader<std::io::Cursor<&'a [u8]>>, DataError> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| DataError::io(p, e))?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(max_decode_mib().saturating_mul(1 << 20));
+    reader.limits(limits);
+    Ok(reader)
+}
+
+/// The error for a file the `image` crate cannot read. A memory-limit error says what the
+/// limit is and how to raise it.
+fn unreadable(p: &Path, e: image::ImageError) -> DataError {
+    if let image::ImageError::Limits(_) = e {
+        return DataError::format(
+            p,
+            format!(
+                "decoding this image needs more memory than the decoder's limit of {} MiB per \
+                 image ({e}); set SSAD_MAX_DECODE_MB to a larger number of MiB to allow it, or \
+                 downscale the file",
+                max_decode_mib()
+            ),
+        );
+    }
     DataError::format(
         p,
         format!("unreadable image ({e}); expected a PNG or JPEG file"),
     )
+}
+
+/// Refuses a JPEG whose last scan has no end-of-image marker after it: a file cut short
+/// (an interrupted copy or download), which the decoder would otherwise fill with grey and
+/// return as if whole. Inside a scan every `0xFF` byte is stuffed (`FF 00`), so the raw
+/// markers `FF DA` (start of scan) and `FF D9` (end of image) can be searched for directly.
+fn check_jpeg_complete(p: &Path, bytes: &[u8]) -> Result<(), DataError> {
+    let is_jpeg = bytes.starts_with(&[0xFF, 0xD8]);
+    if !is_jpeg {
+        return Ok(());
+    }
+    let find_last = |m: [u8; 2]| bytes.windows(2).rposition(|w| w == m);
+    let last_scan = find_last([0xFF, 0xDA]).unwrap_or(0);
+    let complete = bytes[last_scan..].windows(2).any(|w| w == [0xFF, 0xD9]);
+    if complete {
+        Ok(())
+    } else {
+        Err(DataError::format(
+            p,
+            "truncated JPEG (its last scan has no end-of-image marker: the file was cut \
+             short); re-copy or remove it",
+        ))
+    }
 }
 
 /// Reads the header of one image file (size and colour type), no pixels.
@@ -138,6 +242,17 @@ fn read_header(p: &Path) -> Result<Header, DataError> {
         .with_guessed_format()
         .map_err(|e| DataError::io(p, e))?;
     let decoder = reader.into_decoder().map_err(|e| unreadable(p, e))?;
+    // The header alone cannot pass the memory limit; check the decoded size against it here,
+    // so a too-large image is refused before anything is decoded.
+    let bytes = decoder.total_bytes();
+    if bytes > max_decode_mib().saturating_mul(1 << 20) {
+        return Err(unreadable(
+            p,
+            image::ImageError::Limits(image::error::LimitError::from_kind(
+                image::error::LimitErrorKind::InsufficientMemory,
+            )),
+        ));
+    }
     let (w, h) = decoder.dimensions();
     Ok(Header {
         height: h as usize,
@@ -176,10 +291,9 @@ pub(crate) fn auto_channels(headers: &[Header]) -> usize {
 /// [`resize_image`]): grayscale+alpha and RGBA lose their alpha, 16-bit samples are scaled to
 /// 8 bits (65535 -> 255), and only the small result outlives the call.
 fn decode_resized(p: &Path, channels: usize, size: usize) -> Result<Vec<u8>, DataError> {
-    let im = image::ImageReader::open(p)
-        .map_err(|e| DataError::io(p, e))?
-        .with_guessed_format()
-        .map_err(|e| DataError::io(p, e))?
+    let bytes = std::fs::read(p).map_err(|e| DataError::io(p, e))?;
+    check_jpeg_complete(p, &bytes)?;
+    let im = reader_for(p, &bytes)?
         .decode()
         .map_err(|e| unreadable(p, e))?;
     let (w, h) = (im.width() as usize, im.height() as usize);

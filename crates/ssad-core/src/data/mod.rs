@@ -339,14 +339,70 @@ impl fmt::Display for DatasetName {
     }
 }
 
-impl FromStr for DatasetName {
-    type Err = DataError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
+/// One spelling of a folder: `path` made absolute against `base` when relative (`base` itself
+/// against the current directory when relative), then its real path (`std::fs::canonicalize`:
+/// symbolic links, `.` and `..` resolved) when it exists, else cleaned lexically (`.` dropped,
+/// `..` applied, repeated and trailing separators removed). `DATA/parts`, `DATA/parts/`,
+/// `./DATA/parts` and the absolute path all give the same result.
+pub fn normalize_folder(path: &Path, base: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else if base.is_absolute() {
+        base.join(path)
+    } else {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(base).join(path))
+            .unwrap_or_else(|_| base.join(path))
+    };
+    if let Ok(real) = std::fs::canonicalize(&joined) {
+        return real;
+    }
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if matches!(
+                    out.components().next_back(),
+                    Some(std::path::Component::Normal(_))
+                ) {
+                    out.pop();
+                } else if !out.has_root() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+impl DatasetName {
+    /// Parses a dataset name like [`FromStr`], a relative `mvtec:PATH` resolving against
+    /// `base` (e.g. the folder of the study file that names it) instead of the current
+    /// directory; the folder is normalised ([`normalize_folder`]), so that every spelling of
+    /// one folder is one dataset (one run id, one config hash).
+    pub fn parse_in(s: &str, base: &Path) -> Result<Self, DataError> {
         if let Some(path) = s.trim().strip_prefix("mvtec:") {
             if path.trim().is_empty() {
                 return Err(DataError::UnknownDataset(s.to_string()));
             }
-            return Ok(DatasetName::Mvtec(Some(PathBuf::from(path.trim()))));
+            return Ok(DatasetName::Mvtec(Some(normalize_folder(
+                Path::new(path.trim()),
+                base,
+            ))));
+        }
+        s.parse()
+    }
+}
+
+impl FromStr for DatasetName {
+    type Err = DataError;
+    /// A dataset name; `mvtec:PATH` resolves a relative PATH against the current directory
+    /// and normalises the folder ([`DatasetName::parse_in`]).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim().starts_with("mvtec:") {
+            return Self::parse_in(s, Path::new("."));
         }
         match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
             "mnist" => Ok(DatasetName::Mnist),
@@ -641,6 +697,64 @@ pub(crate) mod test_data;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_spelling_of_a_folder_is_one_dataset() {
+        let tmp = tempfile::tempdir().unwrap();
+        let parts = tmp.path().join("data").join("parts");
+        std::fs::create_dir_all(&parts).unwrap();
+        let real = std::fs::canonicalize(&parts).unwrap();
+        let want = DatasetName::Mvtec(Some(real.clone()));
+        let data = tmp.path().join("data");
+        for (text, base) in [
+            (format!("mvtec:{}", parts.display()), tmp.path()),
+            (format!("mvtec:{}/", parts.display()), tmp.path()),
+            (format!("mvtec:{}//", parts.display()), tmp.path()),
+            (format!("mvtec:{}/./", parts.display()), tmp.path()),
+            (format!("mvtec:{}/../parts", parts.display()), tmp.path()),
+            ("mvtec:data/parts".to_string(), tmp.path()),
+            ("mvtec:data/parts/".to_string(), tmp.path()),
+            ("mvtec: ./parts ".to_string(), data.as_path()),
+            ("mvtec:../parts".to_string(), parts.as_path()),
+        ] {
+            assert_eq!(DatasetName::parse_in(&text, base).unwrap(), want, "{text}");
+        }
+        // A symbolic link to the folder is the folder.
+        #[cfg(unix)]
+        {
+            let link = tmp.path().join("link");
+            std::os::unix::fs::symlink(&parts, &link).unwrap();
+            assert_eq!(
+                DatasetName::parse_in("mvtec:link", tmp.path()).unwrap(),
+                want
+            );
+        }
+        // A folder that does not exist (yet) is cleaned lexically, absolute.
+        assert_eq!(
+            normalize_folder(Path::new("gone/./x/../y/"), Path::new("/base")),
+            PathBuf::from("/base/gone/y")
+        );
+        assert_eq!(
+            normalize_folder(Path::new("/a/b/"), Path::new("/ignored")),
+            PathBuf::from("/a/b")
+        );
+        // A relative path without a base is relative to the current directory.
+        let cwd = std::env::current_dir().unwrap();
+        let d: DatasetName = "mvtec:no-such-folder-here/".parse().unwrap();
+        assert_eq!(
+            d,
+            DatasetName::Mvtec(Some(
+                normalize_folder(&cwd, Path::new("/")).join("no-such-folder-here")
+            ))
+        );
+        assert!(d.to_string().starts_with("mvtec:/"), "{d}");
+        // The built-in names are untouched.
+        assert_eq!(
+            DatasetName::parse_in("mnist", tmp.path()).unwrap(),
+            DatasetName::Mnist
+        );
+        assert!(DatasetName::parse_in("mvtec: ", tmp.path()).is_err());
+    }
 
     #[test]
     fn dataset_names_parse_and_print() {

@@ -243,9 +243,26 @@ pub fn load_mvtec_category(dir: &Path, opts: &FolderOptions) -> Result<MvtecCate
             .collect();
         defects.sort();
         for d in defects {
+            let files = image_files(&d)?;
+            if files.is_empty() {
+                // Not an error (a category may be collected over time), but never silent:
+                // the defect type has no AUC until the folder holds images. Once per folder
+                // and process (a study loads a category more than once).
+                static NOTED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+                let mut noted = NOTED.lock().unwrap_or_else(|e| e.into_inner());
+                if !noted.contains(&d) {
+                    eprintln!(
+                        "note: {} holds no .png/.jpg images: defect type '{}' is left out",
+                        d.display(),
+                        d.file_name().unwrap().to_string_lossy()
+                    );
+                    noted.push(d.clone());
+                }
+                continue;
+            }
             let label = class_names.len() as u16;
             class_names.push(d.file_name().unwrap().to_string_lossy().into_owned());
-            test_files.extend(image_files(&d)?.into_iter().map(|p| (p, label)));
+            test_files.extend(files.into_iter().map(|p| (p, label)));
         }
     }
 

@@ -390,10 +390,7 @@ pub fn mismatching_files(name: &DatasetName, data_dir: &Path) -> Result<Vec<Path
     let text = lines.join("\n") + "\n";
     if text != cache {
         // Best effort: a read-only cache folder only costs hashing again next time.
-        if let Some(parent) = cache_path.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        let _ = std::fs::write(&cache_path, text);
+        let _ = crate::fsio::write_atomic(&cache_path, text.as_bytes());
     }
     Ok(bad)
 }

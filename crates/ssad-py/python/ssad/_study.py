@@ -102,6 +102,16 @@ def _results_path(path: str | os.PathLike[str]) -> str:
     return p
 
 
+def _named_categories(df: Any) -> bool:
+    """Whether the ``normal`` column names categories: some value is not a number, and every
+    such value is on a row of an MVTec-style dataset (``mvtec``, ``mvtec:PATH``)."""
+    values = df["normal"].astype(str)
+    named = ~values.str.fullmatch(r"\d+")
+    if not named.any():
+        return False
+    return bool(df.loc[named, "dataset"].astype(str).str.startswith("mvtec").all())
+
+
 def read_study(path: str | os.PathLike[str]) -> Any:
     """Reads a study's results table as a pandas DataFrame, one row per run x testbed x
     anomaly group (docs/formats.md).
@@ -109,7 +119,8 @@ def read_study(path: str | os.PathLike[str]) -> Any:
     ``path``: the study folder (its ``results.csv``, written by ``ssad study run`` and
     ``ssad study summary``) or the CSV file itself. Columns (format 2):
     ``format_version``, ``normal``, ``seed``, ``width``, ``embedding``, ``epochs``,
-    ``batch_size``, ``threads``, ``n_normal``, ``n_anomaly`` as int64; ``lr``, ``auc``,
+    ``batch_size``, ``threads``, ``n_normal``, ``n_anomaly`` as int64 (``normal`` as str
+    when MVTec-style rows name their category in it); ``lr``, ``auc``,
     ``ap``, ``f1_at_k``, ``precision_at_k``, ``train_seconds`` as float64; ``dataset``,
     ``testbed``, ``normal_name``, ``pair_kind`` (``pair`` or ``rest``), ``anomaly``, ``aug``,
     ``aug_family``, ``category``, ``detector``, ``precision`` (``fp32``/``bf16``) as
@@ -164,6 +175,10 @@ def read_study(path: str | os.PathLike[str]) -> Any:
     for cols, kind in ((INT_COLUMNS, "int64"), (FLOAT_COLUMNS, "float64")):
         for c in cols:
             if c not in df.columns:
+                continue
+            if c == "normal" and _named_categories(df):
+                # MVTec-style rows name their category (``bottle``): the column is text then.
+                df[c] = df[c].astype(str)
                 continue
             try:
                 df[c] = df[c].astype(kind)

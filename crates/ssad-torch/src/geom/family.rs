@@ -31,7 +31,7 @@ pub fn load_any_detector(dir: &Path) -> anyhow::Result<Box<dyn Detector>> {
 
 /// [`load_any_detector`] onto `device`.
 pub fn load_any_detector_on(dir: &Path, device: Device) -> anyhow::Result<Box<dyn Detector>> {
-    let path = dir.join(SIDECAR_FILE);
+    let path = ssad_core::fsio::committed_path(dir, SIDECAR_FILE);
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
             "cannot read {}: {} is not a saved ssad model (expected {SIDECAR_FILE} next to the \

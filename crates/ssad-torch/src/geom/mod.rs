@@ -43,7 +43,8 @@ pub use ssad_core::model::{Backbone, GeomConfig, GeomScore, TransformSet};
 pub use transforms::{GeomTransform, GEOM_TRANSFORMS};
 
 use crate::detector::{
-    record_of_run, weights_metadata, write_weights, DEFAULT_EVAL_BATCH, SIDECAR_FILE, WEIGHTS_FILE,
+    record_of_run, save_model_files, weights_metadata, DEFAULT_EVAL_BATCH, SIDECAR_FILE,
+    WEIGHTS_FILE,
 };
 use crate::device::tch_device;
 use anyhow::Context;
@@ -230,7 +231,7 @@ impl GeomDetector {
 
     /// Loads a directory written by [`Detector::save`] onto `device`.
     pub fn load(dir: &Path, device: Device) -> anyhow::Result<Self> {
-        let sidecar_path = dir.join(SIDECAR_FILE);
+        let sidecar_path = ssad_core::fsio::committed_path(dir, SIDECAR_FILE);
         let text = std::fs::read_to_string(&sidecar_path).with_context(|| {
             format!(
                 "cannot read {}: {} is not a saved GEOM model",
@@ -274,7 +275,7 @@ impl GeomDetector {
             compute: crate::Compute::new(precision, crate::default_channels_last(device)),
         };
         det.build(Resolved::new(&sidecar.transforms, &Identity)?, 0)?;
-        let weights_path = dir.join(WEIGHTS_FILE);
+        let weights_path = ssad_core::fsio::committed_path(dir, WEIGHTS_FILE);
         anyhow::ensure!(
             weights_path.is_file(),
             "model directory {} has no weights file {WEIGHTS_FILE}",
@@ -598,8 +599,6 @@ impl Detector for GeomDetector {
     fn save(&self, dir: &Path) -> anyhow::Result<()> {
         let b = self.built()?;
         let sidecar = self.sidecar()?;
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create model directory {}", dir.display()))?;
         let mut named: Vec<(String, Tensor)> =
             b.vs.variables()
                 .into_iter()
@@ -612,16 +611,12 @@ impl Detector for GeomDetector {
             ));
         }
         named.sort_by(|a, b| a.0.cmp(&b.0));
-        let weights = dir.join(WEIGHTS_FILE);
-        write_weights(
+        save_model_files(
+            dir,
             &named,
-            &weights,
             &weights_metadata(GEOM_SIDECAR_FORMAT, self.task.as_ref()),
-        )?;
-        let path = dir.join(SIDECAR_FILE);
-        std::fs::write(&path, serde_json::to_string_pretty(&sidecar)? + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
+            &sidecar,
+        )
     }
 
     fn kind(&self) -> String {

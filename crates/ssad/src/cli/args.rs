@@ -74,24 +74,10 @@ pub struct TrainingArgs {
 }
 
 impl TrainingArgs {
-    /// The training settings, checked: every value finite and in range.
+    /// The training settings, checked: every value finite and in the range the engine can
+    /// represent ([`TrainConfig::validate`]).
     pub fn config(&self, engine: &EngineArgs) -> anyhow::Result<TrainConfig> {
-        anyhow::ensure!(self.epochs >= 1, "--epochs must be at least 1, got 0");
-        anyhow::ensure!(
-            self.batch_size >= 1,
-            "--batch-size must be at least 1, got 0"
-        );
-        anyhow::ensure!(
-            self.lr.is_finite() && self.lr > 0.0,
-            "--lr must be a positive number, got {}",
-            self.lr
-        );
-        anyhow::ensure!(
-            self.weight_decay.is_finite() && self.weight_decay >= 0.0,
-            "--weight-decay must be a number >= 0, got {}",
-            self.weight_decay
-        );
-        Ok(TrainConfig {
+        let cfg = TrainConfig {
             epochs: self.epochs,
             batch_size: self.batch_size,
             lr: self.lr,
@@ -100,7 +86,9 @@ impl TrainingArgs {
             device: engine.device,
             threads: engine.threads,
             precision: engine.precision.unwrap_or_default(),
-        })
+        };
+        cfg.validate(&ssad_core::TrainConfigNames::CLI)?;
+        Ok(cfg)
     }
 }
 

@@ -118,6 +118,7 @@ pub fn run(cmd: AugmentCommand) -> anyhow::Result<()> {
 }
 
 fn apply(args: ApplyArgs) -> anyhow::Result<()> {
+    ssad::study::store::check_output_file(&args.out)?;
     anyhow::ensure!(
         args.out.extension().is_some_and(|e| e == "npy"),
         "--out {} must end in .npy (a NumPy file)",
@@ -210,6 +211,7 @@ fn list() {
 }
 
 fn preview(args: PreviewArgs) -> anyhow::Result<()> {
+    ssad::study::store::check_output_file(&args.out)?;
     let specs = match &args.aug {
         Some(list) => parse_list(list)?,
         None => ssad_augment::catalogue_specs(),

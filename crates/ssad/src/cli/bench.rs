@@ -59,6 +59,7 @@ pub struct AugmentArgs {
 
 /// Runs `ssad bench augment`.
 pub fn augment(args: AugmentArgs) -> anyhow::Result<()> {
+    ssad::study::store::check_output_file(&args.out)?;
     let specs = parse_list(args.aug.as_deref().unwrap_or(&bench::default_bench_specs()))?;
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -89,7 +90,7 @@ pub fn augment(args: AugmentArgs) -> anyhow::Result<()> {
         torchvision,
     };
     let report = bench::run(&opts, &mut |r| println!("{}", r.table_row()))?;
-    ssad::study::store::write_atomic(&args.out, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    ssad_core::fsio::write_atomic(&args.out, serde_json::to_string_pretty(&report)?.as_bytes())?;
     println!("wrote {}", args.out.display());
     Ok(())
 }
@@ -161,6 +162,7 @@ pub struct TrainArgs {
 
 /// Runs `ssad bench train`.
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
+    ssad::study::store::check_output_file(&args.out)?;
     anyhow::ensure!(
         args.seconds.is_finite() && args.seconds > 0.0,
         "--seconds must be a positive number, got {}",
@@ -192,7 +194,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     };
     println!("{}", ssad_torch::bench::BenchRow::TABLE_HEADER);
     let report = ssad_torch::bench::compare(&opts, &mut |row| println!("{}", row.table_row()))?;
-    ssad::study::store::write_atomic(
+    ssad_core::fsio::write_atomic(
         &args.out,
         (serde_json::to_string_pretty(&report)? + "\n").as_bytes(),
     )?;

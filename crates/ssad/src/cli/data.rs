@@ -150,6 +150,7 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
             per_defect,
             seed,
         } => {
+            ssad::study::store::check_output_path(&out)?;
             let spec = data::SyntheticMvtec {
                 size,
                 train,
@@ -178,6 +179,7 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
             out,
             dir,
         } => {
+            ssad::study::store::check_output_file(&out)?;
             let set = data::load(name, split, &dir.resolve())?;
             ssad::imageio::save_class_grid(&set, per_class, &out)?;
             println!(
@@ -197,8 +199,25 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
             skip,
             dir,
         } => {
+            ssad::study::store::check_output_path(&out)?;
             let set = data::load(name, split, &dir.resolve())?;
             let written = ssad::imageio::export_pngs(&set, &classes, per_class, skip, &out)?;
+            // A --skip past a class's last image exports nothing of it: say so, by class.
+            let asked: Vec<usize> = if classes.is_empty() {
+                (0..set.num_classes()).collect()
+            } else {
+                classes.clone()
+            };
+            for c in asked.into_iter().filter(|&c| c < set.num_classes()) {
+                let n = set.indices_of_class(c as u16).len();
+                if skip >= n {
+                    eprintln!(
+                        "warning: --skip {skip} is past the end of class {c} ({}), which has {n} \
+                         image(s) in the {split} split: none exported",
+                        set.class_names[c]
+                    );
+                }
+            }
             println!("wrote {written} PNG images under {}", out.display());
             Ok(())
         }

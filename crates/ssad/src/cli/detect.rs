@@ -50,6 +50,7 @@ pub struct FitArgs {
 
 /// Runs `ssad fit`.
 pub fn fit(args: FitArgs) -> anyhow::Result<()> {
+    ssad::study::store::check_output_path(&args.out)?;
     let aug =
         ssad_augment::parse(&args.aug).with_context(|| format!("bad --aug '{}'", args.aug))?;
     args.engine.apply();
@@ -139,6 +140,7 @@ pub struct DetectArgs {
 
 /// Runs `ssad detect`.
 pub fn detect(args: DetectArgs) -> anyhow::Result<()> {
+    ssad::study::store::check_output_path(&args.out)?;
     args.engine.apply();
     let threshold = match (args.threshold, args.contamination, &args.calibrate) {
         (Some(t), _, _) => ThresholdChoice::Fixed(t),

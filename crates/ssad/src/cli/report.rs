@@ -55,6 +55,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
     opts.settings.hist_per_group = a.hist_images.max(1);
     opts.settings.tsne_per_group = a.tsne_points.max(2);
     let out = a.out.unwrap_or_else(|| a.dir.join("report"));
+    ssad::study::store::check_output_path(&out)?;
     let started = std::time::Instant::now();
     let o = report::build_report(&a.dir, &out, &opts, &super::FACTORY)?;
     for n in o.notes.iter().filter(|_| !a.quiet) {

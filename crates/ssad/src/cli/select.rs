@@ -103,6 +103,12 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
         seed: args.select_seed,
     };
     args.engine.apply();
+    if let Some(p) = &args.json {
+        ssad::study::store::check_output_file(p)?;
+    }
+    for p in args.out.iter().chain(&args.models) {
+        ssad::study::store::check_output_path(p)?;
+    }
     if let Some(study) = &args.study {
         return run_study(&args, study, opts);
     }
@@ -174,10 +180,7 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
         selection.ranking_table(&task.description, task.test.len())
     );
     if let Some(path) = &args.json {
-        ssad::study::store::write_atomic(
-            path,
-            serde_json::to_string_pretty(&selection)?.as_bytes(),
-        )?;
+        ssad_core::fsio::write_atomic(path, serde_json::to_string_pretty(&selection)?.as_bytes())?;
         eprintln!("selection written to {}", path.display());
     }
     Ok(())
@@ -186,6 +189,7 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
 fn run_study(args: &SelectArgs, study: &Path, opts: SelectOptions) -> anyhow::Result<()> {
     let dir = StudyDir::open(study)?;
     let out = args.out.clone().unwrap_or_else(|| study.join("selection"));
+    ssad::study::store::check_output_path(&out)?;
     let quiet = args.quiet;
     let selections = if args.reuse {
         select::read_selections(&out)?

@@ -132,6 +132,9 @@ pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
             Ok(())
         }
         StudyCommand::Export { dir, csv, parquet } => {
+            for p in csv.iter().chain(&parquet) {
+                store::check_output_file(p)?;
+            }
             let d = StudyDir::open(&dir)?;
             let set = d.record_set()?;
             if let Some(note) = set.note() {
@@ -139,7 +142,7 @@ pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
             }
             let rows = study::result_rows(&d.config()?, &set.current);
             let csv = csv.unwrap_or_else(|| dir.join("results.csv"));
-            store::write_csv(&rows, &csv)?;
+            store::write_results_csv(&rows, &csv)?;
             println!("wrote {} rows to {}", rows.len(), csv.display());
             if let Some(p) = parquet {
                 store::write_parquet(&rows, &p)?;

@@ -51,6 +51,7 @@ pub struct TrainArgs {
 
 /// Runs `ssad train`.
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
+    ssad::study::store::check_output_path(&args.out)?;
     let aug =
         ssad_augment::parse(&args.aug).with_context(|| format!("bad --aug '{}'", args.aug))?;
     let data = match (&args.dataset, &args.images) {
@@ -155,6 +156,9 @@ pub struct ScoreArgs {
 
 /// Runs `ssad score`.
 pub fn score(args: ScoreArgs) -> anyhow::Result<()> {
+    if let Some(p) = &args.csv {
+        ssad::study::store::check_output_file(p)?;
+    }
     args.engine.apply();
     let data = match (&args.dataset, &args.images) {
         (Some(name), _) => ScoreData::Dataset(name.clone()),

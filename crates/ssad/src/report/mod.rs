@@ -15,7 +15,9 @@ pub mod task;
 pub mod tsne;
 
 use crate::study::summary::{RelativeTable, StudySummary, PIXEL_SLICE};
-use crate::study::{expand_sweep, result_rows, summarize, RunRecord, StudyConfig, StudyDir};
+use crate::study::{
+    expand_sweep, result_rows, summarize, NormalClass, RunRecord, StudyConfig, StudyDir,
+};
 use crate::testbed::{TestbedKind, TestbedName};
 use anyhow::Context;
 use figures::{ForestPlot, ForestRow, SweepPlot, SweepPoint, SweepSeries};
@@ -33,7 +35,7 @@ pub struct ReportOptions {
     /// Where the datasets live (figures 3-5 rebuild the task's test images).
     pub data_dir: PathBuf,
     /// Task of figures 3-5 (default: the study's first dataset and normal class).
-    pub task: Option<(DatasetName, usize)>,
+    pub task: Option<(DatasetName, NormalClass)>,
     /// Seed of that task (default: the study's first).
     pub seed: Option<u64>,
     /// `controlled` or `wild` (default: controlled when the study has it).
@@ -164,15 +166,14 @@ pub fn sweep_families(cfg: &StudyConfig) -> anyhow::Result<Vec<SweepFamily>> {
 }
 
 /// Parses `--task dataset:class` (e.g. `mnist:3`, `mvtec:bottle`, `mvtec:/data/parts:0`):
-/// the class is a number or a class / category name.
-pub fn parse_task(s: &str) -> anyhow::Result<(DatasetName, usize)> {
+/// the class is a number or a class / category name (a category is kept by name; a number
+/// picks the category at that place of the folder's listing now).
+pub fn parse_task(s: &str) -> anyhow::Result<(DatasetName, NormalClass)> {
     let (d, c) = s
         .rsplit_once(':')
         .with_context(|| format!("--task '{s}': expected DATASET:CLASS, e.g. mnist:0"))?;
     let dataset: DatasetName = d.parse().with_context(|| format!("--task '{s}'"))?;
-    let class = dataset
-        .class_index(c)
-        .with_context(|| format!("--task '{s}'"))?;
+    let class = NormalClass::parse(&dataset, c).with_context(|| format!("--task '{s}'"))?;
     Ok((dataset, class))
 }
 
@@ -206,7 +207,7 @@ pub fn choose_task(cfg: &StudyConfig, opts: &ReportOptions) -> anyhow::Result<Ta
         Some(t) => t.clone(),
         None => (
             cfg.datasets[0].clone(),
-            cfg.normal_classes_of(&cfg.datasets[0])?[0],
+            cfg.normal_classes_of(&cfg.datasets[0])?[0].clone(),
         ),
     };
     anyhow::ensure!(
@@ -221,7 +222,12 @@ pub fn choose_task(cfg: &StudyConfig, opts: &ReportOptions) -> anyhow::Result<Ta
     let classes = cfg.normal_classes_of(&dataset)?;
     anyhow::ensure!(
         classes.contains(&normal),
-        "--task: the study has no normal class {normal} of {dataset} (it has {classes:?})"
+        "--task: the study has no normal class {normal} of {dataset} (it has {})",
+        classes
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let seed = opts.seed.unwrap_or(cfg.seeds[0]);
     anyhow::ensure!(
@@ -636,12 +642,11 @@ fn section_answer(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
         .datasets
         .iter()
         .map(|d| {
-            let names = d.class_names();
             let picked: Vec<String> = cfg
                 .normal_classes_of(d)
                 .unwrap_or_default()
                 .iter()
-                .map(|&c| names.get(c).cloned().unwrap_or_else(|| c.to_string()))
+                .map(|c| c.name_in(d))
                 .collect();
             format!("{d}: {}", picked.join(", "))
         })
@@ -713,6 +718,19 @@ fn section_answer(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
         body: answer,
     });
     Ok(())
+}
+
+/// `Err(e)` when `e` is a figure or table that could not be *written* (a full disk, a
+/// read-only folder: the report fails naming the file), else `Ok(e)`: a figure that does not
+/// apply or cannot be drawn from the study, reported as a note.
+fn unless_write_failure(e: anyhow::Error) -> anyhow::Result<anyhow::Error> {
+    match ssad_core::fsio::write_failure(e.chain()) {
+        Some(w) => {
+            let path = w.path.clone();
+            Err(e.context(format!("the report could not write {}", path.display())))
+        }
+        None => Ok(e),
+    }
 }
 
 /// Section 1: a forest plot of relative AUC per augmentation for each testbed and anomaly kind.
@@ -886,7 +904,7 @@ fn section_pixels(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
                     "One test image per defect type of {} (normal class {}), model of run {} (augmentation {}): \
                      input, reconstruction, squared-error map (heat map, black = 0, white = the image's largest error) and ground-truth mask.",
                     rec.key.dataset,
-                    rec.key.dataset.class_names().get(rec.key.normal).cloned().unwrap_or_default(),
+                    rec.key.normal.name_in(&rec.key.dataset),
                     rec.run_id,
                     rec.key.aug
                 );
@@ -903,6 +921,7 @@ fn section_pixels(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
                 );
             }
             Err(e) => {
+                let e = unless_write_failure(e)?;
                 let n = format!("Pixel-level examples not drawn: {e:#}");
                 body.push_str(&missing(&n));
                 page.notes.push(n);
@@ -926,7 +945,7 @@ fn pixel_examples(c: &Ctx<'_>, rec: &RunRecord, path: &Path) -> anyhow::Result<(
     let det = c.factory.load(&model_dir, c.opts.device)?;
     let splits = ssad_core::data::load_splits(
         &rec.key.dataset,
-        rec.key.normal,
+        rec.key.normal.index_in(&rec.key.dataset)?,
         c.cfg.size,
         &c.opts.data_dir,
     )?;
@@ -1159,6 +1178,7 @@ fn section_model_figures(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
         Ok(())
     })();
     if let Err(e) = task_result {
+        let e = unless_write_failure(e)?;
         let n = format!("Figures from the saved models are not available: {e:#}.");
         for b in [&mut recon_body, &mut hist_body, &mut tsne_body] {
             b.push_str(&missing(&n));
@@ -1339,7 +1359,7 @@ fn section_tables(
         &page.sections,
     );
     let index = out.join("index.html");
-    crate::study::store::write_atomic(&index, html.as_bytes())?;
+    ssad_core::fsio::write_atomic(&index, html.as_bytes())?;
     Ok(ReportOutcome {
         index,
         figures: page.figs,
@@ -1447,7 +1467,26 @@ mod tests {
     fn task_flag_parses_and_checks() {
         assert_eq!(
             parse_task("fashion-mnist:3").unwrap(),
-            (DatasetName::FashionMnist, 3)
+            (DatasetName::FashionMnist, NormalClass::Label(3))
+        );
+        assert_eq!(
+            parse_task("fashion-mnist:trouser").unwrap(),
+            (DatasetName::FashionMnist, NormalClass::Label(1))
+        );
+        // Categories of MVTec-style data are kept by name (a number picks one by place).
+        assert_eq!(
+            parse_task("mvtec:cable").unwrap(),
+            (
+                DatasetName::Mvtec(None),
+                NormalClass::Category("cable".into())
+            )
+        );
+        assert_eq!(
+            parse_task("mvtec:1").unwrap(),
+            (
+                DatasetName::Mvtec(None),
+                NormalClass::Category("cable".into())
+            )
         );
         assert!(format!("{:#}", parse_task("mnist").unwrap_err()).contains("DATASET:CLASS"));
         assert!(format!("{:#}", parse_task("mnist:12").unwrap_err()).contains("12"));

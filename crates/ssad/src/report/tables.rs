@@ -118,7 +118,7 @@ impl Table {
             w.write_record(r.iter().map(Cell::csv))?;
         }
         let path = dir.join(format!("{}.csv", self.id));
-        crate::study::store::write_atomic(&path, &w.into_inner()?)?;
+        ssad_core::fsio::write_atomic(&path, &w.into_inner()?)?;
         Ok(path)
     }
 
@@ -385,7 +385,10 @@ pub fn timing_tables(records: &[RunRecord], aug_order: &[String]) -> (Table, Tab
         runs.push(vec![
             Cell::Text(r.run_id.clone()),
             Cell::Text(r.key.dataset.to_string()),
-            Cell::Num(r.key.normal as f64, NumFmt::Int),
+            match &r.key.normal {
+                crate::study::NormalClass::Label(n) => Cell::Num(*n as f64, NumFmt::Int),
+                crate::study::NormalClass::Category(name) => Cell::Text(name.clone()),
+            },
             Cell::Text(r.key.aug.clone()),
             Cell::Num(r.key.seed as f64, NumFmt::Int),
             Cell::Text(r.device.clone()),

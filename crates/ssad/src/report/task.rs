@@ -5,7 +5,7 @@ use super::figures::{
     HistGroup, HistPanel, HistogramGrid, ReconGrid, ReconRow, TsneColouring, TsneGrid, TsnePanel,
 };
 use super::tsne::{tsne_2d, TsneConfig};
-use crate::study::{RunRecord, StudyConfig, StudyDir};
+use crate::study::{NormalClass, RunRecord, StudyConfig, StudyDir};
 use crate::testbed::{self, Testbed, TestbedKind};
 use anyhow::Context;
 use ssad_core::data::DatasetName;
@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 pub struct TaskChoice {
     /// Dataset.
     pub dataset: DatasetName,
-    /// Normal class.
-    pub normal: usize,
+    /// Normal class (a label, or an MVTec-style category's name).
+    pub normal: NormalClass,
     /// Training seed.
     pub seed: u64,
     /// Testbed supplying the anomalies (controlled: the study's generators; in-the-wild: the
@@ -203,7 +203,7 @@ pub fn task_figures(
     let tb = testbed::build(
         &task.dataset,
         &task.testbed,
-        task.normal,
+        task.normal.index_in(&task.dataset)?,
         data_dir,
         cfg.train_limit,
         cfg.size,
@@ -216,12 +216,7 @@ pub fn task_figures(
             task.normal
         )
     })?;
-    let class_name = task
-        .dataset
-        .class_names()
-        .get(task.normal)
-        .cloned()
-        .unwrap_or_else(|| task.normal.to_string());
+    let class_name = task.normal.name_in(&task.dataset);
     let g = groups(&tb, &task.testbed);
     anyhow::ensure!(
         !g.normal.is_empty() && g.anomalies.iter().any(|(_, v)| !v.is_empty()),

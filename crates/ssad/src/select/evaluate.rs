@@ -12,10 +12,11 @@
 
 use super::loss::{Criterion, CRITERIA_VERSION};
 use super::study::TaskSelection;
-use crate::study::store::{write_atomic, write_csv};
-use crate::study::RunRecord;
+use crate::study::store::write_csv;
+use crate::study::{NormalClass, RunRecord};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use ssad_core::fsio::write_atomic;
 use ssad_stats::relative::{relative_auc_table, AucRow, VANILLA};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -37,8 +38,8 @@ pub const SCATTER_PNG: &str = "selected-vs-oracle.png";
 pub struct TaskOutcome {
     /// Dataset.
     pub dataset: String,
-    /// Normal class.
-    pub normal: usize,
+    /// Normal class (a label, or an MVTec-style category's name).
+    pub normal: NormalClass,
     /// Seed.
     pub seed: u64,
     /// Testbed.
@@ -122,7 +123,9 @@ pub struct Evaluation {
 }
 
 /// True AUC of `aug` on a task, from the study's records.
-fn auc_lookup(records: &[RunRecord]) -> HashMap<(String, usize, u64, String, String, String), f64> {
+fn auc_lookup(
+    records: &[RunRecord],
+) -> HashMap<(String, NormalClass, u64, String, String, String), f64> {
     let mut m = HashMap::new();
     for r in records {
         for t in &r.results {
@@ -130,7 +133,7 @@ fn auc_lookup(records: &[RunRecord]) -> HashMap<(String, usize, u64, String, Str
                 m.insert(
                     (
                         r.key.dataset.to_string(),
-                        r.key.normal,
+                        r.key.normal.clone(),
                         r.key.seed,
                         r.key.aug.clone(),
                         t.testbed.clone(),
@@ -170,7 +173,7 @@ pub fn evaluate(selections: &[TaskSelection], records: &[RunRecord]) -> anyhow::
             .map(|aug| {
                 aucs.get(&(
                     t.dataset.clone(),
-                    t.normal,
+                    t.normal.clone(),
                     t.seed,
                     aug.to_string(),
                     t.testbed.clone(),
@@ -190,7 +193,7 @@ pub fn evaluate(selections: &[TaskSelection], records: &[RunRecord]) -> anyhow::
             let sel = ts.selection.ranking(criterion)[0];
             tasks.push(TaskOutcome {
                 dataset: t.dataset.clone(),
-                normal: t.normal,
+                normal: t.normal.clone(),
                 seed: t.seed,
                 testbed: t.testbed.clone(),
                 anomaly: t.anomaly.clone(),

@@ -6,12 +6,13 @@
 
 use super::loss::{Criterion, CRITERIA_VERSION};
 use super::task::{score_candidates_multi, Candidate, SelectOptions, Selection};
-use crate::study::store::{write_atomic, write_csv};
-use crate::study::{RunRecord, StudyDir};
+use crate::study::store::write_csv;
+use crate::study::{NormalClass, RunRecord, StudyDir};
 use crate::testbed;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use ssad_core::data::{self, DatasetName};
+use ssad_core::fsio::write_atomic;
 use ssad_core::{Batch, Detector};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,8 +28,8 @@ pub const LOSSES_FILE: &str = "losses.csv";
 pub struct StudyTask {
     /// Dataset.
     pub dataset: String,
-    /// Normal class.
-    pub normal: usize,
+    /// Normal class (a label, or an MVTec-style category's name).
+    pub normal: NormalClass,
     /// Training seed.
     pub seed: u64,
     /// `wild` or `controlled`.
@@ -68,7 +69,7 @@ pub struct StudySelectOptions {
 }
 
 /// Run records of a study grouped by (dataset, normal class, seed).
-pub type CandidateGroups = BTreeMap<(DatasetName, usize, u64), Vec<RunRecord>>;
+pub type CandidateGroups = BTreeMap<(DatasetName, NormalClass, u64), Vec<RunRecord>>;
 
 /// The saved model records of a study, grouped by (dataset, normal, seed), candidates in the
 /// study's augmentation order: the study's [record set](StudyDir::record_set) less the records
@@ -85,7 +86,7 @@ pub fn study_candidates(dir: &StudyDir) -> anyhow::Result<(CandidateGroups, usiz
             continue;
         }
         groups
-            .entry((r.key.dataset.clone(), r.key.normal, r.key.seed))
+            .entry((r.key.dataset.clone(), r.key.normal.clone(), r.key.seed))
             .or_default()
             .push(r);
     }
@@ -160,7 +161,7 @@ pub fn select_study(
         let testbeds = testbed::build_named(
             &cfg.testbeds,
             &cfg.gens,
-            splits.get(dataset, *normal, cfg.size, &opts.data_dir)?,
+            splits.get(dataset, normal.index_in(dataset)?, cfg.size, &opts.data_dir)?,
             cfg.train_limit,
         )?;
         let train_batch = testbeds[0].1.train.to_batch();
@@ -202,7 +203,7 @@ pub fn select_study(
             out.push(TaskSelection {
                 task: StudyTask {
                     dataset: dataset.to_string(),
-                    normal: *normal,
+                    normal: normal.clone(),
                     seed: *seed,
                     testbed,
                     anomaly,
@@ -227,8 +228,8 @@ pub struct LossRow {
     pub criteria_version: u32,
     /// Dataset.
     pub dataset: String,
-    /// Normal class.
-    pub normal: usize,
+    /// Normal class (a label, or an MVTec-style category's name).
+    pub normal: NormalClass,
     /// Seed.
     pub seed: u64,
     /// Testbed.
@@ -291,7 +292,7 @@ pub fn loss_rows(selections: &[TaskSelection]) -> Vec<LossRow> {
             rows.push(LossRow {
                 criteria_version: ts.selection.criteria_version,
                 dataset: ts.task.dataset.clone(),
-                normal: ts.task.normal,
+                normal: ts.task.normal.clone(),
                 seed: ts.task.seed,
                 testbed: ts.task.testbed.clone(),
                 anomaly: ts.task.anomaly.clone(),

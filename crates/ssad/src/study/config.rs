@@ -17,7 +17,8 @@ pub struct StudyConfig {
     #[serde(default = "default_name")]
     pub name: String,
     /// Datasets (`mnist`, `fashion-mnist`, `cifar10`, `svhn`, `mvtec`, or `mvtec:PATH` for a
-    /// folder in the MVTec AD layout).
+    /// folder in the MVTec AD layout; a relative PATH is relative to the study file's folder,
+    /// and every spelling of one folder is normalised to its absolute, canonical path).
     pub datasets: Vec<DatasetName>,
     /// Testbeds every trained model is scored on: `wild` and/or `controlled`.
     #[serde(default = "default_testbeds")]
@@ -122,14 +123,131 @@ pub const PRESETS: [(&str, &str); 11] = [
     ("mvtec", include_str!("../../presets/mvtec.toml")),
 ];
 
+/// The normal class of a run, as its records, run ids and results rows name it: a built-in
+/// dataset's class by its label (`3`), an MVTec-style dataset's category by its name
+/// (`bottle`), never by its position in a folder listing, which moves when a category is
+/// added or removed. Written as a JSON number or string (`"normal": 3`, `"normal": "bottle"`),
+/// so the records and config hashes of built-in datasets are those of earlier versions.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NormalClass {
+    /// A built-in dataset's class label (`0..10`).
+    Label(usize),
+    /// An MVTec-style dataset's category (its folder name).
+    Category(String),
+}
+
+impl std::fmt::Display for NormalClass {
+    /// The label's number or the category's name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NormalClass::Label(n) => write!(f, "{n}"),
+            NormalClass::Category(name) => f.write_str(name),
+        }
+    }
+}
+
+impl NormalClass {
+    /// The class `name` (a class or category name, or a number) of `dataset` as a study keys
+    /// it: a label for a built-in dataset, a category name for an MVTec-style one (a number
+    /// picks the category at that position of the current listing). Errors name the value
+    /// and the dataset's classes.
+    pub fn parse(dataset: &DatasetName, name: &str) -> anyhow::Result<Self> {
+        let index = dataset.class_index(name)?;
+        Ok(Self::of_index(dataset, index))
+    }
+
+    /// Class `index` of `dataset` as a study keys it (see [`NormalClass::parse`]); `index`
+    /// must be valid.
+    pub fn of_index(dataset: &DatasetName, index: usize) -> Self {
+        if dataset.is_mvtec() {
+            NormalClass::Category(
+                dataset
+                    .class_names()
+                    .get(index)
+                    .cloned()
+                    .unwrap_or_else(|| index.to_string()),
+            )
+        } else {
+            NormalClass::Label(index)
+        }
+    }
+
+    /// The position of this class in `dataset`'s classes now (the label of a built-in class,
+    /// the category's place in the folder's current listing), which the data loaders take. A
+    /// category no longer in the folder, or a label where a category is expected (a record
+    /// of an older ssad), is an error naming it and what the dataset has.
+    pub fn index_in(&self, dataset: &DatasetName) -> anyhow::Result<usize> {
+        match (self, dataset.is_mvtec()) {
+            (NormalClass::Label(n), false) => {
+                dataset.check_class(*n)?;
+                Ok(*n)
+            }
+            (NormalClass::Category(name), true) => {
+                let names = dataset.class_names();
+                names.iter().position(|n| n == name).with_context(|| {
+                    format!(
+                        "category '{name}' is not in {dataset} (it has: {})",
+                        names.join(", ")
+                    )
+                })
+            }
+            (NormalClass::Label(n), true) => bail!(
+                "normal class {n} of {dataset} is a position, not a category name (a record of \
+                 an older ssad): MVTec-style categories are named"
+            ),
+            (NormalClass::Category(name), false) => {
+                bail!("{dataset} has numbered classes, not a category '{name}'")
+            }
+        }
+    }
+
+    /// The class's name: the category's, or the built-in label's (`0`..`9`, `t-shirt`, ...;
+    /// the number when `dataset` has no such label).
+    pub fn name_in(&self, dataset: &DatasetName) -> String {
+        match self {
+            NormalClass::Label(n) => dataset
+                .class_names()
+                .get(*n)
+                .cloned()
+                .unwrap_or_else(|| n.to_string()),
+            NormalClass::Category(name) => name.clone(),
+        }
+    }
+
+    /// Whether this is how a study of the current version keys a class of `dataset` (a label
+    /// for a built-in dataset, a category name for an MVTec-style one); records of MVTec-style
+    /// runs keyed by position (older ssad) are not.
+    pub fn suits(&self, dataset: &DatasetName) -> bool {
+        matches!(self, NormalClass::Category(_)) == dataset.is_mvtec()
+    }
+
+    /// The part of a run id naming the class: the label's number, or the category's name made
+    /// file-name safe ([`file_slug`]) with a short hash of the name when that changed it.
+    fn id_part(&self) -> String {
+        match self {
+            NormalClass::Label(n) => n.to_string(),
+            NormalClass::Category(name) => {
+                let slug = file_slug(name);
+                if slug == *name {
+                    slug
+                } else {
+                    let h = Sha256::digest(name.as_bytes());
+                    format!("{slug}.{:02x}{:02x}{:02x}", h[0], h[1], h[2])
+                }
+            }
+        }
+    }
+}
+
 /// One training of the grid. Every testbed of the study is scored from this one training
 /// (in-the-wild and controlled share the normal class's training images).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RunKey {
     /// Dataset.
     pub dataset: DatasetName,
-    /// Normal class.
-    pub normal: usize,
+    /// Normal class: a label, or an MVTec-style category's name.
+    pub normal: NormalClass,
     /// Augmentation spec (canonical form).
     pub aug: String,
     /// Training seed.
@@ -170,7 +288,7 @@ impl RunKey {
         format!(
             "{}-c{}-s{}-{}-{:02x}{:02x}{:02x}",
             dataset_slug(&self.dataset),
-            self.normal,
+            self.normal.id_part(),
             self.seed,
             slug.trim_matches('_'),
             h[0],
@@ -181,10 +299,29 @@ impl RunKey {
 }
 
 impl StudyConfig {
-    /// Parses a study TOML, naming the file in errors.
+    /// Parses a study TOML, naming the file in errors; a relative `mvtec:PATH` resolves
+    /// against the current directory (see [`StudyConfig::from_toml_in`]).
     pub fn from_toml(text: &str, origin: &str) -> anyhow::Result<Self> {
-        let cfg: StudyConfig =
+        Self::from_toml_in(text, origin, std::path::Path::new("."))
+    }
+
+    /// Parses a study TOML, naming the file in errors. A relative `mvtec:PATH` in `datasets`
+    /// resolves against `base` (the study file's folder), and every folder is normalised
+    /// ([`ssad_core::data::normalize_folder`]: absolute, real path, no trailing separator),
+    /// so that every spelling of one folder gives the same runs, run ids and hashes.
+    pub fn from_toml_in(text: &str, origin: &str, base: &std::path::Path) -> anyhow::Result<Self> {
+        let mut cfg: StudyConfig =
             toml::from_str(text).with_context(|| format!("invalid study config {origin}"))?;
+        // The datasets again, as written, for the folders relative to `base`.
+        let raw: toml::Table = toml::from_str(text)?;
+        if let Some(toml::Value::Array(list)) = raw.get("datasets") {
+            for (d, v) in cfg.datasets.iter_mut().zip(list) {
+                if let Some(text) = v.as_str() {
+                    *d = DatasetName::parse_in(text, base)
+                        .with_context(|| format!("invalid study config {origin}"))?;
+                }
+            }
+        }
         cfg.validate()
             .with_context(|| format!("invalid study config {origin}"))?;
         Ok(cfg)
@@ -202,14 +339,19 @@ impl StudyConfig {
         Self::from_toml(text, &format!("(preset {name})"))
     }
 
-    /// A study from a TOML file, or else the built-in preset `preset`; the error names what
-    /// is missing or wrong.
+    /// A study from a TOML file (its relative folders resolved against the file's folder), or
+    /// else the built-in preset `preset`; the error names what is missing or wrong.
     pub fn load(file: Option<&std::path::Path>, preset: Option<&str>) -> anyhow::Result<Self> {
         match (file, preset) {
             (Some(path), _) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read study file {}", path.display()))?;
-                Self::from_toml(&text, &path.display().to_string())
+                // Folders in the file are relative to the file's folder.
+                let base = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                Self::from_toml_in(&text, &path.display().to_string(), base)
             }
             (None, Some(p)) => Self::preset(p),
             (None, None) => {
@@ -273,16 +415,8 @@ impl StudyConfig {
             self.train.batch_size >= 1,
             "train.batch_size must be at least 1"
         );
-        anyhow::ensure!(
-            self.train.lr > 0.0 && self.train.lr.is_finite(),
-            "train.lr must be positive, got {}",
-            self.train.lr
-        );
-        anyhow::ensure!(
-            self.train.weight_decay.is_finite() && self.train.weight_decay >= 0.0,
-            "train.weight_decay must be >= 0, got {}",
-            self.train.weight_decay
-        );
+        // Every float that reaches the engine, in the range it can represent.
+        self.train.validate(&ssad_core::TrainConfigNames::STUDY)?;
         if let Some(l) = self.train_limit {
             anyhow::ensure!(l >= 1, "train_limit must be at least 1");
         }
@@ -322,30 +456,39 @@ impl StudyConfig {
         Ok(out)
     }
 
-    /// The normal classes of `dataset` in this study: `normal_classes` for the built-in
-    /// datasets, `categories` (default: all) for MVTec-style ones; errors name what is missing.
-    pub fn normal_classes_of(&self, dataset: &DatasetName) -> anyhow::Result<Vec<usize>> {
+    /// The normal classes of `dataset` in this study: `normal_classes` (labels) for the
+    /// built-in datasets, `categories` (default: all, by name) for MVTec-style ones; errors
+    /// name what is missing. A category listed twice (by name and by number) is one class.
+    pub fn normal_classes_of(&self, dataset: &DatasetName) -> anyhow::Result<Vec<NormalClass>> {
         if dataset.is_mvtec() {
             if self.categories.is_empty() {
                 dataset
                     .check_class(0)
                     .with_context(|| format!("dataset {dataset}: no MVTec-style category found"))?;
-                return Ok((0..dataset.class_names().len()).collect());
+                return Ok(dataset
+                    .class_names()
+                    .into_iter()
+                    .map(NormalClass::Category)
+                    .collect());
             }
-            return self
-                .categories
-                .iter()
-                .map(|c| {
-                    dataset
-                        .class_index(c)
-                        .with_context(|| format!("categories: '{c}'"))
-                })
-                .collect();
+            let mut out: Vec<NormalClass> = Vec::new();
+            for c in &self.categories {
+                let class =
+                    NormalClass::parse(dataset, c).with_context(|| format!("categories: '{c}'"))?;
+                if !out.contains(&class) {
+                    out.push(class);
+                }
+            }
+            return Ok(out);
         }
         for &c in &self.normal_classes {
             dataset.check_class(c)?;
         }
-        Ok(self.normal_classes.clone())
+        Ok(self
+            .normal_classes
+            .iter()
+            .map(|&c| NormalClass::Label(c))
+            .collect())
     }
 
     /// The shape of `dataset`'s images in this study (its channels, at `size` or its default
@@ -365,7 +508,7 @@ impl StudyConfig {
                     for &seed in &self.seeds {
                         runs.push(RunKey {
                             dataset: dataset.clone(),
-                            normal,
+                            normal: normal.clone(),
                             aug: aug.clone(),
                             seed,
                         });
@@ -428,6 +571,15 @@ pub fn expand_sweep(spec: &str) -> anyhow::Result<Vec<String>> {
     let Some(dots) = spec.find("..") else {
         return Ok(vec![spec.to_string()]);
     };
+    // One sweep per spec: a grid over two parameters is two specs' worth of runs per point
+    // and easy to ask for by accident; say so rather than fail on the second range.
+    let sweeps = spec.matches("..").count();
+    anyhow::ensure!(
+        sweeps == 1,
+        "sweep '{spec}': {sweeps} ranges in one spec, but a spec can sweep one parameter; \
+         list one swept spec per parameter instead (e.g. augs = [\"cutout(area=0.1..0.5 step \
+         0.1)\", \"rotate(angle=10..40 step 10)\"])"
+    );
     let eq = spec[..dots]
         .rfind('=')
         .with_context(|| format!("sweep '{spec}': expected name(param=A..B step S)"))?;
@@ -570,10 +722,21 @@ mod tests {
             .unwrap();
         let runs = cfg.runs().unwrap();
         assert_eq!(
-            runs.iter().map(|r| r.normal).collect::<Vec<_>>(),
-            [1, 14],
-            "cable and zipper"
+            runs.iter()
+                .map(|r| r.normal.to_string())
+                .collect::<Vec<_>>(),
+            ["cable", "zipper"],
+            "categories by name"
         );
+        assert!(
+            runs[0].id().starts_with("mvtec-ccable-s0-"),
+            "{}",
+            runs[0].id()
+        );
+        // A number picks the category at that place; one listed twice is one class.
+        let cfg =
+            StudyConfig::from_toml(&format!("categories = ['1', 'cable']\n{mv}"), "s").unwrap();
+        assert_eq!(cfg.runs().unwrap(), runs[..1]);
         assert_eq!(cfg.image_shape(&runs[0].dataset).height, 256);
         let e = StudyConfig::from_toml(&format!("categories = ['cabel']\n{mv}"), "s").unwrap_err();
         assert!(format!("{e:#}").contains("cabel"), "{e:#}");
@@ -586,15 +749,57 @@ mod tests {
         // A user's folder gets a file-name-safe run id.
         let user = RunKey {
             dataset: "mvtec:/data/my parts".parse().unwrap(),
-            normal: 0,
+            normal: NormalClass::Category("my part#1".into()),
             aug: "none".into(),
             seed: 0,
         };
         let id = user.id();
         assert!(
-            id.starts_with("mvtec-") && !id.contains('/') && !id.contains(' '),
+            id.starts_with("mvtec-") && !id.contains('/') && !id.contains(' ') && !id.contains('#'),
             "{id}"
         );
+        // Two names that make the same file name still make two ids.
+        let other = RunKey {
+            normal: NormalClass::Category("my_part_1".into()),
+            ..user.clone()
+        };
+        assert_ne!(other.id(), id);
+    }
+
+    #[test]
+    fn built_in_run_ids_and_hashes_are_those_of_earlier_versions() {
+        // A label is written as the number it always was: ids and config hashes of the
+        // built-in datasets stay bit for bit (measured before categories were named).
+        let key = RunKey {
+            dataset: DatasetName::Mnist,
+            normal: NormalClass::Label(3),
+            aug: "cutout(area=0.3)".into(),
+            seed: 1,
+        };
+        assert_eq!(
+            serde_json::to_string(&key).unwrap(),
+            r#"{"dataset":"mnist","normal":3,"aug":"cutout(area=0.3)","seed":1}"#
+        );
+        // The config hash hashes the key as this JSON value: a usize 3 before, the label now.
+        let old = serde_json::json!({"dataset": "mnist", "normal": 3usize,
+            "aug": "cutout(area=0.3)", "seed": 1u64});
+        assert_eq!(serde_json::to_value(&key).unwrap(), old);
+        // The id as computed by hand from the documented format (SHA-256 of the spec).
+        assert_eq!(key.id(), "mnist-c3-s1-cutout_area_0.3-0d1dd2");
+        // Records of either kind read back as they were written.
+        let cat: RunKey = serde_json::from_str(
+            r#"{"dataset":"mvtec","normal":"metal_nut","aug":"none","seed":0}"#,
+        )
+        .unwrap();
+        assert_eq!(cat.normal, NormalClass::Category("metal_nut".into()));
+        assert!(cat.normal.suits(&cat.dataset) && key.normal.suits(&key.dataset));
+        // A position-keyed MVTec record (older ssad) is recognised as such.
+        let old: RunKey =
+            serde_json::from_str(r#"{"dataset":"mvtec","normal":8,"aug":"none","seed":0}"#)
+                .unwrap();
+        assert!(!old.normal.suits(&old.dataset));
+        let e = old.normal.index_in(&old.dataset).unwrap_err().to_string();
+        assert!(e.contains("position"), "{e}");
     }
 
     #[test]

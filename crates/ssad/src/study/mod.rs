@@ -8,11 +8,11 @@ pub mod runner;
 pub mod store;
 pub mod summary;
 
-pub use config::{expand_sweep, RunKey, StudyConfig, PRESETS};
+pub use config::{expand_sweep, NormalClass, RunKey, StudyConfig, PRESETS};
 pub use plan::{plan, Plan};
 pub use runner::{
-    pending_runs, run_study, shard_runs, status, threads_per_job, Jobs, RunOptions, RunOutcome,
-    Shard, StudyEvent, StudyStatus,
+    catch_engine_panic, pending_runs, run_study, shard_runs, status, threads_per_job, Jobs,
+    RunOptions, RunOutcome, Shard, StudyEvent, StudyStatus,
 };
 pub use store::{result_rows, LeftOut, RecordSet, ResultRow, RunRecord, StudyDir};
 pub use summary::{summarize, StudySummary};

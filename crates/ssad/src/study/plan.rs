@@ -96,12 +96,13 @@ pub fn plan(
     for d in datasets {
         let mut splits = data::SplitsCache::default();
         for key in pending.iter().filter(|k| k.dataset == d) {
-            let entry = (d.clone(), key.normal);
+            let normal = key.normal.index_in(&d)?;
+            let entry = (d.clone(), normal);
             if !sizes.contains_key(&entry) {
                 let tbs = testbed::build_named(
                     &cfg.testbeds,
                     &cfg.gens,
-                    splits.get(&d, key.normal, cfg.size, data_dir)?,
+                    splits.get(&d, normal, cfg.size, data_dir)?,
                     cfg.train_limit,
                 )?;
                 let n_train = tbs[0].1.train.len();

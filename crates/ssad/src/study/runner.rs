@@ -72,12 +72,16 @@ impl Default for RunOptions {
 
 /// Engine threads per job when `jobs` runs share this machine and the config leaves the
 /// thread count to ssad (`threads = 0`): the cores split evenly, at least one each.
+///
+/// `jobs x threads` never exceeds the machine's logical CPUs: a larger request is capped to an
+/// even share (see [`ssad_core::capped_threads`]), with a warning printed once per process.
 pub fn threads_per_job(configured: usize, jobs: usize) -> usize {
-    if configured > 0 {
-        return configured;
+    let (threads, warning) = ssad_core::capped_threads(configured, jobs);
+    if let Some(w) = warning {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| eprintln!("{w}"));
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (cores / jobs.max(1)).max(1)
+    threads
 }
 
 /// How many runs to train at once (`--jobs`): a number, or `auto` (one per core on a CPU, or
@@ -107,7 +111,25 @@ impl Jobs {
     /// The number of concurrent runs for training settings `train` on the devices `factory`
     /// sees.
     pub fn resolve(self, train: &ssad_core::TrainConfig, factory: &dyn DetectorFactory) -> usize {
+        let on_cpu = || {
+            factory
+                .resolve_device(train.device)
+                .is_ok_and(|d| d == ssad_core::Device::Cpu)
+        };
         match self {
+            // More concurrent runs than CPUs only contend for them (and hold a model and
+            // its data each): capped at the logical CPUs on a CPU, with a warning.
+            Jobs::Count(n) if n > ssad_core::logical_cpus() && on_cpu() => {
+                let cpus = ssad_core::logical_cpus();
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| {
+                    eprintln!(
+                        "warning: --jobs {n} asked for, but this machine has {cpus} logical \
+                         CPUs: running {cpus} at once"
+                    )
+                });
+                cpus
+            }
             Jobs::Count(n) => n,
             Jobs::Auto => {
                 let on_gpu = factory
@@ -306,14 +328,15 @@ pub fn run_study(
     for d in datasets {
         // The first pending class's splits load (every file of a built-in dataset; one
         // MVTec category, whose siblings are checked when their runs start).
-        let first = pending
-            .iter()
-            .find(|k| k.dataset == d)
-            .map_or(0, |k| k.normal);
+        let first = pending.iter().find(|k| k.dataset == d);
         data::ensure(&d, &opts.data_dir, &mut |m| {
             on_event(StudyEvent::Note { text: m })
         })
-        .and_then(|()| data::load_splits(&d, first, cfg.size, &opts.data_dir))
+        .map_err(anyhow::Error::from)
+        .and_then(|()| first.map_or(Ok(0), |k| k.normal.index_in(&d)))
+        .and_then(|first| {
+            data::load_splits(&d, first, cfg.size, &opts.data_dir).map_err(anyhow::Error::from)
+        })
         .with_context(|| {
             format!(
                 "dataset {d} is needed by {} pending run(s); no run was started",
@@ -499,8 +522,10 @@ fn run_pending(
         return Ok(());
     }
     on_event(StudyEvent::RunStarted { key, index });
-    let run = run_one(cfg, dir, &opts.data_dir, key, cache, factory, &mut |p| {
-        on_event(StudyEvent::Epoch { key, progress: p })
+    let run = catch_engine_panic(|| {
+        run_one(cfg, dir, &opts.data_dir, key, cache, factory, &mut |p| {
+            on_event(StudyEvent::Epoch { key, progress: p })
+        })
     });
     match run {
         Ok(rec) => {
@@ -522,6 +547,41 @@ fn run_pending(
     Ok(())
 }
 
+thread_local! {
+    /// True while this thread runs engine code under [`catch_engine_panic`].
+    static IN_GUARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, turning a panic inside it (libtorch's C++ exceptions reach Rust as panics in
+/// `tch`, e.g. an allocation that fails mid-run) into an error that names the panic's message,
+/// so a study records the run as failed with its reason and goes on, instead of aborting with
+/// its lock file left behind. While `f` runs, the panic is not printed as a crash (the error
+/// carries it instead); panics elsewhere print as usual.
+pub fn catch_engine_panic<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_GUARD.with(|g| g.get()) {
+                previous(info);
+            }
+        }));
+    });
+    let was = IN_GUARD.with(|g| g.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    IN_GUARD.with(|g| g.set(was));
+    result.unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        Err(anyhow::anyhow!(
+            "the engine failed during the run: {message}"
+        ))
+    })
+}
+
 /// Trains one run and scores it on every testbed.
 fn run_one(
     cfg: &StudyConfig,
@@ -532,7 +592,9 @@ fn run_one(
     factory: &dyn DetectorFactory,
     on_epoch: &mut dyn FnMut(&EpochProgress),
 ) -> anyhow::Result<RunRecord> {
-    let testbeds = cache.testbeds(cfg, data_dir, &key.dataset, key.normal)?;
+    // The class's place in the dataset now: a category is found by name in the folder.
+    let normal = key.normal.index_in(&key.dataset)?;
+    let testbeds = cache.testbeds(cfg, data_dir, &key.dataset, normal)?;
     let aug = ssad_augment::parse(&key.aug)?.build();
     let train_set = &testbeds[0].1.train;
     let mut detector: Box<dyn Detector> =
@@ -548,11 +610,11 @@ fn run_one(
     let train_seconds = started.elapsed().as_secs_f64();
     let id = key.id();
     crate::epochs::write_epochs(&dir.epochs_path(key), &epoch_log)?;
-    let normal_name = key.dataset.class_names().get(key.normal).cloned();
+    let normal_name = Some(key.normal.name_in(&key.dataset));
     detector.set_task(Some(ssad_core::TaskInfo {
         dataset: Some(key.dataset.clone()),
         images: None,
-        normal: Some(key.normal),
+        normal: Some(normal),
         normal_name: normal_name.clone(),
         augmentation: key.aug.clone(),
         seed: key.seed,

@@ -13,9 +13,10 @@
 //!
 //! The files are described in `docs/formats.md`.
 
-use super::config::{RunKey, StudyConfig};
+use super::config::{NormalClass, RunKey, StudyConfig};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use ssad_core::fsio::write_atomic;
 use std::path::{Path, PathBuf};
 
 /// Metrics of the normal class against one anomaly group of a testbed.
@@ -108,29 +109,89 @@ pub struct StudyDir {
     pub root: PathBuf,
 }
 
-/// Writes `bytes` to `path` atomically: a unique temporary file in the same folder, flushed,
-/// then renamed over the target, so readers see the old file or the new one, never half.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().context("path has no parent folder")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().unwrap().to_string_lossy(),
-        std::process::id()
-    ));
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
-        .with_context(|| format!("cannot write {}", tmp.display()))
-        .and_then(|_| {
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
-        });
-    if written.is_err() {
-        // Never leave a partial temporary file behind; the destination is untouched.
-        let _ = std::fs::remove_file(&tmp);
+/// The entries of a study folder that only the study writes: an output path of a command
+/// must not be one of them or lie inside one ([`check_output_path`]).
+pub const STUDY_OWN_FILES: &[&str] = &[
+    "study.toml",
+    "runs",
+    "models",
+    "epochs",
+    "failed",
+    "scores",
+    ".locks",
+];
+
+/// Refuses an output path that would overwrite a study folder's own files: `study.toml`,
+/// or anything in its `runs/`, `models/`, `epochs/`, `failed/`, `scores/` or `.locks/`
+/// ([`STUDY_OWN_FILES`]) of any enclosing study folder (one holding `study.toml`). The error
+/// names the path and the study file it would replace. Call it for every path a command
+/// writes to that a user chose (files and output folders).
+pub fn check_output_path(path: &Path) -> anyhow::Result<()> {
+    let abs = normalised_absolute(path);
+    for folder in abs.ancestors().skip(1) {
+        if !folder.join("study.toml").is_file() {
+            continue;
+        }
+        let Ok(rel) = abs.strip_prefix(folder) else {
+            continue;
+        };
+        let Some(first) = rel.components().next() else {
+            continue;
+        };
+        let first = first.as_os_str().to_string_lossy();
+        if STUDY_OWN_FILES.contains(&first.as_ref()) {
+            anyhow::bail!(
+                "refusing to write {}: it would overwrite {} of the study in {} (the study's                  own files: study.toml, {}); choose an output path outside them",
+                path.display(),
+                folder.join(first.as_ref()).display(),
+                folder.display(),
+                STUDY_OWN_FILES[1..]
+                    .iter()
+                    .map(|f| format!("{f}/"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
     }
-    written
+    Ok(())
+}
+
+/// Checks an output *file* a user chose, before any work: it names a file and is not a
+/// folder ([`ssad_core::fsio::check_target`]), and it is none of a study's own files
+/// ([`check_output_path`]). Errors name the path.
+pub fn check_output_file(path: &Path) -> anyhow::Result<()> {
+    ssad_core::fsio::check_target(path)?;
+    check_output_path(path)
+}
+
+/// `path` made absolute with `.` and `..` resolved: the longest existing ancestor is
+/// canonicalised (following links), the rest is resolved by name.
+fn normalised_absolute(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut rest = Vec::new();
+    let mut base = abs.as_path();
+    let mut real = loop {
+        if let Ok(c) = base.canonicalize() {
+            break c;
+        }
+        match (base.parent(), base.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                base = parent;
+            }
+            _ => break base.to_path_buf(),
+        }
+    };
+    for name in rest.iter().rev() {
+        match name.to_str() {
+            Some("..") => {
+                real.pop();
+            }
+            Some(".") => {}
+            _ => real.push(name),
+        }
+    }
+    real
 }
 
 /// Seconds since the Unix epoch.
@@ -196,6 +257,11 @@ impl StudyDir {
                     &root.join(format!("study.{}.toml", now_unix())),
                     old.as_bytes(),
                 )?;
+                write_atomic(&path, text.as_bytes())?;
+            } else if old != text {
+                // The same study written another way (e.g. a folder spelled relative to where
+                // an older ssad ran): rewritten as it is resolved now, so that every command
+                // reads the same study from any directory.
                 write_atomic(&path, text.as_bytes())?;
             }
         } else {
@@ -276,7 +342,8 @@ impl StudyDir {
         write_atomic(
             &self.failure_path(&fail.key),
             serde_json::to_string_pretty(fail)?.as_bytes(),
-        )
+        )?;
+        Ok(())
     }
 
     /// The failure note of `key`, if any.
@@ -308,8 +375,10 @@ impl StudyDir {
         }
         out.sort_by(|a, b| a.0.key.cmp(&b.0.key).then(a.1.cmp(&b.1)));
         for w in out.windows(2) {
+            // Records of an older ssad keyed MVTec-style runs by position (and spelled one
+            // folder several ways): never part of the results, so never a conflict.
             anyhow::ensure!(
-                w[0].0.key != w[1].0.key,
+                w[0].0.key != w[1].0.key || !w[0].0.key.normal.suits(&w[0].0.key.dataset),
                 "two records of run {}: {} and {} (keep one, delete the other)",
                 w[0].0.key.id(),
                 w[0].1.display(),
@@ -331,7 +400,9 @@ impl StudyDir {
         let grid: std::collections::HashSet<RunKey> = cfg.runs()?.into_iter().collect();
         let mut set = RecordSet::default();
         for r in self.records()? {
-            if !grid.contains(&r.key) {
+            if !r.key.normal.suits(&r.key.dataset) {
+                set.left_out.push((r.run_id, LeftOut::PositionKeyed));
+            } else if !grid.contains(&r.key) {
                 set.left_out.push((r.run_id, LeftOut::NotInGrid));
             } else if r.config_hash != cfg.run_config_hash(&r.key) {
                 set.left_out.push((r.run_id, LeftOut::Stale));
@@ -366,6 +437,10 @@ pub enum LeftOut {
     Stale,
     /// Of a run that is not in the study's current grid.
     NotInGrid,
+    /// An MVTec-style run keyed by its category's position in the folder (written by an
+    /// older ssad; positions move when categories are added): `study run` redoes it, keyed
+    /// by the category's name.
+    PositionKeyed,
 }
 
 impl std::fmt::Display for LeftOut {
@@ -373,6 +448,10 @@ impl std::fmt::Display for LeftOut {
         f.write_str(match self {
             LeftOut::Stale => "written with another config (stale; `study run` redoes it)",
             LeftOut::NotInGrid => "not in the current grid",
+            LeftOut::PositionKeyed => {
+                "an MVTec-style run keyed by category position (older ssad; `study run` \
+                 redoes it, keyed by category name)"
+            }
         })
     }
 }
@@ -494,9 +573,10 @@ pub struct ResultRow {
     pub dataset: String,
     /// `wild` or `controlled`.
     pub testbed: String,
-    /// Normal class index.
-    pub normal: usize,
-    /// Normal class name (`0`..`9` for digits, `t-shirt`, `airplane`, ...).
+    /// Normal class: a built-in dataset's label (`3`), an MVTec-style dataset's category
+    /// name (`bottle`).
+    pub normal: NormalClass,
+    /// Normal class name (`0`..`9` for digits, `t-shirt`, `airplane`, ..., the category).
     pub normal_name: String,
     /// `pair`: the normal class against one anomaly group (a class or a generator); `rest`:
     /// the aggregate one-vs-rest row (every anomaly of the testbed pooled). Average AUCs
@@ -590,20 +670,13 @@ pub fn result_rows(cfg: &StudyConfig, records: &[RunRecord]) -> Vec<ResultRow> {
         ssad_core::DetectorKind::Geom => ("geom".to_string(), cfg.geom.width, cfg.geom.embedding),
     };
     let mut rows = Vec::new();
-    let mut class_names = std::collections::BTreeMap::new();
     for r in records {
         let category = ssad_augment::parse(&r.key.aug)
             .map(|s| s.category().to_string())
             .unwrap_or_default();
         let (aug_family, aug_params) = aug_family_params(&r.key.aug);
-        // One listing per dataset: a user's MVTec-style folder reads its categories from disk.
-        let names = class_names
-            .entry(r.key.dataset.clone())
-            .or_insert_with(|| r.key.dataset.class_names());
-        let normal_name = names
-            .get(r.key.normal)
-            .cloned()
-            .unwrap_or_else(|| r.key.normal.to_string());
+        // From the key alone: a category is named in it, a label names itself.
+        let normal_name = r.key.normal.name_in(&r.key.dataset);
         for t in &r.results {
             for p in &t.pairs {
                 let pixel = t.pixel.as_ref().and_then(|px| {
@@ -621,7 +694,7 @@ pub fn result_rows(cfg: &StudyConfig, records: &[RunRecord]) -> Vec<ResultRow> {
                     run_id: r.run_id.clone(),
                     dataset: r.key.dataset.to_string(),
                     testbed: t.testbed.clone(),
-                    normal: r.key.normal,
+                    normal: r.key.normal.clone(),
                     normal_name: normal_name.clone(),
                     pair_kind: if p.anomaly == "rest" { "rest" } else { "pair" }.into(),
                     anomaly: p.anomaly.clone(),
@@ -654,16 +727,63 @@ pub fn result_rows(cfg: &StudyConfig, records: &[RunRecord]) -> Vec<ResultRow> {
     rows
 }
 
+/// The field names of struct `T` as serde names them (renames applied), read from its
+/// `Deserialize` implementation, so no value is needed: the header of an empty table.
+fn struct_field_names<T: serde::de::DeserializeOwned>() -> Vec<&'static str> {
+    use serde::de::{Error, Visitor};
+    struct Names(Vec<&'static str>);
+    impl<'de> serde::Deserializer<'de> for &mut Names {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0 = fields.to_vec();
+            Err(Error::custom("field names read"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let mut names = Names(Vec::new());
+    let _ = T::deserialize(&mut names);
+    names.0
+}
+
+/// Writes the study's results table as CSV ([`write_csv`]); an empty table is its header
+/// alone, so readers (pandas, `ssad.read_study`) still see the columns.
+pub fn write_results_csv(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
+    if rows.is_empty() {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(struct_field_names::<ResultRow>())?;
+        ssad_core::fsio::write_atomic(path, &w.into_inner()?)?;
+        return Ok(());
+    }
+    write_csv(rows, path)
+}
+
 /// Writes rows as CSV (header from the field names).
 pub fn write_csv<T: Serialize>(rows: &[T], path: &Path) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.serialize(r)?;
-    }
-    write_atomic(path, &w.into_inner()?)
+    ssad_core::fsio::write_atomic_with(path, |out| {
+        let mut w = csv::Writer::from_writer(out);
+        for r in rows {
+            w.serialize(r)?;
+        }
+        w.flush()
+    })?;
+    Ok(())
 }
 
 /// Writes rows as a Parquet file (one row group, uncompressed), readable by pandas and polars.
+/// The `normal` column is INT64 when every row's class is a label (built-in datasets), else
+/// UTF8 (MVTec-style category names; labels written as text), as a CSV reader would type it.
 ///
 /// Uses the `parquet` crate's low-level column writers rather than Arrow, which would add a
 /// large dependency tree for one flat table.
@@ -673,11 +793,19 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
     use parquet::file::writer::SerializedFileWriter;
     use std::sync::Arc;
     // The same columns, in the same order, as the CSV of `write_csv` (a test checks it).
-    let schema = Arc::new(parquet::schema::parser::parse_message_type(
-        "message results {
+    let labels_only = rows
+        .iter()
+        .all(|r| matches!(r.normal, NormalClass::Label(_)));
+    let normal_type = if labels_only {
+        "INT64 normal"
+    } else {
+        "BYTE_ARRAY normal (UTF8)"
+    };
+    let schema = Arc::new(parquet::schema::parser::parse_message_type(&format!(
+        "message results {{
             REQUIRED INT64 format_version; REQUIRED BYTE_ARRAY run_id (UTF8);
             REQUIRED BYTE_ARRAY dataset (UTF8); REQUIRED BYTE_ARRAY testbed (UTF8);
-            REQUIRED INT64 normal; REQUIRED BYTE_ARRAY normal_name (UTF8);
+            REQUIRED {normal_type}; REQUIRED BYTE_ARRAY normal_name (UTF8);
             REQUIRED BYTE_ARRAY pair_kind (UTF8); REQUIRED BYTE_ARRAY anomaly (UTF8);
             REQUIRED INT64 seed; REQUIRED BYTE_ARRAY aug (UTF8);
             REQUIRED BYTE_ARRAY aug_family (UTF8); REQUIRED BYTE_ARRAY aug_params (UTF8);
@@ -689,8 +817,8 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
             REQUIRED DOUBLE precision_at_k;
             REQUIRED INT64 n_normal; REQUIRED INT64 n_anomaly; REQUIRED DOUBLE train_seconds;
             OPTIONAL DOUBLE pixel_auroc; OPTIONAL DOUBLE aupro;
-        }",
-    )?);
+        }}",
+    ))?);
     enum Col {
         Str(Vec<ByteArray>),
         Int(Vec<i64>),
@@ -713,7 +841,18 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
         s(|r| &r.run_id),
         s(|r| &r.dataset),
         s(|r| &r.testbed),
-        i(|r| r.normal as i64),
+        if labels_only {
+            i(|r| match r.normal {
+                NormalClass::Label(n) => n as i64,
+                NormalClass::Category(_) => unreachable!("labels only"),
+            })
+        } else {
+            Col::Str(
+                rows.iter()
+                    .map(|r| ByteArray::from(r.normal.to_string().as_str()))
+                    .collect(),
+            )
+        },
         s(|r| &r.normal_name),
         s(|r| &r.pair_kind),
         s(|r| &r.anomaly),
@@ -763,5 +902,6 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
         rg.close()?;
         writer.close()?;
     }
-    write_atomic(path, &buf)
+    write_atomic(path, &buf)?;
+    Ok(())
 }

@@ -1,8 +1,9 @@
 //! Study summaries: relative-AUC statistics per testbed and generator (via `ssad-stats`) and
 //! the plain AUC table (augmentation x dataset means).
 
-use super::store::{write_atomic, write_csv, ResultRow};
+use super::store::{write_csv, ResultRow};
 use serde::Serialize;
+use ssad_core::fsio::write_atomic;
 use ssad_stats::relative::{relative_auc_table, AucRow, RelativeAucSummary};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -256,7 +257,7 @@ pub fn summarize_study(
     }
     let s = summarize(&rows)?;
     write_summary(&s, &dir.root.join("summary"))?;
-    crate::study::store::write_csv(&rows, &dir.root.join("results.csv"))?;
+    crate::study::store::write_results_csv(&rows, &dir.root.join("results.csv"))?;
     Ok(Some(s))
 }
 
