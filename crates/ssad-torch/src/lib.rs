@@ -18,6 +18,7 @@ pub mod geom;
 mod layers;
 mod model;
 mod train;
+pub mod tune;
 
 pub use detector::{
     load_detector, load_detector_on, AutoencoderDetector, ModelSidecar, DEFAULT_EVAL_BATCH,
