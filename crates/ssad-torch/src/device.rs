@@ -65,7 +65,7 @@ pub fn check_precision(precision: ssad_core::Precision, device: Device) -> anyho
     if precision == ssad_core::Precision::Bf16 && device == Device::Cpu {
         anyhow::ensure!(
             cpu_has_native_bf16(),
-            "precision bf16 needs a CPU with native bfloat16 instructions (x86-64 avx512_bf16,              e.g. Intel Sapphire Rapids or AMD Zen 4; aarch64 bf16); this CPU has none, so              libtorch would emulate bf16, slower than fp32: use precision fp32 (the default)"
+            "precision bf16 needs a CPU with native bfloat16 instructions (x86-64 avx512_bf16, e.g. Intel Sapphire Rapids or AMD Zen 4; aarch64 bf16); this CPU has none, so libtorch would emulate bf16, slower than fp32: use precision fp32 (the default)"
         );
     }
     Ok(())

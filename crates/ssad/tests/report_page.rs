@@ -183,6 +183,43 @@ fn hand_made_study_report_has_hand_computed_statistics() {
 }
 
 #[test]
+fn selections_of_an_earlier_criteria_version_leave_the_report_standing_with_a_note() {
+    let tmp = tempfile::tempdir().unwrap();
+    let study = tmp.path().join("study");
+    hand_made_study(&study);
+    // A selections file of ssad's first criteria (no criteria_version: version 1, whose `dsv`
+    // is today's `dsv-ssad`).
+    std::fs::create_dir_all(study.join("selection")).unwrap();
+    std::fs::write(
+        study.join("selection/selections.json"),
+        r#"[{"task": "mnist/0/wild", "selection": {"picked": "cutout"}}]"#,
+    )
+    .unwrap();
+    let o = build_report(
+        &study,
+        &tmp.path().join("report"),
+        &ReportOptions::new(tmp.path().join("no-data")),
+        &ssad_torch::TorchFactory,
+    )
+    .unwrap();
+    let note = o
+        .notes
+        .iter()
+        .find(|n| n.contains("Label-free selection left out"))
+        .unwrap_or_else(|| panic!("{:?}", o.notes));
+    assert!(
+        note.contains("criteria version 1") && note.contains("selections.json"),
+        "{note}"
+    );
+    // Commands that need the selections still refuse them, naming the file.
+    let e = ssad::select::read_selections(&study.join("selection")).unwrap_err();
+    assert!(
+        e.downcast_ref::<ssad::select::OldSelections>().is_some(),
+        "{e:#}"
+    );
+}
+
+#[test]
 fn report_errors_name_the_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let e = build_report(

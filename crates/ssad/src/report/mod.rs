@@ -1219,8 +1219,28 @@ fn section_selection(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<Option<Path
     );
     let mut selection_csv = None;
     let sel_dir = study_root.join("selection");
-    if sel_dir.join("selections.json").is_file() {
-        let selections = crate::select::read_selections(&sel_dir)?;
+    let selections = if sel_dir.join("selections.json").is_file() {
+        match crate::select::read_selections(&sel_dir) {
+            Ok(s) => Some(s),
+            // Selections of an earlier ssad's criteria: the report goes on without them.
+            Err(e) if e.downcast_ref::<crate::select::OldSelections>().is_some() => {
+                let n = format!("Label-free selection left out: {e}.");
+                selection_body.push_str(&missing(&n));
+                page.notes.push(n);
+                None
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        let n = format!(
+            "No label-free selection yet: run `ssad select --study {} --evaluate` and rebuild the report to add it.",
+            study_root.display()
+        );
+        selection_body.push_str(&missing(&n));
+        page.notes.push(n);
+        None
+    };
+    if let Some(selections) = selections {
         let ev = crate::select::evaluate(&selections, records)?;
         let id = "selection_dsv";
         let png = fig_dir.join(format!("{id}.png"));
@@ -1249,13 +1269,6 @@ fn section_selection(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<Option<Path
         let p = t.write_csv(tab_dir)?;
         selection_body.push_str(&t.to_html(&page.rel(&p)));
         selection_csv = Some(p);
-    } else {
-        let n = format!(
-            "No label-free selection yet: run `ssad select --study {} --evaluate` and rebuild the report to add it.",
-            study_root.display()
-        );
-        selection_body.push_str(&missing(&n));
-        page.notes.push(n);
     }
     page.sections.push(Section {
         id: "label-free-selection".into(),

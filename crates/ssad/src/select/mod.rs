@@ -37,7 +37,8 @@ pub use loss::{
 };
 pub use plot::plot_selected_vs_oracle;
 pub use study::{
-    read_selections, select_study, write_selections, StudySelectOptions, StudyTask, TaskSelection,
+    read_selections, select_study, write_selections, OldSelections, StudySelectOptions, StudyTask,
+    TaskSelection,
 };
 pub use task::{
     score_candidates, score_candidates_multi, select, subsample_indices, Candidate,

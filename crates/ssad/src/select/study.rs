@@ -331,6 +331,35 @@ pub fn write_selections(selections: &[TaskSelection], out: &Path) -> anyhow::Res
     Ok(vec![json, csv])
 }
 
+/// A selections file written by an earlier ssad whose criteria differ from this one's (the
+/// error of [`read_selections`]; callers that can do without selections, like the report,
+/// downcast to it and show a note instead).
+#[derive(Debug)]
+pub struct OldSelections {
+    /// The selections file.
+    pub path: std::path::PathBuf,
+    /// The criteria version it holds.
+    pub version: String,
+    /// The first task of the old version.
+    pub task: String,
+}
+
+impl std::fmt::Display for OldSelections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} holds selections of criteria version {} (task {}), this ssad computes version \
+             {CRITERIA_VERSION} (`dsv` is now the published DSV; version 1's `dsv` is now \
+             `dsv-ssad`): run `ssad select --study DIR` again without --reuse",
+            self.path.display(),
+            self.version,
+            self.task
+        )
+    }
+}
+
+impl std::error::Error for OldSelections {}
+
 /// Reads `selections.json` written by [`write_selections`]. A file of another
 /// [`CRITERIA_VERSION`] (an older one calls DSV-ssad `dsv`) is refused, naming the version,
 /// rather than read as if its `dsv` were the published DSV.
@@ -349,18 +378,17 @@ pub fn read_selections(out: &Path) -> anyhow::Result<Vec<TaskSelection>> {
             let version = t["selection"]
                 .get("criteria_version")
                 .map_or(Some(1), serde_json::Value::as_u64);
-            anyhow::ensure!(
-                version == Some(u64::from(CRITERIA_VERSION)),
-                "{} holds selections of criteria version {} (task {}), this ssad computes \
-                 version {CRITERIA_VERSION} (`dsv` is now the published DSV; version 1's `dsv` \
-                 is now `dsv-ssad`): run `ssad select --study DIR` again without --reuse",
-                path.display(),
-                version.map_or_else(
-                    || t["selection"]["criteria_version"].to_string(),
-                    |v| v.to_string()
-                ),
-                t.get("task").map_or_else(String::new, |v| v.to_string())
-            );
+            if version != Some(u64::from(CRITERIA_VERSION)) {
+                return Err(OldSelections {
+                    path: path.clone(),
+                    version: version.map_or_else(
+                        || t["selection"]["criteria_version"].to_string(),
+                        |v| v.to_string(),
+                    ),
+                    task: t.get("task").map_or_else(String::new, |v| v.to_string()),
+                }
+                .into());
+            }
         }
     }
     serde_json::from_value(value)

@@ -141,7 +141,7 @@ pub fn check_output_path(path: &Path) -> anyhow::Result<()> {
         let first = first.as_os_str().to_string_lossy();
         if STUDY_OWN_FILES.contains(&first.as_ref()) {
             anyhow::bail!(
-                "refusing to write {}: it would overwrite {} of the study in {} (the study's                  own files: study.toml, {}); choose an output path outside them",
+                "refusing to write {}: it would overwrite {} of the study in {} (the study's own files: study.toml, {}); choose an output path outside them",
                 path.display(),
                 folder.join(first.as_ref()).display(),
                 folder.display(),
