@@ -72,3 +72,5 @@ pub use loss::{
 pub use optim::AugAdam;
 pub use photometric::{draw_xi, factors as jitter_factors, JitterXi};
 pub use range::RangeMap;
+/// The tensor types of this API (so that crates without a direct `tch` dependency can call it).
+pub use tch::{Kind, Tensor};
