@@ -677,6 +677,14 @@ fn parse_step(spec: &str, text: &str) -> Result<AugStep, SpecError> {
                         "missing parameter name before '=' in '{text}'"
                     )));
                 }
+                if value_text == "auto" || value_text.starts_with("auto(") {
+                    // A parameter to tune during training (ST-SSAD) is not a fixed spec.
+                    return Err(syntax(format!(
+                        "{}({key}={value_text}) asks for a self-tuned parameter: train it with \
+                         `ssad tune --aug '{text}'` (fixed specs here need a number)",
+                        entry.name
+                    )));
+                }
                 let value: f64 = value_text
                     .parse()
                     .ok()

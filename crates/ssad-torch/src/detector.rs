@@ -341,6 +341,41 @@ impl AutoencoderDetector {
         }
     }
 
+    /// Prepares a fresh training from `cfg`: the device, the precision and the weights
+    /// re-initialised from `cfg.seed` (what [`Detector::fit`] does before its loop).
+    pub(crate) fn reset_for_training(&mut self, cfg: &TrainConfig) -> anyhow::Result<()> {
+        let device = tch_device(cfg.device)?;
+        crate::check_precision(cfg.precision, device)?;
+        if device != self.device {
+            self.device = device;
+            self.vs = nn::VarStore::new(device);
+            self.net = Network::build(&self.vs.root(), &self.config, self.shape);
+            self.net.set_compute(Compute {
+                channels_last: crate::default_channels_last(device),
+                ..self.net.compute
+            });
+        }
+        self.net.compute.set_precision(cfg.precision);
+        self.net.reset(cfg.seed);
+        self.training = None;
+        self.task = None;
+        Ok(())
+    }
+
+    /// Records a self-tuned training ([`crate::self_tune`]) whose augmentation ended as
+    /// `spec` (the tuned values).
+    pub(crate) fn record_self_tuned(
+        &mut self,
+        cfg: &TrainConfig,
+        spec: &str,
+        train: &ImageSet,
+        summary: &FitSummary,
+    ) {
+        let mut record = record_of_run(cfg, &ssad_core::Identity, train, self.device, summary);
+        record.augmentation = spec.to_string();
+        self.training = Some(record);
+    }
+
     /// Trains from the current weights (no re-initialisation) on the current device.
     pub(crate) fn train_from_current(
         &mut self,
@@ -400,21 +435,7 @@ impl Detector for AutoencoderDetector {
         cfg: &TrainConfig,
         progress: &mut dyn FnMut(&EpochProgress),
     ) -> anyhow::Result<FitSummary> {
-        let device = tch_device(cfg.device)?;
-        crate::check_precision(cfg.precision, device)?;
-        if device != self.device {
-            self.device = device;
-            self.vs = nn::VarStore::new(device);
-            self.net = Network::build(&self.vs.root(), &self.config, self.shape);
-            self.net.set_compute(Compute {
-                channels_last: crate::default_channels_last(device),
-                ..self.net.compute
-            });
-        }
-        self.net.compute.set_precision(cfg.precision);
-        self.net.reset(cfg.seed);
-        self.training = None;
-        self.task = None;
+        self.reset_for_training(cfg)?;
         self.train_from_current(train, aug, cfg, progress)
     }
 

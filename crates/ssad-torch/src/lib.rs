@@ -17,6 +17,7 @@ mod factory;
 pub mod geom;
 mod layers;
 mod model;
+pub mod self_tune;
 mod train;
 pub mod tune;
 

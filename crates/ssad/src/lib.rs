@@ -15,3 +15,4 @@ pub mod single_run;
 pub mod stats_csv;
 pub mod study;
 pub mod testbed;
+pub mod tune;

@@ -16,6 +16,7 @@ pub mod select;
 pub mod stats;
 pub mod study;
 pub mod train;
+pub mod tune;
 
 /// ssad: which augmentation should a self-supervised anomaly detector use, and does it help?
 #[derive(Parser, Debug)]
@@ -55,6 +56,9 @@ pub enum Command {
     Detect(detect::DetectArgs),
     /// Write the study's report: index.html with figures (PNG + SVG) and tables (CSV).
     Report(report::ReportArgs),
+    /// Train one self-tuned detector: its augmentation's parameters are tuned during the
+    /// training, without labels (ST-SSAD).
+    Tune(tune::TuneArgs),
 }
 
 /// Runs one parsed command line.
@@ -71,5 +75,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Select(a) => select::run(a),
         Command::Fit(a) => detect::fit(a),
         Command::Detect(a) => detect::detect(a),
+        Command::Tune(a) => tune::run(a),
     }
 }

@@ -1,0 +1,314 @@
+//! Self-tuned training (METHOD.md section 8; ST-SSAD, Yoo, Zhao & Akoglu, KDD 2025): one
+//! denoising-autoencoder training during which the continuous parameters of its augmentation
+//! (a [`TunableAug`]) are tuned without labels.
+//!
+//! The loop alternates, first-order:
+//!
+//! 1. **detector steps**: each batch of the epoch (the same seeded order and batches as
+//!    [`crate::train`]'s plain training) is augmented with the parameters fixed (no gradient
+//!    to them), and the ConvAE takes one Adam step on `mse(decode(encode(aug(x))), x)`, with
+//!    the same cosine schedule;
+//! 2. **a parameter step** every [`TuneConfig::period`] detector steps once
+//!    [`TuneConfig::warmup_epochs`] epochs are done: on a seeded subsample of `points` training
+//!    images `X`, their augmented copies `Y(a)` (a function of the parameters) and `points`
+//!    unlabelled validation images `Z` (by default the test images, transductively), the
+//!    encoder's embeddings (evaluation mode, weights fixed) give the validation loss
+//!    [`validation_loss`]; its gradient flows through `encode(aug(x; a))` into the
+//!    unconstrained parameters, and [`AugAdam`] takes one step on them.
+//!
+//! Labels are never read: the validation images come as a [`Batch`] without labels. The
+//! draws of the parameter step come from their own stream (`seed` xor [`TUNE_STREAM`], the
+//! step number as the "epoch"), so the detector's batches and augmentations are those of a
+//! plain training with the same parameter values. Same seed, thread count and device:
+//! bit-identical parameters and weights.
+
+use crate::train::{adam, check_config, cosine_lr, epoch_batches, epoch_order};
+use crate::tune::{validation_loss, AugAdam, TunableAug, ValidationCriterion};
+use crate::AutoencoderDetector;
+use ssad_core::{Batch, EpochProgress, FitSummary, ImageSet, TrainConfig};
+use std::time::Instant;
+use tch::{Kind, Reduction, Tensor};
+
+/// Xor-ed into the seed for the parameter steps' draws (subsamples and augmentations), so
+/// they never reuse the detector batches' streams.
+pub const TUNE_STREAM: u64 = 0x5354_5353_4144_0001;
+
+/// Settings of the parameter steps (defaults in [`TuneConfig::default`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TuneConfig {
+    /// The validation loss minimised over the parameters.
+    pub criterion: ValidationCriterion,
+    /// Adam learning rate of the unconstrained parameters.
+    pub lr: f64,
+    /// Detector steps between two parameter steps.
+    pub period: usize,
+    /// Epochs of detector steps before the first parameter step (the embedding must mean
+    /// something before it can judge an augmentation).
+    pub warmup_epochs: usize,
+    /// Images in each of `X`, `Y` and `Z` of a parameter step.
+    pub points: usize,
+}
+
+impl Default for TuneConfig {
+    fn default() -> Self {
+        Self {
+            criterion: ValidationCriterion::Dsv,
+            lr: 0.05,
+            period: 1,
+            warmup_epochs: 1,
+            points: 256,
+        }
+    }
+}
+
+impl TuneConfig {
+    /// Checks the settings; errors name the setting and the value.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        ssad_core::check_engine_float("tune learning rate", self.lr, false, 1e3)?;
+        anyhow::ensure!(
+            self.period >= 1,
+            "tune period must be at least 1 detector step, got 0"
+        );
+        anyhow::ensure!(
+            self.points >= 2,
+            "tune points must be at least 2 images, got {}",
+            self.points
+        );
+        Ok(())
+    }
+}
+
+/// The parameters after one epoch of self-tuned training.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TuneEpoch {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Each tuned parameter in the catalogue's units, after the epoch.
+    pub values: Vec<(String, f64)>,
+    /// Mean validation loss of the epoch's parameter steps (`None` in warm-up epochs).
+    pub validation_loss: Option<f64>,
+    /// Parameter steps taken in the epoch.
+    pub steps: usize,
+}
+
+/// What [`fit_self_tuned`] did.
+#[derive(Clone, Debug)]
+pub struct TuneSummary {
+    /// The detector's training summary (loss per epoch, wall time).
+    pub fit: FitSummary,
+    /// The parameters' path, one entry per epoch.
+    pub epochs: Vec<TuneEpoch>,
+    /// The final parameters as a spec (`cutout(area=0.213)`).
+    pub spec: String,
+}
+
+/// Picks `k` distinct indices of `0..n` (all when `k >= n`), sorted, from a seeded stream.
+fn subsample(n: usize, k: usize, seed: u64) -> Vec<usize> {
+    ssad_core::seeded_subsample((0..n).collect(), Some(k), seed)
+}
+
+/// `images` at `idx` as an `N x C x H x W` float tensor on `device`.
+fn tensor_of(set_data: &[f32], shape: ssad_core::ImageShape, device: tch::Device) -> Tensor {
+    let n = (set_data.len() / shape.numel()) as i64;
+    Tensor::from_slice(set_data)
+        .view([
+            n,
+            shape.channels as i64,
+            shape.height as i64,
+            shape.width as i64,
+        ])
+        .to_device(device)
+}
+
+/// Trains `det` from `cfg.seed` on `train` with the augmentation `aug`, tuning its parameters
+/// on the unlabelled `validation` images as the module doc says; `aug` holds the tuned
+/// values afterwards. `progress` gets each epoch's detector loss and `on_tune` each epoch's
+/// parameters.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_self_tuned(
+    det: &mut AutoencoderDetector,
+    train: &ImageSet,
+    validation: &Batch,
+    aug: &mut TunableAug,
+    cfg: &TrainConfig,
+    tune: &TuneConfig,
+    progress: &mut dyn FnMut(&EpochProgress),
+    on_tune: &mut dyn FnMut(&TuneEpoch),
+) -> anyhow::Result<TuneSummary> {
+    tune.validate()?;
+    check_config(cfg)?;
+    let shape = det.shape();
+    anyhow::ensure!(
+        train.shape == shape && validation.shape == shape,
+        "self-tuning needs training and validation images of the model's shape {shape}, got {} \
+         and {}",
+        train.shape,
+        validation.shape
+    );
+    let n = train.len();
+    anyhow::ensure!(
+        n >= 2,
+        "training needs at least 2 images (BatchNorm), got {n}"
+    );
+    anyhow::ensure!(
+        validation.len() >= 2,
+        "self-tuning needs at least 2 unlabelled validation images, got {}",
+        validation.len()
+    );
+    crate::set_cpu_threads(cfg.threads);
+    det.reset_for_training(cfg)?;
+    let device = det.device();
+    anyhow::ensure!(
+        aug.device() == device,
+        "the tuned augmentation lives on {:?} but the model on {device:?}",
+        aug.device()
+    );
+    let start = Instant::now();
+    let setup = det.setup();
+    let mut opt = adam(setup.vs, cfg)?;
+    let mut aug_opt = AugAdam::new(aug.params(), tune.lr)?;
+    let batch_size = cfg.batch_size.min(n);
+    let (seed, epochs) = (cfg.seed, cfg.epochs);
+    let mut epoch_losses = Vec::with_capacity(epochs);
+    let mut path = Vec::with_capacity(epochs);
+    let (mut detector_steps, mut tune_steps) = (0usize, 0u64);
+    for epoch in 0..epochs {
+        let started = Instant::now();
+        let lr = cosine_lr(cfg.lr, epoch, epochs);
+        opt.set_lr(lr);
+        let order = epoch_order(seed, epoch, n);
+        let (mut sum, mut count) = (0.0, 0usize);
+        let (mut val_sum, mut val_steps) = (0.0, 0usize);
+        let batches = epoch_batches(&order, batch_size);
+        let n_batches = batches.len();
+        for (b, indices) in batches.into_iter().enumerate() {
+            // 1. A detector step, the parameters fixed.
+            let clean = tensor_of(&train.batch(indices).data, shape, device);
+            let sample: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
+            let noisy = {
+                let _g = tch::no_grad_guard();
+                aug.apply_samples(&clean, seed, epoch as u64, &sample)?
+                    .to_kind(Kind::Float)
+            };
+            let recon = setup.net.forward(&noisy, true);
+            setup.net.count_batch();
+            let loss = recon.mse_loss(&clean, Reduction::Mean);
+            opt.backward_step(&loss);
+            let l = loss.double_value(&[]);
+            anyhow::ensure!(
+                l.is_finite(),
+                "self-tuned training diverged: the loss is {l} at epoch {} of {epochs}, batch {} \
+                 of {n_batches} (learning rate {lr:.3e}, augmentation {}); try a smaller \
+                 learning rate",
+                epoch + 1,
+                b + 1,
+                aug.spec()
+            );
+            sum += l * indices.len() as f64;
+            count += indices.len();
+            detector_steps += 1;
+
+            // 2. A parameter step, the detector fixed.
+            if epoch >= tune.warmup_epochs && detector_steps.is_multiple_of(tune.period) {
+                let v = parameter_step(
+                    det,
+                    train,
+                    validation,
+                    aug,
+                    &mut aug_opt,
+                    tune,
+                    seed,
+                    tune_steps,
+                )?;
+                val_sum += v;
+                val_steps += 1;
+                tune_steps += 1;
+            }
+        }
+        let loss = sum / count as f64;
+        epoch_losses.push(loss);
+        progress(&EpochProgress {
+            epoch: epoch + 1,
+            epochs,
+            loss,
+            lr,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        let e = TuneEpoch {
+            epoch: epoch + 1,
+            values: aug
+                .values()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            validation_loss: (val_steps > 0).then(|| val_sum / val_steps as f64),
+            steps: val_steps,
+        };
+        on_tune(&e);
+        path.push(e);
+    }
+    let fit = FitSummary {
+        epoch_losses,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    det.record_self_tuned(cfg, &aug.spec(), train, &fit);
+    Ok(TuneSummary {
+        fit,
+        epochs: path,
+        spec: aug.spec(),
+    })
+}
+
+/// One step on the augmentation's parameters with the detector fixed; returns the validation
+/// loss before the step.
+#[allow(clippy::too_many_arguments)]
+fn parameter_step(
+    det: &AutoencoderDetector,
+    train: &ImageSet,
+    validation: &Batch,
+    aug: &TunableAug,
+    aug_opt: &mut AugAdam,
+    tune: &TuneConfig,
+    seed: u64,
+    step: u64,
+) -> anyhow::Result<f64> {
+    let shape = det.shape();
+    let device = det.device();
+    let stream = seed ^ TUNE_STREAM;
+    let xi = subsample(train.len(), tune.points, stream.wrapping_add(2 * step));
+    let zi = subsample(
+        validation.len(),
+        tune.points,
+        stream.wrapping_add(2 * step + 1),
+    );
+    let x = tensor_of(&train.batch(&xi).data, shape, device);
+    let z_data: Vec<f32> = zi
+        .iter()
+        .flat_map(|&i| validation.image(i).iter().copied())
+        .collect();
+    let z = tensor_of(&z_data, shape, device);
+    let net = det.setup().net;
+    let (ex, ez) = {
+        let _g = tch::no_grad_guard();
+        (net.encode(&x, false), net.encode(&z, false))
+    };
+    let sample: Vec<u64> = xi.iter().map(|&i| i as u64).collect();
+    let y = aug
+        .apply_samples(&x, stream, step, &sample)?
+        .to_kind(Kind::Float);
+    let ey = net.encode(&y, false);
+    let loss = validation_loss(tune.criterion, &ex, &ey, &ez)?;
+    let value = loss.double_value(&[]);
+    anyhow::ensure!(
+        value.is_finite(),
+        "the validation loss {} is {value} at parameter step {} (augmentation {}): the \
+         embeddings of the training images and their augmented copies may coincide",
+        tune.criterion,
+        step + 1,
+        aug.spec()
+    );
+    aug_opt.zero_grad();
+    loss.backward();
+    aug_opt.step();
+    Ok(value)
+}

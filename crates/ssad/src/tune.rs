@@ -1,0 +1,258 @@
+//! `ssad tune`: one self-tuned detector (METHOD.md section 8, ST-SSAD) on a dataset's normal
+//! class. The testbed's images are built as a study builds them; the detector trains once
+//! while its augmentation's continuous parameters are tuned on the testbed's test images
+//! *without their labels* (transductively, as ST-SSAD and `ssad select` do); the labels are
+//! read only afterwards, to report the AUCs of the tuned model.
+//!
+//! This module is the ConvAE's (the tuner needs the encoder's embeddings of augmented images
+//! inside autograd, which only the libtorch engine has), so it names `ssad_torch` types; the
+//! study, report and selection code do not depend on it.
+
+use crate::testbed::{self, TestbedName};
+use anyhow::Context;
+use serde::Serialize;
+use ssad_core::data::{self, DatasetName};
+use ssad_core::model::ModelConfig;
+use ssad_core::{EpochProgress, TrainConfig};
+use ssad_torch::self_tune::{fit_self_tuned, TuneConfig, TuneEpoch, TuneSummary};
+use ssad_torch::tune::TunableAug;
+use std::path::PathBuf;
+
+/// What to tune, on which data.
+#[derive(Clone, Debug)]
+pub struct TuneOptions {
+    /// Dataset of the task.
+    pub dataset: DatasetName,
+    /// Normal class (its index in the dataset).
+    pub normal: usize,
+    /// The testbed: in the wild (the other classes are the anomalies) or controlled.
+    pub testbed: TestbedName,
+    /// The controlled testbed's anomaly generators (specs; empty for in the wild).
+    pub gens: Vec<String>,
+    /// The tunable augmentation with its start values (`cutout(area=0.3)`).
+    pub aug: String,
+    /// The ConvAE.
+    pub model: ModelConfig,
+    /// Detector training settings.
+    pub train: TrainConfig,
+    /// Parameter-step settings.
+    pub tune: TuneConfig,
+    /// Train on at most this many normal images (a seeded subsample).
+    pub train_limit: Option<usize>,
+    /// Image side (default: the dataset's).
+    pub size: Option<usize>,
+    /// Where the datasets are.
+    pub data_dir: PathBuf,
+    /// Output folder: the model, `tune.jsonl` (the parameters' path) and `tune.json`.
+    pub out: PathBuf,
+}
+
+/// One line of `tune.jsonl`: an epoch's detector loss and the parameters after it.
+#[derive(Clone, Debug, Serialize)]
+pub struct TuneLine {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean detector training loss of the epoch.
+    pub loss: f64,
+    /// The tuned parameters after the epoch (catalogue units).
+    pub params: std::collections::BTreeMap<String, f64>,
+    /// Mean validation loss of the epoch's parameter steps (absent in warm-up epochs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_loss: Option<f64>,
+}
+
+/// The AUC of the tuned model against one anomaly group.
+#[derive(Clone, Debug, Serialize)]
+pub struct TunedAuc {
+    /// The anomaly group (a class, a generator, or `rest` for all anomalies).
+    pub anomaly: String,
+    /// ROC AUC.
+    pub auc: f64,
+}
+
+/// What [`tune`] did (also written as `tune.json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct TuneOutcome {
+    /// The start spec.
+    pub start: String,
+    /// The tuned spec.
+    pub tuned: String,
+    /// The criterion minimised.
+    pub criterion: String,
+    /// The parameters' path.
+    pub path: Vec<TuneLine>,
+    /// AUCs of the tuned model on the testbed (labels read only here).
+    pub aucs: Vec<TunedAuc>,
+    /// Training wall time (s).
+    pub seconds: f64,
+}
+
+/// The tunable spec of `text`, where any continuous parameter may be written `auto` (start at
+/// the family's default, [`ssad_torch::tune::Family::default_start`]) or `auto(v)` (start at
+/// `v`), the syntax a study's augmentation list uses: `cutout(area=auto)` ->
+/// `cutout(area=0.1)`, `rotate(angle=auto(30))` -> `rotate(angle=30)`. Plain numbers are start
+/// values too. Errors name the spec.
+pub fn tunable_spec(text: &str) -> anyhow::Result<String> {
+    use ssad_torch::tune::Family;
+    let t = text.trim();
+    let Some(open) = t.find('(') else {
+        return Ok(t.to_string());
+    };
+    let name = t[..open].trim();
+    let inner = t[open + 1..]
+        .trim_end()
+        .strip_suffix(')')
+        .with_context(|| format!("missing ')' in '{text}'"))?;
+    let family = Family::from_name(name);
+    let mut items = Vec::new();
+    // Split on commas outside parentheses (`auto(0.3)` holds none, but be exact).
+    let (mut depth, mut start) = (0i32, 0usize);
+    let mut parts = Vec::new();
+    for (i, ch) in inner.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&inner[start..]);
+    for part in parts.into_iter().filter(|p| !p.trim().is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .with_context(|| format!("expected key=value in '{text}', got '{}'", part.trim()))?;
+        let (k, v) = (k.trim(), v.trim());
+        let value = if v == "auto" {
+            let f = family.with_context(|| format!("'{name}' in '{text}' has no tunable form"))?;
+            let d = f.default_start(k).with_context(|| {
+                format!(
+                    "'{text}': {name} has no tunable parameter '{k}'; it tunes {}",
+                    f.keys().join(", ")
+                )
+            })?;
+            d.to_string()
+        } else if let Some(start) = v.strip_prefix("auto(").and_then(|r| r.strip_suffix(')')) {
+            start.trim().to_string()
+        } else {
+            v.to_string()
+        };
+        items.push(format!("{k}={value}"));
+    }
+    Ok(format!("{name}({})", items.join(",")))
+}
+
+/// Builds the testbed, trains one self-tuned ConvAE, scores it, and writes the model with
+/// `tune.jsonl` and `tune.json` into `opts.out`.
+pub fn tune(
+    opts: &TuneOptions,
+    on_epoch: &mut dyn FnMut(&EpochProgress),
+    on_tune: &mut dyn FnMut(&TuneEpoch),
+) -> anyhow::Result<TuneOutcome> {
+    crate::study::store::check_output_path(&opts.out)?;
+    opts.dataset.check_class(opts.normal)?;
+    anyhow::ensure!(
+        opts.testbed == TestbedName::Wild || !opts.gens.is_empty(),
+        "the controlled testbed needs an anomaly generator (e.g. --testbed controlled:cutout)"
+    );
+    let device = ssad_torch::tch_device(opts.train.device)?;
+    let mut aug = TunableAug::new(&tunable_spec(&opts.aug)?, device)
+        .with_context(|| format!("bad tunable --aug '{}'", opts.aug))?;
+    let start = aug.spec();
+    let splits = data::load_splits(&opts.dataset, opts.normal, opts.size, &opts.data_dir)?;
+    let (_, tb) = testbed::build_named(&[opts.testbed], &opts.gens, &splits, opts.train_limit)?
+        .pop()
+        .context("no testbed built")?;
+    opts.model.validate(tb.train.shape)?;
+    let mut det = ssad_torch::AutoencoderDetector::new(&opts.model, tb.train.shape, device)?;
+    // The validation set is the test images alone: no labels, no groups.
+    let validation = tb.test.clone();
+    let mut lines = Vec::new();
+    let summary: TuneSummary = fit_self_tuned(
+        &mut det,
+        &tb.train,
+        &validation,
+        &mut aug,
+        &opts.train,
+        &opts.tune,
+        on_epoch,
+        &mut |e| {
+            on_tune(e);
+            lines.push(e.clone());
+        },
+    )?;
+    use ssad_core::Detector;
+    let scores: Vec<f64> = det.score(&tb.test)?.iter().map(|&s| s as f64).collect();
+    let aucs = ssad_stats::metrics::pairwise(&scores, &tb.groups, tb.normal_group)?
+        .into_iter()
+        .map(|p| TunedAuc {
+            anomaly: match p.anomaly {
+                ssad_stats::metrics::AnomalyTarget::Class(c) => tb.group_names[c as usize].clone(),
+                ssad_stats::metrics::AnomalyTarget::Rest => "rest".into(),
+            },
+            auc: p.metrics.auc,
+        })
+        .collect();
+    let path: Vec<TuneLine> = lines
+        .iter()
+        .zip(&summary.fit.epoch_losses)
+        .map(|(e, &loss)| TuneLine {
+            epoch: e.epoch,
+            loss,
+            params: e.values.iter().cloned().collect(),
+            validation_loss: e.validation_loss,
+        })
+        .collect();
+    det.save(&opts.out)?;
+    let mut jsonl = String::new();
+    for l in &path {
+        jsonl.push_str(&serde_json::to_string(l)?);
+        jsonl.push('\n');
+    }
+    ssad_core::fsio::write_atomic(&opts.out.join("tune.jsonl"), jsonl.as_bytes())?;
+    let outcome = TuneOutcome {
+        start,
+        tuned: summary.spec.clone(),
+        criterion: opts.tune.criterion.to_string(),
+        path,
+        aucs,
+        seconds: summary.fit.seconds,
+    };
+    ssad_core::fsio::write_atomic(
+        &opts.out.join("tune.json"),
+        (serde_json::to_string_pretty(&outcome)? + "\n").as_bytes(),
+    )?;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tunable_spec;
+
+    #[test]
+    fn auto_parameters_become_start_values() {
+        assert_eq!(
+            tunable_spec("cutout(area=auto)").unwrap(),
+            "cutout(area=0.1)"
+        );
+        assert_eq!(
+            tunable_spec("rotate(angle=auto(30))").unwrap(),
+            "rotate(angle=30)"
+        );
+        assert_eq!(
+            tunable_spec("cutout(area=auto(0.3), aspect=auto)").unwrap(),
+            "cutout(area=0.3,aspect=1)"
+        );
+        assert_eq!(tunable_spec("noise").unwrap(), "noise");
+        assert_eq!(tunable_spec("noise(std=0.2)").unwrap(), "noise(std=0.2)");
+        let e = tunable_spec("cutout(depth=auto)").unwrap_err().to_string();
+        assert!(
+            e.contains("no tunable parameter 'depth'") && e.contains("area, aspect"),
+            "{e}"
+        );
+        let e = tunable_spec("flip(p=auto)").unwrap_err().to_string();
+        assert!(e.contains("'flip'"), "{e}");
+    }
+}

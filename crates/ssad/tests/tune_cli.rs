@@ -1,0 +1,181 @@
+//! `ssad tune` end to end on MNIST: one self-tuned ConvAE, its parameters' path, the tuned
+//! model's AUCs, reproducibility, and refusals that name the culprit.
+
+use std::process::Command;
+
+#[path = "../../../tests/common/data_dir.rs"]
+mod data_dir;
+
+/// Runs `ssad` with `args`; returns (success, stdout + stderr).
+fn ssad(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ssad"))
+        .args(args)
+        .env("SSAD_NO_FETCH", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// A tiny self-tuned run on MNIST class 0 against cutout anomalies of area 0.2.
+fn tiny_tune(out: &std::path::Path) -> (bool, String) {
+    let data = data_dir::data_dir();
+    ssad(&[
+        "tune",
+        "--dataset",
+        "mnist",
+        "--normal",
+        "0",
+        "--aug",
+        "cutout(area=0.5)",
+        "--testbed",
+        "controlled:cutout(area=0.2)",
+        "--width",
+        "4",
+        "--embedding",
+        "8",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "64",
+        "--train-limit",
+        "256",
+        "--points",
+        "64",
+        "--tune-period",
+        "2",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--quiet",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn a_self_tuned_detector_records_its_path_and_scores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let (ok, text) = tiny_tune(&a);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("tuned cutout(area=0.5) -> cutout(area="),
+        "{text}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("tune.json")).unwrap()).unwrap();
+    // One line per epoch; the first is warm-up (no parameter step), the others moved the
+    // area within its range (0, 1).
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(a.join("tune.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        lines[0]["params"]["area"].as_f64(),
+        Some(0.5),
+        "{:?}",
+        lines[0]
+    );
+    assert!(lines[0].get("validation_loss").is_none());
+    for l in &lines[1..] {
+        let area = l["params"]["area"].as_f64().unwrap();
+        assert!(area > 0.0 && area < 1.0 && area != 0.5, "{l}");
+        assert!(l["validation_loss"].as_f64().unwrap().is_finite(), "{l}");
+    }
+    assert_eq!(summary["criterion"], "dsv");
+    let aucs = summary["aucs"].as_array().unwrap();
+    assert!(!aucs.is_empty());
+    for a in aucs {
+        let v = a["auc"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{a}");
+    }
+    // The model folder loads and says how it was trained: the tuned spec.
+    let sidecar = std::fs::read_to_string(a.join("model.json")).unwrap();
+    let tuned = summary["tuned"].as_str().unwrap();
+    assert!(sidecar.contains(tuned), "{sidecar}");
+    // Same seed, threads and device: the same path and model, bit for bit.
+    let (ok, text) = tiny_tune(&b);
+    assert!(ok, "{text}");
+    assert_eq!(
+        std::fs::read(a.join("tune.jsonl")).unwrap(),
+        std::fs::read(b.join("tune.jsonl")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(a.join("model.safetensors")).unwrap(),
+        std::fs::read(b.join("model.safetensors")).unwrap()
+    );
+}
+
+#[test]
+fn bad_tune_requests_are_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("m");
+    let data = data_dir::data_dir();
+    let d = data.to_str().unwrap();
+    let o = out.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--aug", "flip", "--testbed", "wild"],
+            "'flip' has no tunable form",
+        ),
+        (
+            &["--aug", "cutout(area=1.5)", "--testbed", "wild"],
+            "cutout(area=1.5)",
+        ),
+        (
+            &["--aug", "cutout", "--testbed", "controlled"],
+            "--testbed controlled needs its generator",
+        ),
+        (
+            &["--aug", "cutout", "--testbed", "wild", "--criterion", "dvs"],
+            "dvs",
+        ),
+        (
+            &["--aug", "cutout", "--testbed", "controlled:cutuot"],
+            "cutuot",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec![
+            "tune",
+            "--dataset",
+            "mnist",
+            "--normal",
+            "0",
+            "--epochs",
+            "1",
+            "--width",
+            "4",
+            "--embedding",
+            "8",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--data-dir",
+            d,
+            "--out",
+            o,
+        ];
+        args.extend_from_slice(extra);
+        let (ok, text) = ssad(&args);
+        assert!(!ok, "{args:?} should fail: {text}");
+        assert!(
+            text.contains(want),
+            "{args:?} does not name '{want}': {text}"
+        );
+        assert!(!text.contains("panicked"), "{text}");
+    }
+    assert!(!out.exists(), "a refused request wrote {}", out.display());
+}
