@@ -115,11 +115,14 @@ fn emb(n: i64, d: i64, salt: u64) -> Tensor {
     Tensor::from_slice(&vals).view([n, d])
 }
 
+/// A named loss as a function of `Y`.
+type LossOfY<'a> = (&'a str, Box<dyn Fn(&Tensor) -> Tensor + 'a>);
+
 #[test]
 fn loss_gradients_in_y_match_finite_differences() {
     let (x, z) = (emb(7, 5, 1), emb(9, 5, 2) * 1.3);
     let y0 = &x + emb(7, 5, 3) * 0.4;
-    let criteria: Vec<(&str, Box<dyn Fn(&Tensor) -> Tensor>)> = vec![
+    let criteria: Vec<LossOfY> = vec![
         ("dsv", Box::new(|y: &Tensor| dsv(&x, y, &z).unwrap().loss)),
         (
             "dsv unclamped s",

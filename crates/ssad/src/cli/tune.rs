@@ -134,13 +134,19 @@ pub fn run(args: TuneArgs) -> anyhow::Result<()> {
                     .iter()
                     .map(|(k, v)| format!("{k}={v:.4}"))
                     .collect();
-                bar.println(format!(
+                let line = format!(
                     "epoch {:>3}: {}{}",
                     e.epoch,
                     values.join(" "),
                     e.validation_loss
                         .map_or_else(String::new, |l| format!("  (validation loss {l:.5})"))
-                ));
+                );
+                // A bar not drawn (stderr is no terminal) prints nothing: write the line.
+                if bar.is_hidden() {
+                    eprintln!("{line}");
+                } else {
+                    bar.println(line);
+                }
             }
         },
     )?;
