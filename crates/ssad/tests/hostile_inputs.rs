@@ -304,3 +304,99 @@ fn bad_inputs_are_refused_by_name_without_panics_or_damage() {
     ));
     assert!(ok, "{out}");
 }
+
+/// MVTec-style categories that cannot be evaluated say so before any training, naming the
+/// folder; an empty defect folder is left out with a note.
+#[test]
+fn a_category_without_good_test_images_is_refused_before_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let data = t.join("data");
+    let (ok, out) = ssad(&args(
+        "data synthetic DATA --size 32",
+        &[("DATA", &data)],
+    ));
+    assert!(ok, "{out}");
+    let category = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    std::fs::remove_dir_all(category.join("test/good")).unwrap();
+    std::fs::create_dir_all(category.join("test/empty_kind")).unwrap();
+    std::fs::write(
+        t.join("s.toml"),
+        format!(
+            "datasets = ['mvtec:{}']\ntestbeds = ['wild']\naugs = ['none']\nsize = 32\nsave_models = false\n[model]\nwidth = 4\nembedding = 8\n[train]\nepochs = 1\nbatch_size = 32\ndevice = 'cpu'\nthreads = 1\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (ok, out) = ssad(&args(
+        "study run TMP/s.toml --out TMP/st --quiet",
+        &[("TMP", t)],
+    ));
+    assert!(!ok, "{out}");
+    let good = category.join("test/good");
+    assert!(
+        out.contains(&format!("{} is missing or empty", good.display())),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "test/empty_kind holds no .png/.jpg images: defect type 'empty_kind' is left out"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("panicked"), "{out}");
+    // Refused before training: no epoch log was written.
+    assert!(
+        !t.join("st/epochs").exists()
+            || std::fs::read_dir(t.join("st/epochs")).unwrap().count() == 0
+    );
+    eprintln!("refused in {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// An image larger than the decoder's memory limit is refused with the limit and how to
+/// raise it.
+#[test]
+fn the_decoder_memory_limit_names_itself_and_its_setting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("big");
+    std::fs::create_dir_all(&dir).unwrap();
+    // 1024 x 1024 RGB = 3 MiB decoded, above a 1 MiB limit.
+    image::RgbImage::from_fn(1024, 1024, |x, y| image::Rgb([x as u8, y as u8, 7]))
+        .save(dir.join("large.png"))
+        .unwrap();
+    image::RgbImage::from_fn(1024, 1024, |x, y| image::Rgb([y as u8, x as u8, 9]))
+        .save(dir.join("large2.png"))
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ssad"))
+        .args(["fit", "--images"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(tmp.path().join("m"))
+        .args([
+            "--epochs",
+            "1",
+            "--width",
+            "4",
+            "--embedding",
+            "8",
+            "--device",
+            "cpu",
+            "--quiet",
+        ])
+        .env("SSAD_MAX_DECODE_MB", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("large")
+            && text.contains("limit of 1 MiB")
+            && text.contains("SSAD_MAX_DECODE_MB"),
+        "{text}"
+    );
+}
