@@ -312,10 +312,7 @@ fn a_category_without_good_test_images_is_refused_before_training() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let data = t.join("data");
-    let (ok, out) = ssad(&args(
-        "data synthetic DATA --size 32",
-        &[("DATA", &data)],
-    ));
+    let (ok, out) = ssad(&args("data synthetic DATA --size 32", &[("DATA", &data)]));
     assert!(ok, "{out}");
     let category = std::fs::read_dir(&data)
         .unwrap()

@@ -152,3 +152,30 @@ fn a_plan_counts_the_pending_images_and_estimates_from_a_warm_up() {
     assert!((plan.estimated_seconds - serial / 2.0).abs() <= 1e-9 * serial);
     assert!(plan.to_string().contains("estimated wall time"), "{plan}");
 }
+
+#[test]
+fn an_engine_panic_inside_a_run_becomes_an_error_with_its_message() {
+    // libtorch's C++ exceptions reach Rust as panics inside `tch` (e.g. "value cannot be
+    // converted to type float without overflow"): a study records them as the run's failure.
+    let e = ssad::study::catch_engine_panic(|| -> anyhow::Result<()> {
+        panic!("Torch(\"value cannot be converted to type float without overflow\")")
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("the engine failed during the run") && e.contains("without overflow"),
+        "{e}"
+    );
+    let e =
+        ssad::study::catch_engine_panic(|| -> anyhow::Result<()> { std::panic::panic_any(7u8) })
+            .unwrap_err()
+            .to_string();
+    assert!(e.contains("(no message)"), "{e}");
+    // Results and errors pass through untouched, and panics outside it still unwind.
+    assert_eq!(ssad::study::catch_engine_panic(|| Ok(3)).unwrap(), 3);
+    let e = ssad::study::catch_engine_panic(|| -> anyhow::Result<()> { anyhow::bail!("plain") })
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e, "plain");
+    assert!(std::panic::catch_unwind(|| panic!("outside")).is_err());
+}
