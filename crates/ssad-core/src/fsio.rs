@@ -243,6 +243,18 @@ where
     }
 }
 
+/// Encodes `img` as PNG straight into an atomic write of `path` ([`write_atomic_with`]): the
+/// one PNG writer of ssad (figures, grids, heat maps, exported images).
+pub fn save_png(img: &image::DynamicImage, path: &Path) -> io::Result<()> {
+    write_atomic_with(path, |w| {
+        img.write_with_encoder(image::codecs::png::PngEncoder::new(w))
+            .map_err(|e| match e {
+                image::ImageError::IoError(e) => e,
+                e => io::Error::other(e),
+            })
+    })
+}
+
 /// Replaces the files `files` (name, content) of folder `dir` together, creating `dir`:
 /// after an error or a crash, [`committed_path`] resolves every name to the old content
 /// or every name to the new content. Other files in `dir` are not touched.

@@ -328,7 +328,7 @@ pub fn render<F: Figure>(fig: &F, dir: &Path, stem: &str) -> anyhow::Result<Rend
     ssad_core::fsio::write_atomic(&svg_path, svg.as_bytes())?;
     let img = rasterise(&svg).with_context(|| format!("rasterising {}", svg_path.display()))?;
     let png = dir.join(format!("{stem}.png"));
-    crate::imageio::save_png(&image::DynamicImage::ImageRgb8(img), &png)?;
+    ssad_core::fsio::save_png(&image::DynamicImage::ImageRgb8(img), &png)?;
     Ok(RenderedFigure {
         png,
         svg: Some(svg_path),

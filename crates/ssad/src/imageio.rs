@@ -91,14 +91,7 @@ pub fn save_labeled_grid(
 /// Saves an image as PNG, creating parent folders, atomically ([`ssad_core::fsio`]): the
 /// previous file stays whole until the new one is complete; errors name `path`.
 pub fn save_png(img: &image::DynamicImage, path: &Path) -> anyhow::Result<()> {
-    ssad_core::fsio::write_atomic_with(path, |w| {
-        img.write_with_encoder(image::codecs::png::PngEncoder::new(w))
-            .map_err(|e| match e {
-                image::ImageError::IoError(e) => e,
-                e => std::io::Error::other(e),
-            })
-    })?;
-    Ok(())
+    Ok(ssad_core::fsio::save_png(img, path)?)
 }
 
 /// How [`save_augment_preview`] picks and draws.
