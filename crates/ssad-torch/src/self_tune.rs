@@ -87,8 +87,10 @@ pub struct TuneEpoch {
     pub values: Vec<(String, f64)>,
     /// Mean validation loss of the epoch's parameter steps (`None` in warm-up epochs).
     pub validation_loss: Option<f64>,
-    /// Parameter steps taken in the epoch.
+    /// Parameter steps of the epoch.
     pub steps: usize,
+    /// Of those, steps skipped because the gradient was not finite.
+    pub skipped: usize,
 }
 
 /// What [`fit_self_tuned`] did.
@@ -178,7 +180,7 @@ pub fn fit_self_tuned(
         opt.set_lr(lr);
         let order = epoch_order(seed, epoch, n);
         let (mut sum, mut count) = (0.0, 0usize);
-        let (mut val_sum, mut val_steps) = (0.0, 0usize);
+        let (mut val_sum, mut val_steps, mut skipped) = (0.0, 0usize, 0usize);
         let batches = epoch_batches(&order, batch_size);
         let n_batches = batches.len();
         for (b, indices) in batches.into_iter().enumerate() {
@@ -210,7 +212,7 @@ pub fn fit_self_tuned(
 
             // 2. A parameter step, the detector fixed.
             if epoch >= tune.warmup_epochs && detector_steps.is_multiple_of(tune.period) {
-                let v = parameter_step(
+                let step = parameter_step(
                     det,
                     train,
                     validation,
@@ -220,8 +222,9 @@ pub fn fit_self_tuned(
                     seed,
                     tune_steps,
                 )?;
-                val_sum += v;
+                val_sum += step.loss;
                 val_steps += 1;
+                skipped += usize::from(!step.taken);
                 tune_steps += 1;
             }
         }
@@ -243,6 +246,7 @@ pub fn fit_self_tuned(
                 .collect(),
             validation_loss: (val_steps > 0).then(|| val_sum / val_steps as f64),
             steps: val_steps,
+            skipped,
         };
         on_tune(&e);
         path.push(e);
@@ -259,8 +263,7 @@ pub fn fit_self_tuned(
     })
 }
 
-/// One step on the augmentation's parameters with the detector fixed; returns the validation
-/// loss before the step.
+/// One step on the augmentation's parameters with the detector fixed.
 #[allow(clippy::too_many_arguments)]
 fn parameter_step(
     det: &AutoencoderDetector,
@@ -271,7 +274,7 @@ fn parameter_step(
     tune: &TuneConfig,
     seed: u64,
     step: u64,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<StepOutcome> {
     let shape = det.shape();
     let device = det.device();
     let stream = seed ^ TUNE_STREAM;
@@ -309,6 +312,26 @@ fn parameter_step(
     );
     aug_opt.zero_grad();
     loss.backward();
-    aug_opt.step();
-    Ok(value)
+    // A finite loss can still have a non-finite gradient (DSV-ssad's log of a spread ratio
+    // when a set collapses along a direction): such a step is skipped, never taken, so the
+    // parameters stay finite.
+    let finite = aug.params().iter().all(|p| {
+        let g = p.grad();
+        !g.defined() || g.isfinite().all().int64_value(&[]) != 0
+    });
+    if finite {
+        aug_opt.step();
+    }
+    Ok(StepOutcome {
+        loss: value,
+        taken: finite,
+    })
+}
+
+/// What one parameter step did.
+struct StepOutcome {
+    /// The validation loss before the step.
+    loss: f64,
+    /// False when the gradient was not finite and the step was skipped.
+    taken: bool,
 }

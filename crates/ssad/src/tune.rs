@@ -59,6 +59,14 @@ pub struct TuneLine {
     /// Mean validation loss of the epoch's parameter steps (absent in warm-up epochs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation_loss: Option<f64>,
+    /// Parameter steps skipped in the epoch because their gradient was not finite.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped_steps: usize,
+}
+
+/// For serde: leave a zero count out.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The AUC of the tuned model against one anomaly group.
@@ -203,6 +211,7 @@ pub fn tune(
             loss,
             params: e.values.iter().cloned().collect(),
             validation_loss: e.validation_loss,
+            skipped_steps: e.skipped,
         })
         .collect();
     det.save(&opts.out)?;

@@ -72,6 +72,17 @@ fn concurrent_runs_give_the_records_of_sequential_runs() {
     assert_eq!(one.len(), 4);
     // Bit-identical AUCs: each run depends on its seed and its thread count (1) only.
     assert_eq!(one, two);
+    // Each class trains and tests on its own images: class 7's runs are not class 1's again
+    // (a cached split once kept the first class's normal label for every class).
+    let auc_of = |class: &str, aug: &str| {
+        one.iter()
+            .find(|(id, _, _)| id.starts_with(&format!("mnist-c{class}-s0-{aug}")))
+            .unwrap_or_else(|| panic!("no run of class {class}, {aug}: {one:?}"))
+            .1
+            .clone()
+    };
+    assert_ne!(auc_of("1", "none"), auc_of("7", "none"));
+    assert_ne!(auc_of("1", "cutout"), auc_of("7", "cutout"));
     assert!(one.iter().all(|(_, _, threads)| *threads == 1), "{one:?}");
     // Every run started exactly once.
     started_two.sort();

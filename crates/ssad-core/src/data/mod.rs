@@ -484,7 +484,15 @@ impl SplitsCache {
             self.last = None;
             self.last = Some((key, load_splits(name, normal, size, data_dir)?));
         }
-        Ok(&self.last.as_ref().expect("just loaded").1)
+        let splits = &mut self.last.as_mut().expect("just loaded").1;
+        // A built-in dataset's splits serve every class; only the normal label differs, so
+        // it is set for the class asked for now (a cached split of class 0 must not train
+        // class 1's runs on class 0's images).
+        if !name.is_mvtec() {
+            name.check_class(normal)?;
+            splits.normal_label = normal as u16;
+        }
+        Ok(splits)
     }
 }
 
