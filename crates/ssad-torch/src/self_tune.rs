@@ -52,7 +52,9 @@ pub struct TuneConfig {
 impl Default for TuneConfig {
     fn default() -> Self {
         Self {
-            criterion: ValidationCriterion::Dsv,
+            // The pilot of docs/results/tuning.md: MMD tuned the cutout area to within 0.03 of
+            // the anomalies' (median) with the best AUCs; the published DSV did not respond.
+            criterion: ValidationCriterion::Mmd,
             lr: 0.05,
             period: 1,
             warmup_epochs: 1,

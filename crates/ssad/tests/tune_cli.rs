@@ -94,7 +94,7 @@ fn a_self_tuned_detector_records_its_path_and_scores() {
         assert!(area > 0.0 && area < 1.0 && area != 0.5, "{l}");
         assert!(l["validation_loss"].as_f64().unwrap().is_finite(), "{l}");
     }
-    assert_eq!(summary["criterion"], "dsv");
+    assert_eq!(summary["criterion"], "mmd", "the default criterion");
     let aucs = summary["aucs"].as_array().unwrap();
     assert!(!aucs.is_empty());
     for a in aucs {
