@@ -343,9 +343,7 @@ pub fn dsv_ssad_distance_term(
     z: &Embeddings,
 ) -> anyhow::Result<DistanceTerm> {
     check_xyz(x, y, z)?;
-    let xz: f64 = row_distance_sums(x, z).iter().sum();
-    let yz: f64 = row_distance_sums(y, z).iter().sum();
-    let xy: f64 = row_distance_sums(x, y).iter().sum();
+    let (xz, yz, xy) = distance_sums(x, y, z);
     Ok(distance_term_from_sums(
         x.rows(),
         y.rows(),
@@ -508,9 +506,7 @@ pub fn dsv_ssad_loss(
     z: &Embeddings,
 ) -> anyhow::Result<DsvSsadLoss> {
     check_xyz(x, y, z)?;
-    let xz: f64 = row_distance_sums(x, z).iter().sum();
-    let yz: f64 = row_distance_sums(y, z).iter().sum();
-    let xy: f64 = row_distance_sums(x, y).iter().sum();
+    let (xz, yz, xy) = distance_sums(x, y, z);
     Ok(dsv_ssad_from_sums(x, y, z, xz, yz, xy))
 }
 
@@ -583,10 +579,15 @@ fn check_xyz_unpaired(x: &Embeddings, y: &Embeddings, z: &Embeddings) -> anyhow:
 /// module docs) of one candidate. `X` and `Y` may differ in size.
 pub fn dsv_loss(x: &Embeddings, y: &Embeddings, z: &Embeddings) -> anyhow::Result<DsvLoss> {
     check_xyz_unpaired(x, y, z)?;
-    let xz: f64 = row_distance_sums(x, z).iter().sum();
-    let yz: f64 = row_distance_sums(y, z).iter().sum();
-    let xy: f64 = row_distance_sums(x, y).iter().sum();
+    let (xz, yz, xy) = distance_sums(x, y, z);
     Ok(dsv_from_sums(x, y, z, xz, yz, xy))
+}
+
+/// The three distance sums both DSV losses start from: `sum d(x, z)`, `sum d(y, z)`,
+/// `sum d(x, y)` over all pairs (row sums in parallel, added in row order).
+fn distance_sums(x: &Embeddings, y: &Embeddings, z: &Embeddings) -> (f64, f64, f64) {
+    let sum = |a: &Embeddings, b: &Embeddings| -> f64 { row_distance_sums(a, b).iter().sum() };
+    (sum(x, z), sum(y, z), sum(x, y))
 }
 
 /// The published DSV from the distance sums `sum d(x, z)`, `sum d(y, z)`, `sum d(x, y)`.
