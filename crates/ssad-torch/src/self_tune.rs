@@ -22,10 +22,11 @@
 //! plain training with the same parameter values. Same seed, thread count and device:
 //! bit-identical parameters and weights.
 
-use crate::train::{adam, check_config, cosine_lr, epoch_batches, epoch_order};
+use crate::train::{adam, check_config, epoch_batches, epoch_order, pipelined_epochs};
 use crate::tune::{validation_loss, AugAdam, TunableAug, ValidationCriterion};
 use crate::AutoencoderDetector;
 use ssad_core::{Batch, EpochProgress, FitSummary, ImageSet, TrainConfig};
+use std::cell::RefCell;
 use std::time::Instant;
 use tch::{Kind, Reduction, Tensor};
 
@@ -106,12 +107,7 @@ pub struct TuneSummary {
     pub spec: String,
 }
 
-/// Picks `k` distinct indices of `0..n` (all when `k >= n`), sorted, from a seeded stream.
-fn subsample(n: usize, k: usize, seed: u64) -> Vec<usize> {
-    ssad_core::seeded_subsample((0..n).collect(), Some(k), seed)
-}
-
-/// `images` at `idx` as an `N x C x H x W` float tensor on `device`.
+/// `N` images of `shape` (`f32`, one after another) as an `N x C x H x W` tensor on `device`.
 fn tensor_of(set_data: &[f32], shape: ssad_core::ImageShape, device: tch::Device) -> Tensor {
     let n = (set_data.len() / shape.numel()) as i64;
     Tensor::from_slice(set_data)
@@ -168,91 +164,93 @@ pub fn fit_self_tuned(
         aug.device()
     );
     let start = Instant::now();
-    let setup = det.setup();
-    let mut opt = adam(setup.vs, cfg)?;
+    let aug: &TunableAug = aug;
     let mut aug_opt = AugAdam::new(aug.params(), tune.lr)?;
     let batch_size = cfg.batch_size.min(n);
-    let (seed, epochs) = (cfg.seed, cfg.epochs);
-    let mut epoch_losses = Vec::with_capacity(epochs);
-    let mut path = Vec::with_capacity(epochs);
-    let (mut detector_steps, mut tune_steps) = (0usize, 0u64);
-    for epoch in 0..epochs {
-        let started = Instant::now();
-        let lr = cosine_lr(cfg.lr, epoch, epochs);
-        opt.set_lr(lr);
-        let order = epoch_order(seed, epoch, n);
-        let (mut sum, mut count) = (0.0, 0usize);
-        let (mut val_sum, mut val_steps, mut skipped) = (0.0, 0usize, 0usize);
-        let batches = epoch_batches(&order, batch_size);
-        let n_batches = batches.len();
-        for (b, indices) in batches.into_iter().enumerate() {
-            // 1. A detector step, the parameters fixed.
-            let clean = tensor_of(&train.batch(indices).data, shape, device);
-            let sample: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
-            let noisy = {
-                let _g = tch::no_grad_guard();
-                aug.apply_samples(&clean, seed, epoch as u64, &sample)?
-                    .to_kind(Kind::Float)
-            };
-            let recon = setup.net.forward(&noisy, true);
-            setup.net.count_batch();
-            let loss = recon.mse_loss(&clean, Reduction::Mean);
-            opt.backward_step(&loss);
-            let l = loss.double_value(&[]);
-            anyhow::ensure!(
-                l.is_finite(),
-                "self-tuned training diverged: the loss is {l} at epoch {} of {epochs}, batch {} \
-                 of {n_batches} (learning rate {lr:.3e}, augmentation {}); try a smaller \
-                 learning rate",
-                epoch + 1,
-                b + 1,
+    let seed = cfg.seed;
+    let batches = epoch_batches(&(0..n).collect::<Vec<_>>(), batch_size).len();
+    // The parameter steps' tallies, shared by the step (which counts) and the end of each
+    // epoch (which reports and resets them).
+    let tally = RefCell::new(Tally::default());
+    let mut path = Vec::with_capacity(cfg.epochs);
+    let epoch_losses = {
+        let setup = det.setup();
+        let mut opt = adam(setup.vs, cfg)?;
+        pipelined_epochs(
+            &mut opt,
+            cfg,
+            batches,
+            &format!(
+                "self-tuned training (augmentation {} at the start)",
                 aug.spec()
-            );
-            sum += l * indices.len() as f64;
-            count += indices.len();
-            detector_steps += 1;
-
-            // 2. A parameter step, the detector fixed.
-            if epoch >= tune.warmup_epochs && detector_steps.is_multiple_of(tune.period) {
-                let step = parameter_step(
-                    det,
-                    train,
-                    validation,
-                    aug,
-                    &mut aug_opt,
-                    tune,
-                    seed,
-                    tune_steps,
-                )?;
-                val_sum += step.loss;
-                val_steps += 1;
-                skipped += usize::from(!step.taken);
-                tune_steps += 1;
-            }
-        }
-        let loss = sum / count as f64;
-        epoch_losses.push(loss);
-        progress(&EpochProgress {
-            epoch: epoch + 1,
-            epochs,
-            loss,
-            lr,
-            seconds: started.elapsed().as_secs_f64(),
-        });
-        let e = TuneEpoch {
-            epoch: epoch + 1,
-            values: aug
-                .values()
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-            validation_loss: (val_steps > 0).then(|| val_sum / val_steps as f64),
-            steps: val_steps,
-            skipped,
-        };
-        on_tune(&e);
-        path.push(e);
-    }
+            ),
+            |epoch, send| {
+                for indices in epoch_batches(&epoch_order(seed, epoch, n), batch_size) {
+                    let clean = train.batch(indices).data;
+                    if !send((epoch, indices.to_vec(), clean)) {
+                        return;
+                    }
+                }
+            },
+            |opt, (epoch, indices, clean): (usize, Vec<usize>, Vec<f32>)| {
+                // 1. A detector step, the parameters fixed.
+                let clean = tensor_of(&clean, shape, device);
+                let sample: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
+                let noisy = {
+                    let _g = tch::no_grad_guard();
+                    aug.apply_samples(&clean, seed, epoch as u64, &sample)?
+                        .to_kind(Kind::Float)
+                };
+                let recon = setup.net.forward(&noisy, true);
+                setup.net.count_batch();
+                let loss = recon.mse_loss(&clean, Reduction::Mean);
+                opt.backward_step(&loss);
+                let l = loss.double_value(&[]);
+                if !l.is_finite() {
+                    // The loop reports the divergence; no parameter step on a broken model.
+                    return Ok((l, indices.len()));
+                }
+                let mut t = tally.borrow_mut();
+                t.detector_steps += 1;
+                // 2. A parameter step, the detector fixed.
+                if epoch >= tune.warmup_epochs && t.detector_steps.is_multiple_of(tune.period) {
+                    let step = parameter_step(
+                        det,
+                        train,
+                        validation,
+                        aug,
+                        &mut aug_opt,
+                        tune,
+                        seed,
+                        t.tune_steps,
+                    )?;
+                    t.val_sum += step.loss;
+                    t.val_steps += 1;
+                    t.skipped += usize::from(!step.taken);
+                    t.tune_steps += 1;
+                }
+                Ok((l, indices.len()))
+            },
+            &mut |p| {
+                progress(p);
+                let mut t = tally.borrow_mut();
+                let e = TuneEpoch {
+                    epoch: p.epoch,
+                    values: aug
+                        .values()
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
+                    validation_loss: (t.val_steps > 0).then(|| t.val_sum / t.val_steps as f64),
+                    steps: t.val_steps,
+                    skipped: t.skipped,
+                };
+                (t.val_sum, t.val_steps, t.skipped) = (0.0, 0, 0);
+                on_tune(&e);
+                path.push(e);
+            },
+        )?
+    };
     let fit = FitSummary {
         epoch_losses,
         seconds: start.elapsed().as_secs_f64(),
@@ -263,6 +261,22 @@ pub fn fit_self_tuned(
         epochs: path,
         spec: aug.spec(),
     })
+}
+
+/// Counts of the parameter steps: over the run (to schedule them) and in the current epoch
+/// (to report them).
+#[derive(Default)]
+struct Tally {
+    /// Detector steps so far.
+    detector_steps: usize,
+    /// Parameter steps so far (the step number of the next one's draws).
+    tune_steps: u64,
+    /// Sum of this epoch's validation losses.
+    val_sum: f64,
+    /// Parameter steps this epoch.
+    val_steps: usize,
+    /// Of those, skipped for a non-finite gradient.
+    skipped: usize,
 }
 
 /// One step on the augmentation's parameters with the detector fixed.
@@ -280,12 +294,15 @@ fn parameter_step(
     let shape = det.shape();
     let device = det.device();
     let stream = seed ^ TUNE_STREAM;
-    let xi = subsample(train.len(), tune.points, stream.wrapping_add(2 * step));
-    let zi = subsample(
-        validation.len(),
-        tune.points,
-        stream.wrapping_add(2 * step + 1),
-    );
+    let subsample = |n: usize, draw: u64| {
+        ssad_core::seeded_subsample(
+            (0..n).collect(),
+            Some(tune.points),
+            stream.wrapping_add(draw),
+        )
+    };
+    let xi = subsample(train.len(), 2 * step);
+    let zi = subsample(validation.len(), 2 * step + 1);
     let x = tensor_of(&train.batch(&xi).data, shape, device);
     let z_data: Vec<f32> = zi
         .iter()

@@ -129,7 +129,8 @@ pub(crate) fn adam(vs: &nn::VarStore, cfg: &TrainConfig) -> anyhow::Result<nn::O
 
 /// The loop shared by every trainer: a loader thread prepares the batches of each epoch
 /// (`produce(epoch, send)`, which stops when `send` returns false) while this thread runs
-/// `step` on the previous one (it returns the batch's mean loss and its sample count), with
+/// `step` on the previous one (it returns the batch's mean loss and its sample count, or an
+/// error that ends the training), with
 /// cosine annealing of the learning rate per epoch, a finite-loss check naming the epoch and
 /// batch (`what` names the run in that message), and `progress` after each epoch. Returns
 /// the mean loss of every epoch.
@@ -139,7 +140,7 @@ pub(crate) fn pipelined_epochs<B: Send>(
     batches: usize,
     what: &str,
     produce: impl Fn(usize, &mut dyn FnMut(B) -> bool) + Send,
-    mut step: impl FnMut(&mut nn::Optimizer, B) -> (f64, usize),
+    mut step: impl FnMut(&mut nn::Optimizer, B) -> anyhow::Result<(f64, usize)>,
     progress: &mut dyn FnMut(&EpochProgress),
 ) -> anyhow::Result<Vec<f64>> {
     let epochs = cfg.epochs;
@@ -168,7 +169,7 @@ pub(crate) fn pipelined_epochs<B: Send>(
                 let batch = rx
                     .recv()
                     .map_err(|_| anyhow::anyhow!("batch loader thread died"))?;
-                let (loss, n) = step(opt, batch);
+                let (loss, n) = step(opt, batch)?;
                 anyhow::ensure!(
                     loss.is_finite(),
                     "{what} diverged: the loss is {loss} at epoch {} of {epochs}, batch {} of \
@@ -231,7 +232,7 @@ pub(crate) fn run_training(
         |opt, batch: PreparedBatch| {
             let images = batch.clean.len() / shape.numel();
             let loss = train_step(setup, opt, shape, &batch.clean, batch.augmented.as_deref());
-            (loss, images)
+            Ok((loss, images))
         },
         progress,
     )?;

@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 
 #[path = "../../../tests/common/data_dir.rs"]
 mod data_dir;
+#[path = "../../../tests/common/skip.rs"]
+mod skip;
 
 /// A writer under test: writes its kind of file to the given target.
 type Writer = fn(&Path) -> anyhow::Result<()>;
@@ -229,7 +231,11 @@ fn fill(dir: &Path) {
 #[test]
 fn every_writer_on_a_real_full_tmpfs_keeps_the_previous_file() {
     let Some(fs) = tmpfs() else {
-        eprintln!("skipped the tmpfs part: cannot mount a tmpfs here (the injected faults ran)");
+        skip::skip(
+            "every_writer_on_a_real_full_tmpfs_keeps_the_previous_file",
+            "cannot mount a tmpfs here (not root, or a restricted container); the injected \
+             faults ran",
+        );
         return;
     };
     let root = fs.0.path();

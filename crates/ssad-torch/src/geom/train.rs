@@ -134,7 +134,7 @@ pub(crate) fn run_training(
                 &batch.images,
                 &batch.labels,
             );
-            (loss, batch.labels.len())
+            Ok((loss, batch.labels.len()))
         },
         progress,
     )?;

@@ -410,12 +410,8 @@ impl StudyConfig {
              [\"cutout\", \"flip\"]), or drop \"controlled\" from testbeds"
         );
         self.expanded_augs()?;
-        anyhow::ensure!(self.train.epochs >= 1, "train.epochs must be at least 1");
-        anyhow::ensure!(
-            self.train.batch_size >= 1,
-            "train.batch_size must be at least 1"
-        );
-        // Every float that reaches the engine, in the range it can represent.
+        // Epochs, batch size, and every float that reaches the engine in the range it can
+        // represent.
         self.train.validate(&ssad_core::TrainConfigNames::STUDY)?;
         if let Some(l) = self.train_limit {
             anyhow::ensure!(l >= 1, "train_limit must be at least 1");

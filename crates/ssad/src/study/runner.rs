@@ -111,16 +111,12 @@ impl Jobs {
     /// The number of concurrent runs for training settings `train` on the devices `factory`
     /// sees.
     pub fn resolve(self, train: &ssad_core::TrainConfig, factory: &dyn DetectorFactory) -> usize {
-        let on_cpu = || {
-            factory
-                .resolve_device(train.device)
-                .is_ok_and(|d| d == ssad_core::Device::Cpu)
-        };
+        let device = factory.resolve_device(train.device).ok();
+        let cpus = ssad_core::logical_cpus();
         match self {
             // More concurrent runs than CPUs only contend for them (and hold a model and
             // its data each): capped at the logical CPUs on a CPU, with a warning.
-            Jobs::Count(n) if n > ssad_core::logical_cpus() && on_cpu() => {
-                let cpus = ssad_core::logical_cpus();
+            Jobs::Count(n) if n > cpus && device == Some(ssad_core::Device::Cpu) => {
                 static WARNED: std::sync::Once = std::sync::Once::new();
                 WARNED.call_once(|| {
                     eprintln!(
@@ -131,18 +127,9 @@ impl Jobs {
                 cpus
             }
             Jobs::Count(n) => n,
-            Jobs::Auto => {
-                let on_gpu = factory
-                    .resolve_device(train.device)
-                    .is_ok_and(|d| d != ssad_core::Device::Cpu);
-                if on_gpu {
-                    // One ConvAE at batch 1024 on 32x32 images leaves a large GPU mostly idle.
-                    4
-                } else {
-                    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                    (cores / train.threads.max(1)).max(1)
-                }
-            }
+            // One ConvAE at batch 1024 on 32x32 images leaves a large GPU mostly idle.
+            Jobs::Auto if device.is_some_and(|d| d != ssad_core::Device::Cpu) => 4,
+            Jobs::Auto => (cpus / train.threads.max(1)).max(1),
         }
     }
 }
