@@ -9,6 +9,7 @@ pub mod augment;
 pub mod data;
 pub mod detector;
 pub mod fsio;
+pub mod heatmap;
 pub mod images;
 pub mod model;
 

@@ -155,15 +155,24 @@ pub fn load_folder(dir: &Path, opts: &FolderOptions) -> Result<ImageSet, DataErr
 }
 
 /// What a file's header says: native size and whether it is grayscale. Reading it decodes no
-/// pixels, so the whole folder can be surveyed before any image is decoded.
+/// pixels, so the whole folder can be surveyed before any image is decoded
+/// ([`read_image_headers`]), and handed to [`load_image_files_with_headers`] so no header is
+/// read twice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Header {
+pub struct ImageHeader {
     /// Native height in pixels.
     pub height: usize,
     /// Native width in pixels.
     pub width: usize,
     /// True for grayscale (with or without alpha) images.
     pub gray: bool,
+}
+
+impl ImageHeader {
+    /// True for colour (RGB or RGBA) images.
+    pub fn is_colour(&self) -> bool {
+        !self.gray
+    }
 }
 
 /// The decoder's memory limit per image in MiB: `SSAD_MAX_DECODE_MB` when set to a positive
@@ -234,9 +243,22 @@ fn check_jpeg_complete(p: &Path, bytes: &[u8]) -> Result<(), DataError> {
     }
 }
 
+/// How many times each file's header was read (tests only: proves a header is read once).
+#[cfg(test)]
+pub(crate) static HEADER_READS: std::sync::Mutex<std::collections::BTreeMap<PathBuf, usize>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
 /// Reads the header of one image file (size and colour type), no pixels.
-fn read_header(p: &Path) -> Result<Header, DataError> {
+fn read_header(p: &Path) -> Result<ImageHeader, DataError> {
     use image::ImageDecoder;
+    #[cfg(test)]
+    {
+        *HEADER_READS
+            .lock()
+            .unwrap()
+            .entry(p.to_path_buf())
+            .or_default() += 1;
+    }
     let reader = image::ImageReader::open(p)
         .map_err(|e| DataError::io(p, e))?
         .with_guessed_format()
@@ -254,7 +276,7 @@ fn read_header(p: &Path) -> Result<Header, DataError> {
         ));
     }
     let (w, h) = decoder.dimensions();
-    Ok(Header {
+    Ok(ImageHeader {
         height: h as usize,
         width: w as usize,
         gray: !decoder.color_type().has_color(),
@@ -262,7 +284,15 @@ fn read_header(p: &Path) -> Result<Header, DataError> {
 }
 
 /// Reads the headers of `paths` in parallel.
-pub(crate) fn read_headers(paths: &[&Path]) -> Result<Vec<Header>, DataError> {
+pub(crate) fn read_headers(paths: &[&Path]) -> Result<Vec<ImageHeader>, DataError> {
+    use rayon::prelude::*;
+    paths.par_iter().map(|p| read_header(p)).collect()
+}
+
+/// The header of each image file (size and colour type; no pixel is decoded), read in
+/// parallel, one result per file, so a caller can name every unreadable file at once. The
+/// headers go on to [`load_image_files_with_headers`], which then reads none again.
+pub fn read_image_headers(paths: &[&Path]) -> Vec<Result<ImageHeader, DataError>> {
     use rayon::prelude::*;
     paths.par_iter().map(|p| read_header(p)).collect()
 }
@@ -279,7 +309,7 @@ pub fn image_dimensions(paths: &[&Path]) -> Result<Vec<(usize, usize)>, DataErro
 
 /// The channel count [`load_image_files`] picks when none is forced: 1 when every header is
 /// grayscale, else 3.
-pub(crate) fn auto_channels(headers: &[Header]) -> usize {
+pub(crate) fn auto_channels(headers: &[ImageHeader]) -> usize {
     if headers.iter().all(|h| h.gray) {
         1
     } else {
@@ -328,7 +358,13 @@ fn decode_resized(p: &Path, channels: usize, size: usize) -> Result<Vec<u8>, Dat
 /// `size x size` results are held, never a folder of full-resolution photos. No paths give
 /// an empty set.
 pub fn load_image_files(paths: &[&Path], opts: &FolderOptions) -> Result<ImageSet, DataError> {
-    use rayon::prelude::*;
+    check_load_options(paths, opts)?;
+    let headers = read_headers(paths)?;
+    load_image_files_with_headers(paths, &headers, opts)
+}
+
+/// Refuses a channel count other than 1 or 3 and an image size out of range.
+fn check_load_options(paths: &[&Path], opts: &FolderOptions) -> Result<(), DataError> {
     if let Some(c) = opts.channels.filter(|c| *c != 1 && *c != 3) {
         return Err(DataError::format(
             Path::new("."),
@@ -336,8 +372,28 @@ pub fn load_image_files(paths: &[&Path], opts: &FolderOptions) -> Result<ImageSe
         ));
     }
     super::check_image_size(opts.size)
-        .map_err(|m| DataError::format(paths.first().copied().unwrap_or(Path::new(".")), m))?;
-    let headers = read_headers(paths)?;
+        .map_err(|m| DataError::format(paths.first().copied().unwrap_or(Path::new(".")), m))
+}
+
+/// [`load_image_files`] with the files' headers already read ([`read_image_headers`], one per
+/// path, in the same order): the same checks and result, without reading any header again.
+pub fn load_image_files_with_headers(
+    paths: &[&Path],
+    headers: &[ImageHeader],
+    opts: &FolderOptions,
+) -> Result<ImageSet, DataError> {
+    use rayon::prelude::*;
+    check_load_options(paths, opts)?;
+    if headers.len() != paths.len() {
+        return Err(DataError::format(
+            paths.first().copied().unwrap_or(Path::new(".")),
+            format!(
+                "{} headers for {} image files: need one header per file",
+                headers.len(),
+                paths.len()
+            ),
+        ));
+    }
     if let (false, Some(first)) = (opts.allow_mixed_sizes, headers.first()) {
         let (w0, h0) = (first.width, first.height);
         if let Some((i, h)) = headers
@@ -356,8 +412,7 @@ pub fn load_image_files(paths: &[&Path], opts: &FolderOptions) -> Result<ImageSe
             ));
         }
     }
-    let channels = opts.channels.unwrap_or_else(|| auto_channels(&headers));
-    drop(headers);
+    let channels = opts.channels.unwrap_or_else(|| auto_channels(headers));
     let shape = ImageShape::new(channels, opts.size, opts.size);
     let mut pixels = vec![0u8; paths.len() * shape.numel()];
     pixels
@@ -383,6 +438,50 @@ mod tests {
         image::GrayImage::from_pixel(w, h, image::Luma([v]))
             .save(path)
             .unwrap();
+    }
+
+    /// Headers read by [`read_image_headers`] and handed on are not read again: every file's
+    /// header is read once per load, and the result equals [`load_image_files`]'.
+    #[test]
+    fn headers_handed_on_are_read_once() {
+        let d = tempfile::tempdir().unwrap();
+        let (g, c) = (d.path().join("g.png"), d.path().join("c.png"));
+        gray(&g, 4, 4, 10);
+        image::RgbImage::from_pixel(6, 6, image::Rgb([1, 2, 3]))
+            .save(&c)
+            .unwrap();
+        let paths = [g.as_path(), c.as_path()];
+        let reads = |p: &Path| HEADER_READS.lock().unwrap().get(p).copied().unwrap_or(0);
+        let headers: Vec<ImageHeader> = read_image_headers(&paths)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let colour: Vec<bool> = headers.iter().map(ImageHeader::is_colour).collect();
+        assert_eq!(colour, [false, true]);
+        assert_eq!((headers[1].height, headers[1].width), (6, 6));
+        let opts = FolderOptions {
+            size: 8,
+            allow_mixed_sizes: true,
+            channels: None,
+        };
+        let set = load_image_files_with_headers(&paths, &headers, &opts).unwrap();
+        assert_eq!(set.shape, ImageShape::new(3, 8, 8));
+        assert_eq!((reads(&g), reads(&c)), (1, 1));
+        assert_eq!(load_image_files(&paths, &opts).unwrap(), set);
+        assert_eq!((reads(&g), reads(&c)), (2, 2));
+        let e = load_image_files_with_headers(&paths, &headers[..1], &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("1 headers for 2 image files"), "{e}");
+        // Mixed sizes are still refused when not allowed.
+        let strict = FolderOptions {
+            allow_mixed_sizes: false,
+            ..opts
+        };
+        let e = load_image_files_with_headers(&paths, &headers, &strict)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("all images must have one size"), "{e}");
     }
 
     #[test]

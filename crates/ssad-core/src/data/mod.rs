@@ -23,7 +23,7 @@ pub use archive::unpack_tar_xz;
 pub use cifar::load_cifar10;
 pub use folder::{
     folder_entries, image_dimensions, image_files, is_image_file, load_folder, load_image_files,
-    FolderEntries, FolderOptions,
+    load_image_files_with_headers, read_image_headers, FolderEntries, FolderOptions, ImageHeader,
 };
 pub use idx::{load_idx_pair, read_idx_images, read_idx_labels};
 pub use mvtec::{
