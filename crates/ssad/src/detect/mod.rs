@@ -8,15 +8,20 @@
 //! Everything here goes through a [`DetectorFactory`], so it works for any detector kind;
 //! reconstructions and error maps are written for detectors that reconstruct.
 
+mod naming;
+mod render;
+
+pub use naming::{collect_images, colour_of, load_files_for_model, load_for_model, output_names};
+pub use render::{error_map_image, heat_colour, overlay_image, pixel_errors};
+
 use crate::imageio;
-use crate::scores::ScoreRow;
 use anyhow::Context;
+use naming::scores_csv;
 use serde::{Deserialize, Serialize};
 use ssad_augment::AugSpec;
-use ssad_core::data::{image_files, is_image_file, load_image_files, FolderOptions};
 use ssad_core::{
-    Batch, Detector, DetectorFactory, DetectorSpec, Device, EpochProgress, FitSummary, ImageSet,
-    ImageShape, TrainConfig,
+    Batch, Detector, DetectorFactory, DetectorSpec, Device, EpochProgress, FitSummary, ImageShape,
+    TrainConfig,
 };
 use std::path::{Path, PathBuf};
 
@@ -146,193 +151,6 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
 }
 
 /// Heat-map colour of a normalised error `t` (clamped to [0, 1]): black (0) -> red (1/3) ->
-/// yellow (2/3) -> white (1), i.e. `(r, g, b) = (3t, 3t - 1, 3t - 2)` each clamped to [0, 1]
-/// (matplotlib's `hot` colour map, piecewise linear).
-pub fn heat_colour(t: f32) -> [u8; 3] {
-    let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) };
-    let c = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-    [c(3.0 * t), c(3.0 * t - 1.0), c(3.0 * t - 2.0)]
-}
-
-/// Per-pixel error of one image: the root mean square over channels of `x - recon`, in
-/// [0, 1] for images in [0, 1]. One value per pixel (`height * width`, row-major).
-pub fn pixel_errors(x: &[f32], recon: &[f32], shape: ImageShape) -> Vec<f32> {
-    let mut errors = crate::pixel::squared_error_map(x, recon, shape);
-    errors.iter_mut().for_each(|e| *e = e.sqrt());
-    errors
-}
-
-/// The error map as a heat-map image: pixel error `e` is drawn with [`heat_colour`] of
-/// `e / error_max`, each pixel upscaled to `scale x scale`.
-pub fn error_map_image(
-    errors: &[f32],
-    shape: ImageShape,
-    error_max: f32,
-    scale: u32,
-) -> image::RgbImage {
-    let (h, w) = (shape.height as u32, shape.width as u32);
-    image::RgbImage::from_fn(w * scale, h * scale, |x, y| {
-        let e = errors[(y / scale) as usize * shape.width + (x / scale) as usize];
-        image::Rgb(heat_colour(e / error_max))
-    })
-}
-
-/// The heat map of `errors` laid over the input image: each pixel is the input blended with
-/// [`heat_colour`] of `e / error_max`, the heat colour weighing `0.15 + 0.7 t` (so even
-/// error-free parts stay tinted and high errors stand out while the input stays readable),
-/// each pixel upscaled to `scale x scale`.
-pub fn overlay_image(
-    image: &[f32],
-    errors: &[f32],
-    shape: ImageShape,
-    error_max: f32,
-    scale: u32,
-) -> image::RgbImage {
-    let base = imageio::to_rgb(image, shape, scale);
-    image::RgbImage::from_fn(base.width(), base.height(), |x, y| {
-        let e = errors[(y / scale) as usize * shape.width + (x / scale) as usize];
-        let t = if e.is_nan() {
-            0.0
-        } else {
-            (e / error_max).clamp(0.0, 1.0)
-        };
-        let heat = heat_colour(t);
-        let a = 0.15 + 0.7 * t;
-        let px = base.get_pixel(x, y).0;
-        image::Rgb(std::array::from_fn(|c| {
-            (px[c] as f32 * (1.0 - a) + heat[c] as f32 * a).round() as u8
-        }))
-    })
-}
-
-/// Reads a folder for a model taking `shape` images (`channels x side x side`; any size,
-/// resized), warning about images converted between grayscale and colour.
-pub fn load_for_model(
-    dir: &Path,
-    shape: ImageShape,
-    what: &str,
-    warn: &mut dyn FnMut(&str),
-) -> anyhow::Result<ImageSet> {
-    anyhow::ensure!(
-        dir.is_dir(),
-        "{what} {} is not a folder of images",
-        dir.display()
-    );
-    let files = collect_images(&[dir.to_path_buf()])?;
-    let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
-    load_files_for_model(&refs, shape, warn)
-}
-
-/// Colour of each file from its header (without decoding the pixels); errors list every
-/// unreadable file.
-pub fn colour_of(files: &[&Path]) -> anyhow::Result<Vec<bool>> {
-    let mut colour = Vec::with_capacity(files.len());
-    let mut bad = Vec::new();
-    for p in files {
-        let probe = image::ImageReader::open(p)
-            .map_err(anyhow::Error::from)
-            .and_then(|r| Ok(r.with_guessed_format()?))
-            .and_then(|r| {
-                use image::ImageDecoder;
-                Ok(r.into_decoder()?.color_type())
-            });
-        match probe {
-            Ok(c) => colour.push(image::ExtendedColorType::from(c).channel_count() >= 3),
-            Err(e) => bad.push(format!("{} ({e})", p.display())),
-        }
-    }
-    anyhow::ensure!(
-        bad.is_empty(),
-        "cannot read {} image(s), expected PNG or JPEG files: {}",
-        bad.len(),
-        bad.join("; ")
-    );
-    Ok(colour)
-}
-
-/// Loads image files for a model taking `shape` images (`channels x side x side`), resized;
-/// images of the other kind (colour vs grayscale) are converted, with a warning handed to
-/// `warn`.
-pub fn load_files_for_model(
-    files: &[&Path],
-    shape: ImageShape,
-    warn: &mut dyn FnMut(&str),
-) -> anyhow::Result<ImageSet> {
-    let channels = shape.channels;
-    let colour = colour_of(files)?;
-    let mismatched: Vec<&Path> = files
-        .iter()
-        .zip(&colour)
-        .filter(|(_, &c)| c != (channels == 3))
-        .map(|(p, _)| *p)
-        .collect();
-    if let Some(first) = mismatched.first() {
-        let how = if channels == 1 {
-            "colour but the model takes grayscale images: converted to grayscale (luma)"
-        } else {
-            "grayscale but the model takes colour images: the gray value is repeated in R, G, B"
-        };
-        warn(&format!(
-            "warning: {} image(s) are {how} (first: {})",
-            mismatched.len(),
-            first.display()
-        ));
-    }
-    decode_files(files, shape)
-}
-
-/// Decodes image files as `channels x side x side` images (grayscale by luma, or gray
-/// repeated in R, G, B), resized bilinearly with PIL's semantics, in parallel.
-fn decode_files(files: &[&Path], shape: ImageShape) -> anyhow::Result<ImageSet> {
-    let opts = FolderOptions {
-        size: shape.height,
-        allow_mixed_sizes: true,
-        channels: Some(shape.channels),
-    };
-    Ok(load_image_files(files, &opts)?)
-}
-
-/// Image files of the inputs: files as given, folders' images (or, for a folder with none
-/// directly inside, its sub-folders' images), sorted per folder.
-pub fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            let mut files = image_files(input)?;
-            if files.is_empty() {
-                let mut subs: Vec<PathBuf> = std::fs::read_dir(input)
-                    .with_context(|| format!("cannot list {}", input.display()))?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.is_dir())
-                    .collect();
-                subs.sort();
-                for s in subs {
-                    files.extend(image_files(&s)?);
-                }
-            }
-            anyhow::ensure!(
-                !files.is_empty(),
-                "no .png/.jpg images in folder {} (nor in its sub-folders)",
-                input.display()
-            );
-            out.extend(files);
-        } else if input.is_file() {
-            anyhow::ensure!(
-                is_image_file(input),
-                "{} is not an image: expected a .png, .jpg or .jpeg file",
-                input.display()
-            );
-            out.push(input.clone());
-        } else {
-            anyhow::bail!(
-                "{} does not exist (expected an image file or a folder of images)",
-                input.display()
-            );
-        }
-    }
-    Ok(out)
-}
-
 /// The detector's scores of `batch` as `f64`.
 pub fn scores_of(det: &dyn Detector, batch: &Batch) -> anyhow::Result<Vec<f64>> {
     Ok(det.score(batch)?.into_iter().map(f64::from).collect())
@@ -763,68 +581,6 @@ pub fn detect(
     })
 }
 
-/// `scores.csv` of [`detect`]: the score-file schema ([`crate::scores`]) plus `name` (the
-/// stem of the PNGs) and `verdict` (`anomalous`, `normal`, or `-` without a threshold).
-fn scores_csv(rows: &[DetectRow]) -> anyhow::Result<Vec<u8>> {
-    let scored: Vec<ScoreRow> = rows
-        .iter()
-        .enumerate()
-        .map(|(index, r)| ScoreRow {
-            index,
-            path: r.path.display().to_string(),
-            label: String::new(),
-            group: String::new(),
-            anomaly: None,
-            // Detector scores are f32; the f64 here holds one exactly.
-            score: r.score as f32,
-        })
-        .collect();
-    let extra: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| vec![r.name.clone(), r.verdict().to_string()])
-        .collect();
-    crate::scores::scores_csv(&scored, &["name", "verdict"], &extra)
-}
-
-/// Unique output names for the inputs: the file stem, prefixed by the parent folder's name
-/// when stems repeat, then numbered if still not unique.
-pub fn output_names(files: &[PathBuf]) -> Vec<String> {
-    let stem = |p: &Path| {
-        p.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
-    let count = |names: &[String], n: &str| names.iter().filter(|m| m.as_str() == n).count();
-    let stems: Vec<String> = files.iter().map(|p| stem(p)).collect();
-    let named: Vec<String> = files
-        .iter()
-        .zip(&stems)
-        .map(|(p, s)| {
-            if count(&stems, s) > 1 {
-                let parent = p
-                    .parent()
-                    .and_then(|d| d.file_name())
-                    .map(|d| d.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                format!("{parent}_{s}")
-            } else {
-                s.clone()
-            }
-        })
-        .collect();
-    let mut out: Vec<String> = Vec::with_capacity(named.len());
-    for n in &named {
-        let mut name = n.clone();
-        let mut k = 1;
-        while out.contains(&name) {
-            k += 1;
-            name = format!("{n}-{k}");
-        }
-        out.push(name);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -841,75 +597,5 @@ mod tests {
         assert_eq!(quantile(&v, 1.0), 5.0);
         assert_eq!(quantile(&[2.5], 0.3), 2.5);
         assert!(quantile(&[], 0.5).is_nan());
-    }
-
-    #[test]
-    fn overlay_blends_the_heat_colour_by_error() {
-        // A gray 1x2 image (0.5 -> 128): zero error keeps 85% of the input under 15% black
-        // (128 * 0.85 = 108.8 -> 109); full error weighs white (t = 1) at 85%:
-        // 128 * 0.15 + 255 * 0.85 = 235.95 -> 236.
-        let shape = ImageShape::new(1, 1, 2);
-        let img = overlay_image(&[0.5, 0.5], &[0.0, 0.2], shape, 0.2, 1);
-        assert_eq!(img.get_pixel(0, 0).0, [109, 109, 109]);
-        assert_eq!(img.get_pixel(1, 0).0, [236, 236, 236]);
-        // Half the maximum error: t = 0.5 -> heat (255, 128, 0) at weight 0.5.
-        let img = overlay_image(&[0.5, 0.5], &[0.1, 0.1], shape, 0.2, 2);
-        assert_eq!(img.dimensions(), (4, 2));
-        assert_eq!(img.get_pixel(3, 1).0, [192, 128, 64]);
-    }
-
-    #[test]
-    fn heat_colours_at_the_documented_stops() {
-        assert_eq!(heat_colour(0.0), [0, 0, 0]);
-        assert_eq!(heat_colour(1.0 / 3.0), [255, 0, 0]);
-        assert_eq!(heat_colour(2.0 / 3.0), [255, 255, 0]);
-        assert_eq!(heat_colour(1.0), [255, 255, 255]);
-        assert_eq!(heat_colour(2.0), [255, 255, 255]);
-        assert_eq!(heat_colour(-1.0), [0, 0, 0]);
-        // Halfway to red: r = 3 * (1/6) = 0.5 -> 128.
-        assert_eq!(heat_colour(1.0 / 6.0), [128, 0, 0]);
-    }
-
-    #[test]
-    fn pixel_errors_are_rms_over_channels() {
-        let shape = ImageShape::new(2, 1, 2);
-        // channel 0: [0.0, 1.0], channel 1: [0.0, 0.0]; recon all 0.5
-        let x = [0.0, 1.0, 0.0, 0.0];
-        let r = [0.5; 4];
-        let e = pixel_errors(&x, &r, shape);
-        // pixel 0: sqrt((0.25 + 0.25) / 2) = 0.5; pixel 1: sqrt((0.25 + 0.25) / 2) = 0.5
-        assert!((e[0] - 0.5).abs() < 1e-6 && (e[1] - 0.5).abs() < 1e-6);
-        let r = [0.0, 0.0, 0.0, 0.0];
-        let e = pixel_errors(&x, &r, shape);
-        assert_eq!(e[0], 0.0);
-        assert!((e[1] - (0.5f32).sqrt()).abs() < 1e-6);
-    }
-
-    #[test]
-    fn scores_csv_quotes_awkward_names() {
-        let rows = vec![DetectRow {
-            path: PathBuf::from("a,b \"c\".png"),
-            name: "a_b".into(),
-            score: 0.5,
-            anomalous: Some(true),
-        }];
-        let text = String::from_utf8(scores_csv(&rows).unwrap()).unwrap();
-        assert_eq!(
-            text,
-            "index,path,label,group,anomaly,score,name,verdict\n\
-             0,\"a,b \"\"c\"\".png\",,,,0.5,a_b,anomalous\n"
-        );
-        let mut r = csv::Reader::from_reader(text.as_bytes());
-        let rec = r.records().next().unwrap().unwrap();
-        assert_eq!(&rec[1], "a,b \"c\".png");
-    }
-
-    #[test]
-    fn output_names_are_unique() {
-        let files: Vec<PathBuf> = ["a/0/x.png", "a/1/x.png", "a/1/y.png", "b/1/x.jpg"]
-            .iter()
-            .map(PathBuf::from)
-            .collect();
-        assert_eq!(output_names(&files), vec!["0_x", "1_x", "y", "1_x-2"]);
     }
 }
