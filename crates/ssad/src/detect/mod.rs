@@ -11,7 +11,10 @@
 mod naming;
 mod render;
 
-pub use naming::{collect_images, colour_of, load_files_for_model, load_for_model, output_names};
+pub use naming::{
+    collect_images, colour_of, headers_of, load_files_for_model, load_for_model, load_with_headers,
+    output_names,
+};
 pub use render::{error_map_image, heat_colour, overlay_image, pixel_errors};
 
 use crate::imageio;
@@ -267,15 +270,11 @@ pub fn fit(
     }
     let files = collect_images(std::slice::from_ref(&opts.images))?;
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let headers = headers_of(&refs)?;
     let channels = match opts.channels {
         Some(c) => c,
-        None => {
-            if colour_of(&refs)?.iter().any(|&c| c) {
-                3
-            } else {
-                1
-            }
-        }
+        None if headers.iter().any(|h| h.is_colour()) => 3,
+        None => 1,
     };
     let side = opts.size.unwrap_or(ssad_core::data::IMAGE_SIZE);
     let shape = ImageShape::new(channels, side, side);
@@ -285,7 +284,7 @@ pub fn fit(
             .validate(shape)
             .with_context(|| format!("--size {side}"))?;
     }
-    let train = load_files_for_model(&refs, shape, log)
+    let train = load_with_headers(&refs, &headers, shape, log)
         .with_context(|| format!("loading the normal images of {}", opts.images.display()))?;
     anyhow::ensure!(
         train.len() >= 2,
@@ -471,17 +470,20 @@ pub fn detect(
     let files = collect_images(&opts.inputs)?;
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
     let channels = det.shape().channels;
+    let headers = headers_of(&refs)?;
     if opts.strict_channels {
-        let colour = colour_of(&refs)?;
-        if let Some(i) = colour.iter().position(|&c| c != (channels == 3)) {
+        if let Some(i) = headers
+            .iter()
+            .position(|h| h.is_colour() != (channels == 3))
+        {
             anyhow::bail!(
                 "{} is {} but the model takes {channels}-channel images (drop --strict-channels to convert)",
                 files[i].display(),
-                if colour[i] { "a colour image" } else { "a grayscale image" }
+                if headers[i].is_colour() { "a colour image" } else { "a grayscale image" }
             );
         }
     }
-    let set = load_files_for_model(&refs, det.shape(), log)?;
+    let set = load_with_headers(&refs, &headers, det.shape(), log)?;
     anyhow::ensure!(
         set.shape == det.shape(),
         "images are {} after loading but the model takes {}",

@@ -5,7 +5,10 @@
 use super::DetectRow;
 use crate::scores::ScoreRow;
 use anyhow::Context;
-use ssad_core::data::{image_files, is_image_file, load_image_files, FolderOptions};
+use ssad_core::data::{
+    image_files, is_image_file, load_image_files_with_headers, read_image_headers, FolderOptions,
+    ImageHeader,
+};
 use ssad_core::{ImageSet, ImageShape};
 use std::path::{Path, PathBuf};
 
@@ -27,47 +30,62 @@ pub fn load_for_model(
     load_files_for_model(&refs, shape, warn)
 }
 
-/// Colour of each file from its header (without decoding the pixels); errors list every
-/// unreadable file.
-pub fn colour_of(files: &[&Path]) -> anyhow::Result<Vec<bool>> {
-    let mut colour = Vec::with_capacity(files.len());
+/// The header of each file (size and colour type, no pixels decoded), each file's read once;
+/// errors list every unreadable file. Hand the headers on to [`load_with_headers`] so no file
+/// is opened for its header again.
+pub fn headers_of(files: &[&Path]) -> anyhow::Result<Vec<ImageHeader>> {
+    let mut headers = Vec::with_capacity(files.len());
     let mut bad = Vec::new();
-    for p in files {
-        let probe = image::ImageReader::open(p)
-            .map_err(anyhow::Error::from)
-            .and_then(|r| Ok(r.with_guessed_format()?))
-            .and_then(|r| {
-                use image::ImageDecoder;
-                Ok(r.into_decoder()?.color_type())
-            });
-        match probe {
-            Ok(c) => colour.push(image::ExtendedColorType::from(c).channel_count() >= 3),
-            Err(e) => bad.push(format!("{} ({e})", p.display())),
+    for h in read_image_headers(files) {
+        match h {
+            Ok(h) => headers.push(h),
+            Err(e) => bad.push(e.to_string()),
         }
     }
     anyhow::ensure!(
         bad.is_empty(),
-        "cannot read {} image(s), expected PNG or JPEG files: {}",
+        "cannot read {} image(s): {}",
         bad.len(),
         bad.join("; ")
     );
-    Ok(colour)
+    Ok(headers)
+}
+
+/// Colour of each file from its header (without decoding the pixels); errors list every
+/// unreadable file. Loading afterwards reads the headers again: to load too, use
+/// [`headers_of`] and [`load_with_headers`].
+pub fn colour_of(files: &[&Path]) -> anyhow::Result<Vec<bool>> {
+    Ok(headers_of(files)?
+        .iter()
+        .map(ImageHeader::is_colour)
+        .collect())
 }
 
 /// Loads image files for a model taking `shape` images (`channels x side x side`), resized;
 /// images of the other kind (colour vs grayscale) are converted, with a warning handed to
-/// `warn`.
+/// `warn`. Each file's header is read once.
 pub fn load_files_for_model(
     files: &[&Path],
     shape: ImageShape,
     warn: &mut dyn FnMut(&str),
 ) -> anyhow::Result<ImageSet> {
+    let headers = headers_of(files)?;
+    load_with_headers(files, &headers, shape, warn)
+}
+
+/// [`load_files_for_model`] with the files' headers already read ([`headers_of`]): no header
+/// is read again.
+pub fn load_with_headers(
+    files: &[&Path],
+    headers: &[ImageHeader],
+    shape: ImageShape,
+    warn: &mut dyn FnMut(&str),
+) -> anyhow::Result<ImageSet> {
     let channels = shape.channels;
-    let colour = colour_of(files)?;
     let mismatched: Vec<&Path> = files
         .iter()
-        .zip(&colour)
-        .filter(|(_, &c)| c != (channels == 3))
+        .zip(headers)
+        .filter(|(_, h)| h.is_colour() != (channels == 3))
         .map(|(p, _)| *p)
         .collect();
     if let Some(first) = mismatched.first() {
@@ -82,18 +100,14 @@ pub fn load_files_for_model(
             first.display()
         ));
     }
-    decode_files(files, shape)
-}
-
-/// Decodes image files as `channels x side x side` images (grayscale by luma, or gray
-/// repeated in R, G, B), resized bilinearly with PIL's semantics, in parallel.
-fn decode_files(files: &[&Path], shape: ImageShape) -> anyhow::Result<ImageSet> {
+    // Decoded as `channels x side x side` (grayscale by luma, or gray repeated in R, G, B),
+    // resized bilinearly with PIL's semantics, in parallel.
     let opts = FolderOptions {
         size: shape.height,
         allow_mixed_sizes: true,
-        channels: Some(shape.channels),
+        channels: Some(channels),
     };
-    Ok(load_image_files(files, &opts)?)
+    Ok(load_image_files_with_headers(files, headers, &opts)?)
 }
 
 /// Image files of the inputs: files as given, folders' images (or, for a folder with none
@@ -220,6 +234,105 @@ mod tests {
         let mut r = csv::Reader::from_reader(text.as_bytes());
         let rec = r.records().next().unwrap().unwrap();
         assert_eq!(&rec[1], "a,b \"c\".png");
+    }
+
+    /// The colour test of `colour_of` before it read headers through the folder loader: each
+    /// file opened once more for its colour type. The reference for the test below.
+    fn colour_by_opening_again(files: &[&Path]) -> Vec<bool> {
+        use image::ImageDecoder;
+        files
+            .iter()
+            .map(|p| {
+                let c = image::ImageReader::open(p)
+                    .unwrap()
+                    .with_guessed_format()
+                    .unwrap()
+                    .into_decoder()
+                    .unwrap()
+                    .color_type();
+                image::ExtendedColorType::from(c).channel_count() >= 3
+            })
+            .collect()
+    }
+
+    /// The headers read once give the colour flags the former second pass over the files gave,
+    /// on a folder mixing every kind the loader reads; loading with them equals loading anew.
+    #[test]
+    fn header_colour_flags_equal_the_former_pass() {
+        use image::{DynamicImage as D, ImageBuffer};
+        let d = tempfile::tempdir().unwrap();
+        let (w, h) = (5, 4);
+        let images: Vec<(&str, D)> = vec![
+            (
+                "l8.png",
+                D::ImageLuma8(ImageBuffer::from_pixel(w, h, image::Luma([9]))),
+            ),
+            (
+                "la8.png",
+                D::ImageLumaA8(ImageBuffer::from_pixel(w, h, image::LumaA([9, 200]))),
+            ),
+            (
+                "l16.png",
+                D::ImageLuma16(ImageBuffer::from_pixel(w, h, image::Luma([900]))),
+            ),
+            (
+                "rgb8.png",
+                D::ImageRgb8(ImageBuffer::from_pixel(w, h, image::Rgb([1, 2, 3]))),
+            ),
+            (
+                "rgba8.png",
+                D::ImageRgba8(ImageBuffer::from_pixel(w, h, image::Rgba([1, 2, 3, 4]))),
+            ),
+            (
+                "rgb16.png",
+                D::ImageRgb16(ImageBuffer::from_pixel(w, h, image::Rgb([1, 2, 3]))),
+            ),
+            (
+                "gray.jpg",
+                D::ImageLuma8(ImageBuffer::from_pixel(w, h, image::Luma([99]))),
+            ),
+            (
+                "colour.jpg",
+                D::ImageRgb8(ImageBuffer::from_pixel(w, h, image::Rgb([200, 9, 9]))),
+            ),
+        ];
+        for (name, im) in &images {
+            im.save(d.path().join(name)).unwrap();
+        }
+        let files = collect_images(&[d.path().to_path_buf()]).unwrap();
+        let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+        let headers = headers_of(&refs).unwrap();
+        let colour: Vec<bool> = headers.iter().map(ImageHeader::is_colour).collect();
+        assert_eq!(colour, colour_by_opening_again(&refs));
+        assert_eq!(colour_of(&refs).unwrap(), colour);
+        assert_eq!(
+            colour.iter().filter(|&&c| c).count(),
+            4,
+            "{files:?}: {colour:?}"
+        );
+        for shape in [ImageShape::new(1, 8, 8), ImageShape::new(3, 8, 8)] {
+            let mut warned: Vec<String> = Vec::new();
+            let once =
+                load_with_headers(&refs, &headers, shape, &mut |w| warned.push(w.into())).unwrap();
+            let anew = load_files_for_model(&refs, shape, &mut |_| {}).unwrap();
+            assert_eq!(once, anew);
+            assert_eq!(once.shape, shape);
+            assert_eq!(warned.len(), 1, "{warned:?}");
+            assert!(warned[0].contains("warning: 4 image(s) are"), "{warned:?}");
+        }
+        // Every unreadable file is named.
+        std::fs::write(d.path().join("a-broken.png"), b"not a png").unwrap();
+        std::fs::write(d.path().join("z-broken.jpg"), b"not a jpeg").unwrap();
+        let files = collect_images(&[d.path().to_path_buf()]).unwrap();
+        let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+        let e = headers_of(&refs).unwrap_err().to_string();
+        assert!(
+            e.starts_with("cannot read 2 image(s): ")
+                && e.contains("a-broken.png")
+                && e.contains("z-broken.jpg")
+                && e.contains("PNG or JPEG"),
+            "{e}"
+        );
     }
 
     #[test]
