@@ -36,11 +36,13 @@ pub mod functional;
 pub mod normal;
 pub mod ops;
 pub mod spec;
+pub mod tunable;
 
 pub use spec::{
     catalogue_entry, catalogue_names, parse, parse_list, AugSpec, AugStep, CatalogueEntry,
     CutoutSize, ParamInfo, SpecError, CATALOGUE,
 };
+pub use tunable::{is_self_tuned, tunable_family, SelfTunedSpec, TunableFamily, TUNABLE};
 
 use serde::{Deserialize, Serialize};
 use ssad_core::augment::{Augment, SampleRng};

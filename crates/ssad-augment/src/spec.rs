@@ -680,8 +680,9 @@ fn parse_step(spec: &str, text: &str) -> Result<AugStep, SpecError> {
                 if value_text == "auto" || value_text.starts_with("auto(") {
                     // A parameter to tune during training (ST-SSAD) is not a fixed spec.
                     return Err(syntax(format!(
-                        "{}({key}={value_text}) asks for a self-tuned parameter: train it with \
-                         `ssad tune --aug '{text}'` (fixed specs here need a number)",
+                        "{}({key}={value_text}) asks for a self-tuned parameter, which only \
+                         a training finds: use it in `ssad train`, `ssad fit`, `ssad tune` or \
+                         a study's augs (an augmentation applied here needs a number)",
                         entry.name
                     )));
                 }

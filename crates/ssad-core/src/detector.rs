@@ -393,6 +393,30 @@ pub trait Detector: Send {
         progress: &mut dyn FnMut(&EpochProgress),
     ) -> anyhow::Result<FitSummary>;
 
+    /// Trains like [`Detector::fit`] while tuning the continuous parameters of the
+    /// augmentation `aug` (a spec whose tuned parameters are written `auto` or `auto(v)`,
+    /// e.g. `cutout(area=auto)`) on the unlabelled `validation` images (ST-SSAD, METHOD.md
+    /// section 8). `on_tune` gets each epoch's parameters. Detectors that cannot self-tune
+    /// (this default) return an error naming themselves.
+    #[allow(clippy::too_many_arguments)]
+    fn fit_self_tuned(
+        &mut self,
+        train: &ImageSet,
+        validation: &Batch,
+        aug: &str,
+        cfg: &TrainConfig,
+        tune: &crate::tuning::TuneConfig,
+        progress: &mut dyn FnMut(&EpochProgress),
+        on_tune: &mut dyn FnMut(&crate::tuning::TuneEpoch),
+    ) -> anyhow::Result<crate::tuning::SelfTunedFit> {
+        let _ = (train, validation, cfg, tune, progress, on_tune);
+        anyhow::bail!(
+            "the {} detector cannot self-tune an augmentation ('{aug}'); only the autoencoders \
+             of the libtorch engine can",
+            self.kind()
+        )
+    }
+
     /// Per-sample anomaly scores for `images` (one per image, higher = more anomalous).
     fn score(&self, images: &Batch) -> anyhow::Result<Vec<f32>>;
 
@@ -535,6 +559,10 @@ pub struct TrainingRecord {
     pub epoch_losses: Vec<f64>,
     /// Training wall time in seconds.
     pub seconds: f64,
+    /// How the augmentation was self-tuned, for a self-tuned training (then `augmentation`
+    /// is the tuned spec); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuned: Option<crate::tuning::TunedAugmentation>,
 }
 
 /// SHA-256 (hex) of a training set: its shape, then every pixel, then every label

@@ -3,7 +3,8 @@
 //! Images and their containers ([`images`]), dataset loaders and the data directory
 //! ([`data`]), the augmentation contract ([`augment`]), what a detector is as plain data
 //! ([`model`]), the detector contract with its factory ([`detector`]) and the atomic file
-//! writes every writer uses ([`fsio`]). Nothing here depends on a deep-learning framework.
+//! writes every writer uses ([`fsio`]), and self-tuned training as plain data ([`tuning`]).
+//! Nothing here depends on a deep-learning framework.
 
 pub mod augment;
 pub mod data;
@@ -12,6 +13,7 @@ pub mod fsio;
 pub mod heatmap;
 pub mod images;
 pub mod model;
+pub mod tuning;
 
 pub use augment::{augment_batch, augment_samples, sample_rng, Augment, Identity, SampleRng};
 pub use detector::{
@@ -21,3 +23,4 @@ pub use detector::{
 };
 pub use images::{seeded_subsample, Batch, ImageSet, ImageShape};
 pub use model::{DetectorKind, DetectorSpec, ModelConfig, ModelKind};
+pub use tuning::{SelfTunedFit, TuneConfig, TuneEpoch, TunedAugmentation, ValidationCriterion};

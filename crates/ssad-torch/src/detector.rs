@@ -45,6 +45,7 @@ pub(crate) fn record_of_run(
         threads: crate::cpu_threads(),
         epoch_losses: summary.epoch_losses.clone(),
         seconds: summary.seconds,
+        tuned: None,
     }
 }
 
@@ -437,6 +438,45 @@ impl Detector for AutoencoderDetector {
     ) -> anyhow::Result<FitSummary> {
         self.reset_for_training(cfg)?;
         self.train_from_current(train, aug, cfg, progress)
+    }
+
+    fn fit_self_tuned(
+        &mut self,
+        train: &ImageSet,
+        validation: &Batch,
+        aug: &str,
+        cfg: &TrainConfig,
+        tune: &ssad_core::TuneConfig,
+        progress: &mut dyn FnMut(&EpochProgress),
+        on_tune: &mut dyn FnMut(&ssad_core::TuneEpoch),
+    ) -> anyhow::Result<ssad_core::SelfTunedFit> {
+        let asked = ssad_augment::SelfTunedSpec::parse(aug, false)?;
+        let mut tunable = crate::tune::TunableAug::new(&asked.start_spec(), self.device)
+            .with_context(|| format!("self-tuned augmentation '{aug}'"))?;
+        let fit = crate::self_tune::fit_self_tuned(
+            self,
+            train,
+            validation,
+            &mut tunable,
+            cfg,
+            tune,
+            progress,
+            on_tune,
+        )?;
+        if let Some(record) = self.training.as_mut() {
+            record.tuned = Some(ssad_core::TunedAugmentation {
+                asked: asked.to_string(),
+                tuned: fit.spec.clone(),
+                values: fit
+                    .epochs
+                    .last()
+                    .map(|e| e.values.clone())
+                    .unwrap_or_default(),
+                settings: tune.clone(),
+                validation_images: validation.len(),
+            });
+        }
+        Ok(fit)
     }
 
     fn score(&self, images: &Batch) -> anyhow::Result<Vec<f32>> {

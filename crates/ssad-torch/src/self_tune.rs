@@ -23,7 +23,7 @@
 //! bit-identical parameters and weights.
 
 use crate::train::{adam, check_config, epoch_batches, epoch_order, pipelined_epochs};
-use crate::tune::{validation_loss, AugAdam, TunableAug, ValidationCriterion};
+use crate::tune::{validation_loss, AugAdam, TunableAug};
 use crate::AutoencoderDetector;
 use ssad_core::{Batch, EpochProgress, FitSummary, ImageSet, TrainConfig};
 use std::cell::RefCell;
@@ -34,78 +34,7 @@ use tch::{Kind, Reduction, Tensor};
 /// they never reuse the detector batches' streams.
 pub const TUNE_STREAM: u64 = 0x5354_5353_4144_0001;
 
-/// Settings of the parameter steps (defaults in [`TuneConfig::default`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct TuneConfig {
-    /// The validation loss minimised over the parameters.
-    pub criterion: ValidationCriterion,
-    /// Adam learning rate of the unconstrained parameters.
-    pub lr: f64,
-    /// Detector steps between two parameter steps.
-    pub period: usize,
-    /// Epochs of detector steps before the first parameter step (the embedding must mean
-    /// something before it can judge an augmentation).
-    pub warmup_epochs: usize,
-    /// Images in each of `X`, `Y` and `Z` of a parameter step.
-    pub points: usize,
-}
-
-impl Default for TuneConfig {
-    fn default() -> Self {
-        Self {
-            // The pilot of docs/results/tuning.md: MMD tuned the cutout area to within 0.03 of
-            // the anomalies' (median) with the best AUCs; the published DSV did not respond.
-            criterion: ValidationCriterion::Mmd,
-            lr: 0.05,
-            period: 1,
-            warmup_epochs: 1,
-            points: 256,
-        }
-    }
-}
-
-impl TuneConfig {
-    /// Checks the settings; errors name the setting and the value.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        ssad_core::check_engine_float("tune learning rate", self.lr, false, 1e3)?;
-        anyhow::ensure!(
-            self.period >= 1,
-            "tune period must be at least 1 detector step, got 0"
-        );
-        anyhow::ensure!(
-            self.points >= 2,
-            "tune points must be at least 2 images, got {}",
-            self.points
-        );
-        Ok(())
-    }
-}
-
-/// The parameters after one epoch of self-tuned training.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TuneEpoch {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// Each tuned parameter in the catalogue's units, after the epoch.
-    pub values: Vec<(String, f64)>,
-    /// Mean validation loss of the epoch's parameter steps (`None` in warm-up epochs).
-    pub validation_loss: Option<f64>,
-    /// Parameter steps of the epoch.
-    pub steps: usize,
-    /// Of those, steps skipped because the gradient was not finite.
-    pub skipped: usize,
-}
-
-/// What [`fit_self_tuned`] did.
-#[derive(Clone, Debug)]
-pub struct TuneSummary {
-    /// The detector's training summary (loss per epoch, wall time).
-    pub fit: FitSummary,
-    /// The parameters' path, one entry per epoch.
-    pub epochs: Vec<TuneEpoch>,
-    /// The final parameters as a spec (`cutout(area=0.213)`).
-    pub spec: String,
-}
+pub use ssad_core::tuning::{SelfTunedFit, TuneConfig, TuneEpoch};
 
 /// `N` images of `shape` (`f32`, one after another) as an `N x C x H x W` tensor on `device`.
 fn tensor_of(set_data: &[f32], shape: ssad_core::ImageShape, device: tch::Device) -> Tensor {
@@ -134,7 +63,7 @@ pub fn fit_self_tuned(
     tune: &TuneConfig,
     progress: &mut dyn FnMut(&EpochProgress),
     on_tune: &mut dyn FnMut(&TuneEpoch),
-) -> anyhow::Result<TuneSummary> {
+) -> anyhow::Result<SelfTunedFit> {
     tune.validate()?;
     check_config(cfg)?;
     let shape = det.shape();
@@ -256,7 +185,7 @@ pub fn fit_self_tuned(
         seconds: start.elapsed().as_secs_f64(),
     };
     det.record_self_tuned(cfg, &aug.spec(), train, &fit);
-    Ok(TuneSummary {
+    Ok(SelfTunedFit {
         fit,
         epochs: path,
         spec: aug.spec(),

@@ -27,7 +27,40 @@ pub fn write_epochs(path: &Path, epochs: &[EpochProgress]) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Reads a log; errors name the file and line.
+/// Writes the log of a training, with each epoch's tuned parameters (`"params":{"area":0.21}`)
+/// and mean validation loss (`"validation_loss"`, absent in warm-up epochs) on its line when
+/// the training was self-tuned (`tune` not empty; one entry per epoch).
+pub fn write_epochs_tuned(
+    path: &Path,
+    epochs: &[EpochProgress],
+    tune: &[ssad_core::TuneEpoch],
+) -> anyhow::Result<()> {
+    if tune.is_empty() {
+        return write_epochs(path, epochs);
+    }
+    let mut out = String::new();
+    for e in epochs {
+        let mut line = serde_json::to_value(e)?;
+        if let Some(t) = tune.iter().find(|t| t.epoch == e.epoch) {
+            let params: serde_json::Map<String, serde_json::Value> = t
+                .values
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                .collect();
+            line["params"] = serde_json::Value::Object(params);
+            if let Some(v) = t.validation_loss {
+                line["validation_loss"] = serde_json::json!(v);
+            }
+        }
+        out.push_str(&serde_json::to_string(&line)?);
+        out.push('\n');
+    }
+    ssad_core::fsio::write_atomic(path, out.as_bytes())?;
+    Ok(())
+}
+
+/// Reads a log; errors name the file and line (the tuned parameters of a self-tuned
+/// training's lines are read by [`read_tuned_params`]).
 pub fn read_epochs(path: &Path) -> anyhow::Result<Vec<EpochProgress>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read training log {}", path.display()))?;
@@ -42,6 +75,29 @@ pub fn read_epochs(path: &Path) -> anyhow::Result<Vec<EpochProgress>> {
                     i + 1
                 )
             })
+        })
+        .collect()
+}
+
+/// The tuned parameters of each line of a self-tuned training's log (`params`), in order;
+/// empty maps for lines without them. Errors name the file and line.
+pub fn read_tuned_params(
+    path: &Path,
+) -> anyhow::Result<Vec<std::collections::BTreeMap<String, f64>>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read training log {}", path.display()))?;
+    #[derive(serde::Deserialize)]
+    struct Line {
+        #[serde(default)]
+        params: std::collections::BTreeMap<String, f64>,
+    }
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str::<Line>(l)
+                .map(|l| l.params)
+                .with_context(|| format!("{} line {}: bad params", path.display(), i + 1))
         })
         .collect()
 }

@@ -75,8 +75,8 @@ pub struct TrainOptions {
     pub data: TrainData,
     /// Where the built-in datasets live.
     pub data_dir: PathBuf,
-    /// Augmentation of the self-supervision.
-    pub aug: AugSpec,
+    /// Augmentation of the self-supervision: fixed, or self-tuned.
+    pub aug: TrainAug,
     /// The detector.
     pub detector: DetectorSpec,
     /// Training settings.
@@ -87,6 +87,90 @@ pub struct TrainOptions {
     pub size: Option<usize>,
     /// Output folder of the model.
     pub out: PathBuf,
+}
+
+/// The augmentation of a training: a catalogue spec, or a self-tuned one whose `auto`
+/// parameters are tuned during the training on unlabelled validation images (METHOD.md
+/// section 8).
+#[derive(Clone, Debug)]
+pub enum TrainAug {
+    /// A fixed catalogue spec (`none` = the vanilla autoencoder).
+    Fixed(AugSpec),
+    /// A self-tuned spec (`cutout(area=auto)`, canonical form).
+    SelfTuned {
+        /// The spec.
+        spec: String,
+        /// The unlabelled images that tune it.
+        validation: TuneValidation,
+        /// The parameter steps.
+        settings: ssad_core::TuneConfig,
+    },
+}
+
+impl TrainAug {
+    /// Reads `--aug`: a self-tuned spec when it has `auto` parameters (tuned on
+    /// `validation`), else a catalogue spec. Errors name the spec.
+    pub fn parse(
+        text: &str,
+        validation: TuneValidation,
+        settings: ssad_core::TuneConfig,
+    ) -> anyhow::Result<Self> {
+        if ssad_augment::is_self_tuned(text) {
+            settings.validate()?;
+            Ok(TrainAug::SelfTuned {
+                spec: ssad_augment::SelfTunedSpec::parse(text, false)?.to_string(),
+                validation,
+                settings,
+            })
+        } else {
+            Ok(TrainAug::Fixed(ssad_augment::parse(text)?))
+        }
+    }
+}
+
+impl std::fmt::Display for TrainAug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrainAug::Fixed(a) => write!(f, "{a}"),
+            TrainAug::SelfTuned { spec, .. } => f.write_str(spec),
+        }
+    }
+}
+
+/// The unlabelled images a self-tuned augmentation is tuned on.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TuneValidation {
+    /// The test images of the dataset's in-the-wild testbed (every class; labels unread).
+    Wild,
+    /// The normal test images of the dataset's class and their anomalies made by the
+    /// generator spec (the controlled testbed of one generator).
+    Controlled(String),
+    /// Every image of a folder (the images the model will inspect, or like them).
+    Folder(PathBuf),
+}
+
+impl TuneValidation {
+    /// Reads `--tune-on` (`wild` or `controlled:GEN`) and `--validation-images DIR` (which
+    /// wins); errors name the value.
+    pub fn from_flags(tune_on: Option<&str>, folder: Option<&Path>) -> anyhow::Result<Self> {
+        match (tune_on, folder) {
+            (Some(_), Some(_)) => {
+                anyhow::bail!("give --tune-on or --validation-images, not both")
+            }
+            (_, Some(dir)) => Ok(TuneValidation::Folder(dir.to_path_buf())),
+            (None, None) | (Some("wild"), None) => Ok(TuneValidation::Wild),
+            (Some(t), None) => match t.split_once(':') {
+                Some(("controlled", g)) => {
+                    ssad_augment::parse(g).with_context(|| format!("--tune-on '{t}'"))?;
+                    Ok(TuneValidation::Controlled(g.to_string()))
+                }
+                _ => anyhow::bail!(
+                    "--tune-on '{t}': expected wild or controlled:GEN (e.g. \
+                     controlled:cutout(area=0.2))"
+                ),
+            },
+        }
+    }
 }
 
 /// What [`train`] did.
@@ -118,14 +202,15 @@ pub fn train(
     if let Some(l) = opts.train_limit {
         anyhow::ensure!(l >= 2, "--train-limit must be at least 2, got {l}");
     }
+    let mut splits = None;
     let train_set = match &opts.data {
         TrainData::Dataset { name, normal } => {
             name.check_class(*normal)?;
             data::ensure(name, &opts.data_dir, log)?;
-            let splits = data::load_splits(name, *normal, opts.size, &opts.data_dir)?;
+            let s = splits.insert(data::load_splits(name, *normal, opts.size, &opts.data_dir)?);
             crate::testbed::normal_training_set(
-                &splits.train,
-                splits.normal_label,
+                &s.train,
+                s.normal_label,
                 opts.train_limit,
                 opts.train.seed,
             )
@@ -158,15 +243,46 @@ pub fn train(
         factory.device_label(opts.train.device),
     ));
     let mut epoch_log = Vec::with_capacity(opts.train.epochs);
-    let summary = det.fit(
-        &train_set,
-        opts.aug.build().as_ref(),
-        &opts.train,
-        &mut |p| {
-            epoch_log.push(p.clone());
-            on_epoch(p)
-        },
-    )?;
+    let mut tune_log = Vec::new();
+    let summary = match &opts.aug {
+        TrainAug::Fixed(aug) => {
+            det.fit(&train_set, aug.build().as_ref(), &opts.train, &mut |p| {
+                epoch_log.push(p.clone());
+                on_epoch(p)
+            })?
+        }
+        TrainAug::SelfTuned {
+            spec,
+            validation,
+            settings,
+        } => {
+            let images = validation_images(validation, splits.as_ref(), train_set.shape)?;
+            log(&format!(
+                "tuning {spec} on {} unlabelled validation images ({}), criterion {}",
+                images.len(),
+                match validation {
+                    TuneValidation::Wild => "the in-the-wild test images".to_string(),
+                    TuneValidation::Controlled(g) => format!("the controlled test images of {g}"),
+                    TuneValidation::Folder(d) => d.display().to_string(),
+                },
+                settings.criterion
+            ));
+            let fit = det.fit_self_tuned(
+                &train_set,
+                &images,
+                spec,
+                &opts.train,
+                settings,
+                &mut |p| {
+                    epoch_log.push(p.clone());
+                    on_epoch(p)
+                },
+                &mut |t| tune_log.push(t.clone()),
+            )?;
+            log(&format!("tuned: {}", fit.spec));
+            fit.fit
+        }
+    };
     let (dataset, normal, images) = match &opts.data {
         TrainData::Dataset { name, normal } => (Some(name.clone()), Some(*normal), None),
         TrainData::Folder(dir) => (None, None, Some(dir.clone())),
@@ -185,7 +301,11 @@ pub fn train(
         ssad_version: env!("CARGO_PKG_VERSION").into(),
     }));
     det.save(&opts.out)?;
-    crate::epochs::write_epochs(&opts.out.join(crate::epochs::EPOCHS_FILE), &epoch_log)?;
+    crate::epochs::write_epochs_tuned(
+        &opts.out.join(crate::epochs::EPOCHS_FILE),
+        &epoch_log,
+        &tune_log,
+    )?;
     let provenance = Provenance {
         dataset,
         normal,
@@ -203,6 +323,48 @@ pub fn train(
         train_images: train_set.len(),
         summary,
     })
+}
+
+/// The unlabelled images of `validation` at the training images' `shape`; `splits` are the
+/// training dataset's (for the testbeds). Only images come back: no labels, no groups.
+fn validation_images(
+    validation: &TuneValidation,
+    splits: Option<&data::ClassSplits>,
+    shape: ssad_core::ImageShape,
+) -> anyhow::Result<ssad_core::Batch> {
+    use crate::testbed::TestbedName;
+    let testbed = |name: TestbedName, gens: Vec<String>| -> anyhow::Result<ssad_core::Batch> {
+        let splits = splits.with_context(|| {
+            format!(
+                "--tune-on {name} tunes on a dataset's test images: train with --dataset, or \
+                 give --validation-images DIR"
+            )
+        })?;
+        let (_, tb) = crate::testbed::build_named(&[name], &gens, splits, Some(2))?
+            .pop()
+            .context("no testbed built")?;
+        Ok(tb.test)
+    };
+    let images = match validation {
+        TuneValidation::Wild => testbed(TestbedName::Wild, Vec::new())?,
+        TuneValidation::Controlled(g) => testbed(TestbedName::Controlled, vec![g.clone()])?,
+        TuneValidation::Folder(dir) => {
+            let folder = FolderOptions {
+                size: shape.height,
+                allow_mixed_sizes: true,
+                ..Default::default()
+            };
+            data::load_folder(dir, &folder)
+                .with_context(|| format!("validation images {}", dir.display()))?
+                .to_batch()
+        }
+    };
+    anyhow::ensure!(
+        images.shape == shape,
+        "the validation images are {} but the training images {shape}",
+        images.shape
+    );
+    Ok(images)
 }
 
 /// The images [`score`] scores.

@@ -14,7 +14,7 @@ use serde::Serialize;
 use ssad_core::data::{self, DatasetName};
 use ssad_core::model::ModelConfig;
 use ssad_core::{EpochProgress, TrainConfig};
-use ssad_torch::self_tune::{fit_self_tuned, TuneConfig, TuneEpoch, TuneSummary};
+use ssad_torch::self_tune::{fit_self_tuned, SelfTunedFit, TuneConfig, TuneEpoch};
 use ssad_torch::tune::TunableAug;
 use std::path::PathBuf;
 
@@ -101,55 +101,7 @@ pub struct TuneOutcome {
 /// `cutout(area=0.1)`, `rotate(angle=auto(30))` -> `rotate(angle=30)`. Plain numbers are start
 /// values too. Errors name the spec.
 pub fn tunable_spec(text: &str) -> anyhow::Result<String> {
-    use ssad_torch::tune::Family;
-    let t = text.trim();
-    let Some(open) = t.find('(') else {
-        return Ok(t.to_string());
-    };
-    let name = t[..open].trim();
-    let inner = t[open + 1..]
-        .trim_end()
-        .strip_suffix(')')
-        .with_context(|| format!("missing ')' in '{text}'"))?;
-    let family = Family::from_name(name);
-    let mut items = Vec::new();
-    // Split on commas outside parentheses (`auto(0.3)` holds none, but be exact).
-    let (mut depth, mut start) = (0i32, 0usize);
-    let mut parts = Vec::new();
-    for (i, ch) in inner.char_indices() {
-        match ch {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&inner[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&inner[start..]);
-    for part in parts.into_iter().filter(|p| !p.trim().is_empty()) {
-        let (k, v) = part
-            .split_once('=')
-            .with_context(|| format!("expected key=value in '{text}', got '{}'", part.trim()))?;
-        let (k, v) = (k.trim(), v.trim());
-        let value = if v == "auto" {
-            let f = family.with_context(|| format!("'{name}' in '{text}' has no tunable form"))?;
-            let d = f.default_start(k).with_context(|| {
-                format!(
-                    "'{text}': {name} has no tunable parameter '{k}'; it tunes {}",
-                    f.keys().join(", ")
-                )
-            })?;
-            d.to_string()
-        } else if let Some(start) = v.strip_prefix("auto(").and_then(|r| r.strip_suffix(')')) {
-            start.trim().to_string()
-        } else {
-            v.to_string()
-        };
-        items.push(format!("{k}={value}"));
-    }
-    Ok(format!("{name}({})", items.join(",")))
+    Ok(ssad_augment::SelfTunedSpec::parse(text, true)?.start_spec())
 }
 
 /// Builds the testbed, trains one self-tuned ConvAE, scores it, and writes the model with
@@ -178,7 +130,7 @@ pub fn tune(
     // The validation set is the test images alone: no labels, no groups.
     let validation = tb.test.clone();
     let mut lines = Vec::new();
-    let summary: TuneSummary = fit_self_tuned(
+    let summary: SelfTunedFit = fit_self_tuned(
         &mut det,
         &tb.train,
         &validation,
@@ -254,7 +206,7 @@ mod tests {
             tunable_spec("cutout(area=auto(0.3), aspect=auto)").unwrap(),
             "cutout(area=0.3,aspect=1)"
         );
-        assert_eq!(tunable_spec("noise").unwrap(), "noise");
+        assert_eq!(tunable_spec("noise").unwrap(), "noise(std=0.1)");
         assert_eq!(tunable_spec("noise(std=0.2)").unwrap(), "noise(std=0.2)");
         let e = tunable_spec("cutout(depth=auto)").unwrap_err().to_string();
         assert!(

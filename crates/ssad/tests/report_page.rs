@@ -67,6 +67,7 @@ fn record(cfg: &StudyConfig, key: RunKey, auc: f64) -> RunRecord {
             score_seconds: 0.5,
         }],
         model_dir: None,
+        tuned: None,
         key,
     }
 }

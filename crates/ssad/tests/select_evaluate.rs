@@ -53,6 +53,7 @@ fn record(normal: usize, aug: &str, auc: f64) -> RunRecord {
         normal: NormalClass::Label(normal),
         aug: aug.into(),
         seed: 0,
+        tuned_on: None,
     };
     RunRecord {
         run_id: key.id(),
@@ -82,6 +83,7 @@ fn record(normal: usize, aug: &str, auc: f64) -> RunRecord {
             score_seconds: 0.0,
         }],
         model_dir: None,
+        tuned: None,
     }
 }
 

@@ -50,6 +50,7 @@ fn record(cfg: &StudyConfig, key: &ssad::study::RunKey, auc: f64) -> RunRecord {
             score_seconds: 0.0,
         }],
         model_dir: None,
+        tuned: None,
     }
 }
 

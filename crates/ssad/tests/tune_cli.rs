@@ -179,3 +179,111 @@ fn bad_tune_requests_are_refused_by_name() {
     }
     assert!(!out.exists(), "a refused request wrote {}", out.display());
 }
+
+/// `ssad train` with an `auto` spec on MNIST class 0, tuned on `tune_on`'s images.
+fn tiny_train(out: &std::path::Path, extra: &[&str]) -> (bool, String) {
+    let data = data_dir::data_dir();
+    let mut args = vec![
+        "train",
+        "--dataset",
+        "mnist",
+        "--normal",
+        "0",
+        "--width",
+        "4",
+        "--embedding",
+        "8",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--train-limit",
+        "128",
+        "--points",
+        "32",
+        "--tune-period",
+        "2",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    ssad(&args)
+}
+
+#[test]
+fn train_with_an_auto_spec_tunes_it_and_records_the_tuned_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = tmp.path().join("m");
+    let (ok, text) = tiny_train(
+        &m,
+        &[
+            "--aug",
+            "cutout(area=auto(0.4))",
+            "--tune-on",
+            "controlled:cutout(area=0.2)",
+        ],
+    );
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("tuned cutout(area=auto(0.4)) -> cutout(area="),
+        "{text}"
+    );
+    let sidecar: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m.join("model.json")).unwrap()).unwrap();
+    let tuned = &sidecar["training"]["tuned"];
+    assert_eq!(tuned["asked"], "cutout(area=auto(0.4))", "{sidecar}");
+    let area = tuned["values"][0][1].as_f64().unwrap();
+    assert_eq!(tuned["tuned"], format!("cutout(area={area})"));
+    assert_eq!(sidecar["training"]["augmentation"], tuned["tuned"]);
+    // The controlled task's images: 980 normal test images of class 0 and their anomalies.
+    assert_eq!(tuned["validation_images"], 2 * 980);
+    let params = ssad::epochs::read_tuned_params(&m.join("epochs.jsonl")).unwrap();
+    assert_eq!(params.len(), 2);
+    assert!((params[0]["area"] - 0.4).abs() < 1e-12, "{params:?}");
+    assert_eq!(params[1]["area"], area);
+    // The model scores like any other.
+    let (ok, text) = ssad(&[
+        "score",
+        "--model",
+        m.to_str().unwrap(),
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        data_dir::data_dir().to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+}
+
+#[test]
+fn train_refuses_tuning_flags_it_cannot_honour() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = tmp.path().join("m");
+    let (ok, text) = tiny_train(&m, &["--aug", "cutout(area=0.2)", "--tune-on", "wild"]);
+    assert!(
+        !ok && text.contains("--tune-on") && text.contains("auto"),
+        "{text}"
+    );
+    let (ok, text) = tiny_train(&m, &["--aug", "cutout(area=auto)", "--tune-on", "bogus"]);
+    assert!(!ok && text.contains("'bogus'"), "{text}");
+    let (ok, text) = tiny_train(&m, &["--aug", "cutout(area=auto,aspect=3)"]);
+    assert!(!ok && text.contains("aspect=3"), "{text}");
+    let (ok, text) = tiny_train(&m, &["--aug", "cutout(area=auto)", "--tune-period", "0"]);
+    assert!(!ok && text.contains("period"), "{text}");
+    let (ok, text) = tiny_train(
+        &m,
+        &[
+            "--aug",
+            "cutout(area=auto)",
+            "--validation-images",
+            tmp.path().join("missing").to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && text.contains("missing"), "{text}");
+    assert!(!m.exists(), "nothing written on a refusal");
+}

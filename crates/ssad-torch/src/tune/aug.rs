@@ -65,16 +65,25 @@ impl Family {
         Family::ALL.into_iter().find(|f| f.name() == name)
     }
 
-    /// The parameter keys this family can tune (`cutout`: `area`, `aspect`).
+    /// The parameter keys this family can tune (`cutout`: `area`, `aspect`), from the
+    /// catalogue's table [`ssad_augment::TUNABLE`].
     pub fn keys(self) -> &'static [&'static str] {
-        match self {
+        // The table's keys as static slices (a test checks they are the table's).
+        let keys: &'static [&'static str] = match self {
             Family::Cutout => &["area", "aspect"],
             Family::Rotate => &["angle"],
             Family::Noise => &["std"],
             Family::Blur => &["sigma"],
             Family::CutPaste => &["area"],
             Family::Jitter => &["s"],
-        }
+        };
+        debug_assert_eq!(keys, self.table().keys().as_slice());
+        keys
+    }
+
+    /// This family's entry in [`ssad_augment::TUNABLE`].
+    pub fn table(self) -> &'static ssad_augment::TunableFamily {
+        ssad_augment::tunable_family(self.name()).expect("every engine family is in TUNABLE")
     }
 
     /// The default range of parameter `key` (see the module docs of [`crate::tune`]).
@@ -95,18 +104,10 @@ impl Family {
         }
     }
 
-    /// The start value of parameter `key` when a spec does not give one.
+    /// The start value of parameter `key` when a spec does not give one
+    /// ([`ssad_augment::TUNABLE`]'s).
     pub fn default_start(self, key: &str) -> Option<f64> {
-        match (self, key) {
-            (Family::Cutout, "area") => Some(0.1),
-            (Family::Cutout, "aspect") => Some(1.0),
-            (Family::Rotate, "angle") => Some(45.0),
-            (Family::Noise, "std") => Some(0.1),
-            (Family::Blur, "sigma") => Some(1.0),
-            (Family::CutPaste, "area") => Some(0.085),
-            (Family::Jitter, "s") => Some(1.0),
-            _ => None,
-        }
+        self.table().default_start(key)
     }
 }
 

@@ -3,8 +3,6 @@
 //! reference) computed with tch in `f64`.
 
 use anyhow::{ensure, Result};
-use std::fmt;
-use std::str::FromStr;
 use tch::{Kind, Tensor};
 
 /// Added to `D(X, Y)` in the denominator of DSV's `r` (the authors' epsilon).
@@ -17,69 +15,7 @@ pub const NORMALIZE_EPS: f64 = 1e-12;
 /// DSV-ssad: rows with `|y_i - x_i| <= 1e-6 mean_dist(X, Y)` count as not moved.
 pub const DEGENERATE_DIRECTION: f64 = 1e-6;
 
-/// A validation loss to minimise over the augmentation parameters (lower = the training data
-/// with their augmented copies agree better with the unlabelled validation data).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ValidationCriterion {
-    /// The published DSV `r - s / r` (`ssad::select::dsv_loss`).
-    Dsv,
-    /// ssad's earlier variant, distance term + log spread term (`ssad::select::dsv_ssad_loss`).
-    DsvSsad,
-    /// DSV-ssad's distance term alone.
-    DsvSsadDistance,
-    /// DSV-ssad's spread term alone.
-    DsvSsadSpread,
-    /// `mean_dist(X u Y, Z)` (`ssad::select::mean_pairwise_distance` of the concatenation).
-    MeanDistance,
-    /// Unbiased Gaussian `MMD^2(X u Y, Z)`, median-heuristic bandwidth
-    /// (`ssad::select::mmd2_gaussian` of the concatenation).
-    Mmd,
-}
-
-impl ValidationCriterion {
-    /// Every criterion.
-    pub const ALL: [ValidationCriterion; 6] = [
-        ValidationCriterion::Dsv,
-        ValidationCriterion::DsvSsad,
-        ValidationCriterion::DsvSsadDistance,
-        ValidationCriterion::DsvSsadSpread,
-        ValidationCriterion::MeanDistance,
-        ValidationCriterion::Mmd,
-    ];
-
-    /// The name `ssad select` uses (`dsv`, `dsv-ssad`, ..., `mean-dist`, `mmd`).
-    pub fn name(self) -> &'static str {
-        match self {
-            ValidationCriterion::Dsv => "dsv",
-            ValidationCriterion::DsvSsad => "dsv-ssad",
-            ValidationCriterion::DsvSsadDistance => "dsv-ssad-distance",
-            ValidationCriterion::DsvSsadSpread => "dsv-ssad-spread",
-            ValidationCriterion::MeanDistance => "mean-dist",
-            ValidationCriterion::Mmd => "mmd",
-        }
-    }
-}
-
-impl fmt::Display for ValidationCriterion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for ValidationCriterion {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        ValidationCriterion::ALL
-            .into_iter()
-            .find(|c| c.name() == s)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "unknown validation criterion '{s}': expected one of dsv, dsv-ssad, \
-                     dsv-ssad-distance, dsv-ssad-spread, mean-dist, mmd"
-                )
-            })
-    }
-}
+pub use ssad_core::tuning::ValidationCriterion;
 
 /// Checks an embedding matrix (`n x d`, float, `n >= 1`) and returns it as `f64`.
 fn as_f64(t: &Tensor, name: &str, dim: Option<i64>) -> Result<Tensor> {

@@ -1,13 +1,15 @@
 //! `ssad train`, `ssad score` and `ssad bench train`: flags -> [`ssad::single_run`] and
 //! [`ssad_torch::bench`], results -> the terminal.
 
-use super::args::{EngineArgs, ModelArgs, TrainingArgs};
+use super::args::{EngineArgs, ModelArgs, SelfTuneArgs, TrainingArgs};
 use super::data::DataDirArg;
 use super::FACTORY;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget};
-use ssad::single_run::{self, ScoreData, ScoreOptions, TrainData, TrainOptions};
+use ssad::single_run::{
+    self, ScoreData, ScoreOptions, TrainAug, TrainData, TrainOptions, TuneValidation,
+};
 use ssad_core::data::DatasetName;
 use std::path::PathBuf;
 
@@ -27,9 +29,22 @@ pub struct TrainArgs {
     /// Folder of normal training images instead of a dataset (DIR/*.png|jpg or DIR/<class>/...).
     #[arg(long)]
     pub images: Option<PathBuf>,
-    /// Augmentation spec for self-supervision (`none` = vanilla autoencoder), e.g. cutpaste.
+    /// Augmentation spec for self-supervision (`none` = vanilla autoencoder), e.g. cutpaste;
+    /// `auto` parameters are tuned during the training on unlabelled validation images,
+    /// e.g. cutout(area=auto) or rotate(angle=auto(30)) (a start value).
     #[arg(long, default_value = "none")]
     pub aug: String,
+    /// For an `auto` spec, the images that tune it: wild (the --dataset's test images, every
+    /// class, labels unread; the default) or controlled:GEN (the class's test images and their
+    /// anomalies made by GEN).
+    #[arg(long)]
+    pub tune_on: Option<String>,
+    /// For an `auto` spec, a folder of unlabelled images to tune it on (e.g. the images the
+    /// model will inspect) instead of --tune-on.
+    #[arg(long)]
+    pub validation_images: Option<PathBuf>,
+    #[command(flatten)]
+    pub tuning: SelfTuneArgs,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -52,8 +67,17 @@ pub struct TrainArgs {
 /// Runs `ssad train`.
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     ssad::study::store::check_output_path(&args.out)?;
-    let aug =
-        ssad_augment::parse(&args.aug).with_context(|| format!("bad --aug '{}'", args.aug))?;
+    let validation =
+        TuneValidation::from_flags(args.tune_on.as_deref(), args.validation_images.as_deref())?;
+    let aug = TrainAug::parse(&args.aug, validation, args.tuning.config()?)
+        .with_context(|| format!("bad --aug '{}'", args.aug))?;
+    anyhow::ensure!(
+        matches!(aug, TrainAug::SelfTuned { .. })
+            || (args.tune_on.is_none() && args.validation_images.is_none()),
+        "--tune-on and --validation-images tune an `auto` augmentation (e.g. --aug \
+         'cutout(area=auto)'); --aug '{}' has none",
+        args.aug
+    );
     let data = match (&args.dataset, &args.images) {
         (Some(name), _) => TrainData::Dataset {
             name: name.clone(),
@@ -94,6 +118,10 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         },
     )?;
     bar.finish();
+    // A self-tuned augmentation's outcome is the result a user asked for: always printed.
+    if let Some(t) = o.detector.training().and_then(|t| t.tuned.as_ref()) {
+        println!("tuned {} -> {}", t.asked, t.tuned);
+    }
     if !quiet {
         let last = o.summary.epoch_losses.last().copied().unwrap_or(f64::NAN);
         eprintln!(

@@ -1,6 +1,6 @@
 //! `ssad tune`: flags -> [`ssad::tune`], the parameters' path and the AUCs -> the terminal.
 
-use super::args::{EngineArgs, TrainingArgs};
+use super::args::{EngineArgs, SelfTuneArgs, TrainingArgs};
 use super::data::DataDirArg;
 use super::train::epoch_bar;
 use anyhow::Context;
@@ -8,7 +8,6 @@ use clap::Args;
 use ssad::testbed::TestbedName;
 use ssad_core::data::DatasetName;
 use ssad_core::model::{ModelConfig, ModelKind};
-use ssad_torch::self_tune::TuneConfig;
 use std::path::PathBuf;
 
 /// Arguments of `ssad tune`.
@@ -28,23 +27,8 @@ pub struct TuneArgs {
     /// made by the generator spec GEN, e.g. controlled:cutout(area=0.2)).
     #[arg(long, default_value = "wild")]
     pub testbed: String,
-    /// The validation loss minimised: mmd, dsv-ssad, dsv (the published DSV) or mean-dist.
-    /// Default mmd: on the pilot (docs/results/tuning.md) it tuned the cutout area to within
-    /// 0.03 of the anomalies' and gave the best AUCs; the published DSV did not respond.
-    #[arg(long, default_value = "mmd")]
-    pub criterion: ssad_torch::tune::ValidationCriterion,
-    /// Adam learning rate of the augmentation's (unconstrained) parameters.
-    #[arg(long, default_value_t = 0.05)]
-    pub tune_lr: f64,
-    /// Detector steps between two parameter steps.
-    #[arg(long, default_value_t = 1)]
-    pub tune_period: usize,
-    /// Epochs of detector training before the first parameter step.
-    #[arg(long, default_value_t = 1)]
-    pub warmup: usize,
-    /// Images in each of the training, augmented and validation sets of a parameter step.
-    #[arg(long, default_value_t = 256)]
-    pub points: usize,
+    #[command(flatten)]
+    pub tuning: SelfTuneArgs,
     /// Base width F of the ConvAE.
     #[arg(long, default_value_t = 64)]
     pub width: usize,
@@ -109,13 +93,7 @@ pub fn run(args: TuneArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
         train: args.training.config(&args.engine)?,
-        tune: TuneConfig {
-            criterion: args.criterion,
-            lr: args.tune_lr,
-            period: args.tune_period,
-            warmup_epochs: args.warmup,
-            points: args.points,
-        },
+        tune: args.tuning.config()?,
         train_limit: args.train_limit,
         size: args.size,
         data_dir: args.data.resolve(),

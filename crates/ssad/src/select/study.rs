@@ -81,7 +81,9 @@ pub fn study_candidates(dir: &StudyDir) -> anyhow::Result<(CandidateGroups, usiz
     let set = dir.record_set()?;
     let mut left_out = set.left_out.len();
     for r in set.current {
-        if r.model_dir.is_none() {
+        // A self-tuned run's model belongs to the one task it was tuned on, so it is no
+        // candidate for the others (its augmentation was chosen without labels already).
+        if r.model_dir.is_none() || r.key.tuned_on.is_some() {
             left_out += 1;
             continue;
         }
@@ -145,7 +147,7 @@ pub fn select_study(
     );
     if left_out > 0 {
         log(&format!(
-            "{left_out} run record(s) left out (stale config or no saved model)"
+            "{left_out} run record(s) left out (stale config, no saved model, or self-tuned)"
         ));
     }
     let device = factory.resolve_device(opts.device)?;

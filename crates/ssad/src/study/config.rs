@@ -68,6 +68,10 @@ pub struct StudyConfig {
     /// Training settings.
     #[serde(default)]
     pub train: TrainConfig,
+    /// Parameter-step settings of the self-tuned augmentations in `augs`
+    /// (`cutout(area=auto)`; METHOD.md section 8).
+    #[serde(default, skip_serializing_if = "is_default_tune")]
+    pub tune: ssad_core::TuneConfig,
 }
 
 fn default_name() -> String {
@@ -93,6 +97,9 @@ fn default_true() -> bool {
 }
 fn is_autoencoder(d: &DetectorKind) -> bool {
     *d == DetectorKind::Autoencoder
+}
+fn is_default_tune(t: &ssad_core::TuneConfig) -> bool {
+    *t == ssad_core::TuneConfig::default()
 }
 fn is_default_geom(g: &GeomConfig) -> bool {
     *g == GeomConfig::default()
@@ -252,6 +259,70 @@ pub struct RunKey {
     pub aug: String,
     /// Training seed.
     pub seed: u64,
+    /// For a self-tuned augmentation (`cutout(area=auto)`), the task whose unlabelled test
+    /// images tune it: one training per task, scored on that task alone. Absent otherwise
+    /// (and then left out of the key's JSON, so fixed runs keep their ids and hashes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuned_on: Option<TunedOn>,
+}
+
+/// The task a self-tuned run's augmentation is tuned on (transductively, on its test images
+/// without their labels, as ST-SSAD does): the in-the-wild testbed, or one generator of the
+/// controlled testbed (its anomalies beside the normal test images). Written `wild` or
+/// `controlled:GEN`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum TunedOn {
+    /// The in-the-wild testbed's test images (every anomaly class).
+    Wild,
+    /// The controlled testbed's normal test images and the anomalies of this generator (as
+    /// the study's `gens` writes it).
+    Controlled(String),
+}
+
+impl TunedOn {
+    /// The testbed scored.
+    pub fn testbed(&self) -> TestbedName {
+        match self {
+            TunedOn::Wild => TestbedName::Wild,
+            TunedOn::Controlled(_) => TestbedName::Controlled,
+        }
+    }
+
+    /// Whether a results pair of testbed `testbed` and anomaly group `anomaly` belongs to this
+    /// task: every pair of the wild testbed; the generator's own pair of the controlled one.
+    pub fn covers(&self, testbed: TestbedName, anomaly: &str) -> bool {
+        match self {
+            TunedOn::Wild => testbed == TestbedName::Wild,
+            TunedOn::Controlled(g) => testbed == TestbedName::Controlled && anomaly == g,
+        }
+    }
+}
+
+impl std::fmt::Display for TunedOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TunedOn::Wild => f.write_str("wild"),
+            TunedOn::Controlled(g) => write!(f, "controlled:{g}"),
+        }
+    }
+}
+
+impl TryFrom<String> for TunedOn {
+    type Error = anyhow::Error;
+    fn try_from(s: String) -> anyhow::Result<Self> {
+        match s.split_once(':') {
+            None if s == "wild" => Ok(TunedOn::Wild),
+            Some(("controlled", g)) if !g.is_empty() => Ok(TunedOn::Controlled(g.to_string())),
+            _ => bail!("tuned_on '{s}': expected wild or controlled:GEN"),
+        }
+    }
+}
+
+impl From<TunedOn> for String {
+    fn from(t: TunedOn) -> String {
+        t.to_string()
+    }
 }
 
 /// `text` made safe for a file name: ASCII letters, digits, `.` and `-` kept, anything else
@@ -283,8 +354,13 @@ pub fn dataset_slug(dataset: &DatasetName) -> String {
 impl RunKey {
     /// A file-name-safe, unique id: readable prefix plus a short hash of the spec.
     pub fn id(&self) -> String {
-        let slug = file_slug(&self.aug);
-        let h = Sha256::digest(self.aug.as_bytes());
+        // A self-tuned run's id names and hashes its task too (one training per task).
+        let (named, hashed) = match &self.tuned_on {
+            None => (self.aug.clone(), self.aug.clone()),
+            Some(t) => (format!("{}-on-{t}", self.aug), format!("{}@{t}", self.aug)),
+        };
+        let slug = file_slug(&named);
+        let h = Sha256::digest(hashed.as_bytes());
         format!(
             "{}-c{}-s{}-{}-{:02x}{:02x}{:02x}",
             dataset_slug(&self.dataset),
@@ -409,7 +485,20 @@ impl StudyConfig {
             "gens: the controlled testbed needs at least one anomaly generator (e.g. gens = \
              [\"cutout\", \"flip\"]), or drop \"controlled\" from testbeds"
         );
-        self.expanded_augs()?;
+        let augs = self.expanded_augs()?;
+        if augs.iter().any(|a| ssad_augment::is_self_tuned(a)) {
+            anyhow::ensure!(
+                self.detector == DetectorKind::Autoencoder,
+                "augs: self-tuned augmentations ({}) need the autoencoder detector; GEOM cannot \
+                 self-tune",
+                augs.iter()
+                    .filter(|a| ssad_augment::is_self_tuned(a))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            self.tune.validate().context("tune")?;
+        }
         // Epochs, batch size, and every float that reaches the engine in the range it can
         // represent.
         self.train.validate(&ssad_core::TrainConfigNames::STUDY)?;
@@ -441,9 +530,15 @@ impl StudyConfig {
         let mut out: Vec<String> = vec!["none".into()];
         for spec in &self.augs {
             for s in expand_sweep(spec)? {
-                let canon = ssad_augment::parse(&s)
-                    .with_context(|| format!("augs: '{spec}'"))?
-                    .to_string();
+                let canon = if ssad_augment::is_self_tuned(&s) {
+                    ssad_augment::SelfTunedSpec::parse(&s, false)
+                        .with_context(|| format!("augs: '{spec}'"))?
+                        .to_string()
+                } else {
+                    ssad_augment::parse(&s)
+                        .with_context(|| format!("augs: '{spec}'"))?
+                        .to_string()
+                };
                 if !out.contains(&canon) {
                     out.push(canon);
                 }
@@ -501,18 +596,42 @@ impl StudyConfig {
         for dataset in &self.datasets {
             for normal in self.normal_classes_of(dataset)? {
                 for aug in &augs {
-                    for &seed in &self.seeds {
-                        runs.push(RunKey {
-                            dataset: dataset.clone(),
-                            normal: normal.clone(),
-                            aug: aug.clone(),
-                            seed,
-                        });
+                    for tuned_on in self.tuned_on_of(aug) {
+                        for &seed in &self.seeds {
+                            runs.push(RunKey {
+                                dataset: dataset.clone(),
+                                normal: normal.clone(),
+                                aug: aug.clone(),
+                                seed,
+                                tuned_on: tuned_on.clone(),
+                            });
+                        }
                     }
                 }
             }
         }
         Ok(runs)
+    }
+
+    /// The tasks an augmentation of `augs` trains for: `[None]` for a fixed spec (one
+    /// training scored on every testbed); for a self-tuned one, one task per testbed of the
+    /// study, the controlled testbed split by generator ([`TunedOn`]).
+    pub fn tuned_on_of(&self, aug: &str) -> Vec<Option<TunedOn>> {
+        if !ssad_augment::is_self_tuned(aug) {
+            return vec![None];
+        }
+        let mut out = Vec::new();
+        for t in &self.testbeds {
+            match t {
+                TestbedName::Wild => out.push(Some(TunedOn::Wild)),
+                TestbedName::Controlled => out.extend(
+                    self.gens
+                        .iter()
+                        .map(|g| Some(TunedOn::Controlled(g.clone()))),
+                ),
+            }
+        }
+        out
     }
 
     /// Hash of everything that changes a run's result (all but the grid lists): a record with
@@ -537,6 +656,10 @@ impl StudyConfig {
         // Only studies that choose an image size hash it, so older hashes are unchanged.
         if let Some(size) = self.size {
             v["size"] = serde_json::json!(size);
+        }
+        // Only self-tuned runs hash the tuning settings, so other hashes are unchanged.
+        if key.tuned_on.is_some() {
+            v["tune"] = serde_json::json!(self.tune);
         }
         if self.detector == DetectorKind::Geom {
             v["detector"] = serde_json::json!(self.detector);
@@ -748,6 +871,7 @@ mod tests {
             normal: NormalClass::Category("my part#1".into()),
             aug: "none".into(),
             seed: 0,
+            tuned_on: None,
         };
         let id = user.id();
         assert!(
@@ -771,6 +895,7 @@ mod tests {
             normal: NormalClass::Label(3),
             aug: "cutout(area=0.3)".into(),
             seed: 1,
+            tuned_on: None,
         };
         assert_eq!(
             serde_json::to_string(&key).unwrap(),

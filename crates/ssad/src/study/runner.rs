@@ -2,7 +2,7 @@
 //! testbed. Detectors come from a [`DetectorFactory`]; progress is reported as
 //! [`StudyEvent`]s, which the CLI draws as bars and a library user may log or ignore.
 
-use super::config::{RunKey, StudyConfig};
+use super::config::{RunKey, StudyConfig, TunedOn};
 use super::store::{now_unix, FailureRecord, PairRecord, RunRecord, StudyDir, TestbedResult};
 use crate::scores::{write_scores, ScoreRow};
 use crate::testbed::{self, Testbed, TestbedName};
@@ -582,7 +582,6 @@ fn run_one(
     // The class's place in the dataset now: a category is found by name in the folder.
     let normal = key.normal.index_in(&key.dataset)?;
     let testbeds = cache.testbeds(cfg, data_dir, &key.dataset, normal)?;
-    let aug = ssad_augment::parse(&key.aug)?.build();
     let train_set = &testbeds[0].1.train;
     let mut detector: Box<dyn Detector> =
         factory.build(&cfg.detector_spec(), train_set.shape, cfg.train.device)?;
@@ -590,13 +589,37 @@ fn run_one(
     train_cfg.seed = key.seed;
     let started = Instant::now();
     let mut epoch_log = Vec::with_capacity(train_cfg.epochs);
-    let fit = detector.fit(train_set, aug.as_ref(), &train_cfg, &mut |p| {
-        epoch_log.push(p.clone());
-        on_epoch(p)
-    })?;
+    let mut tune_log = Vec::new();
+    let fit = match &key.tuned_on {
+        None => {
+            let aug = ssad_augment::parse(&key.aug)?.build();
+            detector.fit(train_set, aug.as_ref(), &train_cfg, &mut |p| {
+                epoch_log.push(p.clone());
+                on_epoch(p)
+            })?
+        }
+        Some(task) => {
+            // Tuned on the task's test images, without their labels.
+            let validation = task_images(testbeds, task)?;
+            detector
+                .fit_self_tuned(
+                    train_set,
+                    &validation,
+                    &key.aug,
+                    &train_cfg,
+                    &cfg.tune,
+                    &mut |p| {
+                        epoch_log.push(p.clone());
+                        on_epoch(p)
+                    },
+                    &mut |t| tune_log.push(t.clone()),
+                )?
+                .fit
+        }
+    };
     let train_seconds = started.elapsed().as_secs_f64();
     let id = key.id();
-    crate::epochs::write_epochs(&dir.epochs_path(key), &epoch_log)?;
+    crate::epochs::write_epochs_tuned(&dir.epochs_path(key), &epoch_log, &tune_log)?;
     let normal_name = Some(key.normal.name_in(&key.dataset));
     detector.set_task(Some(ssad_core::TaskInfo {
         dataset: Some(key.dataset.clone()),
@@ -610,6 +633,10 @@ fn run_one(
     }));
     let mut results = Vec::new();
     for (name, tb) in testbeds {
+        // A self-tuned run is scored on its own task alone.
+        if key.tuned_on.as_ref().is_some_and(|t| t.testbed() != *name) {
+            continue;
+        }
         let t0 = Instant::now();
         let scores = detector.score(&tb.test)?;
         let score_seconds = t0.elapsed().as_secs_f64();
@@ -630,6 +657,11 @@ fn run_one(
                 ap: p.metrics.ap,
                 f1: p.metrics.f1,
                 precision: p.metrics.precision,
+            })
+            .filter(|p: &PairRecord| {
+                key.tuned_on
+                    .as_ref()
+                    .is_none_or(|t| t.covers(*name, &p.anomaly))
             })
             .collect();
         let scores_file = if cfg.save_scores {
@@ -719,6 +751,34 @@ fn run_one(
         epoch_losses: fit.epoch_losses,
         results,
         model_dir,
+        tuned: detector.training().and_then(|t| t.tuned.clone()),
+    })
+}
+
+/// The unlabelled images of a self-tuned run's task: the in-the-wild test set, or the
+/// controlled testbed's normal test images with one generator's anomalies. Only the images
+/// are returned (no groups, no labels).
+fn task_images(
+    testbeds: &[(TestbedName, Testbed)],
+    task: &TunedOn,
+) -> anyhow::Result<ssad_core::Batch> {
+    let (_, tb) = testbeds
+        .iter()
+        .find(|(n, _)| *n == task.testbed())
+        .with_context(|| format!("the study builds no {} testbed to tune on", task.testbed()))?;
+    Ok(match task {
+        TunedOn::Wild => tb.test.clone(),
+        TunedOn::Controlled(g) => {
+            let gi = tb
+                .group_names
+                .iter()
+                .position(|n| n == g)
+                .with_context(|| format!("the controlled testbed has no generator '{g}'"))?;
+            let keep: Vec<usize> = (0..tb.test.len())
+                .filter(|&i| tb.groups[i] == tb.normal_group || tb.groups[i] as usize == gi)
+                .collect();
+            tb.test.select(&keep)
+        }
     })
 }
 

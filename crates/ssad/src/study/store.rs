@@ -89,6 +89,9 @@ pub struct RunRecord {
     pub results: Vec<TestbedResult>,
     /// Model folder, relative to the study folder.
     pub model_dir: Option<String>,
+    /// How a self-tuned augmentation ended (the tuned spec and values); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuned: Option<ssad_core::TunedAugmentation>,
 }
 
 /// A failed run's note.
@@ -559,7 +562,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Opti
 /// top-k metrics and none of the columns added in 2 (`format_version`, `normal_name`,
 /// `pair_kind`, `aug_family`, `aug_params`, the model and training settings); readers of
 /// this table accept both (see `docs/formats.md`).
-pub const RESULTS_FORMAT_VERSION: u32 = 3;
+pub const RESULTS_FORMAT_VERSION: u32 = 4;
 
 /// One row of the study's results table: one run x testbed x anomaly group, tidy (one value
 /// per column: the augmentation's family and parameters and the settings have their own).
@@ -634,12 +637,24 @@ pub struct ResultRow {
     /// AUPRO up to FPR 0.3, normalised, beside `pixel_auroc` (format 3).
     #[serde(default)]
     pub aupro: Option<f64>,
+    /// For a self-tuned augmentation (`cutout(area=auto)`), the tuned spec the run ended
+    /// with (`cutout(area=0.213)`); empty otherwise (format 4).
+    #[serde(default)]
+    pub tuned: Option<String>,
 }
 
 /// The family and parameters of an augmentation spec, as [`ResultRow::aug_family`] and
 /// [`ResultRow::aug_params`] write them; a spec that does not parse is its own family with
 /// no parameters.
 pub fn aug_family_params(spec: &str) -> (String, String) {
+    if let Ok(tuned) = ssad_augment::SelfTunedSpec::parse(spec, false) {
+        // `cutout(area=auto)`: family `cutout`, parameters `area=auto`.
+        let text = tuned.to_string();
+        let inner = text
+            .split_once('(')
+            .map_or("", |(_, r)| r.strip_suffix(')').unwrap_or(r));
+        return (tuned.family.name.to_string(), inner.to_string());
+    }
     let Ok(parsed) = ssad_augment::parse(spec) else {
         return (spec.to_string(), String::new());
     };
@@ -658,6 +673,18 @@ pub fn aug_family_params(spec: &str) -> (String, String) {
     (family.join("+"), params.join(","))
 }
 
+/// The category of an augmentation spec, fixed or self-tuned (then its family's, e.g.
+/// `local` for `cutout(area=auto)`); `None` when it does not parse.
+pub fn aug_category(spec: &str) -> Option<String> {
+    let fixed = match ssad_augment::SelfTunedSpec::parse(spec, false) {
+        Ok(tuned) => tuned.start_spec(),
+        Err(_) => spec.to_string(),
+    };
+    ssad_augment::parse(&fixed)
+        .ok()
+        .map(|s| s.category().to_string())
+}
+
 /// Flattens the records of the study `cfg` into the results table (the model and training
 /// settings come from `cfg`, which every record of the study's record set was run with).
 pub fn result_rows(cfg: &StudyConfig, records: &[RunRecord]) -> Vec<ResultRow> {
@@ -671,9 +698,7 @@ pub fn result_rows(cfg: &StudyConfig, records: &[RunRecord]) -> Vec<ResultRow> {
     };
     let mut rows = Vec::new();
     for r in records {
-        let category = ssad_augment::parse(&r.key.aug)
-            .map(|s| s.category().to_string())
-            .unwrap_or_default();
+        let category = aug_category(&r.key.aug).unwrap_or_default();
         let (aug_family, aug_params) = aug_family_params(&r.key.aug);
         // From the key alone: a category is named in it, a label names itself.
         let normal_name = r.key.normal.name_in(&r.key.dataset);
@@ -720,6 +745,7 @@ pub fn result_rows(cfg: &StudyConfig, records: &[RunRecord]) -> Vec<ResultRow> {
                     train_seconds: r.train_seconds,
                     pixel_auroc: pixel.map(|x| x.0),
                     aupro: pixel.map(|x| x.1),
+                    tuned: r.tuned.as_ref().map(|t| t.tuned.clone()),
                 });
             }
         }
@@ -817,6 +843,7 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
             REQUIRED DOUBLE precision_at_k;
             REQUIRED INT64 n_normal; REQUIRED INT64 n_anomaly; REQUIRED DOUBLE train_seconds;
             OPTIONAL DOUBLE pixel_auroc; OPTIONAL DOUBLE aupro;
+            OPTIONAL BYTE_ARRAY tuned (UTF8);
         }}",
     ))?);
     enum Col {
@@ -825,6 +852,8 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
         Dbl(Vec<f64>),
         /// Nullable doubles: the present values and a definition level per row.
         OptDbl(Vec<f64>, Vec<i16>),
+        /// Nullable text: the present values and a definition level per row.
+        OptStr(Vec<ByteArray>, Vec<i16>),
     }
     let od = |f: fn(&ResultRow) -> Option<f64>| {
         Col::OptDbl(
@@ -878,6 +907,12 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
         d(|r| r.train_seconds),
         od(|r| r.pixel_auroc),
         od(|r| r.aupro),
+        Col::OptStr(
+            rows.iter()
+                .filter_map(|r| r.tuned.as_deref().map(ByteArray::from))
+                .collect(),
+            rows.iter().map(|r| i16::from(r.tuned.is_some())).collect(),
+        ),
     ];
     let mut buf = Vec::new();
     {
@@ -896,6 +931,10 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
                 Col::Int(v) => cw.typed::<Int64Type>().write_batch(v, None, None)?,
                 Col::Dbl(v) => cw.typed::<DoubleType>().write_batch(v, None, None)?,
                 Col::OptDbl(v, def) => cw.typed::<DoubleType>().write_batch(v, Some(def), None)?,
+                Col::OptStr(v, def) => {
+                    cw.typed::<ByteArrayType>()
+                        .write_batch(v, Some(def), None)?
+                }
             };
             cw.close()?;
         }
