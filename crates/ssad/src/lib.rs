@@ -5,6 +5,7 @@
 pub mod detect;
 pub mod epochs;
 pub mod figure;
+pub mod heatmap;
 pub mod imageio;
 pub mod pixel;
 pub mod progress;

@@ -227,6 +227,13 @@ fn fit_calibrate_detect_and_maps() {
     let threshold = detect["threshold"].as_f64().unwrap();
     assert_eq!(detect["calibration"]["scores"]["images"], 20);
     assert_eq!(detect["aug"], "cutout");
+    // The error maps' scale: the 0.99 quantile of the calibration images' pixel errors.
+    let heat = &detect["heat_scale"];
+    assert_eq!(heat["source"], "calibration");
+    assert_eq!(heat["images"], 20);
+    assert_eq!(heat["quantile"], 0.99);
+    let heat_scale = heat["value"].as_f64().unwrap();
+    assert!(heat_scale > 0.0 && heat_scale < 1.0, "{heat}");
 
     // The stored threshold is the 0.9 quantile of the calibration images' scores.
     let cal_out = t.join("cal-out");
@@ -257,9 +264,9 @@ fn fit_calibrate_detect_and_maps() {
         2
     );
 
-    // Detect on 5 zeros and 5 ones with the stored threshold.
+    // Detect on 5 zeros and 5 ones with the stored threshold and the stored heat-map scale.
     let out = t.join("out");
-    let (stdout, _) = ok(&[
+    let (stdout, stderr) = ok(&[
         "detect",
         "--model",
         model.to_str().unwrap(),
@@ -297,8 +304,13 @@ fn fit_calibrate_detect_and_maps() {
     for n in &names {
         let stem = n.trim_end_matches(".error.png");
         let source = test.image(stem.parse().unwrap());
-        check_error_map(&out, stem, source, 4, 0.5);
+        check_error_map(&out, stem, source, 4, heat_scale);
     }
+    assert!(
+        stderr.contains(&format!("white >= {}", heat_scale as f32))
+            && stderr.contains("0.99 quantile of the pixel errors of 20 calibration images"),
+        "{stderr}"
+    );
     // Another scale and error-max: each model pixel is 2x2, and white is an error of 0.25
     // (many pixels saturate, so the white end of the scale is exercised).
     let out2 = t.join("out-scale2");

@@ -109,7 +109,7 @@ fn geom_models_go_through_select_report_and_detect() {
             out: det_out.clone(),
             images: true,
             scale: 2,
-            error_max: 0.5,
+            error_max: Some(0.5),
             strict_channels: false,
             device: Device::Cpu,
             precision: None,

@@ -114,8 +114,8 @@ pub struct DetectArgs {
     /// Quantile used with --calibrate.
     #[arg(long, default_value_t = 0.95)]
     pub quantile: f64,
-    /// Folder for the PNGs (<stem>.input.png, <stem>.recon.png, <stem>.error.png) and
-    /// scores.csv.
+    /// Folder for the PNGs (<stem>.input.png, <stem>.recon.png, <stem>.error.png,
+    /// <stem>.overlay.png) and scores.csv.
     #[arg(long, default_value = "detect-out")]
     pub out: PathBuf,
     /// Do not write PNGs (scores.csv only).
@@ -125,9 +125,11 @@ pub struct DetectArgs {
     #[arg(long, default_value_t = 4)]
     pub scale: u32,
     /// Pixel error (RMS over channels of |input - reconstruction|, in [0, 1]) drawn as white in
-    /// the error map; the colour scale is black (0) -> red -> yellow -> white (>= this).
-    #[arg(long, default_value_t = 0.5)]
-    pub error_max: f32,
+    /// the error maps, the same for every image; the colour scale is black (0) -> red -> yellow
+    /// -> white (>= this) [default: the model's scale in MODEL/detect.json, the 0.99 quantile
+    /// of the pixel errors of its calibration (else training) images; else 0.5].
+    #[arg(long)]
+    pub error_max: Option<f32>,
     /// Refuse images whose channel count differs from the model's instead of converting them.
     #[arg(long)]
     pub strict_channels: bool,
@@ -191,10 +193,11 @@ pub fn detect(args: DetectArgs) -> anyhow::Result<()> {
     }
     if !args.no_images && o.reconstructions {
         eprintln!(
-            "wrote {} x (input, recon, error) PNGs and scores.csv to {} (error map: black = 0 -> red -> yellow -> white >= {})",
+            "wrote {} x (input, recon, error, overlay) PNGs and scores.csv to {} (error map: black = 0 -> red -> yellow -> white >= {}; {})",
             o.rows.len(),
             args.out.display(),
-            args.error_max
+            o.heat_scale.0,
+            o.heat_scale.1
         );
     } else if !args.no_images {
         eprintln!(

@@ -6,7 +6,10 @@
 //! trained at another `--size`). The threshold and its
 //! provenance live in `MODEL/detect.json` ([`DetectFile`]), next to the model's own sidecar.
 //! Everything here goes through a [`DetectorFactory`], so it works for any detector kind;
-//! reconstructions and error maps are written for detectors that reconstruct.
+//! reconstructions and error maps are written for detectors that reconstruct, the maps in the
+//! heat-map convention of [`crate::heatmap`] at one scale per run ([`HeatScale`]).
+//!
+//! Files: `naming.rs` reads the inputs and names the outputs, `render.rs` draws the PNGs.
 
 mod naming;
 mod render;
@@ -15,16 +18,17 @@ pub use naming::{
     collect_images, colour_of, headers_of, load_files_for_model, load_for_model, load_with_headers,
     output_names,
 };
-pub use render::{error_map_image, heat_colour, overlay_image, pixel_errors};
+pub use render::{
+    error_map_image, heat_colour, overlay_image, pixel_errors, resolve_scale, HeatScale,
+};
 
-use crate::imageio;
 use anyhow::Context;
-use naming::scores_csv;
+use naming::{same_folder, scores_csv};
 use serde::{Deserialize, Serialize};
 use ssad_augment::AugSpec;
 use ssad_core::{
-    Batch, Detector, DetectorFactory, DetectorSpec, Device, EpochProgress, FitSummary, ImageShape,
-    TrainConfig,
+    Batch, Detector, DetectorFactory, DetectorSpec, Device, EpochProgress, FitSummary, ImageSet,
+    ImageShape, TrainConfig,
 };
 use std::path::{Path, PathBuf};
 
@@ -90,6 +94,9 @@ pub struct DetectFile {
     pub threshold: Option<f64>,
     /// How the threshold was set.
     pub calibration: Option<Calibration>,
+    /// Pixel error drawn as white in the error maps (absent from files of earlier versions).
+    #[serde(default)]
+    pub heat_scale: Option<HeatScale>,
 }
 
 impl DetectFile {
@@ -103,6 +110,7 @@ impl DetectFile {
             train_scores: None,
             threshold: None,
             calibration: None,
+            heat_scale: None,
         }
     }
 
@@ -153,7 +161,6 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
     s[lo] + (h - lo as f64) * (s[hi] - s[lo])
 }
 
-/// Heat-map colour of a normalised error `t` (clamped to [0, 1]): black (0) -> red (1/3) ->
 /// The detector's scores of `batch` as `f64`.
 pub fn scores_of(det: &dyn Detector, batch: &Batch) -> anyhow::Result<Vec<f64>> {
     Ok(det.score(batch)?.into_iter().map(f64::from).collect())
@@ -167,18 +174,26 @@ pub fn calibrate(
     q: f64,
     warn: &mut dyn FnMut(&str),
 ) -> anyhow::Result<(f64, Calibration)> {
+    calibrate_set(det, dir, q, warn).map(|(t, cal, _)| (t, cal))
+}
+
+/// [`calibrate`], also returning the calibration images (for their [`HeatScale`]).
+fn calibrate_set(
+    det: &dyn Detector,
+    dir: &Path,
+    q: f64,
+    warn: &mut dyn FnMut(&str),
+) -> anyhow::Result<(f64, Calibration, ImageSet)> {
     check_quantile("--quantile", q)?;
     let set = load_for_model(dir, det.shape(), "--calibrate", warn)?;
     let scores = scores_of(det, &set.to_batch())?;
     let threshold = quantile(&scores, q);
-    Ok((
-        threshold,
-        Calibration {
-            dir: dir.to_path_buf(),
-            quantile: q,
-            scores: ScoreSummary::of(&scores),
-        },
-    ))
+    let cal = Calibration {
+        dir: dir.to_path_buf(),
+        quantile: q,
+        scores: ScoreSummary::of(&scores),
+    };
+    Ok((threshold, cal, set))
 }
 
 /// Checks that a quantile or share named `what` lies strictly between 0 and 1.
@@ -225,17 +240,10 @@ pub struct FitOutcome {
     pub file: DetectFile,
 }
 
-/// Whether `a` and `b` name the same existing folder (after resolving links and `..`).
-fn same_folder(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
 /// Trains a detector on a folder of normal images, saves it to `opts.out` (its sidecar naming
 /// the task, see `docs/formats.md`) with `epochs.jsonl` (the training log) and a
-/// `detect.json` (training scores, and a calibrated threshold when asked). Every input is
+/// `detect.json` (training scores, a calibrated threshold when asked, and the error maps'
+/// [`HeatScale`] from the calibration images, else the training images). Every input is
 /// checked before training starts. `log` receives warnings and milestones.
 pub fn fit(
     opts: &FitOptions,
@@ -327,7 +335,7 @@ pub fn fit(
     file.aug = Some(opts.aug.to_string());
     file.train_scores = Some(ScoreSummary::of(&train_scores));
     if let Some((dir, q)) = &opts.calibrate {
-        let (t, cal) = calibrate(det.as_ref(), dir, *q, log)?;
+        let (t, cal, set) = calibrate_set(det.as_ref(), dir, *q, log)?;
         log(&format!(
             "threshold {t:.6} = {q} quantile of {} calibration scores from {}",
             cal.scores.images,
@@ -335,6 +343,12 @@ pub fn fit(
         ));
         file.threshold = Some(t);
         file.calibration = Some(cal);
+        file.heat_scale = HeatScale::of(det.as_ref(), &set, "calibration", dir)?;
+    } else {
+        file.heat_scale = HeatScale::of(det.as_ref(), &train, "training", &opts.images)?;
+    }
+    if let Some(h) = &file.heat_scale {
+        log(&format!("error-map scale {} ({})", h.value, h.describe()));
     }
     file.write(&opts.out)?;
     Ok(FitOutcome {
@@ -376,8 +390,9 @@ pub struct DetectOptions {
     pub images: bool,
     /// Each model pixel becomes `scale x scale` pixels in the PNGs.
     pub scale: u32,
-    /// Pixel error drawn as white in the error maps.
-    pub error_max: f32,
+    /// Pixel error drawn as white in the error maps (`--error-max`); `None`: the scale stored
+    /// in `detect.json` ([`HeatScale`]), else [`crate::heatmap::DEFAULT_SCALE`].
+    pub error_max: Option<f32>,
     /// Refuse images whose channel count differs from the model's instead of converting.
     pub strict_channels: bool,
     /// Device the model runs on.
@@ -421,6 +436,8 @@ pub struct DetectOutcome {
     pub csv: PathBuf,
     /// Whether reconstructions and error maps were written.
     pub reconstructions: bool,
+    /// The error maps' scale (the pixel error drawn as white) and where it came from.
+    pub heat_scale: (f32, String),
 }
 
 /// Scores images with a saved detector; writes `OUT/scores.csv` (the [`crate::scores`]
@@ -440,11 +457,12 @@ pub fn detect(
         "--scale must be in 1..=64, got {}",
         opts.scale
     );
-    anyhow::ensure!(
-        opts.error_max > 0.0 && opts.error_max.is_finite(),
-        "--error-max must be a positive number, got {}",
-        opts.error_max
-    );
+    if let Some(e) = opts.error_max {
+        anyhow::ensure!(
+            e > 0.0 && e.is_finite(),
+            "--error-max must be a positive number, got {e}"
+        );
+    }
     match &opts.threshold {
         ThresholdChoice::Fixed(t) => anyhow::ensure!(
             t.is_finite(),
@@ -500,15 +518,17 @@ pub fn detect(
             format!("--contamination {q}: {} quantile of these scores", 1.0 - q),
         )),
         ThresholdChoice::Calibrate(dir, q) => {
-            let (t, cal) = calibrate(det.as_ref(), dir, *q, log)?;
+            let (t, cal, set) = calibrate_set(det.as_ref(), dir, *q, log)?;
             let mut file = stored.take().unwrap_or_else(DetectFile::empty);
             file.threshold = Some(t);
             file.calibration = Some(cal);
+            file.heat_scale = HeatScale::of(det.as_ref(), &set, "calibration", dir)?;
             file.write(&opts.model)?;
             log(&format!(
                 "threshold {t:.6} stored in {}",
                 opts.model.join(DETECT_FILE).display()
             ));
+            stored = Some(file);
             Some((t, format!("calibrated on {} (q = {q})", dir.display())))
         }
         ThresholdChoice::Stored => stored.as_ref().and_then(|f| f.threshold).map(|t| {
@@ -544,42 +564,25 @@ pub fn detect(
         .with_context(|| format!("cannot create {}", opts.out.display()))?;
     let csv_path = opts.out.join("scores.csv");
     ssad_core::fsio::write_atomic(&csv_path, &scores_csv(&rows)?)?;
-    let mut reconstructions = false;
-    if opts.images {
-        let recon = det.reconstruct(&batch).ok();
-        reconstructions = recon.is_some();
-        let shape = set.shape;
-        let save = |img: image::RgbImage, name: &str, what: &str| {
-            imageio::save_png(
-                &image::DynamicImage::ImageRgb8(img),
-                &opts.out.join(format!("{name}.{what}.png")),
-            )
-        };
-        for (i, name) in names.iter().enumerate() {
-            let x = batch.image(i);
-            save(imageio::to_rgb(x, shape, opts.scale), name, "input")?;
-            if let Some(recon) = &recon {
-                let r = recon.image(i);
-                save(imageio::to_rgb(r, shape, opts.scale), name, "recon")?;
-                let errors = pixel_errors(x, r, shape);
-                save(
-                    error_map_image(&errors, shape, opts.error_max, opts.scale),
-                    name,
-                    "error",
-                )?;
-                save(
-                    overlay_image(x, &errors, shape, opts.error_max, opts.scale),
-                    name,
-                    "overlay",
-                )?;
-            }
-        }
-    }
+    let heat_scale = resolve_scale(
+        opts.error_max,
+        stored.as_ref().and_then(|f| f.heat_scale.as_ref()),
+    );
+    let reconstructions = opts.images
+        && render::write_images(
+            det.as_ref(),
+            &batch,
+            &names,
+            &opts.out,
+            heat_scale.0,
+            opts.scale,
+        )?;
     Ok(DetectOutcome {
         rows,
         threshold,
         csv: csv_path,
         reconstructions,
+        heat_scale,
     })
 }
 

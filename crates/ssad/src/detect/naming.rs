@@ -110,6 +110,14 @@ pub fn load_with_headers(
     Ok(load_image_files_with_headers(files, headers, &opts)?)
 }
 
+/// Whether `a` and `b` name the same existing folder (after resolving links and `..`).
+pub(super) fn same_folder(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// Image files of the inputs: files as given, folders' images (or, for a folder with none
 /// directly inside, its sub-folders' images), sorted per folder.
 pub fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -151,7 +159,7 @@ pub fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// `scores.csv` of [`detect`]: the score-file schema ([`crate::scores`]) plus `name` (the
+/// `scores.csv` of [`super::detect`]: the score-file schema ([`crate::scores`]) plus `name` (the
 /// stem of the PNGs) and `verdict` (`anomalous`, `normal`, or `-` without a threshold).
 pub(super) fn scores_csv(rows: &[DetectRow]) -> anyhow::Result<Vec<u8>> {
     let scored: Vec<ScoreRow> = rows
