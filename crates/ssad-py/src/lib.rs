@@ -2,7 +2,8 @@
 //! from `crates/ssad-py/pyproject.toml`), and the array-level functions it wraps.
 //!
 //! The Python package runs ssad's own Rust code on NumPy arrays: the augmentation catalogue
-//! (`ssad-augment`), the statistics (`ssad-stats`) and the dataset loaders (`ssad-core`). This
+//! (`ssad-augment`), the statistics (`ssad-stats`), the dataset loaders and the heat maps of
+//! reconstruction errors (`ssad-core`, [`heat_maps`]). This
 //! crate holds what the bindings need beyond those crates, as plain Rust over slices, so it is
 //! tested by `cargo test` without a Python interpreter; the PyO3 bindings themselves are behind
 //! the `python` feature (on only in maturin builds) and tested by the package's pytest suite.
@@ -41,6 +42,13 @@ pub enum ArrayError {
         /// Number of indices.
         indices: usize,
     },
+    /// Images and reconstructions of different sizes.
+    ReconstructionCount {
+        /// Number of image values.
+        images: usize,
+        /// Number of reconstruction values.
+        reconstructions: usize,
+    },
 }
 
 impl fmt::Display for ArrayError {
@@ -53,6 +61,14 @@ impl fmt::Display for ArrayError {
             ArrayError::IndexCount { images, indices } => write!(
                 f,
                 "{indices} indices for {images} images: need exactly one dataset index per image"
+            ),
+            ArrayError::ReconstructionCount {
+                images,
+                reconstructions,
+            } => write!(
+                f,
+                "{reconstructions} reconstruction values for {images} image values: need one \
+                 reconstruction of the same shape per image"
             ),
         }
     }
@@ -167,6 +183,64 @@ pub fn augment_images(
     Ok(())
 }
 
+/// Checks that `images` and `recon` are whole images of `shape` and equally long; returns the
+/// number of images.
+fn image_pairs(images: &[f32], recon: &[f32], shape: ImageShape) -> Result<usize, ArrayError> {
+    let numel = shape.numel();
+    if numel == 0 || !images.len().is_multiple_of(numel) {
+        return Err(ArrayError::NotWholeImages {
+            len: images.len(),
+            numel,
+        });
+    }
+    if recon.len() != images.len() {
+        return Err(ArrayError::ReconstructionCount {
+            images: images.len(),
+            reconstructions: recon.len(),
+        });
+    }
+    Ok(images.len() / numel)
+}
+
+/// The per-pixel errors ([`ssad_core::heatmap::pixel_errors`]: RMS over channels of
+/// `image - reconstruction`) of images of `shape` back to back, in parallel: `N x H x W`.
+pub fn pixel_error_maps(
+    images: &[f32],
+    recon: &[f32],
+    shape: ImageShape,
+) -> Result<Vec<f32>, ArrayError> {
+    image_pairs(images, recon, shape)?;
+    let numel = shape.numel();
+    Ok(images
+        .par_chunks(numel)
+        .zip(recon.par_chunks(numel))
+        .flat_map_iter(|(x, r)| ssad_core::heatmap::pixel_errors(x, r, shape))
+        .collect())
+}
+
+/// The heat maps of images of `shape` and their reconstructions, back to back, at one `scale`
+/// ([`ssad_core::heatmap::heat_map`], the convention of `ssad detect` and the report), in
+/// parallel: `N x H x W x 3` RGB bytes, channels last (what image viewers and matplotlib
+/// take).
+pub fn heat_maps(
+    images: &[f32],
+    recon: &[f32],
+    shape: ImageShape,
+    scale: f32,
+) -> Result<Vec<u8>, ArrayError> {
+    image_pairs(images, recon, shape)?;
+    let numel = shape.numel();
+    Ok(images
+        .par_chunks(numel)
+        .zip(recon.par_chunks(numel))
+        .flat_map_iter(|(x, r)| {
+            ssad_core::heatmap::heat_map(x, r, shape, scale)
+                .into_iter()
+                .flatten()
+        })
+        .collect())
+}
+
 /// The JSON text of `value` (the native module hands structured results to Python as JSON, the
 /// same objects `ssad stats` prints).
 pub fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -233,6 +307,31 @@ mod tests {
         let inside = in_process_pool(|| (rayon::current_thread_index(), unit_f32(&px)));
         assert!(inside.0.is_some(), "install runs on a worker of the pool");
         assert_eq!(inside.1, unit_f32(&px));
+    }
+
+    /// Two hand-made 1 x 1 x 3 gray pairs at scale 0.5: zero error is black, half the scale
+    /// (255, 128, 0), twice the scale clipped to white; the second image is the first mirrored.
+    #[test]
+    fn heat_maps_of_hand_made_pairs() {
+        let shape = ImageShape::new(1, 1, 3);
+        let x = [0.3, 0.5, 1.0, 1.0, 0.5, 0.3];
+        let r = [0.3, 0.25, 0.0, 0.0, 0.25, 0.3];
+        let rgb = heat_maps(&x, &r, shape, 0.5).unwrap();
+        let (black, orange, white) = ([0u8, 0, 0], [255u8, 128, 0], [255u8, 255, 255]);
+        let expected: Vec<u8> = [black, orange, white, white, orange, black].concat();
+        assert_eq!(rgb, expected);
+        let e = pixel_error_maps(&x, &r, shape).unwrap();
+        assert_eq!(e, [0.0, 0.25, 1.0, 1.0, 0.25, 0.0]);
+        let err = heat_maps(&x, &r[..3], shape, 0.5).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "3 reconstruction values for 6 image values: need one reconstruction of the same \
+             shape per image"
+        );
+        assert!(matches!(
+            pixel_error_maps(&x[..5], &r[..5], shape),
+            Err(ArrayError::NotWholeImages { len: 5, numel: 3 })
+        ));
     }
 
     #[test]

@@ -4,10 +4,13 @@
 //! Every function that works on arrays releases the GIL while it computes, on the rayon pool of
 //! the current process ([`crate::in_process_pool`]), so it also works in forked children.
 
-use crate::{augment_images, in_process_pool, to_json, unit_f32, SampleIndices};
-use numpy::ndarray::{Array1, Array4};
+use crate::{
+    augment_images, heat_maps, in_process_pool, pixel_error_maps, to_json, unit_f32, SampleIndices,
+};
+use numpy::ndarray::{Array1, Array3, Array4};
 use numpy::{
-    IntoPyArray, PyArray1, PyArray4, PyReadonlyArray1, PyReadonlyArray4, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray3, PyArray4, PyReadonlyArray1, PyReadonlyArray4,
+    PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -226,6 +229,67 @@ fn to_unit<'py>(
     let (shape, pixels) = self::images(&images);
     let data = compute(py, || unit_f32(&pixels));
     to_array4(py, shape, data)
+}
+
+/// The shape and values of images and their reconstructions, refused unless the shapes agree.
+fn image_pairs(
+    images: &PyReadonlyArray4<'_, f32>,
+    reconstructions: &PyReadonlyArray4<'_, f32>,
+) -> PyResult<(ImageShape, usize, Vec<f32>, Vec<f32>)> {
+    if images.shape() != reconstructions.shape() {
+        return Err(value_error(format!(
+            "reconstructions of shape {:?} for images of shape {:?}: need one reconstruction of \
+             the same shape per image",
+            reconstructions.shape(),
+            images.shape()
+        )));
+    }
+    let (shape, x) = self::images(images);
+    let (_, r) = self::images(reconstructions);
+    Ok((shape, images.shape()[0], x, r))
+}
+
+/// The heat maps of float32 N x C x H x W images and their reconstructions at one scale (the
+/// convention of `ssad detect` and the report): uint8 N x H x W x 3 RGB.
+#[pyfunction]
+fn heat_map<'py>(
+    py: Python<'py>,
+    images: PyReadonlyArray4<'py, f32>,
+    reconstructions: PyReadonlyArray4<'py, f32>,
+    scale: f32,
+) -> PyResult<Bound<'py, PyArray4<u8>>> {
+    if !(scale > 0.0 && scale.is_finite()) {
+        return Err(value_error(format!(
+            "scale must be a positive number, got {scale}"
+        )));
+    }
+    let (shape, n, x, r) = image_pairs(&images, &reconstructions)?;
+    let data = compute(py, || heat_maps(&x, &r, shape, scale)).map_err(value_error)?;
+    let arr =
+        Array4::from_shape_vec((n, shape.height, shape.width, 3), data).map_err(value_error)?;
+    Ok(arr.into_pyarray(py))
+}
+
+/// The per-pixel errors (RMS over channels of image - reconstruction) of float32 N x C x H x W
+/// images and reconstructions: float32 N x H x W.
+#[pyfunction]
+fn pixel_errors<'py>(
+    py: Python<'py>,
+    images: PyReadonlyArray4<'py, f32>,
+    reconstructions: PyReadonlyArray4<'py, f32>,
+) -> PyResult<Bound<'py, PyArray3<f32>>> {
+    let (shape, n, x, r) = image_pairs(&images, &reconstructions)?;
+    let data = compute(py, || pixel_error_maps(&x, &r, shape)).map_err(value_error)?;
+    let arr = Array3::from_shape_vec((n, shape.height, shape.width), data).map_err(value_error)?;
+    Ok(arr.into_pyarray(py))
+}
+
+/// A run's heat-map scale from normal images' pixel errors (their 0.99 quantile); None when no
+/// error is positive.
+#[pyfunction]
+fn heat_scale(py: Python<'_>, errors: PyReadonlyArray1<'_, f32>) -> Option<f32> {
+    let e = values(&errors);
+    compute(py, || ssad_core::heatmap::scale_of(&e))
 }
 
 type ImageTriple<'py> = (
@@ -548,6 +612,11 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(augment_f32, m)?)?;
     m.add_function(wrap_pyfunction!(augment_u8, m)?)?;
     m.add_function(wrap_pyfunction!(to_unit, m)?)?;
+    m.add("HEAT_DEFAULT_SCALE", ssad_core::heatmap::DEFAULT_SCALE)?;
+    m.add("HEAT_SCALE_QUANTILE", ssad_core::heatmap::SCALE_QUANTILE)?;
+    m.add_function(wrap_pyfunction!(heat_map, m)?)?;
+    m.add_function(wrap_pyfunction!(pixel_errors, m)?)?;
+    m.add_function(wrap_pyfunction!(heat_scale, m)?)?;
     m.add_function(wrap_pyfunction!(load_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(load_training_set, m)?)?;
     m.add_function(wrap_pyfunction!(load_folder, m)?)?;

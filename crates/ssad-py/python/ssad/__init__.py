@@ -8,6 +8,8 @@ outputs equal the ``ssad`` command line's bit for bit:
   loop (image ``i`` gets the draws of (seed, epoch, its index in the training set));
 * data (``load_dataset``, ``load_training_set``, ``load_folder``, ``to_unit``): the images
   ssad loads (uint8, N x C x 32 x 32; MNIST-like sets resized from 28 x 28 as ssad does);
+* heat maps (``heat_map``, ``pixel_errors``, ``heat_scale``): reconstruction errors drawn as
+  ``ssad detect`` and the report draw them (one scale per run, black -> red -> yellow -> white);
 * statistics (``roc_auc``, ``average_precision``, ``top_k_f1_precision``, ``evaluate``,
   ``roc_curve``, ``pairwise``, ``wilcoxon``, ``hodges_lehmann``,
   ``hodges_lehmann_interval``, ``relative_auc``): the metrics and paired tests of
@@ -32,6 +34,7 @@ Example::
 from ._native import __version__
 from ._augment import CATALOGUE, Augment, CatalogueEntry, Spec, augment, generator, parse, parse_list
 from ._data import load_dataset, load_folder, load_training_set, to_unit
+from ._heatmap import heat_map, heat_scale, pixel_errors
 from ._stats import (
     Result,
     average_precision,
@@ -60,6 +63,8 @@ __all__ = [
     "average_precision",
     "evaluate",
     "generator",
+    "heat_map",
+    "heat_scale",
     "hodges_lehmann",
     "hodges_lehmann_interval",
     "load_dataset",
@@ -68,6 +73,7 @@ __all__ = [
     "pairwise",
     "parse",
     "parse_list",
+    "pixel_errors",
     "read_study",
     "relative_auc",
     "roc_auc",
