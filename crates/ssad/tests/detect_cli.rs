@@ -485,3 +485,105 @@ fn fit_calibrate_detect_and_maps() {
     ]);
     assert!(e.contains("--contamination"), "{e}");
 }
+
+/// `fit --aug 'cutout(area=auto(0.3))' --validation-images DIR` on MNIST PNGs: tuned on the
+/// unlabelled folder, the tuned value printed and kept in the sidecar; the folder's class
+/// names are never read (renamed class folders, same files in the same order: the same
+/// tuned spec, bit for bit); an `auto` spec without a folder is refused by name.
+#[test]
+fn fit_tunes_an_auto_spec_on_unlabelled_validation_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let data = data_dir::data_dir();
+    let load =
+        |split| ssad_core::data::load(ssad_core::data::DatasetName::Mnist, split, &data).unwrap();
+    let (train, test) = (
+        load(ssad_core::data::Split::Train),
+        load(ssad_core::data::Split::Test),
+    );
+    export(&train, &t.join("train"), 0, 64, 0);
+    export(&test, &t.join("val"), 0, 20, 0);
+    export(&test, &t.join("val"), 1, 10, 0);
+    // The same files under other class names (sorted the same way: 0 < 1, a < b).
+    std::fs::create_dir_all(t.join("renamed")).unwrap();
+    for (from, to) in [("0", "a"), ("1", "b")] {
+        let dst = t.join("renamed").join(to);
+        std::fs::create_dir_all(&dst).unwrap();
+        for e in std::fs::read_dir(t.join("val").join(from)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, dst.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let fit = |val: &str, out: &str| {
+        ok(&[
+            "fit",
+            "--images",
+            t.join("train").to_str().unwrap(),
+            "--aug",
+            "cutout(area=auto(0.3))",
+            "--validation-images",
+            t.join(val).to_str().unwrap(),
+            "--out",
+            t.join(out).to_str().unwrap(),
+            "--width",
+            "4",
+            "--embedding",
+            "8",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "16",
+            "--points",
+            "16",
+            "--warmup",
+            "0",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--quiet",
+        ])
+        .0
+    };
+    let a = fit("val", "a");
+    assert!(
+        a.contains("tuned cutout(area=auto(0.3)) -> cutout(area="),
+        "{a}"
+    );
+    let sidecar: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.join("a/model.json")).unwrap()).unwrap();
+    assert_eq!(sidecar["training"]["tuned"]["validation_images"], 30);
+    assert_eq!(
+        sidecar["training"]["tuned"]["asked"],
+        "cutout(area=auto(0.3))"
+    );
+    let b = fit("renamed", "b");
+    assert_eq!(a, b, "class folder names changed the tuning");
+    assert_eq!(
+        std::fs::read(t.join("a/model.safetensors")).unwrap(),
+        std::fs::read(t.join("b/model.safetensors")).unwrap()
+    );
+    let e = fails(&[
+        "fit",
+        "--images",
+        t.join("train").to_str().unwrap(),
+        "--aug",
+        "cutout(area=auto)",
+        "--out",
+        t.join("c").to_str().unwrap(),
+    ]);
+    assert!(e.contains("--validation-images"), "{e}");
+    let e = fails(&[
+        "fit",
+        "--images",
+        t.join("train").to_str().unwrap(),
+        "--aug",
+        "cutout",
+        "--validation-images",
+        t.join("val").to_str().unwrap(),
+        "--out",
+        t.join("c").to_str().unwrap(),
+    ]);
+    assert!(e.contains("auto"), "{e}");
+    assert!(!t.join("c").exists());
+}

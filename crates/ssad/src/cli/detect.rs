@@ -1,10 +1,11 @@
 //! `ssad fit` and `ssad detect`: flags -> [`ssad::detect`] options, results -> the terminal.
 
-use super::args::{EngineArgs, ModelArgs, TrainingArgs};
+use super::args::{EngineArgs, ModelArgs, SelfTuneArgs, TrainingArgs};
 use super::FACTORY;
 use anyhow::Context;
 use clap::Args;
 use ssad::detect::{self, DetectOptions, FitOptions, ThresholdChoice, DETECT_FILE};
+use ssad::single_run::{TrainAug, TuneValidation};
 use std::path::PathBuf;
 
 /// Arguments of `ssad fit`.
@@ -15,9 +16,16 @@ pub struct FitArgs {
     #[arg(long, alias = "normal-dir")]
     pub images: PathBuf,
     /// Augmentation spec for self-supervision (`none` = plain autoencoder), e.g. cutpaste;
-    /// `ssad select` helps choose it.
+    /// `ssad select` helps choose it, or write `auto` parameters (cutout(area=auto)) to tune
+    /// them during the training on --validation-images.
     #[arg(long, default_value = "none")]
     pub aug: String,
+    /// For an `auto` spec: a folder of unlabelled images to tune it on (the images the model
+    /// will inspect, or like them; normal and anomalous alike, labels never read).
+    #[arg(long)]
+    pub validation_images: Option<PathBuf>,
+    #[command(flatten)]
+    pub tuning: SelfTuneArgs,
     /// Output folder of the model (model.safetensors, model.json, detect.json).
     #[arg(long)]
     pub out: PathBuf,
@@ -51,8 +59,26 @@ pub struct FitArgs {
 /// Runs `ssad fit`.
 pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     ssad::study::store::check_output_path(&args.out)?;
-    let aug =
-        ssad_augment::parse(&args.aug).with_context(|| format!("bad --aug '{}'", args.aug))?;
+    let aug = match &args.validation_images {
+        Some(dir) => TrainAug::parse(
+            &args.aug,
+            TuneValidation::Folder(dir.clone()),
+            args.tuning.config()?,
+        ),
+        None if ssad_augment::is_self_tuned(&args.aug) => Err(anyhow::anyhow!(
+            "--aug '{}' is self-tuned: give --validation-images DIR, the unlabelled images to \
+             tune it on",
+            args.aug
+        )),
+        None => TrainAug::parse(&args.aug, TuneValidation::Wild, args.tuning.config()?),
+    }
+    .with_context(|| format!("bad --aug '{}'", args.aug))?;
+    anyhow::ensure!(
+        matches!(aug, TrainAug::SelfTuned { .. }) || args.validation_images.is_none(),
+        "--validation-images tunes an `auto` augmentation (e.g. --aug 'cutout(area=auto)'); \
+         --aug '{}' has none",
+        args.aug
+    );
     args.engine.apply();
     let opts = FitOptions {
         images: args.images.clone(),
@@ -80,6 +106,10 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
             }
         },
     )?;
+    // A self-tuned augmentation's outcome is the result a user asked for: always printed.
+    if let Some(t) = o.detector.training().and_then(|t| t.tuned.as_ref()) {
+        println!("tuned {} -> {}", t.asked, t.tuned);
+    }
     if !quiet {
         eprintln!(
             "done in {:.1}s; model written to {} ({} and {DETECT_FILE})",

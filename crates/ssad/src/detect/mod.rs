@@ -22,10 +22,10 @@ pub use render::{
     error_map_image, heat_colour, overlay_image, pixel_errors, resolve_scale, HeatScale,
 };
 
+use crate::single_run::{TrainAug, TuneValidation};
 use anyhow::Context;
 use naming::{same_folder, scores_csv};
 use serde::{Deserialize, Serialize};
-use ssad_augment::AugSpec;
 use ssad_core::{
     Batch, Detector, DetectorFactory, DetectorSpec, Device, EpochProgress, FitSummary, ImageSet,
     ImageShape, TrainConfig,
@@ -210,8 +210,10 @@ pub fn check_quantile(what: &str, q: f64) -> anyhow::Result<()> {
 pub struct FitOptions {
     /// Folder of normal training images (DIR/*.png|jpg or DIR/<sub>/*.png|jpg).
     pub images: PathBuf,
-    /// Augmentation of the self-supervision (`none` = plain autoencoder).
-    pub aug: AugSpec,
+    /// Augmentation of the self-supervision (`none` = plain autoencoder), fixed or self-tuned
+    /// (on `TuneValidation::Folder`: the unlabelled images the model will inspect, or like
+    /// them; `fit` has no dataset, so the testbed forms are refused).
+    pub aug: crate::single_run::TrainAug,
     /// Model channels: 1 or 3 (default: 1 when every training image is grayscale, else 3).
     pub channels: Option<usize>,
     /// Image side the images are resized to (default 32); the model must suit it.
@@ -313,10 +315,50 @@ pub fn fit(
         factory.device_label(opts.train.device),
     ));
     let mut epoch_log = Vec::with_capacity(opts.train.epochs);
-    let summary = det.fit(&train, opts.aug.build().as_ref(), &opts.train, &mut |p| {
-        epoch_log.push(p.clone());
-        on_epoch(p)
-    })?;
+    let mut tune_log = Vec::new();
+    let summary = match &opts.aug {
+        TrainAug::Fixed(aug) => det.fit(&train, aug.build().as_ref(), &opts.train, &mut |p| {
+            epoch_log.push(p.clone());
+            on_epoch(p)
+        })?,
+        TrainAug::SelfTuned {
+            spec,
+            validation,
+            settings,
+        } => {
+            let TuneValidation::Folder(dir) = validation else {
+                anyhow::bail!(
+                    "fit tunes '{spec}' on a folder of unlabelled images: give \
+                     --validation-images DIR (fit has no dataset for --tune-on)"
+                );
+            };
+            let files = collect_images(std::slice::from_ref(dir)).context("--validation-images")?;
+            let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+            let headers = headers_of(&refs)?;
+            let images = load_with_headers(&refs, &headers, shape, log)
+                .with_context(|| format!("loading the validation images of {}", dir.display()))?
+                .to_batch();
+            log(&format!(
+                "tuning {spec} on {} unlabelled images from {}, criterion {}",
+                images.len(),
+                dir.display(),
+                settings.criterion
+            ));
+            let fit = det.fit_self_tuned(
+                &train,
+                &images,
+                spec,
+                &opts.train,
+                settings,
+                &mut |p| {
+                    epoch_log.push(p.clone());
+                    on_epoch(p)
+                },
+                &mut |t| tune_log.push(t.clone()),
+            )?;
+            fit.fit
+        }
+    };
     det.set_task(Some(ssad_core::TaskInfo {
         dataset: None,
         images: Some(opts.images.clone()),
@@ -328,7 +370,11 @@ pub fn fit(
         ssad_version: env!("CARGO_PKG_VERSION").into(),
     }));
     det.save(&opts.out)?;
-    crate::epochs::write_epochs(&opts.out.join(crate::epochs::EPOCHS_FILE), &epoch_log)?;
+    crate::epochs::write_epochs_tuned(
+        &opts.out.join(crate::epochs::EPOCHS_FILE),
+        &epoch_log,
+        &tune_log,
+    )?;
     let train_scores = scores_of(det.as_ref(), &train.to_batch())?;
     let mut file = DetectFile::empty();
     file.normal_dir = Some(opts.images.clone());
