@@ -3,7 +3,8 @@
 //! script error or `console.error` happened (`data-report-check="ok"`), which the headless
 //! browser test reads back from the DOM.
 
-use super::tables::escape;
+use super::table::escape;
+use std::path::{Path, PathBuf};
 
 /// Inline CSS of the page.
 const CSS: &str = r#"
@@ -134,4 +135,31 @@ pub fn page(title: &str, subtitle_html: &str, sections: &[Section]) -> String {
          <header><h1>{t}</h1><div>{subtitle_html}</div><nav>{nav}</nav></header>\n<main>\n{body}</main></body></html>\n",
         t = escape(title),
     )
+}
+
+/// Writes the page of `sections` as `out/index.html` (its subtitle names the study, its
+/// folder and the command that rebuilds the report) and returns its path.
+pub fn write_page(
+    out: &Path,
+    study_root: &Path,
+    name: &str,
+    runs: usize,
+    sections: &[Section],
+) -> anyhow::Result<PathBuf> {
+    let subtitle = format!(
+        "Study <code>{}</code> in <code>{}</code>: {} runs. Regenerate with <code>ssad report {} --out {}</code>.",
+        escape(name),
+        escape(&study_root.display().to_string()),
+        runs,
+        escape(&study_root.display().to_string()),
+        escape(&out.display().to_string())
+    );
+    let html = page(
+        &format!("Augmentation study report — {name}"),
+        &subtitle,
+        sections,
+    );
+    let index = out.join("index.html");
+    ssad_core::fsio::write_atomic(&index, html.as_bytes())?;
+    Ok(index)
 }

@@ -1,30 +1,18 @@
-//! Figures 3-5 of the report, made from the saved models of one task (dataset, normal class,
-//! seed): reconstructions, reconstruction-error histograms and t-SNE maps of embeddings.
+//! Everything in the report that loads saved models or reads datasets, so that only the
+//! sections that need models (`model_figures`, `pixels`) reach them: figures 3-5 of one task
+//! (reconstructions, reconstruction-error histograms and t-SNE maps of embeddings) and the
+//! pixel-level example rows (input, reconstruction, error map, mask) of MVTec-style data.
 
+use super::choose::TaskChoice;
 use super::figures::{
     HistGroup, HistPanel, HistogramGrid, ReconGrid, ReconRow, TsneColouring, TsneGrid, TsnePanel,
 };
 use super::tsne::{tsne_2d, TsneConfig};
-use crate::study::{NormalClass, RunRecord, StudyConfig, StudyDir};
+use crate::study::{RunRecord, StudyConfig, StudyDir};
 use crate::testbed::{self, Testbed, TestbedKind};
 use anyhow::Context;
-use ssad_core::data::DatasetName;
 use ssad_core::{augment_batch, Batch, Detector};
 use std::path::{Path, PathBuf};
-
-/// The task whose models figures 3-5 show.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TaskChoice {
-    /// Dataset.
-    pub dataset: DatasetName,
-    /// Normal class (a label, or an MVTec-style category's name).
-    pub normal: NormalClass,
-    /// Training seed.
-    pub seed: u64,
-    /// Testbed supplying the anomalies (controlled: the study's generators; in-the-wild: the
-    /// other classes).
-    pub testbed: TestbedKind,
-}
 
 /// How many images the task figures use.
 #[derive(Clone, Debug, PartialEq)]
@@ -181,7 +169,6 @@ fn groups(tb: &Testbed, kind: &TestbedKind) -> Groups {
     }
     Groups { normal, anomalies }
 }
-
 /// Builds figures 3-5 for `task` from the study's saved models.
 ///
 /// `hist_augs`: one histogram panel each (vanilla first); `dae_augs`: the DAEs shown next to
@@ -470,6 +457,86 @@ pub fn task_figures(
             colouring: TsneColouring::Score,
         },
     })
+}
+
+/// Draws one row per defect type of `rec`'s test set: input, reconstruction, error map, mask.
+pub fn pixel_examples(
+    study: &StudyDir,
+    size: Option<usize>,
+    rec: &RunRecord,
+    data_dir: &Path,
+    factory: &dyn ssad_core::DetectorFactory,
+    device: ssad_core::Device,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let model_dir = study
+        .root
+        .join(rec.model_dir.as_deref().unwrap_or_default());
+    let det = factory.load(&model_dir, device)?;
+    let splits = ssad_core::data::load_splits(
+        &rec.key.dataset,
+        rec.key.normal.index_in(&rec.key.dataset)?,
+        size,
+        data_dir,
+    )?;
+    let truth = splits
+        .pixels
+        .as_ref()
+        .context("the test set has no masks")?;
+    let test = &splits.test;
+    let shape = test.shape;
+    let (side, plane) = (shape.height, shape.plane());
+    let rgb = ssad_core::ImageShape::new(3, side, side);
+    let as_rgb = |img: &[f32]| -> Vec<f32> {
+        if shape.channels == 3 {
+            img.to_vec()
+        } else {
+            img.repeat(3)
+        }
+    };
+    let mut rows: Vec<Vec<Vec<f32>>> = Vec::new();
+    let mut labels = Vec::new();
+    for (g, name) in test.class_names.iter().enumerate().skip(1) {
+        let Some(i) =
+            (0..test.len()).find(|&i| test.labels[i] as usize == g && truth.masks[i].is_some())
+        else {
+            continue;
+        };
+        let x = test.batch(&[i]);
+        let recon = det.reconstruct(&x)?;
+        let errors = crate::pixel::squared_error_maps(&x, &recon);
+        let max = errors.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
+        let mut heat = vec![0f32; 3 * plane];
+        for (p, &e) in errors.iter().enumerate() {
+            let col = crate::detect::heat_colour(e / max);
+            for ch in 0..3 {
+                heat[ch * plane + p] = col[ch] as f32 / 255.0;
+            }
+        }
+        // The mask at the model's side (nearest neighbour), white = defect.
+        let m = truth.masks[i].as_ref().unwrap();
+        let mask: Vec<f32> = (0..plane)
+            .map(|p| {
+                let (y, x) = (p / side, p % side);
+                let (my, mx) = (y * m.height / side, x * m.width / side);
+                f32::from(m.pixels[my * m.width + mx] != 0)
+            })
+            .collect();
+        rows.push(vec![
+            as_rgb(x.image(0)),
+            as_rgb(recon.image(0)),
+            heat,
+            mask.repeat(3),
+        ]);
+        labels.push(name.clone());
+    }
+    anyhow::ensure!(!rows.is_empty(), "no defect image with a mask");
+    let refs: Vec<Vec<&[f32]>> = rows
+        .iter()
+        .map(|r| r.iter().map(|v| v.as_slice()).collect())
+        .collect();
+    let scale = (128 / side).max(1) as u32;
+    crate::imageio::save_labeled_grid(&refs, &labels, rgb, scale, path)
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! The report's tables: mean AUC per dataset x augmentation, relative-AUC statistics and run
-//! timings. Each is shown in the page and written as CSV (numbers at full precision).
+//! The report's table helpers: the [`Table`] type (shown in the page and written as CSV,
+//! numbers at full precision), slugs and HTML escaping, the lookups of pooled relative-AUC
+//! tables and augmentation categories, and the builders of the mean-AUC, relative-AUC,
+//! selection and timing tables. The page's tables section is `sections/tables.rs`.
 
 use crate::study::summary::{AucMean, RelativeTable, StudySummary};
 use crate::study::RunRecord;
@@ -186,6 +188,35 @@ pub fn slice_title(testbed: &str, anomaly: &str) -> String {
         ("controlled", g) => format!("controlled testbed, anomalies made by {g}"),
         (t, a) => format!("{t} testbed, anomalies {a}"),
     }
+}
+
+/// The pooled relative table of a slice: `all` datasets, or the only dataset.
+pub(crate) fn pooled<'a>(
+    s: &'a StudySummary,
+    testbed: &str,
+    anomaly: &str,
+) -> Option<&'a RelativeTable> {
+    let of_slice: Vec<&RelativeTable> = s
+        .relative
+        .iter()
+        .filter(|t| t.testbed == testbed && t.anomaly == anomaly)
+        .collect();
+    of_slice
+        .iter()
+        .find(|t| t.dataset == "all")
+        .copied()
+        .or(if of_slice.len() == 1 {
+            Some(of_slice[0])
+        } else {
+            None
+        })
+}
+
+/// The category of augmentation `aug` (`custom` when it is not in the catalogue).
+pub(crate) fn category_of(aug: &str) -> String {
+    ssad_augment::parse(aug)
+        .map(|s| s.category().to_string())
+        .unwrap_or_else(|_| "custom".into())
 }
 
 /// Mean AUC tables: one per (testbed, anomaly) slice, augmentations x datasets (`aug_order`

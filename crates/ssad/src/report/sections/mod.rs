@@ -1,0 +1,55 @@
+//! The report's sections, one file each, in page order: [`answer`], [`forest`], [`sweeps`],
+//! [`model_figures`] (reconstructions, histograms, t-SNE), [`pixels`], [`selection`] and
+//! [`tables`]. Each is a function that reads the report's context ([`Ctx`]) and adds its
+//! HTML, figures, tables and notes to the page being built ([`Page`]). Only `model_figures`
+//! and `pixels` load models and datasets, through [`super::models`].
+//!
+//! [`Ctx`]: super::Ctx
+//! [`Page`]: super::Page
+
+pub(crate) mod answer;
+pub(crate) mod forest;
+pub(crate) mod model_figures;
+pub(crate) mod pixels;
+pub(crate) mod selection;
+pub(crate) mod sweeps;
+pub(crate) mod tables;
+
+use crate::study::summary::PIXEL_SLICE;
+use crate::study::{ResultRow, StudyConfig};
+use crate::testbed::TestbedName;
+
+/// `Err(e)` when `e` is a figure or table that could not be *written* (a full disk, a
+/// read-only folder: the report fails naming the file), else `Ok(e)`: a figure that does not
+/// apply or cannot be drawn from the study, reported as a note.
+pub(crate) fn unless_write_failure(e: anyhow::Error) -> anyhow::Result<anyhow::Error> {
+    match ssad_core::fsio::write_failure(e.chain()) {
+        Some(w) => {
+            let path = w.path.clone();
+            Err(e.context(format!("the report could not write {}", path.display())))
+        }
+        None => Ok(e),
+    }
+}
+
+/// The (testbed, anomaly) slices the sections show, in page order: each controlled
+/// generator, then the wild semantic pairs and, on MVTec-style data with masks, the same
+/// pairs scored per pixel.
+pub(crate) fn slices(cfg: &StudyConfig, rows: &[ResultRow]) -> Vec<(String, String)> {
+    let mut slices: Vec<(String, String)> = Vec::new();
+    if cfg.testbeds.contains(&TestbedName::Controlled) {
+        slices.extend(
+            cfg.gens
+                .iter()
+                .map(|g| ("controlled".to_string(), g.clone())),
+        );
+    }
+    if cfg.testbeds.contains(&TestbedName::Wild) {
+        slices.push(("wild".into(), "semantic".into()));
+        // MVTec-style data with masks: the same pairs scored per pixel.
+        if rows.iter().any(|r| r.pixel_auroc.is_some()) {
+            slices.push(("wild".into(), PIXEL_SLICE.into()));
+        }
+    }
+    slices
+}
