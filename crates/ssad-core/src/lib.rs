@@ -3,7 +3,8 @@
 //! Images and their containers ([`images`]), dataset loaders and the data directory
 //! ([`data`]), the augmentation contract ([`augment`]), what a detector is as plain data
 //! ([`model`]), the detector contract with its factory ([`detector`]) and the atomic file
-//! writes every writer uses ([`fsio`]), and self-tuned training as plain data ([`tuning`]).
+//! writes every writer uses ([`fsio`]), self-tuned training as plain data ([`tuning`]), and image
+//! scores from per-pixel error maps ([`image_score`]).
 //! Nothing here depends on a deep-learning framework.
 
 pub mod augment;
@@ -11,6 +12,7 @@ pub mod data;
 pub mod detector;
 pub mod fsio;
 pub mod heatmap;
+pub mod image_score;
 pub mod images;
 pub mod model;
 pub mod tuning;
@@ -21,6 +23,7 @@ pub use detector::{
     Device, Embeddings, EpochProgress, FitSummary, Precision, TaskInfo, TrainConfig,
     TrainConfigNames, TrainingRecord, MAX_LEARNING_RATE,
 };
+pub use image_score::ImageScore;
 pub use images::{seeded_subsample, Batch, ImageSet, ImageShape};
 pub use model::{DetectorKind, DetectorSpec, ModelConfig, ModelKind};
 pub use tuning::{SelfTunedFit, TuneConfig, TuneEpoch, TunedAugmentation, ValidationCriterion};
