@@ -9,8 +9,17 @@ LinearAE of METHOD.md section 2) and loads the weights with ``strict=True``::
     model = ssad.torch.load_model("models/mnist-0-cutout")   # eval mode, on the CPU
     scores = model.score(images)   # per-image mean squared reconstruction error, = ssad score
 
+Differentiable augmentations (the self-tuning engine's, docs/tuning-engine.md) for training
+loops of one's own: ``cutout``, ``rotate``, ``noise``, ``blur``, ``cutpaste`` and ``jitter`` take a
+batch and their parameter as a float or a 0-dim tensor, and gradients reach the parameter;
+``TunableParameter`` maps an unconstrained scalar into a parameter's range for an optimiser::
+
+    area = ssad.torch.TunableParameter.for_family("cutout", "area", 0.5)
+    opt = torch.optim.Adam(area.parameters(), lr=0.05)
+    y = ssad.torch.cutout(x, area())        # x: N x C x H x W in [0, 1]
+
 Needs ``torch`` and ``safetensors``: ``pip install 'ssad[torch]'`` (``export_onnx`` also needs
-``onnx``: ``pip install 'ssad[onnx]'``).
+``onnx``: ``pip install 'ssad[onnx]'``; the augmentations need torch only).
 """
 
 from __future__ import annotations
@@ -36,6 +45,20 @@ except ImportError as _e:
         name="torch",
     ) from _e
 
+from ._tunable import (
+    DEFAULT_TEMPERATURE,
+    TUNABLE,
+    ParamRange,
+    TunableParameter,
+    blur,
+    blur_kernel,
+    cutout,
+    cutpaste,
+    jitter,
+    noise,
+    rotate,
+)
+
 __all__ = [
     "Autoencoder",
     "ConvAE",
@@ -48,6 +71,18 @@ __all__ = [
     "default_blocks",
     "export_onnx",
     "load_model",
+    # Differentiable augmentations (ssad/_tunable.py).
+    "DEFAULT_TEMPERATURE",
+    "TUNABLE",
+    "ParamRange",
+    "TunableParameter",
+    "blur",
+    "blur_kernel",
+    "cutout",
+    "cutpaste",
+    "jitter",
+    "noise",
+    "rotate",
 ]
 
 
