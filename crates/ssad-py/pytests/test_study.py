@@ -1,5 +1,7 @@
 """read_study: a results table written by `ssad study run`, typed, with derived columns."""
 
+import io
+
 import pandas as pd
 import pytest
 
@@ -19,7 +21,9 @@ def test_read_study_types_and_derived_columns(tiny_study):
               "aug_family", "detector", "precision"):
         assert isinstance(df[c].dtype, pd.CategoricalDtype), c
     assert "f1" not in df.columns
-    assert (df.format_version == 3).all()
+    assert (df.format_version == 4).all()
+    # Format 4's `tuned`: text, missing on every row of a study without self-tuned specs.
+    assert df.tuned.dtype == "string" and df.tuned.isna().all()
     # No masks on MNIST: the pixel columns are there, float64, all missing.
     assert df.pixel_auroc.dtype == "float64" and df.pixel_auroc.isna().all()
     assert df.aupro.isna().all()
@@ -89,6 +93,77 @@ def test_aug_family_and_params():
     assert ssad.aug_params("geom+cutout(area=0.1)") == {"cutout.area": 0.1}
     assert ssad.aug_family("my own aug!") == "my own aug!"
     assert ssad.aug_params("my own aug!") == {}
+    # Self-tuned specs (format 4): the family, and `auto` values kept as ssad's canonical text.
+    assert ssad.aug_family("cutout(area=auto)") == "cutout"
+    assert ssad.aug_params("cutout(area=auto)") == {"area": "auto"}
+    assert ssad.aug_family("rotate(angle=auto(30))") == "rotate"
+    assert ssad.aug_params("rotate(angle=auto(30))") == {"angle": "auto(30)"}
+    assert ssad.aug_params("cutout( area = auto( 0.30 ), aspect=auto)") == {"area": "auto(0.3)", "aspect": "auto"}
+    assert ssad.aug_params("noise(std=auto(30.0))") == {"std": "auto(30)"}
+    # Not a self-tuned value: no spec.
+    assert ssad.aug_family("cutout(area=auto(x))") == "cutout(area=auto(x))"
+    assert ssad.aug_params("cutout(area=automatic)") == {}
+
+
+# A results table of format 4 as `ssad study run` writes it (the header and the self-tuned rows
+# copied from a CLI run of cutout(area=0.2), cutout(area=auto) and rotate(angle=auto(30)) on
+# MNIST class 0; the cutout(area=auto(0.3),aspect=auto) row added by hand).
+FORMAT_4_CSV = """\
+format_version,run_id,dataset,testbed,normal,normal_name,pair_kind,anomaly,seed,aug,aug_family,aug_params,category,detector,width,embedding,epochs,batch_size,lr,precision,threads,auc,ap,f1_at_k,precision_at_k,n_normal,n_anomaly,train_seconds,pixel_auroc,aupro,tuned
+4,mnist-c0-s0-cutout_area_0.2-4cd197,mnist,wild,0,0,pair,1,0,cutout(area=0.2),cutout,area=0.2,local,convae,4,8,1,32,0.001,fp32,1,0.9996,0.9997,0.9973,0.9973,980,1135,0.121,,,
+4,mnist-c0-s0-cutout_area_auto_-on-wild-c064b5,mnist,wild,0,0,pair,1,0,cutout(area=auto),cutout,area=auto,local,convae,4,8,1,32,0.001,fp32,1,0.9996,0.9997,0.9973,0.9973,980,1135,0.124711049,,,cutout(area=0.10000000000000002)
+4,mnist-c0-s0-cutout_area_auto_-on-wild-c064b5,mnist,wild,0,0,rest,rest,0,cutout(area=auto),cutout,area=auto,local,convae,4,8,1,32,0.001,fp32,1,0.81,0.97,0.9,0.9,980,9020,0.124711049,,,cutout(area=0.10000000000000002)
+4,mnist-c0-s0-rotate_angle_auto_30__-on-wild-ec30d8,mnist,wild,0,0,pair,1,0,rotate(angle=auto(30)),rotate,angle=auto(30),,convae,4,8,1,32,0.001,fp32,1,0.9996,0.9997,0.9973,0.9973,980,1135,0.135338878,,,rotate(angle=30)
+4,mnist-c0-s0-cutout_area_auto_0.3__aspect_auto_-on-wild-0a1b2c,mnist,wild,0,0,pair,1,0,"cutout(area=auto(0.3),aspect=auto)",cutout,"area=auto(0.3),aspect=auto",local,convae,4,8,1,32,0.001,fp32,1,0.99,0.99,0.99,0.99,980,1135,0.2,,,"cutout(area=0.31,aspect=1.2)"
+4,mnist-c0-s0-none-140bed,mnist,wild,0,0,pair,1,0,none,none,,,convae,4,8,1,32,0.001,fp32,1,0.9995,0.9996,0.9964,0.9964,980,1135,0.1,,,
+"""
+
+
+def test_read_study_reads_format_4_with_self_tuned_rows(tmp_path):
+    f = tmp_path / "results.csv"
+    f.write_text(FORMAT_4_CSV)
+    df = ssad.read_study(f)
+    assert len(df) == 6 and (df.format_version == 4).all() and df.format_version.dtype == "int64"
+    assert df.tuned.dtype == "string"
+    assert df.tuned.tolist() == [
+        pd.NA, "cutout(area=0.10000000000000002)", "cutout(area=0.10000000000000002)", "rotate(angle=30)",
+        "cutout(area=0.31,aspect=1.2)", pd.NA,
+    ]
+    assert df.aug_family.astype(str).tolist() == ["cutout", "cutout", "cutout", "rotate", "cutout", "none"]
+    assert df.aug_params.tolist() == [
+        {"area": 0.2}, {"area": "auto"}, {"area": "auto"}, {"angle": "auto(30)"},
+        {"area": "auto(0.3)", "aspect": "auto"}, {},
+    ]
+    assert isinstance(df.aug_params[0]["area"], float)
+    assert df.is_rest.tolist() == [False, False, True, False, False, False]
+    assert df.auc.dtype == "float64" and df.pixel_auroc.isna().all()
+    # The rotate row's category is empty (kept as an empty category, as for any empty text).
+    assert df.category.astype(str).tolist()[3] == ""
+    # Without the aug_family / aug_params columns they are derived from `aug`, to the same.
+    raw = pd.read_csv(f, dtype=str, keep_default_na=False)
+    g = tmp_path / "derived.csv"
+    raw.drop(columns=["aug_family", "aug_params"]).to_csv(g, index=False)
+    derived = ssad.read_study(g)
+    assert derived.aug_params.tolist() == df.aug_params.tolist()
+    assert derived.aug_family.astype(str).tolist() == df.aug_family.astype(str).tolist()
+
+
+def test_read_study_reads_format_3_without_tuned(tmp_path):
+    raw = pd.read_csv(io.StringIO(FORMAT_4_CSV), dtype=str, keep_default_na=False)
+    fixed = raw[raw.tuned == ""].drop(columns=["tuned"]).assign(format_version="3")
+    f = tmp_path / "results.csv"
+    fixed.to_csv(f, index=False)
+    df = ssad.read_study(f)
+    assert (df.format_version == 3).all() and len(df) == 2
+    assert "tuned" not in df.columns  # a column the table's format lacks stays absent
+    assert df.aug_params.tolist() == [{"area": 0.2}, {}]
+
+
+def test_read_study_refuses_a_bad_self_tuned_value(tmp_path):
+    f = tmp_path / "results.csv"
+    f.write_text(FORMAT_4_CSV.replace("area=auto,local", "area=auto(x),local", 1))
+    with pytest.raises(ValueError, match="column 'aug_params' must hold key=value lists"):
+        ssad.read_study(f)
 
 
 def test_read_study_errors_name_the_file(tmp_path):

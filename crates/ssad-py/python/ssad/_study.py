@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from typing import Any
+from typing import Any, Union
+
+import numpy as np
 
 from ._checks import require
 
-#: Version of the results table this reader writes out (``format_version``); tables without
-#: that column are version 1 and are read as version 2 (see ``read_study``).
-FORMAT_VERSION = 3
+#: The newest version of the results table this reader knows (``format_version``; 4 added
+#: ``tuned``); older versions read as well, and tables without that column are version 1 and
+#: are read as version 2 (see ``read_study``).
+FORMAT_VERSION = 4
 #: Columns read with a fixed type; any other column is kept with pandas' own inference, so
 #: tables with columns added by later ssad versions read as well.
 INT_COLUMNS = (
@@ -24,7 +28,10 @@ CATEGORY_COLUMNS = (
     "dataset", "testbed", "normal_name", "pair_kind", "anomaly", "aug", "aug_family", "category",
     "detector", "precision",
 )
-STRING_COLUMNS = ("run_id", "aug_params")
+STRING_COLUMNS = ("run_id", "aug_params", "tuned")
+#: Text columns whose empty cells are missing values (pandas ``string`` dtype, ``<NA>``):
+#: ``tuned`` (format 4) is the tuned spec of a self-tuned run, empty on the other rows.
+NULLABLE_STRING_COLUMNS = ("run_id", "tuned")
 #: The columns a results table must have (of either version).
 REQUIRED_COLUMNS = ("dataset", "testbed", "normal", "anomaly", "seed", "aug", "auc")
 #: Version 1 names of columns renamed in version 2 (the top-k metrics; ``precision`` now
@@ -32,27 +39,69 @@ REQUIRED_COLUMNS = ("dataset", "testbed", "normal", "anomaly", "seed", "aug", "a
 RENAMED_IN_V2 = {"f1": "f1_at_k", "precision": "precision_at_k"}
 
 _STEP = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*(?:\((.*)\))?\s*$")
+#: A self-tuned value: ``auto`` or ``auto(v)`` with a start value ``v`` (format 4).
+_AUTO = re.compile(r"^auto\s*(?:\(\s*([^()]*?)\s*\))?$")
+
+#: A parameter value: a number, or the text of a self-tuned value (``"auto"``, ``"auto(30)"``).
+ParamValue = Union[float, str]
 
 
-def _split_step(spec: str) -> tuple[str, dict[str, float]] | None:
+def _rust_float(v: float) -> str:
+    """``v`` as ssad (Rust's ``Display`` of f64) writes it: shortest round trip, no exponent,
+    no trailing ``.0`` (``30``, ``0.3``, ``0.00001``)."""
+    return str(np.format_float_positional(v, trim="-"))
+
+
+def _param_value(text: str) -> ParamValue:
+    """One parameter value: a float, or a self-tuned ``auto`` / ``auto(v)`` kept as text in
+    ssad's canonical form (``auto( 30.0 )`` -> ``"auto(30)"``). ValueError otherwise."""
+    t = text.strip()
+    m = _AUTO.match(t)
+    if m is None:
+        return float(t)
+    if m.group(1) is None:
+        return "auto"
+    start = float(m.group(1))
+    if not math.isfinite(start):
+        raise ValueError(f"the start value of '{t}' is not a finite number")
+    return f"auto({_rust_float(start)})"
+
+
+def _split_items(body: str) -> list[str]:
+    """``body`` split on the commas outside parentheses (``area=auto(0.3),aspect=auto``)."""
+    items: list[str] = []
+    depth = start = 0
+    for i, ch in enumerate(body):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append(body[start:i])
+            start = i + 1
+    items.append(body[start:])
+    return items
+
+
+def _split_step(spec: str) -> tuple[str, dict[str, ParamValue]] | None:
     m = _STEP.match(spec)
     if m is None:
         return None
-    params: dict[str, float] = {}
+    params: dict[str, ParamValue] = {}
     body = (m.group(2) or "").strip()
     if body:
-        for item in body.split(","):
+        for item in _split_items(body):
             key, sep, value = item.partition("=")
             if not sep:
                 return None
             try:
-                params[key.strip()] = float(value)
+                params[key.strip()] = _param_value(value)
             except ValueError:
                 return None
     return m.group(1), params
 
 
-def _split_spec(spec: str) -> list[tuple[str, dict[str, float]]] | None:
+def _split_spec(spec: str) -> list[tuple[str, dict[str, ParamValue]]] | None:
     steps = [_split_step(s) for s in spec.split("+")]
     return None if any(s is None for s in steps) else steps  # type: ignore[return-value]
 
@@ -60,15 +109,19 @@ def _split_spec(spec: str) -> list[tuple[str, dict[str, float]]] | None:
 def aug_family(spec: str) -> str:
     """The family of an augmentation spec, as ssad's results table writes it: the step names
     joined by ``+`` (``cutout(area=0.3)`` -> ``cutout``, ``geom+cutout(area=0.1)`` ->
-    ``geom+cutout``); text that is no spec is its own family."""
+    ``geom+cutout``, the self-tuned ``rotate(angle=auto(30))`` -> ``rotate``); text that is no
+    spec is its own family."""
     steps = _split_spec(spec)
     return "+".join(name for name, _ in steps) if steps else spec.strip()
 
 
-def aug_params(spec: str) -> dict[str, float]:
+def aug_params(spec: str) -> dict[str, ParamValue]:
     """The explicit parameters of a spec (``cutout(area=0.3)`` -> ``{"area": 0.3}``); in a
     composition each key is prefixed by its step (``geom+cutout(area=0.1)`` ->
-    ``{"cutout.area": 0.1}``); ``{}`` for a spec without parameters or text that is no spec."""
+    ``{"cutout.area": 0.1}``); ``{}`` for a spec without parameters or text that is no spec.
+    Numbers are floats; a self-tuned value stays text in ssad's canonical form
+    (``cutout(area=auto)`` -> ``{"area": "auto"}``, ``rotate(angle=auto(30))`` ->
+    ``{"angle": "auto(30)"}``)."""
     steps = _split_spec(spec)
     if not steps:
         return {}
@@ -76,12 +129,13 @@ def aug_params(spec: str) -> dict[str, float]:
     return {(f"{name}.{k}" if prefix else k): v for name, params in steps for k, v in params.items()}
 
 
-def _parse_params(text: str) -> dict[str, float]:
-    """The ``aug_params`` column (``area=0.3``, ``cutout.area=0.1``, empty) as a dict."""
-    out: dict[str, float] = {}
-    for item in filter(None, (t.strip() for t in str(text).split(","))):
+def _parse_params(text: str) -> dict[str, ParamValue]:
+    """The ``aug_params`` column (``area=0.3``, ``cutout.area=0.1``, ``angle=auto(30)``, empty)
+    as a dict: numbers as floats, ``auto`` / ``auto(v)`` as text."""
+    out: dict[str, ParamValue] = {}
+    for item in filter(None, (t.strip() for t in _split_items(str(text)))):
         key, _, value = item.partition("=")
-        out[key.strip()] = float(value)
+        out[key.strip()] = _param_value(value)
     return out
 
 
@@ -117,7 +171,7 @@ def read_study(path: str | os.PathLike[str]) -> Any:
     anomaly group (docs/formats.md).
 
     ``path``: the study folder (its ``results.csv``, written by ``ssad study run`` and
-    ``ssad study summary``) or the CSV file itself. Columns (format 2):
+    ``ssad study summary``) or the CSV file itself. Columns (format 2 and later):
     ``format_version``, ``normal``, ``seed``, ``width``, ``embedding``, ``epochs``,
     ``batch_size``, ``threads``, ``n_normal``, ``n_anomaly`` as int64 (``normal`` as str
     when MVTec-style rows name their category in it); ``lr``, ``auc``,
@@ -125,9 +179,15 @@ def read_study(path: str | os.PathLike[str]) -> Any:
     ``testbed``, ``normal_name``, ``pair_kind`` (``pair`` or ``rest``), ``anomaly``, ``aug``,
     ``aug_family``, ``category``, ``detector``, ``precision`` (``fp32``/``bf16``) as
     categoricals (categories in order of appearance); ``run_id`` as string; ``aug_params`` as
-    dicts (``{"area": 0.3}``). Added: ``is_rest`` (bool), True on aggregate one-vs-rest rows
-    (``pair_kind == "rest"``). Average AUCs (and pass rows to ``relative_auc``) over one
-    testbed and one ``pair_kind`` at a time.
+    dicts (``{"area": 0.3}``). Format 3 adds ``pixel_auroc`` and ``aupro`` (float64, NaN where
+    the images have no masks). Format 4 adds ``tuned`` (pandas ``string``): the tuned spec of
+    a self-tuned run (``cutout(area=0.213)``), ``<NA>`` on the other rows; such a run's
+    ``aug`` is its ``auto`` spec (``cutout(area=auto)``, ``rotate(angle=auto(30))``), its
+    ``aug_family`` the family (``cutout``) and its ``aug_params`` keep the self-tuned values
+    as text (``{"area": "auto"}``, ``{"angle": "auto(30)"}``; numbers stay floats). Columns a
+    table's format lacks stay absent. Added: ``is_rest`` (bool), True on aggregate
+    one-vs-rest rows (``pair_kind == "rest"``). Average AUCs (and pass rows to
+    ``relative_auc``) over one testbed and one ``pair_kind`` at a time.
 
     A format-1 table (no ``format_version`` column; written before ssad's tidy table) reads
     as format 2 with what it has: ``f1`` and ``precision`` become ``f1_at_k`` and
@@ -189,7 +249,8 @@ def read_study(path: str | os.PathLike[str]) -> Any:
         if c in df.columns:
             values = df[c].fillna("").astype(str)
             df[c] = pd.Categorical(values, categories=list(pd.unique(values)))
-    if "run_id" in df.columns:
-        df["run_id"] = df["run_id"].astype("string")
+    for c in NULLABLE_STRING_COLUMNS:
+        if c in df.columns:
+            df[c] = df[c].astype("string")
     df.attrs["source"] = csv
     return df
