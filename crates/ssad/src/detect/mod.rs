@@ -9,10 +9,12 @@
 //! reconstructions and error maps are written for detectors that reconstruct, the maps in the
 //! heat-map convention of [`crate::heatmap`] at one scale per run ([`HeatScale`]).
 //!
-//! Files: `naming.rs` reads the inputs and names the outputs, `render.rs` draws the PNGs.
+//! Files: `naming.rs` reads the inputs and names the outputs, `render.rs` draws the PNGs,
+//! `train.rs` trains [`fit`]'s detector (fixed or self-tuned augmentation).
 
 mod naming;
 mod render;
+mod train;
 
 pub use naming::{
     collect_images, colour_of, headers_of, load_files_for_model, load_for_model, load_with_headers,
@@ -22,7 +24,6 @@ pub use render::{
     error_map_image, heat_colour, overlay_image, pixel_errors, resolve_scale, HeatScale,
 };
 
-use crate::single_run::{TrainAug, TuneValidation};
 use anyhow::Context;
 use naming::{same_folder, scores_csv};
 use serde::{Deserialize, Serialize};
@@ -263,20 +264,7 @@ pub fn fit(
     );
     if let Some((dir, q)) = &opts.calibrate {
         check_quantile("--quantile", *q)?;
-        anyhow::ensure!(
-            dir.is_dir(),
-            "--calibrate {} is not a folder of held-out normal images",
-            dir.display()
-        );
-        collect_images(std::slice::from_ref(dir)).context("--calibrate")?;
-        if same_folder(dir, &opts.images) {
-            log(&format!(
-                "warning: --calibrate {} is the training folder: a threshold calibrated on \
-                 images the model was trained on is too low for new images (it flags too many); \
-                 use held-out normal images",
-                dir.display()
-            ));
-        }
+        naming::check_calibration_folder(dir, &opts.images, log)?;
     }
     let files = collect_images(std::slice::from_ref(&opts.images))?;
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
@@ -314,51 +302,15 @@ pub fn fit(
         opts.train.epochs,
         factory.device_label(opts.train.device),
     ));
-    let mut epoch_log = Vec::with_capacity(opts.train.epochs);
-    let mut tune_log = Vec::new();
-    let summary = match &opts.aug {
-        TrainAug::Fixed(aug) => det.fit(&train, aug.build().as_ref(), &opts.train, &mut |p| {
-            epoch_log.push(p.clone());
-            on_epoch(p)
-        })?,
-        TrainAug::SelfTuned {
-            spec,
-            validation,
-            settings,
-        } => {
-            let TuneValidation::Folder(dir) = validation else {
-                anyhow::bail!(
-                    "fit tunes '{spec}' on a folder of unlabelled images: give \
-                     --validation-images DIR (fit has no dataset for --tune-on)"
-                );
-            };
-            let files = collect_images(std::slice::from_ref(dir)).context("--validation-images")?;
-            let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
-            let headers = headers_of(&refs)?;
-            let images = load_with_headers(&refs, &headers, shape, log)
-                .with_context(|| format!("loading the validation images of {}", dir.display()))?
-                .to_batch();
-            log(&format!(
-                "tuning {spec} on {} unlabelled images from {}, criterion {}",
-                images.len(),
-                dir.display(),
-                settings.criterion
-            ));
-            let fit = det.fit_self_tuned(
-                &train,
-                &images,
-                spec,
-                &opts.train,
-                settings,
-                &mut |p| {
-                    epoch_log.push(p.clone());
-                    on_epoch(p)
-                },
-                &mut |t| tune_log.push(t.clone()),
-            )?;
-            fit.fit
-        }
-    };
+    let (summary, epoch_log, tune_log) = train::train(
+        det.as_mut(),
+        &train,
+        &opts.aug,
+        shape,
+        &opts.train,
+        on_epoch,
+        log,
+    )?;
     det.set_task(Some(ssad_core::TaskInfo {
         dataset: None,
         images: Some(opts.images.clone()),

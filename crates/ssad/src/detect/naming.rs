@@ -118,6 +118,30 @@ pub(super) fn same_folder(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Checks `fit`'s `--calibrate` folder before training: a folder holding images, with a
+/// warning when it is the training folder `images`.
+pub(super) fn check_calibration_folder(
+    dir: &Path,
+    images: &Path,
+    log: &mut dyn FnMut(&str),
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        dir.is_dir(),
+        "--calibrate {} is not a folder of held-out normal images",
+        dir.display()
+    );
+    collect_images(&[dir.to_path_buf()]).context("--calibrate")?;
+    if same_folder(dir, images) {
+        log(&format!(
+            "warning: --calibrate {} is the training folder: a threshold calibrated on \
+             images the model was trained on is too low for new images (it flags too many); \
+             use held-out normal images",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Image files of the inputs: files as given, folders' images (or, for a folder with none
 /// directly inside, its sub-folders' images), sorted per folder.
 pub fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
