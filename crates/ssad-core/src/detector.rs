@@ -453,6 +453,27 @@ pub trait Detector: Send {
     /// How the detector was trained; `None` while untrained.
     fn training(&self) -> Option<&TrainingRecord>;
 
+    /// The image score ([`crate::ImageScore`]) that `score` and `detect` use for this model
+    /// unless told otherwise: set by [`Detector::set_image_score`] and saved in the sidecar;
+    /// `mean` (the detector's own [`Detector::score`]) for models saved without one and for
+    /// detectors that make no per-pixel error map.
+    fn image_score(&self) -> crate::ImageScore {
+        crate::ImageScore::Mean
+    }
+
+    /// Sets the image score saved with the model (see [`Detector::image_score`]). Detectors
+    /// without a per-pixel error map (this default) accept only `mean`; the error names the
+    /// score and the detector.
+    fn set_image_score(&mut self, score: crate::ImageScore) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            score.is_mean(),
+            "image score {score} needs a per-pixel error map, which the {} detector does not \
+             make (it does not reconstruct its input): use the image score mean",
+            self.kind()
+        );
+        Ok(())
+    }
+
     /// Sets how many images go through the model at once when scoring, embedding or
     /// reconstructing (a speed and memory knob; results do not depend on it beyond float
     /// rounding). Detectors without such a knob ignore it.

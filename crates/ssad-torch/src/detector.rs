@@ -68,6 +68,10 @@ pub struct ModelSidecar {
     /// none was attached).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<TaskInfo>,
+    /// The image score `score` and `detect` use by default (`mean`, `max(s=4)`,
+    /// `topk(0.01)`); absent in folders of earlier versions and for `mean`.
+    #[serde(default, skip_serializing_if = "ssad_core::ImageScore::is_mean")]
+    pub image_score: ssad_core::ImageScore,
 }
 
 /// The safetensors `__metadata__` of a saved model: `format` = `pt` (a PyTorch
@@ -159,6 +163,7 @@ pub struct AutoencoderDetector {
     net: Network,
     training: Option<TrainingRecord>,
     task: Option<TaskInfo>,
+    image_score: ssad_core::ImageScore,
     eval_batch: usize,
 }
 
@@ -196,6 +201,7 @@ impl AutoencoderDetector {
             net,
             training: None,
             task: None,
+            image_score: ssad_core::ImageScore::Mean,
             eval_batch: DEFAULT_EVAL_BATCH,
         };
         let (built, formula) = (det.parameter_count(), model.parameter_count(shape));
@@ -253,6 +259,7 @@ impl AutoencoderDetector {
         }
         det.training = sidecar.training;
         det.task = sidecar.task;
+        det.image_score = sidecar.image_score;
         Ok(det)
     }
 
@@ -330,6 +337,7 @@ impl AutoencoderDetector {
             parameters: self.parameter_count(),
             training: self.training.clone(),
             task: self.task.clone(),
+            image_score: self.image_score,
         }
     }
 
@@ -547,6 +555,16 @@ impl Detector for AutoencoderDetector {
 
     fn set_eval_batch(&mut self, images: usize) {
         AutoencoderDetector::set_eval_batch(self, images)
+    }
+
+    fn image_score(&self) -> ssad_core::ImageScore {
+        self.image_score
+    }
+
+    fn set_image_score(&mut self, score: ssad_core::ImageScore) -> anyhow::Result<()> {
+        score.validate()?;
+        self.image_score = score;
+        Ok(())
     }
 
     fn precision(&self) -> Precision {

@@ -563,3 +563,64 @@ fn saved_models_carry_their_task_in_the_sidecar_and_the_weights_metadata() {
         );
     }
 }
+
+#[test]
+fn the_image_score_round_trips_through_the_sidecar() {
+    use ssad_core::ImageScore;
+    let shape = ImageShape::new(1, 16, 16);
+    let ae = ModelConfig {
+        width: 4,
+        embedding: 8,
+        ..ModelConfig::of_kind(ModelKind::ConvAe)
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut det = AutoencoderDetector::new(&ae, shape, Device::Cpu).unwrap();
+    // Mean (the default) is left out of the sidecar, as folders of earlier versions have it.
+    assert_eq!(Detector::image_score(&det), ImageScore::Mean);
+    det.save(tmp.path()).unwrap();
+    let text = std::fs::read_to_string(tmp.path().join("model.json")).unwrap();
+    assert!(!text.contains("image_score"), "{text}");
+    assert_eq!(
+        crate::load_any_detector(tmp.path()).unwrap().image_score(),
+        ImageScore::Mean
+    );
+    for score in ["max(s=2.5)", "topk(0.01)", "mean"] {
+        let score: ImageScore = score.parse().unwrap();
+        Detector::set_image_score(&mut det, score).unwrap();
+        det.save(tmp.path()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(tmp.path().join("model.json")).unwrap()).unwrap();
+        let written = json.get("image_score").and_then(|v| v.as_str());
+        assert_eq!(
+            written,
+            (!score.is_mean()).then(|| score.to_string()).as_deref()
+        );
+        assert_eq!(
+            crate::load_any_detector(tmp.path()).unwrap().image_score(),
+            score
+        );
+    }
+    // A sidecar naming an impossible score is refused, naming it.
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("model.json")).unwrap()).unwrap();
+    json["image_score"] = "topk(1.5)".into();
+    std::fs::write(tmp.path().join("model.json"), json.to_string()).unwrap();
+    let e = match crate::load_any_detector(tmp.path()) {
+        Ok(_) => panic!("a sidecar with image_score topk(1.5) loaded"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(e.contains("topk(1.5)"), "{e}");
+    // GEOM makes no error map: only mean.
+    let geom = ssad_core::model::GeomConfig {
+        transforms: ssad_core::model::TransformSet::Rotations,
+        width: 4,
+        embedding: 8,
+        ..Default::default()
+    };
+    let mut g = crate::GeomDetector::new(&geom, ImageShape::new(1, 32, 32), Device::Cpu).unwrap();
+    Detector::set_image_score(&mut g, ImageScore::Mean).unwrap();
+    let e = Detector::set_image_score(&mut g, ImageScore::MAX)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("max(s=4)") && e.contains("geom"), "{e}");
+}

@@ -1,12 +1,13 @@
 //! Pixel-level evaluation (MVTec AD-style data with ground-truth masks): the per-pixel squared
 //! reconstruction error map of each test image, brought to its mask's resolution, scored
 //! against the masks with pixel AUROC and AUPRO (ssad-stats), for all defects together and
-//! for each defect type.
+//! for each defect type. The same maps, at the model's resolution, make the map-based image
+//! scores ([`image_scores`]: `max(s=S)`, `topk(q)` of [`ssad_core::image_score`]).
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use ssad_core::data::PixelTruth;
-use ssad_core::{Batch, Detector};
+use ssad_core::{Batch, Detector, ImageScore};
 use ssad_stats::{pixel_metrics, PixelMap, AUPRO_MAX_FPR};
 
 /// Pixel-level results of one run on one testbed.
@@ -38,6 +39,80 @@ pub struct PixelPair {
 pub fn error_maps(detector: &dyn Detector, images: &Batch) -> anyhow::Result<Vec<f32>> {
     let recon = detector.reconstruct(images)?;
     Ok(squared_error_maps(images, &recon))
+}
+
+/// Images reconstructed at once when error maps are made for image scores: the
+/// reconstructions and maps held at a time are those of one such chunk.
+pub const MAP_CHUNK: usize = 256;
+
+/// The image scores `kind` of error `maps` (`N` maps of `h x w`, one after another, as
+/// [`error_maps`] makes them): [`ssad_core::image_score::score_from_map`] of each, as `f32`
+/// (the precision of score files). Parallel over the images.
+pub fn scores_from_maps(maps: &[f32], h: usize, w: usize, kind: &ImageScore) -> Vec<f32> {
+    use rayon::prelude::*;
+    maps.par_chunks(h * w)
+        .map(|m| ssad_core::image_score::score_from_map(m, h, w, kind) as f32)
+        .collect()
+}
+
+/// The scores of `images` by each image score of `kinds`, in that order. `mean` is the
+/// detector's own [`Detector::score`] (the paper's score, bit for bit what earlier versions
+/// wrote); the others come from the error maps of [`error_maps`] (squared error averaged over
+/// channels, at the model's resolution), made once for all of them, [`MAP_CHUNK`] images at a
+/// time. A detector that does not reconstruct can only give `mean`: the error names the score.
+pub fn image_scores(
+    detector: &dyn Detector,
+    images: &Batch,
+    kinds: &[ImageScore],
+) -> anyhow::Result<Vec<Vec<f32>>> {
+    let mut out: Vec<Vec<f32>> = vec![Vec::with_capacity(images.len()); kinds.len()];
+    if kinds.iter().any(ImageScore::is_mean) {
+        let mean = detector.score(images)?;
+        for (o, k) in out.iter_mut().zip(kinds) {
+            if k.is_mean() {
+                o.clone_from(&mean);
+            }
+        }
+    }
+    if kinds.iter().all(ImageScore::is_mean) {
+        return Ok(out);
+    }
+    let (h, w) = (images.shape.height, images.shape.width);
+    for chunk in images.data.chunks(MAP_CHUNK * images.shape.numel().max(1)) {
+        let part = Batch {
+            shape: images.shape,
+            data: chunk.to_vec(),
+        };
+        let maps = error_maps(detector, &part).with_context(|| {
+            let k = kinds
+                .iter()
+                .find(|k| !k.is_mean())
+                .copied()
+                .unwrap_or_default();
+            format!(
+                "image score {k} needs the per-pixel error map of a reconstruction, which the {} \
+                 detector does not make: use the image score mean",
+                detector.kind()
+            )
+        })?;
+        for (o, k) in out.iter_mut().zip(kinds) {
+            if !k.is_mean() {
+                o.extend(scores_from_maps(&maps, h, w, k));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The scores of `images` by one image score `kind` (see [`image_scores`]).
+pub fn image_scores_of(
+    detector: &dyn Detector,
+    images: &Batch,
+    kind: &ImageScore,
+) -> anyhow::Result<Vec<f32>> {
+    Ok(image_scores(detector, images, std::slice::from_ref(kind))?
+        .pop()
+        .unwrap_or_default())
 }
 
 /// Per-pixel squared difference of `a` and `b` averaged over channels (`N x H x W`).
@@ -171,6 +246,73 @@ pub fn evaluate(
 mod tests {
     use super::*;
     use ssad_core::ImageShape;
+
+    #[test]
+    fn image_scores_come_from_the_pixel_metrics_maps_in_chunks() {
+        use ssad_core::model::{ModelConfig, ModelKind};
+        // An untrained ConvAE on 300 random RGB images (more than one MAP_CHUNK): the scores
+        // against maps computed here by hand from one whole-batch reconstruction.
+        let shape = ImageShape::new(3, 16, 16);
+        let model = ModelConfig {
+            width: 4,
+            embedding: 8,
+            ..ModelConfig::of_kind(ModelKind::ConvAe)
+        };
+        let det = ssad_core::DetectorFactory::build(
+            &ssad_torch::TorchFactory,
+            &ssad_core::DetectorSpec::autoencoder(model),
+            shape,
+            ssad_core::Device::Cpu,
+        )
+        .unwrap();
+        let det = det.as_ref();
+        let n = MAP_CHUNK + 44;
+        let mut state = 1u64;
+        let data: Vec<f32> = (0..n * shape.numel())
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 40) as f32 / (1u64 << 24) as f32
+            })
+            .collect();
+        let images = Batch { shape, data };
+        let kinds: Vec<ImageScore> = ["mean", "max(s=0)", "max(s=1.5)", "topk(0.1)"]
+            .iter()
+            .map(|k| k.parse().unwrap())
+            .collect();
+        let got = image_scores(det, &images, &kinds).unwrap();
+        let recon = det.reconstruct(&images).unwrap();
+        let plane = 16 * 16;
+        for i in 0..n {
+            let (x, y) = (images.image(i), recon.image(i));
+            let map: Vec<f32> = (0..plane)
+                .map(|p| {
+                    (0..3)
+                        .map(|c| (x[c * plane + p] - y[c * plane + p]).powi(2))
+                        .sum::<f32>()
+                        / 3.0
+                })
+                .collect();
+            // mean: the detector's own score, the mean of the same map up to float rounding.
+            let mean = map.iter().map(|&v| f64::from(v)).sum::<f64>() / plane as f64;
+            assert!(
+                (f64::from(got[0][i]) - mean).abs() <= 1e-5 * mean,
+                "image {i}"
+            );
+            // max(s=0): the largest pixel.
+            let max = map.iter().copied().fold(f32::MIN, f32::max);
+            assert_eq!(got[1][i], max, "image {i}");
+            let blurred = ssad_core::image_score::score_from_map(&map, 16, 16, &kinds[2]);
+            assert_eq!(got[2][i], blurred as f32, "image {i}");
+            // topk(0.1): ceil(25.6) = 26 largest pixels.
+            let mut sorted = map.clone();
+            sorted.sort_by(|a, b| b.total_cmp(a));
+            let top = sorted[..26].iter().map(|&v| f64::from(v)).sum::<f64>() / 26.0;
+            assert_eq!(got[3][i], top as f32, "image {i}");
+        }
+        assert_eq!(image_scores_of(det, &images, &kinds[1]).unwrap(), got[1]);
+    }
 
     #[test]
     fn upsampling_matches_pytorch_bilinear() {
