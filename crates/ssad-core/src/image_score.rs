@@ -22,6 +22,13 @@ use std::str::FromStr;
 /// see `docs/results/synthetic-mvtec.md` for the evidence.
 pub const DEFAULT_SIGMA: f64 = 4.0;
 
+/// The image score of models trained on MVTec-style data or a folder of the user's images
+/// (`ssad fit`, `train --images`) when none is asked for: `max(s=4)`, the best image AUROC on
+/// the synthetic MVTec-style category (`docs/results/synthetic-mvtec.md`).
+pub const PHOTO_DEFAULT: ImageScore = ImageScore::Max {
+    sigma: DEFAULT_SIGMA,
+};
+
 /// The largest blur accepted, in pixels: a blur wider than the largest images ssad reads
 /// (4096 pixels, a quarter of it per sigma) only flattens the map to its mean.
 pub const MAX_SIGMA: f64 = 1024.0;
@@ -57,6 +64,19 @@ impl ImageScore {
     pub const MAX: ImageScore = ImageScore::Max {
         sigma: DEFAULT_SIGMA,
     };
+
+    /// The image score of a model trained on `dataset` (`None`: a folder of the user's images,
+    /// as `ssad fit` and `train --images` take) with a detector that makes error maps
+    /// (`reconstructs`; GEOM does not: always `mean`): `mean` for the built-in datasets (the
+    /// paper's score), [`PHOTO_DEFAULT`] for MVTec-style data and folders, where defects are
+    /// small and local.
+    pub fn default_for(dataset: Option<&crate::data::DatasetName>, reconstructs: bool) -> Self {
+        match dataset {
+            _ if !reconstructs => ImageScore::Mean,
+            Some(d) if !d.is_mvtec() => ImageScore::Mean,
+            _ => PHOTO_DEFAULT,
+        }
+    }
 
     /// True for `mean` (the paper's score, and what records leave unwritten).
     pub fn is_mean(&self) -> bool {

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use ssad_augment::AugSpec;
 use ssad_core::data::{self, DatasetName, FolderOptions};
 use ssad_core::{
-    Detector, DetectorFactory, DetectorSpec, Device, EpochProgress, FitSummary, ImageSet,
-    TrainConfig,
+    Detector, DetectorFactory, DetectorSpec, Device, EpochProgress, FitSummary, ImageScore,
+    ImageSet, TrainConfig,
 };
 use ssad_stats::metrics::{AnomalyTarget, PairMetrics};
 use std::path::{Path, PathBuf};
@@ -87,6 +87,10 @@ pub struct TrainOptions {
     pub size: Option<usize>,
     /// Output folder of the model.
     pub out: PathBuf,
+    /// The image score saved with the model, which `score` and `detect` then use by default
+    /// (`None`: [`ImageScore::default_for`] the training data: `mean` for a built-in dataset,
+    /// the photo default for MVTec-style data and folders).
+    pub image_score: Option<ImageScore>,
 }
 
 /// The augmentation of a training: a catalogue spec, or a self-tuned one whose `auto`
@@ -202,6 +206,7 @@ pub fn train(
     if let Some(l) = opts.train_limit {
         anyhow::ensure!(l >= 2, "--train-limit must be at least 2, got {l}");
     }
+    let image_score = train_image_score(opts)?;
     let mut splits = None;
     let train_set = match &opts.data {
         TrainData::Dataset { name, normal } => {
@@ -300,6 +305,7 @@ pub fn train(
         run_id: None,
         ssad_version: env!("CARGO_PKG_VERSION").into(),
     }));
+    det.set_image_score(image_score).context("--image-score")?;
     det.save(&opts.out)?;
     crate::epochs::write_epochs_tuned(
         &opts.out.join(crate::epochs::EPOCHS_FILE),
@@ -323,6 +329,28 @@ pub fn train(
         train_images: train_set.len(),
         summary,
     })
+}
+
+/// The image score [`train`] saves with the model: the one asked for, else the default of the
+/// training data ([`ImageScore::default_for`]); a map-based score for a detector without error
+/// maps (GEOM) is refused before training, naming it.
+fn train_image_score(opts: &TrainOptions) -> anyhow::Result<ImageScore> {
+    let reconstructs = opts.detector.kind == ssad_core::DetectorKind::Autoencoder;
+    let dataset = match &opts.data {
+        TrainData::Dataset { name, .. } => Some(name),
+        TrainData::Folder(_) => None,
+    };
+    let score = opts
+        .image_score
+        .unwrap_or_else(|| ImageScore::default_for(dataset, reconstructs));
+    score.validate().context("--image-score")?;
+    anyhow::ensure!(
+        reconstructs || score.is_mean(),
+        "--image-score {score} needs a per-pixel error map, which the {} detector does not \
+         make: use --image-score mean",
+        opts.detector.kind
+    );
+    Ok(score)
 }
 
 /// The unlabelled images of `validation` at the training images' `shape`; `splits` are the
@@ -396,6 +424,9 @@ pub struct ScoreOptions {
     pub batch_size: usize,
     /// CSV of per-image scores (default: `MODEL/scores-<dataset or folder>.csv`).
     pub csv: Option<PathBuf>,
+    /// How each image's score is made (`None`: the model's own, saved by `train`; `mean` for
+    /// models of earlier versions).
+    pub image_score: Option<ImageScore>,
 }
 
 /// What [`score`] computed and wrote.
@@ -403,6 +434,8 @@ pub struct ScoreOptions {
 pub struct ScoreOutcome {
     /// The model, as described by its spec.
     pub model: String,
+    /// The image score the images were scored with.
+    pub image_score: ImageScore,
     /// The per-image scores file (the [`crate::scores`] schema).
     pub csv: PathBuf,
     /// Number of images scored.
@@ -544,7 +577,9 @@ pub fn score(
         test.shape,
         det.shape()
     );
-    let scores32 = det.score(&test.to_batch())?;
+    let image_score = opts.image_score.unwrap_or_else(|| det.image_score());
+    image_score.validate().context("--image-score")?;
+    let scores32 = crate::pixel::image_scores_of(det.as_ref(), &test.to_batch(), &image_score)?;
     let scores: Vec<f64> = scores32.iter().map(|&s| f64::from(s)).collect();
     let csv_path = opts
         .csv
@@ -578,6 +613,7 @@ pub fn score(
 
     let mut out = ScoreOutcome {
         model: det.spec().to_string(),
+        image_score,
         csv: csv_path,
         images: scores.len(),
         class_names: test.class_names.clone(),

@@ -54,6 +54,12 @@ pub struct TrainArgs {
     /// Train on at most this many images (a seeded subsample).
     #[arg(long)]
     pub train_limit: Option<usize>,
+    /// The image score saved with the model, which `score` and `detect` use by default: mean
+    /// (mean squared error over the image), max or max(s=SIGMA) (maximum of the error map
+    /// blurred by SIGMA pixels, default 4), topk(Q) (mean of the top Q fraction of pixels)
+    /// [default: mean for the built-in datasets; max(s=4) for MVTec-style data and --images].
+    #[arg(long)]
+    pub image_score: Option<ssad_core::ImageScore>,
     /// Output directory for the model (model.safetensors, model.json, run.json).
     #[arg(long)]
     pub out: PathBuf,
@@ -101,6 +107,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         train_limit: args.train_limit,
         size: args.size,
         out: args.out.clone(),
+        image_score: args.image_score,
     };
     let quiet = args.quiet;
     let bar = epoch_bar(opts.train.epochs as u64, quiet);
@@ -175,6 +182,10 @@ pub struct ScoreArgs {
     /// [default: MODEL/scores-<dataset or folder>.csv].
     #[arg(long)]
     pub csv: Option<PathBuf>,
+    /// How each image's score is made: mean, max, max(s=SIGMA) or topk(Q) (see `ssad train
+    /// --help`) [default: the model's, saved by train; mean for older models].
+    #[arg(long)]
+    pub image_score: Option<ssad_core::ImageScore>,
     /// No progress output (the table of AUCs is still printed).
     #[arg(long, short)]
     pub quiet: bool,
@@ -202,6 +213,7 @@ pub fn score(args: ScoreArgs) -> anyhow::Result<()> {
         precision: args.engine.precision,
         batch_size: args.batch_size,
         csv: args.csv.clone(),
+        image_score: args.image_score,
     };
     let quiet = args.quiet;
     let o = single_run::score(&opts, &FACTORY, &mut |m| {
@@ -210,17 +222,23 @@ pub fn score(args: ScoreArgs) -> anyhow::Result<()> {
         }
     })?;
     if !args.quiet {
-        eprintln!("{} scores written to {}", o.images, o.csv.display());
+        eprintln!(
+            "{} scores ({}) written to {}",
+            o.images,
+            o.image_score,
+            o.csv.display()
+        );
     }
     let Some(normal) = o.normal else {
         eprintln!("no normal class (give --normal) or no labels: AUCs not computed");
         return Ok(());
     };
     println!(
-        "normal class {} ({} test images), model {}",
+        "normal class {} ({} test images), model {}, image score {}",
         o.class_name(normal),
         o.pairs[0].n_normal,
-        o.model
+        o.model,
+        o.image_score
     );
     println!("{:<14} {:>8} {:>8} {:>8}", "anomaly", "n", "AUC", "AP");
     for p in &o.pairs {
