@@ -79,27 +79,48 @@ pub fn read_epochs(path: &Path) -> anyhow::Result<Vec<EpochProgress>> {
         .collect()
 }
 
+/// One line of a self-tuned training's log, as [`read_tuned_epochs`] reads it.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+pub struct TunedEpochLine {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// The tuned parameters after the epoch (empty when the line has none).
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, f64>,
+    /// Mean validation loss of the epoch's parameter steps (absent in warm-up epochs).
+    #[serde(default)]
+    pub validation_loss: Option<f64>,
+}
+
+/// The lines of a training log with their tuned parameters and validation losses, in order.
+/// Errors name the file and line.
+pub fn read_tuned_epochs(path: &Path) -> anyhow::Result<Vec<TunedEpochLine>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read training log {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str::<TunedEpochLine>(l).with_context(|| {
+                format!(
+                    "{} line {}: expected {{\"epoch\", ..., \"params\": {{...}}}}",
+                    path.display(),
+                    i + 1
+                )
+            })
+        })
+        .collect()
+}
+
 /// The tuned parameters of each line of a self-tuned training's log (`params`), in order;
 /// empty maps for lines without them. Errors name the file and line.
 pub fn read_tuned_params(
     path: &Path,
 ) -> anyhow::Result<Vec<std::collections::BTreeMap<String, f64>>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read training log {}", path.display()))?;
-    #[derive(serde::Deserialize)]
-    struct Line {
-        #[serde(default)]
-        params: std::collections::BTreeMap<String, f64>,
-    }
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str::<Line>(l)
-                .map(|l| l.params)
-                .with_context(|| format!("{} line {}: bad params", path.display(), i + 1))
-        })
-        .collect()
+    Ok(read_tuned_epochs(path)?
+        .into_iter()
+        .map(|l| l.params)
+        .collect())
 }
 
 #[cfg(test)]

@@ -198,7 +198,7 @@ fn a_self_tuned_augmentation_trains_once_per_task_beside_the_fixed_sweep() {
     let fixed: std::collections::BTreeSet<_> = rows
         .iter()
         .filter(|r| r.aug == "cutout(area=0.2)")
-        .map(|r| key(r))
+        .map(key)
         .filter(|(t, a)| t == "wild" || a != "rest")
         .collect();
     assert_eq!(
@@ -223,6 +223,56 @@ fn a_self_tuned_augmentation_trains_once_per_task_beside_the_fixed_sweep() {
     // The paired statistics compare it like any other augmentation.
     let summary = ssad_ok(&["study", "summary", out.to_str().unwrap()]);
     assert!(summary.contains("cutout(area=auto)"), "{summary}");
+
+    // The report's section: the final values per task, and per task the trajectory and the
+    // validation loss against the parameter.
+    let report = tmp.path().join("report");
+    ssad_ok(&[
+        "report",
+        out.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+        "--data-dir",
+        data_dir::data_dir().to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(
+        html.contains("Self-tuned augmentations"),
+        "no tuning section"
+    );
+    for task in ["wild", "controlled:cutout(area=0.2)", "controlled:flip"] {
+        assert!(
+            html.contains(&format!(
+                "cutout(area=auto) tuned on {task}: cutout area per epoch"
+            )),
+            "no trajectory of {task}"
+        );
+    }
+    // The generator of the same family marks its own value (the trajectory's legend); flip
+    // has none.
+    let svgs: Vec<String> = std::fs::read_dir(report.join("figures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("tuning_") && n.ends_with(".svg")
+        })
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert_eq!(
+        svgs.iter()
+            .filter(|t| t.contains("generator area = 0.2"))
+            .count(),
+        1,
+        "one trajectory (controlled cutout(area=0.2)) marks the generator's area"
+    );
+    let figures: Vec<String> = std::fs::read_dir(report.join("figures"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("tuning") && n.ends_with(".png"))
+        .collect();
+    // 3 tasks x (trajectory + loss against the parameter).
+    assert_eq!(figures.len(), 6, "{figures:?}");
 
     // Resuming does nothing: every run, self-tuned ones included, is done.
     let status = ssad_ok(&["study", "status", out.to_str().unwrap()]);

@@ -83,6 +83,8 @@ pub enum FigureKind {
     Tsne,
     /// Label-free selection: selected vs oracle AUC per task.
     Selection,
+    /// Self-tuned augmentations: parameter trajectories and validation loss.
+    Tuning,
 }
 
 /// One figure written by the report.
@@ -174,6 +176,7 @@ pub fn build_report(
     sections::model_figures::section_model_figures(&c, &mut page)?;
     sections::pixels::section_pixels(&c, &mut page)?;
     sections::selection::section_selection(&c, &mut page)?;
+    sections::tuning::section_tuning(&c, &mut page)?;
     sections::tables::section_tables(&c, &mut page)?;
 
     let index = html::write_page(

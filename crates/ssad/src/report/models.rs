@@ -494,6 +494,13 @@ pub fn pixel_examples(
             img.repeat(3)
         }
     };
+    // One scale for every map of the run (docs/formats.md, "Heat maps"): the quantile of the
+    // pixel errors of (up to 256 of) the normal class's training images.
+    let normal = splits
+        .train
+        .training_subset(Some(splits.normal_label), Some(256), 0);
+    let scale = crate::heatmap::normal_scale(det.as_ref(), &normal)?
+        .unwrap_or(crate::heatmap::DEFAULT_SCALE);
     let mut rows: Vec<Vec<Vec<f32>>> = Vec::new();
     let mut labels = Vec::new();
     for (g, name) in test.class_names.iter().enumerate().skip(1) {
@@ -504,15 +511,7 @@ pub fn pixel_examples(
         };
         let x = test.batch(&[i]);
         let recon = det.reconstruct(&x)?;
-        let errors = crate::pixel::squared_error_maps(&x, &recon);
-        let max = errors.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
-        let mut heat = vec![0f32; 3 * plane];
-        for (p, &e) in errors.iter().enumerate() {
-            let col = crate::detect::heat_colour(e / max);
-            for ch in 0..3 {
-                heat[ch * plane + p] = col[ch] as f32 / 255.0;
-            }
-        }
+        let heat = crate::heatmap::heat_map_rgb(x.image(0), recon.image(0), shape, scale);
         // The mask at the model's side (nearest neighbour), white = defect.
         let m = truth.masks[i].as_ref().unwrap();
         let mask: Vec<f32> = (0..plane)

@@ -214,9 +214,8 @@ pub(crate) fn pooled<'a>(
 
 /// The category of augmentation `aug` (`custom` when it is not in the catalogue).
 pub(crate) fn category_of(aug: &str) -> String {
-    ssad_augment::parse(aug)
-        .map(|s| s.category().to_string())
-        .unwrap_or_else(|_| "custom".into())
+    // Fixed or self-tuned (`cutout(area=auto)`: its family's category).
+    crate::study::store::aug_category(aug).unwrap_or_else(|| "custom".into())
 }
 
 /// Mean AUC tables: one per (testbed, anomaly) slice, augmentations x datasets (`aug_order`

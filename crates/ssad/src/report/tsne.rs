@@ -1,7 +1,8 @@
 //! t-SNE maps of embeddings, through the `bhtsne` crate (maintained; exact and Barnes-Hut
 //! t-SNE). Reproducible: the initial map is drawn from our own seeded generator (the crate's
-//! own random start uses the thread-local RNG) and the fit runs in a one-thread pool, so the
-//! order of floating-point sums, and hence the map, never depends on the machine's cores.
+//! own random start uses the thread-local RNG), tied distances are broken by a seeded
+//! perturbation, and the fit runs in a one-thread pool, so the order of floating-point sums,
+//! and hence the map, never depends on the machine's cores or on the crate's own RNG.
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
@@ -47,9 +48,23 @@ pub fn tsne_2d(data: &[f32], dim: usize, cfg: &TsneConfig) -> anyhow::Result<Vec
     if n < 4 {
         return Ok((0..n).map(|i| (i as f64, 0.0)).collect());
     }
-    let points: Vec<&[f32]> = data.chunks(dim).collect();
     let perplexity = cfg.perplexity.min(((n - 1) / 3) as f64).max(1.0);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
+    // The crate's vantage-point tree picks its vantage points with the thread-local RNG; its
+    // neighbour search is exact, so the map is reproducible unless distances tie (identical
+    // embeddings, e.g. of identical images), when the order of tied neighbours follows that
+    // RNG. A seeded perturbation far below the data's spread (1e-6 of its largest absolute
+    // value) breaks every tie the same way each time.
+    let scale = data
+        .iter()
+        .fold(0f32, |m, v| m.max(v.abs()))
+        .max(f32::MIN_POSITIVE);
+    let jitter = Normal::new(0.0, 1e-6 * scale as f64).expect("valid normal distribution");
+    let perturbed: Vec<f32> = data
+        .iter()
+        .map(|&v| v + jitter.sample(&mut rng) as f32)
+        .collect();
+    let points: Vec<&[f32]> = perturbed.chunks(dim).collect();
     let normal = Normal::new(0.0, 1e-4).expect("valid normal distribution");
     let init: Vec<f64> = (0..n * 2).map(|_| normal.sample(&mut rng)).collect();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
@@ -133,6 +148,26 @@ mod tests {
             assert!(purity > 0.99, "theta {theta}: neighbour purity {purity}");
             let b = tsne_2d(&data, 10, &cfg).unwrap();
             assert_eq!(a, b, "same seed, same map");
+        }
+    }
+
+    #[test]
+    fn identical_points_give_the_same_map_every_time() {
+        // Each cluster point written 3 times: tied distances everywhere (as identical images
+        // give); the crate's unseeded vantage points must not change the map.
+        let (data, _) = clusters();
+        let tied: Vec<f32> = data
+            .chunks(10)
+            .take(60)
+            .flat_map(|p| p.iter().chain(p).chain(p).copied().collect::<Vec<_>>())
+            .collect();
+        let cfg = TsneConfig {
+            epochs: 200,
+            ..Default::default()
+        };
+        let a = tsne_2d(&tied, 10, &cfg).unwrap();
+        for _ in 0..3 {
+            assert_eq!(tsne_2d(&tied, 10, &cfg).unwrap(), a, "same seed, same map");
         }
     }
 

@@ -674,10 +674,13 @@ pub fn aug_family_params(spec: &str) -> (String, String) {
 }
 
 /// The category of an augmentation spec, fixed or self-tuned (then its family's, e.g.
-/// `local` for `cutout(area=auto)`); `None` when it does not parse.
+/// `local` for `cutout(area=auto)`, `geometric` for `rotate(angle=auto)`); `None` when it
+/// does not parse.
 pub fn aug_category(spec: &str) -> Option<String> {
+    // A self-tuned spec's category is its family's (the catalogue's `rotate` takes no angle,
+    // so the start spec `rotate(angle=30)` would not parse).
     let fixed = match ssad_augment::SelfTunedSpec::parse(spec, false) {
-        Ok(tuned) => tuned.start_spec(),
+        Ok(tuned) => tuned.family.name.to_string(),
         Err(_) => spec.to_string(),
     };
     ssad_augment::parse(&fixed)

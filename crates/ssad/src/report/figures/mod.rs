@@ -2,18 +2,21 @@
 //! one file per kind: forest plot ([`ForestPlot`], `forest.rs`), parameter sweep
 //! ([`SweepPlot`], `sweep.rs`), reconstruction grid ([`ReconGrid`], `recon.rs`), error
 //! histograms ([`HistogramGrid`], `histogram.rs`) and t-SNE scatter maps ([`TsneGrid`],
-//! `tsne_map.rs`). This file holds what they share: the title band and the p-value label.
+//! `tsne_map.rs`), and lines of y against x ([`LinePlot`], `lines.rs`: self-tuned parameters
+//! per epoch). This file holds what they share: the title band and the p-value label.
 //!
 //! [`Figure`]: crate::figure::Figure
 
 mod forest;
 mod histogram;
+mod lines;
 mod recon;
 mod sweep;
 mod tsne_map;
 
 pub use forest::{ForestPlot, ForestRow};
 pub use histogram::{density_histogram, short_number, HistGroup, HistPanel, HistogramGrid};
+pub use lines::{LinePlot, LineSeries};
 pub use recon::{ReconGrid, ReconRow};
 pub use sweep::{SweepPlot, SweepPoint, SweepSeries};
 pub use tsne_map::{TsneColouring, TsneGrid, TsnePanel};

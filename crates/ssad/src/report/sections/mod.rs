@@ -1,6 +1,6 @@
 //! The report's sections, one file each, in page order: [`answer`], [`forest`], [`sweeps`],
-//! [`model_figures`] (reconstructions, histograms, t-SNE), [`pixels`], [`selection`] and
-//! [`tables`]. Each is a function that reads the report's context ([`Ctx`]) and adds its
+//! [`model_figures`] (reconstructions, histograms, t-SNE), [`pixels`], [`selection`],
+//! [`tuning`] (self-tuned augmentations, when the study has any) and [`tables`]. Each is a function that reads the report's context ([`Ctx`]) and adds its
 //! HTML, figures, tables and notes to the page being built ([`Page`]). Only `model_figures`
 //! and `pixels` load models and datasets, through [`super::models`].
 //!
@@ -14,6 +14,7 @@ pub(crate) mod pixels;
 pub(crate) mod selection;
 pub(crate) mod sweeps;
 pub(crate) mod tables;
+pub(crate) mod tuning;
 
 use crate::study::summary::PIXEL_SLICE;
 use crate::study::{ResultRow, StudyConfig};

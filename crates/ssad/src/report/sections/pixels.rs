@@ -103,7 +103,7 @@ pub(crate) fn section_pixels(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()>
             Ok(()) => {
                 let caption = format!(
                     "One test image per defect type of {} (normal class {}), model of run {} (augmentation {}): \
-                     input, reconstruction, squared-error map (heat map, black = 0, white = the image's largest error) and ground-truth mask.",
+                     input, reconstruction, error map (per pixel the RMS error over channels, black = 0, white = one scale for the whole run: the 0.99 quantile of the pixel errors of normal training images; docs/formats.md, \"Heat maps\") and ground-truth mask.",
                     rec.key.dataset,
                     rec.key.normal.name_in(&rec.key.dataset),
                     rec.run_id,
