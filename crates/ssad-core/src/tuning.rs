@@ -109,13 +109,16 @@ pub struct TuneConfig {
 impl Default for TuneConfig {
     fn default() -> Self {
         Self {
-            // The pilot of docs/results/tuning.md: MMD tuned the cutout area to within 0.03 of
+            // docs/results/tuning.md: on the pilot MMD tuned the cutout area to within 0.03 of
             // the anomalies' (median) with the best AUCs; the published DSV did not respond.
             criterion: ValidationCriterion::Mmd,
-            lr: 0.05,
-            period: 1,
+            // The evidence grid (18 cutout tasks): a step every 4 detector steps on 128 points
+            // tuned as closely as every step on 256 (median area error 0.031 vs 0.039, AUC at
+            // or above the sweep's median in 17 vs 16 tasks) at a fraction of the cost.
+            lr: 0.1,
+            period: 4,
             warmup_epochs: 1,
-            points: 256,
+            points: 128,
         }
     }
 }

@@ -127,16 +127,16 @@ pub struct SelfTuneArgs {
     #[arg(long, default_value = "mmd")]
     pub criterion: ssad_core::ValidationCriterion,
     /// Adam learning rate of the augmentation's (unconstrained) parameters.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = ssad_core::TuneConfig::default().lr)]
     pub tune_lr: f64,
     /// Detector steps between two parameter steps.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = ssad_core::TuneConfig::default().period)]
     pub tune_period: usize,
     /// Epochs of detector training before the first parameter step.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = ssad_core::TuneConfig::default().warmup_epochs)]
     pub warmup: usize,
     /// Images in each of the training, augmented and validation sets of a parameter step.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = ssad_core::TuneConfig::default().points)]
     pub points: usize,
 }
 
