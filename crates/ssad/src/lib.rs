@@ -16,4 +16,5 @@ pub mod single_run;
 pub mod stats_csv;
 pub mod study;
 pub mod testbed;
+pub mod train_aug;
 pub mod tune;

@@ -9,9 +9,9 @@
 //! study saves score with AUCs too. Score files follow [`crate::scores`].
 
 use crate::scores::ScoreRow;
+pub use crate::train_aug::{TrainAug, TuneValidation};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use ssad_augment::AugSpec;
 use ssad_core::data::{self, DatasetName, FolderOptions};
 use ssad_core::{
     Detector, DetectorFactory, DetectorSpec, Device, EpochProgress, FitSummary, ImageScore,
@@ -91,90 +91,6 @@ pub struct TrainOptions {
     /// (`None`: [`ImageScore::default_for`] the training data: `mean` for a built-in dataset,
     /// the photo default for MVTec-style data and folders).
     pub image_score: Option<ImageScore>,
-}
-
-/// The augmentation of a training: a catalogue spec, or a self-tuned one whose `auto`
-/// parameters are tuned during the training on unlabelled validation images (METHOD.md
-/// section 8).
-#[derive(Clone, Debug)]
-pub enum TrainAug {
-    /// A fixed catalogue spec (`none` = the vanilla autoencoder).
-    Fixed(AugSpec),
-    /// A self-tuned spec (`cutout(area=auto)`, canonical form).
-    SelfTuned {
-        /// The spec.
-        spec: String,
-        /// The unlabelled images that tune it.
-        validation: TuneValidation,
-        /// The parameter steps.
-        settings: ssad_core::TuneConfig,
-    },
-}
-
-impl TrainAug {
-    /// Reads `--aug`: a self-tuned spec when it has `auto` parameters (tuned on
-    /// `validation`), else a catalogue spec. Errors name the spec.
-    pub fn parse(
-        text: &str,
-        validation: TuneValidation,
-        settings: ssad_core::TuneConfig,
-    ) -> anyhow::Result<Self> {
-        if ssad_augment::is_self_tuned(text) {
-            settings.validate()?;
-            Ok(TrainAug::SelfTuned {
-                spec: ssad_augment::SelfTunedSpec::parse(text, false)?.to_string(),
-                validation,
-                settings,
-            })
-        } else {
-            Ok(TrainAug::Fixed(ssad_augment::parse(text)?))
-        }
-    }
-}
-
-impl std::fmt::Display for TrainAug {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TrainAug::Fixed(a) => write!(f, "{a}"),
-            TrainAug::SelfTuned { spec, .. } => f.write_str(spec),
-        }
-    }
-}
-
-/// The unlabelled images a self-tuned augmentation is tuned on.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TuneValidation {
-    /// The test images of the dataset's in-the-wild testbed (every class; labels unread).
-    Wild,
-    /// The normal test images of the dataset's class and their anomalies made by the
-    /// generator spec (the controlled testbed of one generator).
-    Controlled(String),
-    /// Every image of a folder (the images the model will inspect, or like them).
-    Folder(PathBuf),
-}
-
-impl TuneValidation {
-    /// Reads `--tune-on` (`wild` or `controlled:GEN`) and `--validation-images DIR` (which
-    /// wins); errors name the value.
-    pub fn from_flags(tune_on: Option<&str>, folder: Option<&Path>) -> anyhow::Result<Self> {
-        match (tune_on, folder) {
-            (Some(_), Some(_)) => {
-                anyhow::bail!("give --tune-on or --validation-images, not both")
-            }
-            (_, Some(dir)) => Ok(TuneValidation::Folder(dir.to_path_buf())),
-            (None, None) | (Some("wild"), None) => Ok(TuneValidation::Wild),
-            (Some(t), None) => match t.split_once(':') {
-                Some(("controlled", g)) => {
-                    ssad_augment::parse(g).with_context(|| format!("--tune-on '{t}'"))?;
-                    Ok(TuneValidation::Controlled(g.to_string()))
-                }
-                _ => anyhow::bail!(
-                    "--tune-on '{t}': expected wild or controlled:GEN (e.g. \
-                     controlled:cutout(area=0.2))"
-                ),
-            },
-        }
-    }
 }
 
 /// What [`train`] did.
@@ -261,7 +177,8 @@ pub fn train(
             validation,
             settings,
         } => {
-            let images = validation_images(validation, splits.as_ref(), train_set.shape)?;
+            let images =
+                crate::train_aug::validation_images(validation, splits.as_ref(), train_set.shape)?;
             log(&format!(
                 "tuning {spec} on {} unlabelled validation images ({}), criterion {}",
                 images.len(),
@@ -351,48 +268,6 @@ fn train_image_score(opts: &TrainOptions) -> anyhow::Result<ImageScore> {
         opts.detector.kind
     );
     Ok(score)
-}
-
-/// The unlabelled images of `validation` at the training images' `shape`; `splits` are the
-/// training dataset's (for the testbeds). Only images come back: no labels, no groups.
-fn validation_images(
-    validation: &TuneValidation,
-    splits: Option<&data::ClassSplits>,
-    shape: ssad_core::ImageShape,
-) -> anyhow::Result<ssad_core::Batch> {
-    use crate::testbed::TestbedName;
-    let testbed = |name: TestbedName, gens: Vec<String>| -> anyhow::Result<ssad_core::Batch> {
-        let splits = splits.with_context(|| {
-            format!(
-                "--tune-on {name} tunes on a dataset's test images: train with --dataset, or \
-                 give --validation-images DIR"
-            )
-        })?;
-        let (_, tb) = crate::testbed::build_named(&[name], &gens, splits, Some(2))?
-            .pop()
-            .context("no testbed built")?;
-        Ok(tb.test)
-    };
-    let images = match validation {
-        TuneValidation::Wild => testbed(TestbedName::Wild, Vec::new())?,
-        TuneValidation::Controlled(g) => testbed(TestbedName::Controlled, vec![g.clone()])?,
-        TuneValidation::Folder(dir) => {
-            let folder = FolderOptions {
-                size: shape.height,
-                allow_mixed_sizes: true,
-                ..Default::default()
-            };
-            data::load_folder(dir, &folder)
-                .with_context(|| format!("validation images {}", dir.display()))?
-                .to_batch()
-        }
-    };
-    anyhow::ensure!(
-        images.shape == shape,
-        "the validation images are {} but the training images {shape}",
-        images.shape
-    );
-    Ok(images)
 }
 
 /// The images [`score`] scores.
