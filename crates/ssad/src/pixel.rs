@@ -284,8 +284,9 @@ mod tests {
         let got = image_scores(det, &images, &kinds).unwrap();
         let recon = det.reconstruct(&images).unwrap();
         let plane = 16 * 16;
-        for i in 0..n {
-            let (x, y) = (images.image(i), recon.image(i));
+        assert!(got.iter().all(|g| g.len() == n));
+        for (i, y) in (0..n).map(|i| (i, recon.image(i))) {
+            let x = images.image(i);
             let map: Vec<f32> = (0..plane)
                 .map(|p| {
                     (0..3)

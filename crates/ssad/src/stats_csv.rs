@@ -184,8 +184,20 @@ pub fn relative_report(path: &Path, opts: &WilcoxonOptions) -> anyhow::Result<Va
         .trim(csv::Trim::All)
         .from_path(path)
         .with_context(|| format!("cannot open CSV file {}", path.display()))?;
-    let rows = reader
-        .deserialize::<AucRow>()
+    /// A row of a results table: [`AucRow`]'s columns and, from format 5, the image score.
+    #[derive(serde::Deserialize)]
+    struct Row {
+        dataset: String,
+        normal: String,
+        anomaly: String,
+        seed: u64,
+        aug: String,
+        auc: f64,
+        #[serde(default)]
+        score: Option<String>,
+    }
+    let read = reader
+        .deserialize::<Row>()
         .enumerate()
         .map(|(i, r)| {
             r.with_context(|| {
@@ -197,6 +209,26 @@ pub fn relative_report(path: &Path, opts: &WilcoxonOptions) -> anyhow::Result<Va
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // Rows of several image scores (results format 5) are told apart as the study summary
+    // does: `aug @ score` for every score but the reference.
+    let score_of = |r: &Row| r.score.clone().filter(|s| !s.is_empty());
+    let scores: Vec<String> = read
+        .iter()
+        .map(|r| score_of(r).unwrap_or_else(|| "mean".into()))
+        .collect();
+    let reference = crate::study::summary::reference_score(scores.iter().map(String::as_str));
+    let rows: Vec<AucRow> = read
+        .into_iter()
+        .zip(&scores)
+        .map(|(r, s)| AucRow {
+            aug: crate::study::summary::scored_label(&r.aug, s, &reference),
+            dataset: r.dataset,
+            normal: r.normal,
+            anomaly: r.anomaly,
+            seed: r.seed,
+            auc: r.auc,
+        })
+        .collect();
     for (i, r) in rows.iter().enumerate() {
         anyhow::ensure!(
             r.auc.is_finite() && (0.0..=1.0).contains(&r.auc),
@@ -325,6 +357,30 @@ mod tests {
         let f = csv_file("x\n0\n0\n");
         let e = format!("{:#}", wilcoxon_report(f.path(), &opts).unwrap_err());
         assert!(e.contains("all 2 differences are zero"), "{e}");
+    }
+
+    #[test]
+    fn relative_json_tells_image_scores_apart() {
+        // Results format 5: one model scored two ways per task. `none @ max(s=4)` is paired
+        // with `none` (mean) of the same task: +0.02 k on task k (no ties: the exact test).
+        let mut text = String::from("dataset,normal,anomaly,seed,aug,auc,score\n");
+        for k in 1..=6 {
+            let base = 0.5 + 0.01 * k as f64;
+            text.push_str(&format!("mnist,{k},rest,0,none,{base},mean\n"));
+            let max = base + 0.02 * k as f64;
+            text.push_str(&format!("mnist,{k},rest,0,none,{max},max(s=4)\n"));
+        }
+        let f = csv_file(&text);
+        let v = relative_report(f.path(), &WilcoxonOptions::default()).unwrap();
+        let max = &v["augmentations"][0];
+        assert_eq!(max["aug"], "none @ max(s=4)");
+        assert_eq!(max["n"], 6);
+        // Walsh averages of 0.02..0.12 are symmetric about 0.07.
+        assert!(
+            (max["pseudo_median"].as_f64().unwrap() - 0.07).abs() < 1e-9,
+            "{max}"
+        );
+        assert_eq!(max["p_value"], 1.0 / 64.0);
     }
 
     #[test]

@@ -127,9 +127,8 @@ fn train_saves_the_image_score_and_score_uses_it() {
         by.insert(kind, scores(&path));
     }
     assert_eq!(by["max(s=2)"], saved, "the saved score is max(s=2)");
-    for i in 0..saved.len() {
-        let (mean, max0, max2, top, all) = (
-            by["mean"][i],
+    for (i, &mean) in by["mean"].iter().enumerate() {
+        let (max0, max2, top, all) = (
             by["max(s=0)"][i],
             by["max(s=2)"][i],
             by["topk(0.01)"][i],

@@ -63,6 +63,7 @@ fn record(cfg: &StudyConfig, key: RunKey, auc: f64) -> RunRecord {
                 precision: 0.5,
             }],
             pixel: None,
+            score: Default::default(),
             scores_file: None,
             score_seconds: 0.5,
         }],

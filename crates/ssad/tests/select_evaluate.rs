@@ -79,6 +79,7 @@ fn record(normal: usize, aug: &str, auc: f64) -> RunRecord {
                 precision: 0.0,
             }],
             pixel: None,
+            score: Default::default(),
             scores_file: None,
             score_seconds: 0.0,
         }],

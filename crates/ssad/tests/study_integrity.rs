@@ -46,6 +46,7 @@ fn record(cfg: &StudyConfig, key: &ssad::study::RunKey, auc: f64) -> RunRecord {
                 precision: 0.5,
             }],
             pixel: None,
+            score: Default::default(),
             scores_file: None,
             score_seconds: 0.0,
         }],

@@ -31,6 +31,11 @@ pub struct SelectArgs {
     /// and the selected-vs-oracle figure.
     #[arg(long, requires = "study")]
     pub evaluate: bool,
+    /// With --evaluate: judge the selections by the AUCs of this image score of the study's
+    /// [score] list (mean, max(s=SIGMA), topk(Q)) [default: mean when listed, else the first].
+    /// The criteria use only embeddings: one selection serves every image score.
+    #[arg(long, requires = "evaluate")]
+    pub image_score: Option<ssad_core::ImageScore>,
     /// With --study: reuse OUT/selections.json from an earlier run instead of recomputing.
     #[arg(long, requires = "study")]
     pub reuse: bool,
@@ -222,7 +227,11 @@ fn run_study(args: &SelectArgs, study: &Path, opts: SelectOptions) -> anyhow::Re
         if let Some(note) = set.note() {
             eprintln!("{note}");
         }
-        let ev = select::evaluate(&selections, &set.current)?;
+        let score = args
+            .image_score
+            .unwrap_or_else(|| select::records_reference_score(&set.current));
+        eprintln!("AUCs of image score {score}");
+        let ev = select::evaluate_by(&selections, &set.current, &score)?;
         let title = match &args.title {
             Some(t) => t.clone(),
             None => format!("study '{}' ({})", dir.config()?.name, study.display()),

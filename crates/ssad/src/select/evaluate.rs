@@ -17,6 +17,7 @@ use crate::study::{NormalClass, RunRecord};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use ssad_core::fsio::write_atomic;
+use ssad_core::ImageScore;
 use ssad_stats::relative::{relative_auc_table, AucRow, VANILLA};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -122,13 +123,14 @@ pub struct Evaluation {
     pub summaries: Vec<SliceSummary>,
 }
 
-/// True AUC of `aug` on a task, from the study's records.
+/// True AUC of `aug` on a task by image score `score`, from the study's records.
 fn auc_lookup(
     records: &[RunRecord],
+    score: &ImageScore,
 ) -> HashMap<(String, NormalClass, u64, String, String, String), f64> {
     let mut m = HashMap::new();
     for r in records {
-        for t in &r.results {
+        for t in r.results.iter().filter(|t| t.score == *score) {
             for p in &t.pairs {
                 m.insert(
                     (
@@ -152,7 +154,50 @@ fn auc_lookup(
 /// (when it has several), and all tasks (when there are several slices). Every selection must
 /// be of this code's [`CRITERIA_VERSION`] (an older `dsv` is another criterion).
 pub fn evaluate(selections: &[TaskSelection], records: &[RunRecord]) -> anyhow::Result<Evaluation> {
-    let aucs = auc_lookup(records);
+    evaluate_by(selections, records, &records_reference_score(records))
+}
+
+/// The reference image score of a study's records: `mean` when they hold it (every record of
+/// earlier versions does), else the first score of the first record.
+pub fn records_reference_score(records: &[RunRecord]) -> ImageScore {
+    let all = records
+        .iter()
+        .flat_map(|r| r.results.iter().map(|t| t.score));
+    let mut first = None;
+    for s in all {
+        if s.is_mean() {
+            return s;
+        }
+        first.get_or_insert(s);
+    }
+    first.unwrap_or_default()
+}
+
+/// [`evaluate`] with the true AUCs of image score `score` (one of the study's `[score]`
+/// list): the selection criteria use only embeddings, so one selection is judged under any
+/// image score. A score the records do not hold is an error naming it and the ones they do.
+pub fn evaluate_by(
+    selections: &[TaskSelection],
+    records: &[RunRecord],
+    score: &ImageScore,
+) -> anyhow::Result<Evaluation> {
+    if !records.is_empty()
+        && !records
+            .iter()
+            .any(|r| r.results.iter().any(|t| t.score == *score))
+    {
+        let mut held: Vec<String> = records
+            .iter()
+            .flat_map(|r| r.results.iter().map(|t| t.score.to_string()))
+            .collect();
+        held.sort();
+        held.dedup();
+        anyhow::bail!(
+            "the study's records hold no results of image score {score} (they hold: {})",
+            held.join(", ")
+        );
+    }
+    let aucs = auc_lookup(records, score);
     let mut tasks = Vec::new();
     for ts in selections {
         let t = &ts.task;

@@ -27,7 +27,8 @@ pub mod task;
 
 pub use candidates::{candidate_models, task_data, TaskData, TaskSource};
 pub use evaluate::{
-    evaluate, evaluation_markdown, write_evaluation, Evaluation, SliceSummary, TaskOutcome,
+    evaluate, evaluate_by, evaluation_markdown, records_reference_score, write_evaluation,
+    Evaluation, SliceSummary, TaskOutcome,
 };
 pub use loss::{
     criteria, dsv_loss, dsv_ssad_distance_term, dsv_ssad_loss, dsv_ssad_spread_term,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ssad_core::data::DatasetName;
 use ssad_core::model::{DetectorKind, DetectorSpec, GeomConfig, ModelConfig, TransformSet};
-use ssad_core::TrainConfig;
+use ssad_core::{ImageScore, TrainConfig};
 
 /// A study: the grid of datasets x normal classes x augmentations x seeds, the testbeds each
 /// trained model is scored on, and the model and training settings.
@@ -72,6 +72,60 @@ pub struct StudyConfig {
     /// (`cutout(area=auto)`; METHOD.md section 8).
     #[serde(default, skip_serializing_if = "is_default_tune")]
     pub tune: ssad_core::TuneConfig,
+    /// How the trained models' images are scored (`[score]`): one or more image scores, each
+    /// a row of the results per trained model (no retraining).
+    #[serde(default, skip_serializing_if = "ScoreSettings::is_default")]
+    pub score: ScoreSettings,
+}
+
+/// A study's `[score]` table: the image scores every trained model is scored with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreSettings {
+    /// The image scores ([`ImageScore`]: `mean`, `max(s=S)`, `topk(q)`), a list (a single
+    /// string is a list of one); default `["mean"]`, the paper's. Each trained model is scored
+    /// with each, making one results row per score (column `score`).
+    #[serde(default = "default_image_scores", deserialize_with = "one_or_many")]
+    pub image_score: Vec<ImageScore>,
+}
+
+impl Default for ScoreSettings {
+    fn default() -> Self {
+        Self {
+            image_score: default_image_scores(),
+        }
+    }
+}
+
+impl ScoreSettings {
+    /// True for the default (`mean` alone), which configs leave unwritten and run hashes
+    /// leave out, so studies of earlier versions keep their hashes.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+fn default_image_scores() -> Vec<ImageScore> {
+    vec![ImageScore::Mean]
+}
+
+/// A list of image scores, or one written as a plain string.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ImageScore>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let texts = match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    };
+    texts
+        .iter()
+        .map(|t| t.parse::<ImageScore>())
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map_err(|e| serde::de::Error::custom(format!("score.image_score: {e:#}")))
 }
 
 fn default_name() -> String {
@@ -502,6 +556,7 @@ impl StudyConfig {
         // Epochs, batch size, and every float that reaches the engine in the range it can
         // represent.
         self.train.validate(&ssad_core::TrainConfigNames::STUDY)?;
+        self.validate_scores()?;
         if let Some(l) = self.train_limit {
             anyhow::ensure!(l >= 1, "train_limit must be at least 1");
         }
@@ -523,6 +578,43 @@ impl StudyConfig {
             );
         }
         Ok(())
+    }
+
+    /// Checks `[score]`: at least one image score, each valid and listed once; a map-based
+    /// one (`max`, `topk`) needs a detector that reconstructs (the autoencoder). Errors name
+    /// the setting and the value.
+    fn validate_scores(&self) -> anyhow::Result<()> {
+        let scores = &self.score.image_score;
+        anyhow::ensure!(
+            !scores.is_empty(),
+            "score.image_score: list at least one image score (e.g. [\"mean\", \"max(s=4)\"])"
+        );
+        for (i, s) in scores.iter().enumerate() {
+            s.validate().context("score.image_score")?;
+            anyhow::ensure!(
+                !scores[..i].contains(s),
+                "score.image_score: {s} is listed twice"
+            );
+            anyhow::ensure!(
+                s.is_mean() || self.detector == DetectorKind::Autoencoder,
+                "score.image_score: {s} needs a per-pixel error map, which the {} detector does \
+                 not make: list only mean",
+                self.detector
+            );
+        }
+        Ok(())
+    }
+
+    /// The study's reference image score: `mean` when listed, else the first listed. Its
+    /// results rows carry the plain augmentation names in the summary's paired tests, and the
+    /// saved models keep it as their image score.
+    pub fn reference_score(&self) -> ImageScore {
+        let scores = &self.score.image_score;
+        if scores.iter().any(ImageScore::is_mean) {
+            ImageScore::Mean
+        } else {
+            scores.first().copied().unwrap_or_default()
+        }
     }
 
     /// The augmentation specs after sweep expansion, canonicalised, `none` first.
@@ -660,6 +752,11 @@ impl StudyConfig {
         // Only self-tuned runs hash the tuning settings, so other hashes are unchanged.
         if key.tuned_on.is_some() {
             v["tune"] = serde_json::json!(self.tune);
+        }
+        // Only studies that score with more than the paper's mean hash the image scores, so
+        // older hashes are unchanged (a record holds the results of every listed score).
+        if !self.score.is_default() {
+            v["image_score"] = serde_json::json!(self.score.image_score);
         }
         if self.detector == DetectorKind::Geom {
             v["detector"] = serde_json::json!(self.detector);
@@ -921,6 +1018,60 @@ mod tests {
         assert!(!old.normal.suits(&old.dataset));
         let e = old.normal.index_in(&old.dataset).unwrap_err().to_string();
         assert!(e.contains("position"), "{e}");
+    }
+
+    #[test]
+    fn image_scores_are_a_list_checked_and_hashed_only_when_not_mean() {
+        let base = "datasets = ['mnist']\naugs = ['none']\nnormal_classes = [0]\n";
+        let cfg = |extra: &str| StudyConfig::from_toml(&format!("{base}{extra}"), "s.toml");
+        let plain = cfg("").unwrap();
+        assert_eq!(plain.score.image_score, [ImageScore::Mean]);
+        assert!(!plain.to_toml().contains("[score]"), "{}", plain.to_toml());
+        let three = cfg("[score]\nimage_score = ['mean', 'max', 'topk(0.01)']").unwrap();
+        assert_eq!(
+            three
+                .score
+                .image_score
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+            ["mean", "max(s=4)", "topk(0.01)"]
+        );
+        assert_eq!(three.reference_score(), ImageScore::Mean);
+        // The same runs (no retraining per score); the hash changes only off the default.
+        assert_eq!(three.runs().unwrap(), plain.runs().unwrap());
+        let key = &plain.runs().unwrap()[0];
+        assert_ne!(plain.run_config_hash(key), three.run_config_hash(key));
+        let mean_only = cfg("[score]\nimage_score = ['mean']").unwrap();
+        assert_eq!(plain.run_config_hash(key), mean_only.run_config_hash(key));
+        // A single string is a list of one; the written config reads back the same.
+        let one = cfg("[score]\nimage_score = 'max(s=2)'").unwrap();
+        assert_eq!(one.score.image_score, [ImageScore::Max { sigma: 2.0 }]);
+        assert_eq!(one.reference_score(), ImageScore::Max { sigma: 2.0 });
+        assert_eq!(
+            StudyConfig::from_toml(&three.to_toml(), "back").unwrap(),
+            three
+        );
+        // Bad values are refused naming the value.
+        for (extra, says) in [
+            ("[score]\nimage_score = ['topk(0)']", "topk(0)"),
+            ("[score]\nimage_score = ['mean', 'topk(1.5)']", "topk(1.5)"),
+            ("[score]\nimage_score = ['max(s=-2)']", "max(s=-2)"),
+            ("[score]\nimage_score = ['median']", "median"),
+            ("[score]\nimage_score = []", "at least one"),
+            (
+                "[score]\nimage_score = ['max', 'max(s=4)']",
+                "max(s=4) is listed twice",
+            ),
+            ("[score]\nimage_scores = ['max']", "image_scores"),
+            (
+                "detector = 'geom'\n[score]\nimage_score = ['mean', 'max']",
+                "geom detector",
+            ),
+        ] {
+            let e = format!("{:#}", cfg(extra).unwrap_err());
+            assert!(e.contains(says) && e.contains("s.toml"), "{extra}: {e}");
+        }
     }
 
     #[test]

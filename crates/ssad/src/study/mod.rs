@@ -8,7 +8,7 @@ pub mod runner;
 pub mod store;
 pub mod summary;
 
-pub use config::{expand_sweep, NormalClass, RunKey, StudyConfig, TunedOn, PRESETS};
+pub use config::{expand_sweep, NormalClass, RunKey, ScoreSettings, StudyConfig, TunedOn, PRESETS};
 pub use plan::{plan, Plan};
 pub use runner::{
     catch_engine_panic, pending_runs, run_study, shard_runs, status, threads_per_job, Jobs,

@@ -637,77 +637,27 @@ fn run_one(
         if key.tuned_on.as_ref().is_some_and(|t| t.testbed() != *name) {
             continue;
         }
+        // The error maps (squared error averaged over channels, at the model's resolution):
+        // made once, for the pixel metrics and the map-based image scores alike.
+        let with_pixels =
+            tb.pixels.is_some() && cfg.detector == ssad_core::DetectorKind::Autoencoder;
+        let kinds = &cfg.score.image_score;
+        let needs_maps = with_pixels || kinds.iter().any(|k| !k.is_mean());
         let t0 = Instant::now();
-        let scores = detector.score(&tb.test)?;
-        let score_seconds = t0.elapsed().as_secs_f64();
-        let scores64: Vec<f64> = scores.iter().map(|&s| s as f64).collect();
-        let pairs = ssad_stats::metrics::pairwise(&scores64, &tb.groups, tb.normal_group)
-            .with_context(|| format!("metrics of run {id} on testbed {name}"))?
-            .into_iter()
-            .map(|p| PairRecord {
-                anomaly: match p.anomaly {
-                    ssad_stats::metrics::AnomalyTarget::Class(c) => {
-                        tb.group_names[c as usize].clone()
-                    }
-                    ssad_stats::metrics::AnomalyTarget::Rest => "rest".into(),
-                },
-                n_normal: p.n_normal,
-                n_anomaly: p.n_anomaly,
-                auc: p.metrics.auc,
-                ap: p.metrics.ap,
-                f1: p.metrics.f1,
-                precision: p.metrics.precision,
-            })
-            .filter(|p: &PairRecord| {
-                key.tuned_on
-                    .as_ref()
-                    .is_none_or(|t| t.covers(*name, &p.anomaly))
-            })
-            .collect();
-        let scores_file = if cfg.save_scores {
-            let rel = format!("scores/{id}.{name}.csv");
-            let rows: Vec<ScoreRow> = tb
-                .groups
-                .iter()
-                .zip(&scores)
-                .enumerate()
-                .map(|(index, (&g, &score))| {
-                    let group = tb.group_names[g as usize].clone();
-                    // The controlled testbed's normal group is `normal`: its images are of
-                    // the normal class, whose name is the label.
-                    let label = match (&normal_name, *name == TestbedName::Controlled) {
-                        (Some(n), true) if g == tb.normal_group => n.clone(),
-                        _ => group.clone(),
-                    };
-                    ScoreRow {
-                        index,
-                        path: tb
-                            .paths
-                            .as_ref()
-                            .and_then(|p| p.get(index))
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default(),
-                        label,
-                        group,
-                        anomaly: Some(g != tb.normal_group),
-                        score,
-                    }
-                })
-                .collect();
-            write_scores(&dir.root.join(&rel), &rows)?;
-            Some(rel)
+        let maps = if needs_maps {
+            Some(crate::pixel::error_maps(detector.as_ref(), &tb.test)?)
         } else {
             None
         };
+        let maps_seconds = t0.elapsed().as_secs_f64();
         // Pixel-level results where the test images have masks (reconstruction-based
-        // detectors only: GEOM has no error map).
-        let pixel = match &tb.pixels {
-            Some(truth) if cfg.detector == ssad_core::DetectorKind::Autoencoder => {
-                let maps = crate::pixel::error_maps(detector.as_ref(), &tb.test)?;
+        // detectors only: GEOM has no error map); the same for every image score.
+        let pixel = match (&tb.pixels, &maps) {
+            (Some(truth), Some(maps)) if with_pixels => {
                 let side = tb.test.shape.height;
                 Some(
                     crate::pixel::evaluate(
-                        &maps,
+                        maps,
                         side,
                         truth,
                         &tb.groups,
@@ -719,16 +669,43 @@ fn run_one(
             }
             _ => None,
         };
-        results.push(TestbedResult {
-            testbed: name.to_string(),
-            pairs,
-            scores_file,
-            score_seconds,
-            pixel,
-        });
+        for (k, kind) in kinds.iter().enumerate() {
+            let t0 = Instant::now();
+            let scores = match &maps {
+                Some(maps) if !kind.is_mean() => crate::pixel::scores_from_maps(
+                    maps,
+                    tb.test.shape.height,
+                    tb.test.shape.width,
+                    kind,
+                ),
+                _ => detector.score(&tb.test)?,
+            };
+            // The maps' time is counted once, with the first map-based score.
+            let first_map_kind = kinds.iter().position(|k| !k.is_mean()) == Some(k);
+            let score_seconds =
+                t0.elapsed().as_secs_f64() + if first_map_kind { maps_seconds } else { 0.0 };
+            let result = score_testbed(
+                cfg,
+                dir,
+                key,
+                (name, tb),
+                &scores,
+                kind,
+                normal_name.as_deref(),
+            )?;
+            results.push(TestbedResult {
+                score_seconds,
+                pixel: pixel.clone(),
+                ..result
+            });
+        }
     }
     let model_dir = if cfg.save_models {
         let rel = format!("models/{id}");
+        // The saved model scores with the study's reference score by default.
+        detector
+            .set_image_score(cfg.reference_score())
+            .with_context(|| format!("the image score of run {id}"))?;
         detector
             .save(&dir.root.join(&rel))
             .with_context(|| format!("saving the model of run {id}"))?;
@@ -752,6 +729,91 @@ fn run_one(
         results,
         model_dir,
         tuned: detector.training().and_then(|t| t.tuned.clone()),
+    })
+}
+
+/// The pairs' metrics of one testbed's `scores` by image score `kind` and, when the study
+/// saves scores, its score file (`scores/<run-id>.<testbed>.csv`; another score than `mean`
+/// adds its slug: `scores/<run-id>.<testbed>.max_s4.csv`). The timing and pixel results are
+/// the caller's.
+fn score_testbed(
+    cfg: &StudyConfig,
+    dir: &StudyDir,
+    key: &RunKey,
+    (name, tb): (&TestbedName, &Testbed),
+    scores: &[f32],
+    kind: &ssad_core::ImageScore,
+    normal_name: Option<&str>,
+) -> anyhow::Result<TestbedResult> {
+    let id = key.id();
+    let scores64: Vec<f64> = scores.iter().map(|&s| s as f64).collect();
+    let pairs = ssad_stats::metrics::pairwise(&scores64, &tb.groups, tb.normal_group)
+        .with_context(|| format!("metrics of run {id} on testbed {name}"))?
+        .into_iter()
+        .map(|p| PairRecord {
+            anomaly: match p.anomaly {
+                ssad_stats::metrics::AnomalyTarget::Class(c) => tb.group_names[c as usize].clone(),
+                ssad_stats::metrics::AnomalyTarget::Rest => "rest".into(),
+            },
+            n_normal: p.n_normal,
+            n_anomaly: p.n_anomaly,
+            auc: p.metrics.auc,
+            ap: p.metrics.ap,
+            f1: p.metrics.f1,
+            precision: p.metrics.precision,
+        })
+        .filter(|p: &PairRecord| {
+            key.tuned_on
+                .as_ref()
+                .is_none_or(|t| t.covers(*name, &p.anomaly))
+        })
+        .collect();
+    let scores_file = if cfg.save_scores {
+        let rel = if kind.is_mean() {
+            format!("scores/{id}.{name}.csv")
+        } else {
+            format!("scores/{id}.{name}.{}.csv", kind.slug())
+        };
+        let rows: Vec<ScoreRow> = tb
+            .groups
+            .iter()
+            .zip(scores)
+            .enumerate()
+            .map(|(index, (&g, &score))| {
+                let group = tb.group_names[g as usize].clone();
+                // The controlled testbed's normal group is `normal`: its images are of
+                // the normal class, whose name is the label.
+                let label = match (normal_name, *name == TestbedName::Controlled) {
+                    (Some(n), true) if g == tb.normal_group => n.to_string(),
+                    _ => group.clone(),
+                };
+                ScoreRow {
+                    index,
+                    path: tb
+                        .paths
+                        .as_ref()
+                        .and_then(|p| p.get(index))
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                    label,
+                    group,
+                    anomaly: Some(g != tb.normal_group),
+                    score,
+                }
+            })
+            .collect();
+        write_scores(&dir.root.join(&rel), &rows)?;
+        Some(rel)
+    } else {
+        None
+    };
+    Ok(TestbedResult {
+        testbed: name.to_string(),
+        pairs,
+        scores_file,
+        score_seconds: 0.0,
+        pixel: None,
+        score: *kind,
     })
 }
 

@@ -53,6 +53,11 @@ pub struct TestbedResult {
     /// in-the-wild testbed, autoencoders).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pixel: Option<crate::pixel::PixelRecord>,
+    /// The image score of these results (`[score]` of the study): a run holds one result per
+    /// testbed and listed score, the same pixel results in each. Absent for `mean` (and in
+    /// records of earlier versions, which scored with it alone).
+    #[serde(default, skip_serializing_if = "ssad_core::ImageScore::is_mean")]
+    pub score: ssad_core::ImageScore,
 }
 
 /// The record of one finished run.
@@ -561,8 +566,9 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Opti
 /// its `format_version` column. Version 1 (no such column) had `f1` and `precision` for the
 /// top-k metrics and none of the columns added in 2 (`format_version`, `normal_name`,
 /// `pair_kind`, `aug_family`, `aug_params`, the model and training settings); readers of
-/// this table accept both (see `docs/formats.md`).
-pub const RESULTS_FORMAT_VERSION: u32 = 4;
+/// this table accept both (see `docs/formats.md`). Version 3 added the pixel metrics, 4
+/// `tuned`, 5 `score` (the image score of the row).
+pub const RESULTS_FORMAT_VERSION: u32 = 5;
 
 /// One row of the study's results table: one run x testbed x anomaly group, tidy (one value
 /// per column: the augmentation's family and parameters and the settings have their own).
@@ -641,6 +647,11 @@ pub struct ResultRow {
     /// with (`cutout(area=0.213)`); empty otherwise (format 4).
     #[serde(default)]
     pub tuned: Option<String>,
+    /// The image score of the row's AUC, AP and top-k metrics (`mean`, `max(s=4)`,
+    /// `topk(0.01)`): one row per listed score of the same trained model (format 5; `mean`
+    /// when read from earlier formats).
+    #[serde(default)]
+    pub score: ssad_core::ImageScore,
 }
 
 /// The family and parameters of an augmentation spec, as [`ResultRow::aug_family`] and
@@ -677,6 +688,9 @@ pub fn aug_family_params(spec: &str) -> (String, String) {
 /// `local` for `cutout(area=auto)`, `geometric` for `rotate(angle=auto)`); `None` when it
 /// does not parse.
 pub fn aug_category(spec: &str) -> Option<String> {
+    // A summary's label of another image score (`cutout(area=0.2) @ max(s=4)`): the
+    // augmentation's category.
+    let spec = spec.split_once(" @ ").map_or(spec, |(aug, _)| aug);
     // A self-tuned spec's category is its family's (the catalogue's `rotate` takes no angle,
     // so the start spec `rotate(angle=30)` would not parse).
     let fixed = match ssad_augment::SelfTunedSpec::parse(spec, false) {
@@ -749,6 +763,7 @@ pub fn result_rows(cfg: &StudyConfig, records: &[RunRecord]) -> Vec<ResultRow> {
                     pixel_auroc: pixel.map(|x| x.0),
                     aupro: pixel.map(|x| x.1),
                     tuned: r.tuned.as_ref().map(|t| t.tuned.clone()),
+                    score: t.score,
                 });
             }
         }
@@ -846,7 +861,7 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
             REQUIRED DOUBLE precision_at_k;
             REQUIRED INT64 n_normal; REQUIRED INT64 n_anomaly; REQUIRED DOUBLE train_seconds;
             OPTIONAL DOUBLE pixel_auroc; OPTIONAL DOUBLE aupro;
-            OPTIONAL BYTE_ARRAY tuned (UTF8);
+            OPTIONAL BYTE_ARRAY tuned (UTF8); REQUIRED BYTE_ARRAY score (UTF8);
         }}",
     ))?);
     enum Col {
@@ -915,6 +930,11 @@ pub fn write_parquet(rows: &[ResultRow], path: &Path) -> anyhow::Result<()> {
                 .filter_map(|r| r.tuned.as_deref().map(ByteArray::from))
                 .collect(),
             rows.iter().map(|r| i16::from(r.tuned.is_some())).collect(),
+        ),
+        Col::Str(
+            rows.iter()
+                .map(|r| ByteArray::from(r.score.to_string().as_str()))
+                .collect(),
         ),
     ];
     let mut buf = Vec::new();

@@ -62,13 +62,56 @@ fn slice_of(row: &ResultRow) -> Option<(String, String)> {
 /// AUROC in place of the image AUC (MVTec-style data with masks).
 pub const PIXEL_SLICE: &str = "pixel";
 
+/// The reference image score of a study's rows (their `score` values, as written): `mean`
+/// when any row has it, else the first row's; `mean` for no rows. Rows of the reference score
+/// keep their augmentation's name in the paired tests ([`scored_label`]).
+pub fn reference_score<'a>(scores: impl IntoIterator<Item = &'a str>) -> String {
+    let mut first = None;
+    for s in scores {
+        if s == "mean" {
+            return s.to_string();
+        }
+        first.get_or_insert(s);
+    }
+    first.unwrap_or("mean").to_string()
+}
+
+/// The name of a row's detector in the paired tests and AUC means: its augmentation, followed
+/// by ` @ SCORE` when the row's image score is not the `reference` (`cutout(area=0.2) @
+/// max(s=4)`, `none @ topk(0.01)`). One trained model scored several ways is then several
+/// detectors of the same task, each paired with the vanilla autoencoder under the reference
+/// score (`none`): `none @ max(s=4)` against `none` answers "which image score for these
+/// data?", `cutout @ max(s=4)` against `none` "which augmentation and score together?".
+pub fn scored_label(aug: &str, score: &str, reference: &str) -> String {
+    if score == reference {
+        aug.to_string()
+    } else {
+        format!("{aug} @ {score}")
+    }
+}
+
 /// Builds the summary of a study's result rows. Rows with pixel results also make the slice
-/// (`wild`, [`PIXEL_SLICE`]): the same pairs scored by pixel AUROC.
+/// (`wild`, [`PIXEL_SLICE`]): the same pairs scored by pixel AUROC (from the rows of the
+/// reference image score alone: the pixel metrics do not depend on the image score). Rows of
+/// several image scores are told apart by [`scored_label`], so that one model's scores are
+/// never paired as if they were seeds.
 pub fn summarize(rows: &[ResultRow]) -> anyhow::Result<StudySummary> {
+    let scores: Vec<String> = rows.iter().map(|r| r.score.to_string()).collect();
+    let reference = reference_score(scores.iter().map(String::as_str));
+    let rows: Vec<ResultRow> = rows
+        .iter()
+        .zip(&scores)
+        .map(|(r, s)| ResultRow {
+            aug: scored_label(&r.aug, s, &reference),
+            ..r.clone()
+        })
+        .collect();
+    let rows = &rows[..];
     let pixel_rows: Vec<ResultRow> = rows
         .iter()
-        .filter(|r| r.pair_kind == "pair")
-        .filter_map(|r| r.pixel_auroc.map(|auc| ResultRow { auc, ..r.clone() }))
+        .zip(&scores)
+        .filter(|(r, s)| r.pair_kind == "pair" && **s == reference)
+        .filter_map(|(r, _)| r.pixel_auroc.map(|auc| ResultRow { auc, ..r.clone() }))
         .collect();
     // slice (testbed, anomaly) -> dataset -> rows
     let mut slices: BTreeMap<(String, String), BTreeMap<String, Vec<&ResultRow>>> = BTreeMap::new();
