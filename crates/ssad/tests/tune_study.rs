@@ -213,7 +213,10 @@ fn a_self_tuned_augmentation_trains_once_per_task_beside_the_fixed_sweep() {
             r.tuned.as_deref().unwrap().starts_with("cutout(area="),
             "{r:?}"
         );
-        assert_eq!(r.format_version, 4);
+        assert_eq!(
+            r.format_version,
+            ssad::study::store::RESULTS_FORMAT_VERSION
+        );
     }
     assert!(rows
         .iter()
@@ -236,6 +239,11 @@ fn a_self_tuned_augmentation_trains_once_per_task_beside_the_fixed_sweep() {
         data_dir::data_dir().to_str().unwrap(),
     ]);
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    // The figures from models still come (of the task's fixed augmentations).
+    assert!(
+        !html.contains("Figures from the saved models are not available"),
+        "{html}"
+    );
     assert!(
         html.contains("Self-tuned augmentations"),
         "no tuning section"

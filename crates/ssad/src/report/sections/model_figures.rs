@@ -30,8 +30,11 @@ pub(crate) fn section_model_figures(c: &Ctx<'_>, page: &mut Page) -> anyhow::Res
     let task_result: anyhow::Result<()> = (|| {
         anyhow::ensure!(cfg.save_models, "this study did not save its models (save_models = false), so figures from models (reconstructions, error histograms, t-SNE) cannot be made");
         let task = choose_task(cfg, opts)?;
+        // Self-tuned augmentations are left out: each of their models belongs to one task
+        // (and augments with the values it ended with), not to the task's one training.
         let trained: Vec<String> = main_augs
             .iter()
+            .filter(|a| !ssad_augment::is_self_tuned(a))
             .filter(|a| {
                 records.iter().any(|r| {
                     &r.key.aug == *a
