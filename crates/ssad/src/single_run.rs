@@ -163,48 +163,24 @@ pub fn train(
         opts.train.batch_size,
         factory.device_label(opts.train.device),
     ));
-    let mut epoch_log = Vec::with_capacity(opts.train.epochs);
-    let mut tune_log = Vec::new();
-    let summary = match &opts.aug {
-        TrainAug::Fixed(aug) => {
-            det.fit(&train_set, aug.build().as_ref(), &opts.train, &mut |p| {
-                epoch_log.push(p.clone());
-                on_epoch(p)
-            })?
-        }
-        TrainAug::SelfTuned {
-            spec,
-            validation,
-            settings,
-        } => {
+    let (summary, epoch_log, tune_log) = crate::train_aug::fit_with(
+        det.as_mut(),
+        &train_set,
+        &opts.aug,
+        &opts.train,
+        &mut |validation, _| {
             let images =
                 crate::train_aug::validation_images(validation, splits.as_ref(), train_set.shape)?;
-            log(&format!(
-                "tuning {spec} on {} unlabelled validation images ({}), criterion {}",
-                images.len(),
-                match validation {
-                    TuneValidation::Wild => "the in-the-wild test images".to_string(),
-                    TuneValidation::Controlled(g) => format!("the controlled test images of {g}"),
-                    TuneValidation::Folder(d) => d.display().to_string(),
-                },
-                settings.criterion
-            ));
-            let fit = det.fit_self_tuned(
-                &train_set,
-                &images,
-                spec,
-                &opts.train,
-                settings,
-                &mut |p| {
-                    epoch_log.push(p.clone());
-                    on_epoch(p)
-                },
-                &mut |t| tune_log.push(t.clone()),
-            )?;
-            log(&format!("tuned: {}", fit.spec));
-            fit.fit
-        }
-    };
+            let source = match validation {
+                TuneValidation::Wild => "the in-the-wild test images".to_string(),
+                TuneValidation::Controlled(g) => format!("the controlled test images of {g}"),
+                TuneValidation::Folder(d) => d.display().to_string(),
+            };
+            Ok((images, source))
+        },
+        on_epoch,
+        log,
+    )?;
     let (dataset, normal, images) = match &opts.data {
         TrainData::Dataset { name, normal } => (Some(name.clone()), Some(*normal), None),
         TrainData::Folder(dir) => (None, None, Some(dir.clone())),

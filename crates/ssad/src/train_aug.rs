@@ -132,3 +132,67 @@ pub(crate) fn validation_images(
     );
     Ok(images)
 }
+
+/// What [`fit_with`] returns: the training summary, the epoch log and, for a self-tuned
+/// augmentation, the parameters per epoch (empty otherwise).
+pub type Fitted = (
+    ssad_core::FitSummary,
+    Vec<ssad_core::EpochProgress>,
+    Vec<ssad_core::TuneEpoch>,
+);
+
+/// Gives the unlabelled images of a [`TuneValidation`] and words for the log saying where
+/// they come from; it may log (the second argument) while it loads.
+pub type ImagesOf<'a> = dyn FnMut(&TuneValidation, &mut dyn FnMut(&str)) -> anyhow::Result<(ssad_core::Batch, String)>
+    + 'a;
+
+/// Trains `det` on `train` with `aug`: a fixed augmentation through [`Detector::fit`], a
+/// self-tuned one through [`Detector::fit_self_tuned`] on the unlabelled images `images`
+/// gives for its [`TuneValidation`] (with words for the log: where they come from). The one
+/// training path of `ssad train` and `ssad fit`.
+///
+/// [`Detector::fit`]: ssad_core::Detector::fit
+/// [`Detector::fit_self_tuned`]: ssad_core::Detector::fit_self_tuned
+pub fn fit_with(
+    det: &mut dyn ssad_core::Detector,
+    train: &ssad_core::ImageSet,
+    aug: &TrainAug,
+    config: &ssad_core::TrainConfig,
+    images: &mut ImagesOf<'_>,
+    on_epoch: &mut dyn FnMut(&ssad_core::EpochProgress),
+    log: &mut dyn FnMut(&str),
+) -> anyhow::Result<Fitted> {
+    let mut epoch_log = Vec::with_capacity(config.epochs);
+    let mut tune_log = Vec::new();
+    let mut record = |p: &ssad_core::EpochProgress| {
+        epoch_log.push(p.clone());
+        on_epoch(p)
+    };
+    let summary = match aug {
+        TrainAug::Fixed(a) => det.fit(train, a.build().as_ref(), config, &mut record)?,
+        TrainAug::SelfTuned {
+            spec,
+            validation,
+            settings,
+        } => {
+            let (batch, source) = images(validation, log)?;
+            log(&format!(
+                "tuning {spec} on {} unlabelled validation images ({source}), criterion {}",
+                batch.len(),
+                settings.criterion
+            ));
+            let fit = det.fit_self_tuned(
+                train,
+                &batch,
+                spec,
+                config,
+                settings,
+                &mut record,
+                &mut |t| tune_log.push(t.clone()),
+            )?;
+            log(&format!("tuned: {}", fit.spec));
+            fit.fit
+        }
+    };
+    Ok((summary, epoch_log, tune_log))
+}

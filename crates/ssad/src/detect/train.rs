@@ -4,9 +4,7 @@
 use super::{collect_images, headers_of, load_with_headers};
 use crate::single_run::{TrainAug, TuneValidation};
 use anyhow::Context;
-use ssad_core::{
-    Detector, EpochProgress, FitSummary, ImageSet, ImageShape, TrainConfig, TuneEpoch,
-};
+use ssad_core::{Detector, EpochProgress, ImageSet, ImageShape, TrainConfig};
 use std::path::Path;
 
 /// Trains `det` on `train` with the augmentation `choice`: fixed, or self-tuned on the
@@ -21,22 +19,16 @@ pub(super) fn train(
     config: &TrainConfig,
     on_epoch: &mut dyn FnMut(&EpochProgress),
     log: &mut dyn FnMut(&str),
-) -> anyhow::Result<(FitSummary, Vec<EpochProgress>, Vec<TuneEpoch>)> {
-    let mut epoch_log = Vec::with_capacity(config.epochs);
-    let mut tune_log = Vec::new();
-    let summary = match choice {
-        TrainAug::Fixed(aug) => det.fit(train, aug.build().as_ref(), config, &mut |p| {
-            epoch_log.push(p.clone());
-            on_epoch(p)
-        })?,
-        TrainAug::SelfTuned {
-            spec,
-            validation,
-            settings,
-        } => {
+) -> anyhow::Result<crate::train_aug::Fitted> {
+    crate::train_aug::fit_with(
+        det,
+        train,
+        choice,
+        config,
+        &mut |validation, log| {
             let TuneValidation::Folder(dir) = validation else {
                 anyhow::bail!(
-                    "fit tunes '{spec}' on a folder of unlabelled images: give \
+                    "fit tunes '{choice}' on a folder of unlabelled images: give \
                      --validation-images DIR (fit has no dataset for --tune-on)"
                 );
             };
@@ -46,26 +38,9 @@ pub(super) fn train(
             let images = load_with_headers(&refs, &headers, shape, log)
                 .with_context(|| format!("loading the validation images of {}", dir.display()))?
                 .to_batch();
-            log(&format!(
-                "tuning {spec} on {} unlabelled images from {}, criterion {}",
-                images.len(),
-                dir.display(),
-                settings.criterion
-            ));
-            let fit = det.fit_self_tuned(
-                train,
-                &images,
-                spec,
-                config,
-                settings,
-                &mut |p| {
-                    epoch_log.push(p.clone());
-                    on_epoch(p)
-                },
-                &mut |t| tune_log.push(t.clone()),
-            )?;
-            fit.fit
-        }
-    };
-    Ok((summary, epoch_log, tune_log))
+            Ok((images, dir.display().to_string()))
+        },
+        on_epoch,
+        log,
+    )
 }
