@@ -113,6 +113,7 @@ fn geom_models_go_through_select_report_and_detect() {
             strict_channels: false,
             device: Device::Cpu,
             precision: None,
+            image_score: None,
         },
         &TorchFactory,
         &mut |_| {},

@@ -26,13 +26,14 @@ const TINY: [&str; 14] = [
     "1",
 ];
 
+/// Runs `ssad ARGS` (with the test data folder for the commands that read datasets).
 fn ssad(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ssad"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir::data_dir())
-        .output()
-        .expect("run ssad")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ssad"));
+    cmd.args(args);
+    if matches!(args.first(), Some(&"train") | Some(&"score")) {
+        cmd.arg("--data-dir").arg(data_dir::data_dir());
+    }
+    cmd.output().expect("run ssad")
 }
 
 fn ok(args: &[&str]) -> (String, String) {
@@ -205,4 +206,211 @@ fn bad_image_scores_are_refused_naming_the_value() {
     let e = fails(&args);
     assert!(e.contains("max(s=4)") && e.contains("geom"), "{e}");
     assert!(!Path::new(m).exists(), "nothing trained");
+}
+
+/// Writes `n` images of `class` (after skipping `skip`) as `out/<class>/<index>.png`.
+fn export(set: &ssad_core::ImageSet, out: &Path, class: u16, n: usize, skip: usize) {
+    let dir = out.join(class.to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in set.indices_of_class(class).into_iter().skip(skip).take(n) {
+        let (h, w) = (set.shape.height as u32, set.shape.width as u32);
+        image::GrayImage::from_raw(w, h, set.image(i).to_vec())
+            .unwrap()
+            .save(dir.join(format!("{i:05}.png")))
+            .unwrap();
+    }
+}
+
+/// NumPy's default (linear) quantile, written out independently of the binary's.
+fn numpy_quantile(v: &[f64], q: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let h = (s.len() - 1) as f64 * q;
+    let (lo, frac) = (h.floor() as usize, h - h.floor());
+    if lo + 1 < s.len() {
+        s[lo] * (1.0 - frac) + s[lo + 1] * frac
+    } else {
+        s[lo]
+    }
+}
+
+/// (score, verdict) of each row of a detect scores.csv.
+fn verdicts(dir: &Path) -> Vec<(f64, String)> {
+    let mut r = csv::Reader::from_path(dir.join("scores.csv")).unwrap();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (rec[5].parse::<f32>().unwrap() as f64, rec[7].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn fit_and_detect_calibrate_and_flag_with_the_image_score() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let data = data_dir::data_dir();
+    let load =
+        |split| ssad_core::data::load(ssad_core::data::DatasetName::Mnist, split, &data).unwrap();
+    let (train, test) = (
+        load(ssad_core::data::Split::Train),
+        load(ssad_core::data::Split::Test),
+    );
+    export(&train, &t.join("train"), 0, 64, 0);
+    export(&train, &t.join("calib"), 0, 20, 64);
+    export(&test, &t.join("test"), 0, 6, 0);
+    export(&test, &t.join("test"), 1, 6, 0);
+    let (model, calib, inputs) = (t.join("model"), t.join("calib"), t.join("test"));
+    let (m, c, i) = (
+        model.to_str().unwrap(),
+        calib.to_str().unwrap(),
+        inputs.to_str().unwrap(),
+    );
+    let tiny = [
+        "--width",
+        "4",
+        "--embedding",
+        "8",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+        "-q",
+    ];
+    let train_dir = t.join("train");
+    let mut args = vec!["fit", "--images", train_dir.to_str().unwrap(), "--out", m];
+    args.extend(["--calibrate", c]);
+    args.extend(tiny);
+    ok(&args);
+    // fit's default image score, in the sidecar and detect.json with its threshold.
+    assert_eq!(sidecar(&model)["image_score"], "max(s=4)");
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("detect.json")).unwrap()).unwrap();
+    assert_eq!(file["image_score"], "max(s=4)");
+    // The calibration scores by `ssad score` (another command, the same score): the threshold
+    // is their 0.95 quantile.
+    let calib_scores = |kind: &str| -> Vec<f64> {
+        let csv = t.join(format!("calib-{kind}.csv"));
+        ok(&[
+            "score",
+            "--model",
+            m,
+            "--images",
+            c,
+            "--image-score",
+            kind,
+            "--csv",
+            csv.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "-q",
+        ]);
+        scores(&csv).into_iter().map(f64::from).collect()
+    };
+    let max = calib_scores("max(s=4)");
+    let stored = file["threshold"].as_f64().unwrap();
+    assert!((stored - numpy_quantile(&max, 0.95)).abs() <= 1e-12 * stored.abs());
+    // detect with the stored threshold flags exactly the scores above it.
+    let out = t.join("out-stored");
+    let (so, _) = ok(&[
+        "detect",
+        "--model",
+        m,
+        i,
+        "--out",
+        out.to_str().unwrap(),
+        "--no-images",
+    ]);
+    assert!(so.contains("image score max(s=4) > threshold"), "{so}");
+    for (score, verdict) in verdicts(&out) {
+        assert_eq!(
+            verdict,
+            if score > stored {
+                "anomalous"
+            } else {
+                "normal"
+            }
+        );
+    }
+    // The stored threshold is of max(s=4): detecting with mean against it is refused, naming
+    // both scores.
+    let e = fails(&[
+        "detect",
+        "--model",
+        m,
+        i,
+        "--image-score",
+        "mean",
+        "--no-images",
+    ]);
+    assert!(
+        e.contains("image score max(s=4)") && e.contains("mean"),
+        "{e}"
+    );
+    // --image-score max(s=1) --calibrate: a threshold of max(s=1), computed from that score.
+    let out = t.join("out-max1");
+    let (so, _) = ok(&[
+        "detect",
+        "--model",
+        m,
+        i,
+        "--image-score",
+        "max(s=1)",
+        "--calibrate",
+        c,
+        "--out",
+        out.to_str().unwrap(),
+        "--no-images",
+    ]);
+    assert!(so.contains("image score max(s=1) > threshold"), "{so}");
+    let max1 = calib_scores("max(s=1)");
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("detect.json")).unwrap()).unwrap();
+    assert_eq!(file["image_score"], "max(s=1)");
+    // The training scores were of max(s=4): not kept beside a threshold of max(s=1).
+    assert!(file["train_scores"].is_null(), "{file}");
+    let t1 = file["threshold"].as_f64().unwrap();
+    assert!((t1 - numpy_quantile(&max1, 0.95)).abs() <= 1e-12 * t1.abs());
+    assert_ne!(t1, stored);
+    let rows = verdicts(&out);
+    for (score, verdict) in &rows {
+        assert_eq!(verdict, if *score > t1 { "anomalous" } else { "normal" });
+    }
+    // --contamination 0.5 with max(s=1): the median of these scores splits the 12 inputs
+    // 6 / 6, flagged by the same scores as above.
+    let out = t.join("out-half");
+    ok(&[
+        "detect",
+        "--model",
+        m,
+        i,
+        "--image-score",
+        "max(s=1)",
+        "--contamination",
+        "0.5",
+        "--out",
+        out.to_str().unwrap(),
+        "--no-images",
+    ]);
+    let half = verdicts(&out);
+    let median = numpy_quantile(&half.iter().map(|r| r.0).collect::<Vec<_>>(), 0.5);
+    assert_eq!(
+        half.iter().map(|r| r.0).collect::<Vec<_>>(),
+        rows.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
+    for (score, verdict) in &half {
+        assert_eq!(
+            verdict,
+            if *score > median {
+                "anomalous"
+            } else {
+                "normal"
+            }
+        );
+    }
+    assert_eq!(half.iter().filter(|r| r.1 == "anomalous").count(), 6);
 }

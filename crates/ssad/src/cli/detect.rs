@@ -51,6 +51,12 @@ pub struct FitArgs {
     /// are then flagged).
     #[arg(long, default_value_t = 0.95)]
     pub quantile: f64,
+    /// How an image's score is made, saved with the model and used for its threshold: mean
+    /// (mean squared error over the image), max or max(s=SIGMA) (maximum of the error map
+    /// blurred by SIGMA pixels), topk(Q) (mean of the top Q fraction of pixels) [default:
+    /// max(s=4), which finds small defects a mean dilutes; mean for --detector geom].
+    #[arg(long)]
+    pub image_score: Option<ssad_core::ImageScore>,
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
@@ -89,6 +95,7 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
         train: args.training.config(&args.engine)?,
         calibrate: args.calibrate.clone().map(|d| (d, args.quantile)),
         out: args.out.clone(),
+        image_score: args.image_score,
     };
     let quiet = args.quiet;
     let every = (opts.train.epochs / 10).max(1);
@@ -144,6 +151,11 @@ pub struct DetectArgs {
     /// Quantile used with --calibrate.
     #[arg(long, default_value_t = 0.95)]
     pub quantile: f64,
+    /// How each image's score is made: mean, max, max(s=SIGMA) or topk(Q) (see `ssad fit
+    /// --help`) [default: the model's, saved by fit or train]. A stored threshold must be of
+    /// the same score (else give --calibrate, --threshold or --contamination).
+    #[arg(long)]
+    pub image_score: Option<ssad_core::ImageScore>,
     /// Folder for the PNGs (<stem>.input.png, <stem>.recon.png, <stem>.error.png,
     /// <stem>.overlay.png) and scores.csv.
     #[arg(long, default_value = "detect-out")]
@@ -191,6 +203,7 @@ pub fn detect(args: DetectArgs) -> anyhow::Result<()> {
         strict_channels: args.strict_channels,
         device: args.engine.device,
         precision: args.engine.precision,
+        image_score: args.image_score,
     };
     let quiet = args.quiet;
     let o = detect::detect(&opts, &FACTORY, &mut |line| {
@@ -210,12 +223,15 @@ pub fn detect(args: DetectArgs) -> anyhow::Result<()> {
     let flagged = o.rows.iter().filter(|r| r.anomalous == Some(true)).count();
     match &o.threshold {
         Some((t, how)) => println!(
-            "{flagged} of {} images anomalous (score > threshold {t:.6}; {how})",
-            o.rows.len()
+            "{flagged} of {} images anomalous (image score {} > threshold {t:.6}; {how})",
+            o.rows.len(),
+            o.image_score
         ),
         None => println!(
-            "{} images scored; no threshold (give --threshold, --contamination or --calibrate)",
-            o.rows.len()
+            "{} images scored (image score {}); no threshold (give --threshold, --contamination \
+             or --calibrate)",
+            o.rows.len(),
+            o.image_score
         ),
     }
     if quiet {

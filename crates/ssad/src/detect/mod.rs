@@ -9,13 +9,23 @@
 //! reconstructions and error maps are written for detectors that reconstruct, the maps in the
 //! heat-map convention of [`crate::heatmap`] at one scale per run ([`HeatScale`]).
 //!
+//! Images are scored by the model's image score ([`ssad_core::ImageScore`]: saved by `fit`,
+//! `max(s=4)` by default; `--image-score` overrides it), and a threshold belongs to the score
+//! it was calibrated with (`detect.json`'s `image_score`).
+//!
 //! Files: `naming.rs` reads the inputs and names the outputs, `render.rs` draws the PNGs,
-//! `train.rs` trains [`fit`]'s detector (fixed or self-tuned augmentation).
+//! `train.rs` trains [`fit`]'s detector (fixed or self-tuned augmentation), `calibrate.rs`
+//! scores and thresholds.
 
+mod calibrate;
 mod naming;
 mod render;
 mod train;
 
+pub use calibrate::{
+    calibrate, check_quantile, check_threshold_score, fit_image_score, quantile, scores_of,
+    Calibration, ScoreSummary,
+};
 pub use naming::{
     collect_images, colour_of, headers_of, load_files_for_model, load_for_model, load_with_headers,
     output_names,
@@ -25,10 +35,11 @@ pub use render::{
 };
 
 use anyhow::Context;
+use calibrate::calibrate_set;
 use naming::{same_folder, scores_csv};
 use serde::{Deserialize, Serialize};
 use ssad_core::{
-    Batch, Detector, DetectorFactory, DetectorSpec, Device, EpochProgress, FitSummary, ImageSet,
+    Detector, DetectorFactory, DetectorSpec, Device, EpochProgress, FitSummary, ImageScore,
     ImageShape, TrainConfig,
 };
 use std::path::{Path, PathBuf};
@@ -38,45 +49,6 @@ pub const DETECT_FILE: &str = "detect.json";
 
 /// Value of [`DetectFile::format`].
 pub const DETECT_FORMAT: &str = "ssad-detect";
-
-/// Summary of a set of scores.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ScoreSummary {
-    /// Number of images.
-    pub images: usize,
-    /// Smallest score.
-    pub min: f64,
-    /// Median score.
-    pub median: f64,
-    /// Mean score.
-    pub mean: f64,
-    /// Largest score.
-    pub max: f64,
-}
-
-impl ScoreSummary {
-    /// The summary of `scores`.
-    pub fn of(scores: &[f64]) -> Self {
-        Self {
-            images: scores.len(),
-            min: scores.iter().copied().fold(f64::INFINITY, f64::min),
-            median: quantile(scores, 0.5),
-            mean: scores.iter().sum::<f64>() / scores.len().max(1) as f64,
-            max: scores.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        }
-    }
-}
-
-/// How a stored threshold was set.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Calibration {
-    /// Folder of held-out normal images.
-    pub dir: PathBuf,
-    /// The quantile `q` of their scores taken as the threshold.
-    pub quantile: f64,
-    /// Their scores.
-    pub scores: ScoreSummary,
-}
 
 /// `detect.json`: what `ssad detect` needs besides the weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -98,6 +70,10 @@ pub struct DetectFile {
     /// Pixel error drawn as white in the error maps (absent from files of earlier versions).
     #[serde(default)]
     pub heat_scale: Option<HeatScale>,
+    /// The image score of `train_scores`, `calibration` and `threshold` (absent from files of
+    /// earlier versions: `mean`).
+    #[serde(default)]
+    pub image_score: Option<ImageScore>,
 }
 
 impl DetectFile {
@@ -112,6 +88,7 @@ impl DetectFile {
             threshold: None,
             calibration: None,
             heat_scale: None,
+            image_score: None,
         }
     }
 
@@ -147,65 +124,6 @@ impl DetectFile {
     }
 }
 
-/// The `q`-quantile of `values` with linear interpolation between order statistics (type 7
-/// of Hyndman and Fan, NumPy's and R's default): `h = (n - 1) q`, value
-/// `s[floor h] + (h - floor h)(s[floor h + 1] - s[floor h])` of the sorted values `s`.
-pub fn quantile(values: &[f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut s = values.to_vec();
-    s.sort_by(f64::total_cmp);
-    let h = (s.len() - 1) as f64 * q.clamp(0.0, 1.0);
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(s.len() - 1);
-    s[lo] + (h - lo as f64) * (s[hi] - s[lo])
-}
-
-/// The detector's scores of `batch` as `f64`.
-pub fn scores_of(det: &dyn Detector, batch: &Batch) -> anyhow::Result<Vec<f64>> {
-    Ok(det.score(batch)?.into_iter().map(f64::from).collect())
-}
-
-/// Scores a calibration folder with `det` and makes the calibration record: the threshold
-/// is the `q`-quantile of the folder's scores.
-pub fn calibrate(
-    det: &dyn Detector,
-    dir: &Path,
-    q: f64,
-    warn: &mut dyn FnMut(&str),
-) -> anyhow::Result<(f64, Calibration)> {
-    calibrate_set(det, dir, q, warn).map(|(t, cal, _)| (t, cal))
-}
-
-/// [`calibrate`], also returning the calibration images (for their [`HeatScale`]).
-fn calibrate_set(
-    det: &dyn Detector,
-    dir: &Path,
-    q: f64,
-    warn: &mut dyn FnMut(&str),
-) -> anyhow::Result<(f64, Calibration, ImageSet)> {
-    check_quantile("--quantile", q)?;
-    let set = load_for_model(dir, det.shape(), "--calibrate", warn)?;
-    let scores = scores_of(det, &set.to_batch())?;
-    let threshold = quantile(&scores, q);
-    let cal = Calibration {
-        dir: dir.to_path_buf(),
-        quantile: q,
-        scores: ScoreSummary::of(&scores),
-    };
-    Ok((threshold, cal, set))
-}
-
-/// Checks that a quantile or share named `what` lies strictly between 0 and 1.
-pub fn check_quantile(what: &str, q: f64) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        q > 0.0 && q < 1.0,
-        "{what} must be strictly between 0 and 1, got {q}"
-    );
-    Ok(())
-}
-
 /// What [`fit`] trains.
 #[derive(Clone, Debug)]
 pub struct FitOptions {
@@ -227,6 +145,9 @@ pub struct FitOptions {
     pub calibrate: Option<(PathBuf, f64)>,
     /// Output folder of the model.
     pub out: PathBuf,
+    /// The image score saved with the model and used for its threshold (`None`:
+    /// [`fit_image_score`]'s default).
+    pub image_score: Option<ImageScore>,
 }
 
 /// What [`fit`] did.
@@ -257,6 +178,7 @@ pub fn fit(
     if let Some(c) = opts.channels {
         anyhow::ensure!(c == 1 || c == 3, "--channels {c}: expected 1 or 3");
     }
+    let image_score = fit_image_score(opts.image_score, &opts.detector)?;
     anyhow::ensure!(
         opts.images.is_dir(),
         "--images {} is not a folder (expected a folder of normal .png/.jpg images)",
@@ -321,6 +243,7 @@ pub fn fit(
         run_id: None,
         ssad_version: env!("CARGO_PKG_VERSION").into(),
     }));
+    det.set_image_score(image_score)?;
     det.save(&opts.out)?;
     crate::epochs::write_epochs_tuned(
         &opts.out.join(crate::epochs::EPOCHS_FILE),
@@ -329,6 +252,7 @@ pub fn fit(
     )?;
     let train_scores = scores_of(det.as_ref(), &train.to_batch())?;
     let mut file = DetectFile::empty();
+    file.image_score = Some(image_score);
     file.normal_dir = Some(opts.images.clone());
     file.aug = Some(opts.aug.to_string());
     file.train_scores = Some(ScoreSummary::of(&train_scores));
@@ -397,6 +321,9 @@ pub struct DetectOptions {
     pub device: Device,
     /// Number format of the forward pass (`None`: the one the model was trained in).
     pub precision: Option<ssad_core::Precision>,
+    /// How each image's score is made (`None`: the model's image score, saved by `fit` or
+    /// `train`). A stored threshold must be of the same score.
+    pub image_score: Option<ImageScore>,
 }
 
 /// One scored input of [`detect`].
@@ -436,6 +363,8 @@ pub struct DetectOutcome {
     pub reconstructions: bool,
     /// The error maps' scale (the pixel error drawn as white) and where it came from.
     pub heat_scale: (f32, String),
+    /// The image score of the scores and the threshold.
+    pub image_score: ImageScore,
 }
 
 /// Scores images with a saved detector; writes `OUT/scores.csv` (the [`crate::scores`]
@@ -474,7 +403,14 @@ pub fn detect(
     if let Some(p) = opts.precision {
         det.set_precision(p)?;
     }
+    if let Some(s) = opts.image_score {
+        det.set_image_score(s).context("--image-score")?;
+    }
+    let image_score = det.image_score();
     let mut stored = DetectFile::read(&opts.model)?;
+    if let (ThresholdChoice::Stored, Some(file)) = (&opts.threshold, &stored) {
+        check_threshold_score(file, &image_score)?;
+    }
     if let Some(input) = opts.inputs.iter().find(|i| same_folder(i, &opts.out)) {
         log(&format!(
             "warning: --out {} is the input folder {}: the PNGs written there will be read as \
@@ -518,6 +454,11 @@ pub fn detect(
         ThresholdChoice::Calibrate(dir, q) => {
             let (t, cal, set) = calibrate_set(det.as_ref(), dir, *q, log)?;
             let mut file = stored.take().unwrap_or_else(DetectFile::empty);
+            // The training scores are kept only when they are of the same image score.
+            if file.image_score.unwrap_or_default() != image_score {
+                file.train_scores = None;
+            }
+            file.image_score = Some(image_score);
             file.threshold = Some(t);
             file.calibration = Some(cal);
             file.heat_scale = HeatScale::of(det.as_ref(), &set, "calibration", dir)?;
@@ -581,24 +522,6 @@ pub fn detect(
         csv: csv_path,
         reconstructions,
         heat_scale,
+        image_score,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantile_matches_numpy_linear() {
-        // numpy.quantile([3, 1, 4, 1, 5], q): q=0.5 -> 3, q=0.9 -> 4.6, q=0.25 -> 1, q=0.95 -> 4.8
-        let v = [3.0, 1.0, 4.0, 1.0, 5.0];
-        assert_eq!(quantile(&v, 0.5), 3.0);
-        assert!((quantile(&v, 0.9) - 4.6).abs() < 1e-12);
-        assert_eq!(quantile(&v, 0.25), 1.0);
-        assert!((quantile(&v, 0.95) - 4.8).abs() < 1e-12);
-        assert_eq!(quantile(&v, 0.0), 1.0);
-        assert_eq!(quantile(&v, 1.0), 5.0);
-        assert_eq!(quantile(&[2.5], 0.3), 2.5);
-        assert!(quantile(&[], 0.5).is_nan());
-    }
 }
