@@ -3,10 +3,17 @@
 //! cluster's job array, and summarised with the paired statistics.
 
 pub mod config;
+pub mod jobs;
 pub mod plan;
+pub mod record;
+pub mod results;
+pub mod run_key;
+pub mod run_one;
 pub mod runner;
+pub mod status;
 pub mod store;
 pub mod summary;
+pub mod sweep;
 
 pub use config::{expand_sweep, NormalClass, RunKey, ScoreSettings, StudyConfig, TunedOn, PRESETS};
 pub use plan::{plan, Plan};
