@@ -21,9 +21,12 @@ def test_read_study_types_and_derived_columns(tiny_study):
               "aug_family", "detector", "precision"):
         assert isinstance(df[c].dtype, pd.CategoricalDtype), c
     assert "f1" not in df.columns
-    assert (df.format_version == 4).all()
+    assert (df.format_version == 5).all()
     # Format 4's `tuned`: text, missing on every row of a study without self-tuned specs.
     assert df.tuned.dtype == "string" and df.tuned.isna().all()
+    # Format 5's `score`: the image score, the paper's mean on every row of a study without a
+    # [score] table.
+    assert isinstance(df.score.dtype, pd.CategoricalDtype) and (df.score == "mean").all()
     # No masks on MNIST: the pixel columns are there, float64, all missing.
     assert df.pixel_auroc.dtype == "float64" and df.pixel_auroc.isna().all()
     assert df.aupro.isna().all()

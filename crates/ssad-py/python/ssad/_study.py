@@ -12,9 +12,9 @@ import numpy as np
 from ._checks import require
 
 #: The newest version of the results table this reader knows (``format_version``; 4 added
-#: ``tuned``); older versions read as well, and tables without that column are version 1 and
-#: are read as version 2 (see ``read_study``).
-FORMAT_VERSION = 4
+#: ``tuned``, 5 ``score``); older versions read as well, and tables without that column are
+#: version 1 and are read as version 2 (see ``read_study``).
+FORMAT_VERSION = 5
 #: Columns read with a fixed type; any other column is kept with pandas' own inference, so
 #: tables with columns added by later ssad versions read as well.
 INT_COLUMNS = (
@@ -26,7 +26,7 @@ FLOAT_COLUMNS = (
 )
 CATEGORY_COLUMNS = (
     "dataset", "testbed", "normal_name", "pair_kind", "anomaly", "aug", "aug_family", "category",
-    "detector", "precision",
+    "detector", "precision", "score",
 )
 STRING_COLUMNS = ("run_id", "aug_params", "tuned")
 #: Text columns whose empty cells are missing values (pandas ``string`` dtype, ``<NA>``):
@@ -184,8 +184,11 @@ def read_study(path: str | os.PathLike[str]) -> Any:
     a self-tuned run (``cutout(area=0.213)``), ``<NA>`` on the other rows; such a run's
     ``aug`` is its ``auto`` spec (``cutout(area=auto)``, ``rotate(angle=auto(30))``), its
     ``aug_family`` the family (``cutout``) and its ``aug_params`` keep the self-tuned values
-    as text (``{"area": "auto"}``, ``{"angle": "auto(30)"}``; numbers stay floats). Columns a
-    table's format lacks stay absent. Added: ``is_rest`` (bool), True on aggregate
+    as text (``{"area": "auto"}``, ``{"angle": "auto(30)"}``; numbers stay floats). Format 5
+    adds ``score`` (categorical): the image score of the row (``mean``, ``max(s=4)``,
+    ``topk(0.01)``); a study scored several ways has one row per score of each trained model,
+    so filter on one score (``df[df.score == "mean"]``) before averaging or pairing seeds.
+    Columns a table's format lacks stay absent. Added: ``is_rest`` (bool), True on aggregate
     one-vs-rest rows (``pair_kind == "rest"``). Average AUCs (and pass rows to
     ``relative_auc``) over one testbed and one ``pair_kind`` at a time.
 

@@ -7,7 +7,13 @@ LinearAE of METHOD.md section 2) and loads the weights with ``strict=True``::
 
     import ssad.torch
     model = ssad.torch.load_model("models/mnist-0-cutout")   # eval mode, on the CPU
-    scores = model.score(images)   # per-image mean squared reconstruction error, = ssad score
+    scores = model.score(images)   # by the model's image score (mean for the built-in datasets)
+    scores = model.score(images, image_score="max")   # = ssad score --image-score max
+
+Image scores (docs/formats.md, "Image scores"): ``mean`` (the mean squared reconstruction
+error), ``max(s=S)`` (the maximum of the per-pixel error map blurred by ``S`` pixels; ``max`` is
+``max(s=4)``), ``topk(q)`` (the mean of the top ``q`` fraction of the map's pixels), computed as
+the CLI does (``gaussian_blur``, ``scores_from_maps``).
 
 Differentiable augmentations (the self-tuning engine's, docs/tuning-engine.md) for training
 loops of one's own: ``cutout``, ``rotate``, ``noise``, ``blur``, ``cutpaste`` and ``jitter`` take a
@@ -45,6 +51,7 @@ except ImportError as _e:
         name="torch",
     ) from _e
 
+from ._image_score import canonical_image_score, gaussian_blur, scores_from_maps
 from ._tunable import (
     DEFAULT_TEMPERATURE,
     TUNABLE,
@@ -68,9 +75,12 @@ __all__ = [
     "SIDECAR_FORMAT",
     "SIDECAR_VERSION",
     "build_model",
+    "canonical_image_score",
     "default_blocks",
     "export_onnx",
+    "gaussian_blur",
     "load_model",
+    "scores_from_maps",
     # Differentiable augmentations (ssad/_tunable.py).
     "DEFAULT_TEMPERATURE",
     "TUNABLE",
@@ -135,8 +145,9 @@ class _Block(nn.Module):
 class Autoencoder(nn.Module):
     """Base of ssad's autoencoders: ``forward`` reconstructs, ``embed`` gives the ``H``-vector
     of the bottleneck, ``score`` the anomaly score. ``config`` (kind, width, embedding),
-    ``shape`` (C, H, W) and ``training`` (how it was trained, or None) come from
-    ``model.json``."""
+    ``shape`` (C, H, W), ``training`` (how it was trained, or None) and ``image_score`` (how
+    ``score`` makes an image's score by default: ``mean`` unless the sidecar names another)
+    come from ``model.json``."""
 
     encoder: nn.Sequential
     decoder: nn.Sequential
@@ -147,6 +158,7 @@ class Autoencoder(nn.Module):
         c, h, w = (int(s) for s in shape)
         self.shape: tuple[int, int, int] = (c, h, w)
         self.training_record: dict[str, Any] | None = None
+        self.image_score: str = "mean"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction of ``x`` (``N x C x H x W`` in [0, 1])."""
@@ -185,15 +197,29 @@ class Autoencoder(nn.Module):
         out = torch.cat(outs) if outs else fn(x.to(device)).cpu()
         return out.numpy() if as_numpy else out
 
-    def score(self, images: Any, batch_size: int = 1024) -> Any:
-        """Anomaly scores: the per-image mean squared reconstruction error of the unaugmented
-        images, in evaluation mode, as ``ssad score`` computes them. ``images``: NumPy (or a
-        list) or torch, ``N x C x H x W`` or one image, uint8 (scaled by 1/255) or floating
-        point (float16, bfloat16, float32, float64) in [0, 1], as ``ssad.augment`` takes them;
-        anything else (int32/int64, floats on the 0..255 scale, channels-last) is a ValueError
-        naming what was received. Computed in float32. Returns float32 of length N (NumPy for
-        NumPy input, a CPU tensor for torch input)."""
-        return self._eval_chunks(images, lambda x: ((self(x) - x) ** 2).mean(dim=(1, 2, 3)), batch_size, "score")
+    def score(self, images: Any, batch_size: int = 1024, image_score: str | None = None) -> Any:
+        """Anomaly scores of the unaugmented images, in evaluation mode, as ``ssad score
+        --image-score`` computes them: by ``image_score`` (default: the model's,
+        ``self.image_score``), ``mean`` (the per-image mean squared reconstruction error),
+        ``max(s=S)`` or ``topk(q)`` of the per-pixel error map (squared error averaged over
+        channels; see ``scores_from_maps``); a bad score is a ValueError naming it.
+        ``images``: NumPy (or a list) or torch, ``N x C x H x W`` or one image, uint8 (scaled
+        by 1/255) or floating point (float16, bfloat16, float32, float64) in [0, 1], as
+        ``ssad.augment`` takes them; anything else (int32/int64, floats on the 0..255 scale,
+        channels-last) is a ValueError naming what was received. The network and the map in
+        float32, the map's score in float64. Returns float32 of length N (NumPy for NumPy
+        input, a CPU tensor for torch input)."""
+        kind = canonical_image_score(self.image_score if image_score is None else image_score)
+        if kind == "mean":
+            return self._eval_chunks(
+                images, lambda x: ((self(x) - x) ** 2).mean(dim=(1, 2, 3)), batch_size, "score"
+            )
+
+        def by_map(x: torch.Tensor) -> torch.Tensor:
+            maps = ((self(x) - x) ** 2).mean(dim=1)
+            return scores_from_maps(maps, kind).to(torch.float32)
+
+        return self._eval_chunks(images, by_map, batch_size, "score")
 
     def embed(self, images: Any, batch_size: int = 1024) -> Any:
         """The embeddings (``N x H``) of the images (as ``score`` takes them), in evaluation
@@ -328,6 +354,10 @@ def load_model(path: str | _os.PathLike[str], device: str | torch.device = "cpu"
     s = side["shape"]
     model = build_model(side["model"], (s["channels"], s["height"], s["width"]))
     model.training_record = side.get("training")
+    try:
+        model.image_score = canonical_image_score(side.get("image_score", "mean"))
+    except ValueError as e:
+        raise ValueError(f"{folder}/model.json: {e}") from e
     weights = _os.path.join(folder, "model.safetensors")
     if not _os.path.isfile(weights):
         raise FileNotFoundError(f"{folder} has model.json but no model.safetensors")
