@@ -23,13 +23,13 @@ fn images(n: usize, seed: u64) -> Vec<u8> {
     px
 }
 
+/// A self-tuned training's parameter path (values per epoch), scores of the probe images and
+/// tuned spec.
+type Outcome = (Vec<Vec<(String, f64)>>, Vec<f32>, String);
+
 /// Trains one self-tuned ConvAE on `train`; returns (its path, its scores of `probe`, the
 /// recorded tuned spec).
-fn tuned(
-    train: &ImageSet,
-    validation: &Batch,
-    probe: &Batch,
-) -> (Vec<Vec<(String, f64)>>, Vec<f32>, String) {
+fn tuned(train: &ImageSet, validation: &Batch, probe: &Batch) -> Outcome {
     let shape = ImageShape::new(1, SIDE, SIDE);
     let model = ModelConfig {
         width: 4,
