@@ -109,7 +109,7 @@ image_score = ["mean", "max(s=2)", "topk(0.05)"]
         let got: Vec<(String, String)> = r
             .results
             .iter()
-            .map(|t| (t.testbed.clone(), t.score.to_string()))
+            .map(|t| (t.testbed.to_string(), t.score.to_string()))
             .collect();
         let want: Vec<(String, String)> = ["wild", "controlled"]
             .iter()

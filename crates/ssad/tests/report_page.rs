@@ -52,7 +52,7 @@ fn record(cfg: &StudyConfig, key: RunKey, auc: f64) -> RunRecord {
         train_seconds: 2.0 + label(&key) as f64,
         epoch_losses: vec![0.5, 0.25],
         results: vec![TestbedResult {
-            testbed: "controlled".into(),
+            testbed: ssad::testbed::TestbedName::Controlled,
             pairs: vec![PairRecord {
                 anomaly: "cutout".into(),
                 n_normal: 10,

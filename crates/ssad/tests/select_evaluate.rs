@@ -68,7 +68,7 @@ fn record(normal: usize, aug: &str, auc: f64) -> RunRecord {
         train_seconds: 0.0,
         epoch_losses: vec![],
         results: vec![TestbedResult {
-            testbed: "wild".into(),
+            testbed: ssad::testbed::TestbedName::Wild,
             pairs: vec![PairRecord {
                 anomaly: "rest".into(),
                 n_normal: 1,

@@ -35,7 +35,7 @@ fn record(cfg: &StudyConfig, key: &ssad::study::RunKey, auc: f64) -> RunRecord {
         train_seconds: 0.0,
         epoch_losses: vec![0.1],
         results: vec![ssad::study::store::TestbedResult {
-            testbed: "wild".into(),
+            testbed: ssad::testbed::TestbedName::Wild,
             pairs: vec![PairRecord {
                 anomaly: "1".into(),
                 n_normal: 5,

@@ -118,7 +118,7 @@ fn a_self_tuned_augmentation_trains_once_per_task_beside_the_fixed_sweep() {
             .flat_map(|t| {
                 t.pairs
                     .iter()
-                    .map(|p| (t.testbed.clone(), p.anomaly.clone()))
+                    .map(|p| (t.testbed.to_string(), p.anomaly.clone()))
             })
             .collect();
         match r.key.tuned_on.as_ref().map(|t| t.to_string()).as_deref() {

@@ -3,11 +3,12 @@
 
 use super::table::pooled;
 use super::ReportOptions;
-use crate::study::summary::StudySummary;
+use crate::study::summary::{StudySummary, SEMANTIC_SLICE};
 use crate::study::{NormalClass, StudyConfig};
 use crate::testbed::{TestbedKind, TestbedName};
 use anyhow::Context;
 use ssad_core::data::DatasetName;
+use ssad_stats::relative::VANILLA;
 
 /// The task whose models figures 3-5 show.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,7 +102,7 @@ pub fn default_daes(
         let aligned: Vec<String> = gens
             .iter()
             .filter_map(|g| ssad_augment::parse(g).ok().map(|s| s.to_string()))
-            .filter(|g| g != "none" && trained.contains(g))
+            .filter(|g| g != VANILLA && trained.contains(g))
             .take(3)
             .collect();
         if !aligned.is_empty() {
@@ -109,8 +110,11 @@ pub fn default_daes(
         }
     }
     let slice = match testbed {
-        TestbedKind::Controlled { .. } => cfg.gens.first().map(|g| ("controlled", g.as_str())),
-        TestbedKind::InTheWild => Some(("wild", "semantic")),
+        TestbedKind::Controlled { .. } => cfg
+            .gens
+            .first()
+            .map(|g| (TestbedName::Controlled.as_str(), g.as_str())),
+        TestbedKind::InTheWild => Some((TestbedName::Wild.as_str(), SEMANTIC_SLICE)),
     };
     let best = slice
         .and_then(|(t, a)| pooled(summary, t, a))
@@ -121,7 +125,7 @@ pub fn default_daes(
                 .max_by(|a, b| a.pseudo_median.total_cmp(&b.pseudo_median))
                 .map(|r| r.aug.clone())
         });
-    best.or_else(|| trained.iter().find(|a| *a != "none").cloned())
+    best.or_else(|| trained.iter().find(|a| *a != VANILLA).cloned())
         .into_iter()
         .collect()
 }

@@ -12,6 +12,7 @@ use crate::study::{RunRecord, StudyConfig, StudyDir};
 use crate::testbed::{self, Testbed, TestbedKind};
 use anyhow::Context;
 use ssad_core::{augment_batch, Batch, Detector};
+use ssad_stats::relative::VANILLA;
 use std::path::{Path, PathBuf};
 
 /// How many images the task figures use.
@@ -126,7 +127,7 @@ fn mse(a: &[f32], b: &[f32]) -> f64 {
 }
 
 fn label_of(aug: &str) -> String {
-    if aug == "none" {
+    if aug == VANILLA {
         "vanilla AE (none)".into()
     } else {
         format!("DAE: {aug}")
@@ -313,7 +314,7 @@ pub fn task_figures(
     let mut panels = Vec::new();
     let mut tsne_panels = Vec::new();
     let mut models: Vec<String> = Vec::new();
-    for a in std::iter::once(&"none".to_string())
+    for a in std::iter::once(&VANILLA.to_string())
         .chain(hist_augs.iter().take(settings.max_panels))
         .chain(dae_augs.iter())
     {
@@ -322,7 +323,7 @@ pub fn task_figures(
         }
     }
     // Models of the reconstruction grid and the t-SNE maps: vanilla, then the DAEs.
-    let tsne_models: Vec<String> = std::iter::once("none".to_string())
+    let tsne_models: Vec<String> = std::iter::once(VANILLA.to_string())
         .chain(dae_augs.iter().cloned())
         .collect();
     let mut reconstructs = true;

@@ -138,7 +138,7 @@ fn auc_lookup(
                         r.key.normal.clone(),
                         r.key.seed,
                         r.key.aug.clone(),
-                        t.testbed.clone(),
+                        t.testbed.to_string(),
                         p.anomaly.clone(),
                     ),
                     p.auc,

@@ -27,11 +27,15 @@ pub struct PairRecord {
     pub precision: f64,
 }
 
+/// The anomaly name of a testbed's pooled row ([`PairRecord::anomaly`]): the normal class
+/// against every anomaly of the testbed at once (one-vs-rest).
+pub const REST_PAIR: &str = "rest";
+
 /// Results of one testbed of one run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TestbedResult {
-    /// `wild` or `controlled`.
-    pub testbed: String,
+    /// Which testbed (written `wild` or `controlled`).
+    pub testbed: crate::testbed::TestbedName,
     /// One entry per anomaly group (and `rest` for in-the-wild).
     pub pairs: Vec<PairRecord>,
     /// Scores file, relative to the study folder.
@@ -140,5 +144,28 @@ pub(super) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::
         })?)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testbed::TestbedName;
+
+    /// A testbed result as records of earlier versions wrote it (testbed as text) reads into
+    /// a [`TestbedName`] and writes back unchanged.
+    #[test]
+    fn testbed_result_json_round_trips() {
+        for (name, want) in [
+            ("wild", TestbedName::Wild),
+            ("controlled", TestbedName::Controlled),
+        ] {
+            let text = format!(
+                r#"{{"testbed":"{name}","pairs":[{{"anomaly":"{REST_PAIR}","n_normal":10,"n_anomaly":5,"auc":0.75,"ap":0.5,"f1":0.4,"precision":0.4}}],"scores_file":null,"score_seconds":1.5}}"#
+            );
+            let t: TestbedResult = serde_json::from_str(&text).unwrap();
+            assert_eq!(t.testbed, want);
+            assert_eq!(serde_json::to_string(&t).unwrap(), text);
+        }
     }
 }

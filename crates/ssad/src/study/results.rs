@@ -3,7 +3,7 @@
 //! ([`aug_family_params`], [`aug_category`]), and its CSV and Parquet export.
 
 use super::config::{NormalClass, StudyConfig};
-use super::record::RunRecord;
+use super::record::{RunRecord, REST_PAIR};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use ssad_core::fsio::write_atomic;
@@ -169,7 +169,7 @@ pub fn result_rows(cfg: &StudyConfig, records: &[RunRecord]) -> Vec<ResultRow> {
         for t in &r.results {
             for p in &t.pairs {
                 let pixel = t.pixel.as_ref().and_then(|px| {
-                    if p.anomaly == "rest" {
+                    if p.anomaly == REST_PAIR {
                         Some((px.auroc, px.aupro))
                     } else {
                         px.per_anomaly
@@ -182,10 +182,15 @@ pub fn result_rows(cfg: &StudyConfig, records: &[RunRecord]) -> Vec<ResultRow> {
                     format_version: RESULTS_FORMAT_VERSION,
                     run_id: r.run_id.clone(),
                     dataset: r.key.dataset.to_string(),
-                    testbed: t.testbed.clone(),
+                    testbed: t.testbed.to_string(),
                     normal: r.key.normal.clone(),
                     normal_name: normal_name.clone(),
-                    pair_kind: if p.anomaly == "rest" { "rest" } else { "pair" }.into(),
+                    pair_kind: if p.anomaly == REST_PAIR {
+                        REST_PAIR
+                    } else {
+                        "pair"
+                    }
+                    .into(),
                     anomaly: p.anomaly.clone(),
                     seed: r.key.seed,
                     aug: r.key.aug.clone(),

@@ -259,7 +259,7 @@ fn score_testbed(
         .map(|p| PairRecord {
             anomaly: match p.anomaly {
                 ssad_stats::metrics::AnomalyTarget::Class(c) => tb.group_names[c as usize].clone(),
-                ssad_stats::metrics::AnomalyTarget::Rest => "rest".into(),
+                ssad_stats::metrics::AnomalyTarget::Rest => super::record::REST_PAIR.into(),
             },
             n_normal: p.n_normal,
             n_anomaly: p.n_anomaly,
@@ -314,7 +314,7 @@ fn score_testbed(
         None
     };
     Ok(TestbedResult {
-        testbed: name.to_string(),
+        testbed: *name,
         pairs,
         scores_file,
         score_seconds: 0.0,

@@ -15,7 +15,7 @@
 
 use super::config::{RunKey, StudyConfig};
 use super::record::{check_record, read_json};
-pub use super::record::{FailureRecord, PairRecord, RunRecord, TestbedResult};
+pub use super::record::{FailureRecord, PairRecord, RunRecord, TestbedResult, REST_PAIR};
 pub use super::results::{
     aug_category, aug_family_params, result_rows, write_csv, write_parquet, write_results_csv,
     ResultRow, RESULTS_FORMAT_VERSION,

@@ -1,10 +1,12 @@
 //! Study summaries: relative-AUC statistics per testbed and generator (via `ssad-stats`) and
 //! the plain AUC table (augmentation x dataset means).
 
+use super::record::REST_PAIR;
 use super::store::{write_csv, ResultRow};
+use crate::testbed::TestbedName;
 use serde::Serialize;
 use ssad_core::fsio::write_atomic;
-use ssad_stats::relative::{relative_auc_table, AucRow, RelativeAucSummary};
+use ssad_stats::relative::{relative_auc_table, AucRow, RelativeAucSummary, VANILLA};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -50,17 +52,28 @@ pub struct StudySummary {
 }
 
 fn slice_of(row: &ResultRow) -> Option<(String, String)> {
-    match (row.testbed.as_str(), row.anomaly.as_str()) {
-        (_, "rest") if row.testbed == "controlled" => None,
-        ("wild", "rest") => Some(("wild".into(), "rest".into())),
-        ("wild", _) => Some(("wild".into(), "semantic".into())),
-        (t, g) => Some((t.into(), g.into())),
+    let wild = TestbedName::Wild.as_str();
+    if row.testbed == TestbedName::Controlled.as_str() && row.anomaly == REST_PAIR {
+        None
+    } else if row.testbed == wild {
+        let slice = if row.anomaly == REST_PAIR {
+            REST_PAIR
+        } else {
+            SEMANTIC_SLICE
+        };
+        Some((wild.into(), slice.into()))
+    } else {
+        Some((row.testbed.clone(), row.anomaly.clone()))
     }
 }
 
 /// The anomaly name of the pixel-level slice: per (normal, defect type) pair, the pixel
 /// AUROC in place of the image AUC (MVTec-style data with masks).
 pub const PIXEL_SLICE: &str = "pixel";
+
+/// The anomaly name of the in-the-wild testbed's semantic slice: every pair of the normal
+/// class against one other class (the pooled `rest` row is its own slice).
+pub const SEMANTIC_SLICE: &str = "semantic";
 
 /// The reference image score of a study's rows (their `score` values, as written): `mean`
 /// when any row has it, else the first row's; `mean` for no rows. Rows of the reference score
@@ -177,8 +190,8 @@ pub fn summarize(rows: &[ResultRow]) -> anyhow::Result<StudySummary> {
                     mean_auc: sum / n as f64,
                 });
             }
-            if !auc_rows.iter().any(|r| r.aug == "none")
-                || !auc_rows.iter().any(|r| r.aug != "none")
+            if !auc_rows.iter().any(|r| r.aug == VANILLA)
+                || !auc_rows.iter().any(|r| r.aug != VANILLA)
             {
                 continue;
             }

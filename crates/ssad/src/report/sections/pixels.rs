@@ -7,7 +7,10 @@ use crate::report::html::{missing, para, Section};
 use crate::report::models;
 use crate::report::table::{Cell, NumFmt, Table};
 use crate::report::{Ctx, FigureKind, Page};
+use crate::study::store::REST_PAIR;
 use crate::study::RunRecord;
+use crate::testbed::TestbedName;
+use ssad_stats::relative::VANILLA;
 use std::collections::BTreeMap;
 
 /// Section 4b (MVTec-style data with masks): pixel AUROC and AUPRO per augmentation, overall
@@ -30,11 +33,15 @@ pub(crate) fn section_pixels(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()>
     // Mean pixel AUROC / AUPRO per augmentation: overall (the `rest` rows) and per defect.
     let mut defects: Vec<String> = Vec::new();
     let mut sums: BTreeMap<String, BTreeMap<String, (usize, f64, f64)>> = BTreeMap::new();
-    for r in c.rows.iter().filter(|r| r.testbed == "wild") {
+    for r in c
+        .rows
+        .iter()
+        .filter(|r| r.testbed == TestbedName::Wild.as_str())
+    {
         let (Some(auroc), Some(aupro)) = (r.pixel_auroc, r.aupro) else {
             continue;
         };
-        if r.anomaly != "rest" && !defects.contains(&r.anomaly) {
+        if r.anomaly != REST_PAIR && !defects.contains(&r.anomaly) {
             defects.push(r.anomaly.clone());
         }
         let e = sums
@@ -64,9 +71,9 @@ pub(crate) fn section_pixels(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()>
         .map(|(aug, m)| {
             let mut row = vec![
                 Cell::Text(aug.clone()),
-                Cell::Num(m.get("rest").map_or(0, |e| e.0) as f64, NumFmt::Int),
-                mean(m, "rest", false),
-                mean(m, "rest", true),
+                Cell::Num(m.get(REST_PAIR).map_or(0, |e| e.0) as f64, NumFmt::Int),
+                mean(m, REST_PAIR, false),
+                mean(m, REST_PAIR, true),
             ];
             row.extend(defects.iter().map(|d| mean(m, d, false)));
             row
@@ -85,7 +92,7 @@ pub(crate) fn section_pixels(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()>
     // Example rows from the first run with masks (the vanilla AE's when there is one).
     let example = with_pixels
         .iter()
-        .find(|r| r.key.aug == "none")
+        .find(|r| r.key.aug == VANILLA)
         .or(with_pixels.first())
         .copied();
     if let Some(rec) = example.filter(|r| r.model_dir.is_some()) {
