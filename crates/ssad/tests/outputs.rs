@@ -418,7 +418,11 @@ fn a_study_model_names_its_task_and_scores_with_aucs() {
     ];
     let out = ssad(&args);
     assert!(out.contains("normal class 1"), "{out}");
-    let wild = rec.results.iter().find(|t| t.testbed == ssad::testbed::TestbedName::Wild).unwrap();
+    let wild = rec
+        .results
+        .iter()
+        .find(|t| t.testbed == ssad::testbed::TestbedName::Wild)
+        .unwrap();
     for p in &wild.pairs {
         let name = if p.anomaly == "rest" {
             "one-vs-rest"

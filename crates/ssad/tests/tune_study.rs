@@ -213,10 +213,7 @@ fn a_self_tuned_augmentation_trains_once_per_task_beside_the_fixed_sweep() {
             r.tuned.as_deref().unwrap().starts_with("cutout(area="),
             "{r:?}"
         );
-        assert_eq!(
-            r.format_version,
-            ssad::study::store::RESULTS_FORMAT_VERSION
-        );
+        assert_eq!(r.format_version, ssad::study::store::RESULTS_FORMAT_VERSION);
     }
     assert!(rows
         .iter()
