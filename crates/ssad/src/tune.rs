@@ -150,7 +150,7 @@ pub fn tune(
         .map(|p| TunedAuc {
             anomaly: match p.anomaly {
                 ssad_stats::metrics::AnomalyTarget::Class(c) => tb.group_names[c as usize].clone(),
-                ssad_stats::metrics::AnomalyTarget::Rest => "rest".into(),
+                ssad_stats::metrics::AnomalyTarget::Rest => crate::study::store::REST_PAIR.into(),
             },
             auc: p.metrics.auc,
         })

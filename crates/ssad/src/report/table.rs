@@ -178,15 +178,19 @@ impl Table {
 
 /// Readable name of a testbed slice.
 pub fn slice_title(testbed: &str, anomaly: &str) -> String {
-    match (testbed, anomaly) {
-        ("wild", "semantic") => {
-            "in-the-wild testbed, semantic anomalies (class pairs, or good vs each defect type)"
-                .into()
-        }
-        ("wild", "rest") => "in-the-wild testbed, one class vs the rest".into(),
-        ("wild", "pixel") => "in-the-wild testbed, defect pixels (ground-truth masks)".into(),
-        ("controlled", g) => format!("controlled testbed, anomalies made by {g}"),
-        (t, a) => format!("{t} testbed, anomalies {a}"),
+    use crate::study::summary::{PIXEL_SLICE, SEMANTIC_SLICE};
+    use crate::testbed::TestbedName;
+    let wild = testbed == TestbedName::Wild.as_str();
+    if wild && anomaly == SEMANTIC_SLICE {
+        "in-the-wild testbed, semantic anomalies (class pairs, or good vs each defect type)".into()
+    } else if wild && anomaly == crate::study::store::REST_PAIR {
+        "in-the-wild testbed, one class vs the rest".into()
+    } else if wild && anomaly == PIXEL_SLICE {
+        "in-the-wild testbed, defect pixels (ground-truth masks)".into()
+    } else if testbed == TestbedName::Controlled.as_str() {
+        format!("controlled testbed, anomalies made by {anomaly}")
+    } else {
+        format!("{testbed} testbed, anomalies {anomaly}")
     }
 }
 

@@ -113,7 +113,10 @@ fn task_test_sets(
     let mut out = Vec::new();
     for (name, tb) in testbeds {
         if *name == testbed::TestbedName::Wild {
-            out.push(((name.to_string(), "rest".to_string()), tb.test.clone()));
+            out.push((
+                (name.to_string(), crate::study::store::REST_PAIR.to_string()),
+                tb.test.clone(),
+            ));
         } else {
             for (k, gen) in tb.group_names.iter().enumerate() {
                 if k as u16 == tb.normal_group {

@@ -24,10 +24,7 @@ pub(crate) fn section_answer(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()>
     } = c;
     // The answer, first.
     let mut answer = String::from("<div class=\"answer\"><ul>");
-    for (t, a) in slices
-        .iter()
-        .chain(std::iter::once(&("wild".to_string(), "rest".to_string())))
-    {
+    for (t, a) in slices.iter().chain(std::iter::once(&super::rest_slice())) {
         if let Some(table) = pooled(summary, t, a) {
             answer.push_str(&format!("<li>{}</li>", answer_line(table, sweep_members)));
         }
@@ -141,7 +138,7 @@ fn winner_table(
         )
     };
     let mut rows = String::new();
-    let rest = ("wild".to_string(), "rest".to_string());
+    let rest = super::rest_slice();
     let all = slices.iter().chain(std::iter::once(&rest));
     for (t, a) in all {
         let Some(table) = pooled(summary, t, a) else {

@@ -71,7 +71,7 @@ pub(crate) fn section_forest(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()>
         plot.sort();
         let id = table::slug(&["forest", t, a]);
         let r = crate::figure::render(&plot, fig_dir, &id)?;
-        let paper = if t == "controlled" {
+        let paper = if super::is_controlled(t) {
             "paper Fig. 1"
         } else {
             "paper Fig. 4"

@@ -16,7 +16,7 @@ pub(crate) mod sweeps;
 pub(crate) mod tables;
 pub(crate) mod tuning;
 
-use crate::study::summary::PIXEL_SLICE;
+use crate::study::summary::{PIXEL_SLICE, SEMANTIC_SLICE};
 use crate::study::{ResultRow, StudyConfig};
 use crate::testbed::TestbedName;
 
@@ -37,20 +37,31 @@ pub(crate) fn unless_write_failure(e: anyhow::Error) -> anyhow::Result<anyhow::E
 /// generator, then the wild semantic pairs and, on MVTec-style data with masks, the same
 /// pairs scored per pixel.
 pub(crate) fn slices(cfg: &StudyConfig, rows: &[ResultRow]) -> Vec<(String, String)> {
+    let controlled = TestbedName::Controlled.as_str();
+    let wild = TestbedName::Wild.as_str();
     let mut slices: Vec<(String, String)> = Vec::new();
     if cfg.testbeds.contains(&TestbedName::Controlled) {
-        slices.extend(
-            cfg.gens
-                .iter()
-                .map(|g| ("controlled".to_string(), g.clone())),
-        );
+        slices.extend(cfg.gens.iter().map(|g| (controlled.to_string(), g.clone())));
     }
     if cfg.testbeds.contains(&TestbedName::Wild) {
-        slices.push(("wild".into(), "semantic".into()));
+        slices.push((wild.into(), SEMANTIC_SLICE.into()));
         // MVTec-style data with masks: the same pairs scored per pixel.
         if rows.iter().any(|r| r.pixel_auroc.is_some()) {
-            slices.push(("wild".into(), PIXEL_SLICE.into()));
+            slices.push((wild.into(), PIXEL_SLICE.into()));
         }
     }
     slices
+}
+
+/// The in-the-wild one-vs-rest slice (`wild`, `rest`): every anomaly of the testbed pooled.
+pub(crate) fn rest_slice() -> (String, String) {
+    (
+        TestbedName::Wild.as_str().to_string(),
+        crate::study::store::REST_PAIR.to_string(),
+    )
+}
+
+/// Whether slice testbed `t` is the controlled testbed.
+pub(crate) fn is_controlled(t: &str) -> bool {
+    t == TestbedName::Controlled.as_str()
 }

@@ -125,7 +125,7 @@ pub(crate) fn section_sweeps(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()>
                     })
                     .collect();
                 (!points.is_empty()).then(|| SweepSeries {
-                    label: if t == "controlled" {
+                    label: if super::is_controlled(t) {
                         format!("controlled: {a}")
                     } else {
                         "in the wild".into()

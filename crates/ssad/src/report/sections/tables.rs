@@ -24,7 +24,7 @@ pub(crate) fn section_tables(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()>
     let pooled_ids: Vec<(String, String)> = slices
         .iter()
         .cloned()
-        .chain(std::iter::once(("wild".to_string(), "rest".to_string())))
+        .chain(std::iter::once(super::rest_slice()))
         .collect();
     for (t, a) in &pooled_ids {
         if let Some(table) = pooled(summary, t, a) {
