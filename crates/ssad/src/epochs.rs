@@ -60,21 +60,25 @@ pub fn write_epochs_tuned(
 }
 
 /// Reads a log; errors name the file and line (the tuned parameters of a self-tuned
-/// training's lines are read by [`read_tuned_params`]).
+/// training's lines are read by [`read_tuned_epochs`]).
 pub fn read_epochs(path: &Path) -> anyhow::Result<Vec<EpochProgress>> {
+    read_lines(path, r#"{"epoch", "epochs", "loss", "lr", "seconds"}"#)
+}
+
+/// Every non-empty line of the log at `path` as a `T`; errors name the file, the line and
+/// `expected` (what a line should hold).
+fn read_lines<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    expected: &str,
+) -> anyhow::Result<Vec<T>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read training log {}", path.display()))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).with_context(|| {
-                format!(
-                    "{} line {}: expected {{\"epoch\", \"epochs\", \"loss\", \"lr\", \"seconds\"}}",
-                    path.display(),
-                    i + 1
-                )
-            })
+            serde_json::from_str(l)
+                .with_context(|| format!("{} line {}: expected {expected}", path.display(), i + 1))
         })
         .collect()
 }
@@ -95,21 +99,7 @@ pub struct TunedEpochLine {
 /// The lines of a training log with their tuned parameters and validation losses, in order.
 /// Errors name the file and line.
 pub fn read_tuned_epochs(path: &Path) -> anyhow::Result<Vec<TunedEpochLine>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read training log {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str::<TunedEpochLine>(l).with_context(|| {
-                format!(
-                    "{} line {}: expected {{\"epoch\", ..., \"params\": {{...}}}}",
-                    path.display(),
-                    i + 1
-                )
-            })
-        })
-        .collect()
+    read_lines(path, r#"{"epoch", ..., "params": {...}}"#)
 }
 
 /// The tuned parameters of each line of a self-tuned training's log (`params`), in order;

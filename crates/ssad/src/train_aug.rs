@@ -46,6 +46,39 @@ impl TrainAug {
     }
 }
 
+impl TrainAug {
+    /// Reads the flags of `ssad train` / `ssad fit`: `--aug`, `--tune-on` (`None` for `fit`,
+    /// which has no dataset: `has_dataset = false`) and `--validation-images`. Tuning flags
+    /// without an `auto` spec, or an `auto` spec with no images to tune it on, are refused
+    /// naming the flags. Errors name `--aug`.
+    pub fn from_flags(
+        aug: &str,
+        tune_on: Option<&str>,
+        validation_images: Option<&Path>,
+        has_dataset: bool,
+        settings: ssad_core::TuneConfig,
+    ) -> anyhow::Result<Self> {
+        let self_tuned = ssad_augment::is_self_tuned(aug);
+        let given = if has_dataset {
+            "--tune-on and --validation-images tune"
+        } else {
+            "--validation-images tunes"
+        };
+        anyhow::ensure!(
+            self_tuned || (tune_on.is_none() && validation_images.is_none()),
+            "{given} an `auto` augmentation (e.g. --aug 'cutout(area=auto)'); --aug '{aug}' \
+             has none"
+        );
+        anyhow::ensure!(
+            has_dataset || !self_tuned || validation_images.is_some(),
+            "bad --aug '{aug}': it is self-tuned: give --validation-images DIR, the unlabelled \
+             images to tune it on"
+        );
+        let validation = TuneValidation::from_flags(tune_on, validation_images)?;
+        TrainAug::parse(aug, validation, settings).with_context(|| format!("bad --aug '{aug}'"))
+    }
+}
+
 impl std::fmt::Display for TrainAug {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -2,10 +2,9 @@
 
 use super::args::{EngineArgs, ModelArgs, SelfTuneArgs, TrainingArgs};
 use super::FACTORY;
-use anyhow::Context;
 use clap::Args;
 use ssad::detect::{self, DetectOptions, FitOptions, ThresholdChoice, DETECT_FILE};
-use ssad::single_run::{TrainAug, TuneValidation};
+use ssad::single_run::TrainAug;
 use std::path::PathBuf;
 
 /// Arguments of `ssad fit`.
@@ -65,26 +64,13 @@ pub struct FitArgs {
 /// Runs `ssad fit`.
 pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     ssad::study::store::check_output_path(&args.out)?;
-    let aug = match &args.validation_images {
-        Some(dir) => TrainAug::parse(
-            &args.aug,
-            TuneValidation::Folder(dir.clone()),
-            args.tuning.config()?,
-        ),
-        None if ssad_augment::is_self_tuned(&args.aug) => Err(anyhow::anyhow!(
-            "--aug '{}' is self-tuned: give --validation-images DIR, the unlabelled images to \
-             tune it on",
-            args.aug
-        )),
-        None => TrainAug::parse(&args.aug, TuneValidation::Wild, args.tuning.config()?),
-    }
-    .with_context(|| format!("bad --aug '{}'", args.aug))?;
-    anyhow::ensure!(
-        matches!(aug, TrainAug::SelfTuned { .. }) || args.validation_images.is_none(),
-        "--validation-images tunes an `auto` augmentation (e.g. --aug 'cutout(area=auto)'); \
-         --aug '{}' has none",
-        args.aug
-    );
+    let aug = TrainAug::from_flags(
+        &args.aug,
+        None,
+        args.validation_images.as_deref(),
+        false,
+        args.tuning.config()?,
+    )?;
     args.engine.apply();
     let opts = FitOptions {
         images: args.images.clone(),

@@ -7,9 +7,7 @@ use super::FACTORY;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget};
-use ssad::single_run::{
-    self, ScoreData, ScoreOptions, TrainAug, TrainData, TrainOptions, TuneValidation,
-};
+use ssad::single_run::{self, ScoreData, ScoreOptions, TrainAug, TrainData, TrainOptions};
 use ssad_core::data::DatasetName;
 use std::path::PathBuf;
 
@@ -73,17 +71,13 @@ pub struct TrainArgs {
 /// Runs `ssad train`.
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     ssad::study::store::check_output_path(&args.out)?;
-    let validation =
-        TuneValidation::from_flags(args.tune_on.as_deref(), args.validation_images.as_deref())?;
-    let aug = TrainAug::parse(&args.aug, validation, args.tuning.config()?)
-        .with_context(|| format!("bad --aug '{}'", args.aug))?;
-    anyhow::ensure!(
-        matches!(aug, TrainAug::SelfTuned { .. })
-            || (args.tune_on.is_none() && args.validation_images.is_none()),
-        "--tune-on and --validation-images tune an `auto` augmentation (e.g. --aug \
-         'cutout(area=auto)'); --aug '{}' has none",
-        args.aug
-    );
+    let aug = TrainAug::from_flags(
+        &args.aug,
+        args.tune_on.as_deref(),
+        args.validation_images.as_deref(),
+        true,
+        args.tuning.config()?,
+    )?;
     let data = match (&args.dataset, &args.images) {
         (Some(name), _) => TrainData::Dataset {
             name: name.clone(),

@@ -5,7 +5,7 @@
 //! validation loss against the parameter along those paths. Absent when the study tunes
 //! nothing, so other studies' reports are unchanged.
 
-use crate::epochs::read_tuned_epochs;
+use crate::epochs::{read_tuned_epochs, TunedEpochLine};
 use crate::report::figures::{LinePlot, LineSeries};
 use crate::report::html::{para, Section};
 use crate::report::table::{self, escape};
@@ -42,6 +42,22 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// One line per run (coloured by its dataset group) through the points `point` takes from the
+/// run's log lines; runs with no point are left out.
+fn lines_of(
+    paths: &[(usize, Vec<TunedEpochLine>)],
+    point: impl Fn(&TunedEpochLine) -> Option<(f64, f64)>,
+) -> Vec<LineSeries> {
+    paths
+        .iter()
+        .map(|(group, lines)| LineSeries {
+            group: *group,
+            points: lines.iter().filter_map(&point).collect(),
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect()
+}
+
 /// The self-tuned augmentations' section, when the study has any.
 pub(crate) fn section_tuning(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()> {
     let tuned_augs: Vec<&String> = c
@@ -63,6 +79,13 @@ pub(crate) fn section_tuning(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()>
          validation loss along each path.",
     );
     let mut body = String::new();
+    // Renders `plot` as figure `id` and adds it to the page with its caption.
+    let add = |page: &mut Page, body: &mut String, plot: &LinePlot, id: &str, what: &str| {
+        let r = crate::figure::render(plot, &c.fig_dir, id)?;
+        let caption = format!("{}: {what}", plot.title);
+        page.add_figure(FigureKind::Tuning, id, r, &plot.title, &caption, body);
+        anyhow::Ok(())
+    };
     let datasets: Vec<String> = c.cfg.datasets.iter().map(|d| d.to_string()).collect();
     let mut table_rows = String::new();
     for aug in tuned_augs {
@@ -113,17 +136,7 @@ pub(crate) fn section_tuning(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()>
                     hi,
                     truth.map_or("".to_string(), |v| format!("{v}")),
                 ));
-                let series: Vec<LineSeries> = paths
-                    .iter()
-                    .map(|(group, lines)| LineSeries {
-                        group: *group,
-                        points: lines
-                            .iter()
-                            .filter_map(|l| Some((l.epoch as f64, *l.params.get(key)?)))
-                            .collect(),
-                    })
-                    .filter(|s| !s.points.is_empty())
-                    .collect();
+                let series = lines_of(&paths, |l| Some((l.epoch as f64, *l.params.get(key)?)));
                 if series.is_empty() {
                     continue;
                 }
@@ -145,29 +158,15 @@ pub(crate) fn section_tuning(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()>
                         .unwrap_or_default(),
                 };
                 let id = table::slug(&["tuning", aug, &task.to_string(), key]);
-                let r = crate::figure::render(&plot, &c.fig_dir, &id)?;
-                page.add_figure(
-                    FigureKind::Tuning,
-                    &id,
-                    r,
-                    &plot.title,
-                    &format!(
-                        "{}: the self-tuned parameter after each epoch of each run.",
-                        plot.title
-                    ),
+                add(
+                    page,
                     &mut body,
-                );
-                let loss_series: Vec<LineSeries> = paths
-                    .iter()
-                    .map(|(group, lines)| LineSeries {
-                        group: *group,
-                        points: lines
-                            .iter()
-                            .filter_map(|l| Some((*l.params.get(key)?, l.validation_loss?)))
-                            .collect(),
-                    })
-                    .filter(|s| !s.points.is_empty())
-                    .collect();
+                    &plot,
+                    &id,
+                    "the self-tuned parameter after each epoch of each run.",
+                )?;
+                let loss_series =
+                    lines_of(&paths, |l| Some((*l.params.get(key)?, l.validation_loss?)));
                 if loss_series.is_empty() {
                     continue;
                 }
@@ -185,18 +184,13 @@ pub(crate) fn section_tuning(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<()>
                     references: Vec::new(),
                 };
                 let id = table::slug(&["tuning-loss", aug, &task.to_string(), key]);
-                let r = crate::figure::render(&plot, &c.fig_dir, &id)?;
-                page.add_figure(
-                    FigureKind::Tuning,
-                    &id,
-                    r,
-                    &plot.title,
-                    &format!(
-                        "{}: does the criterion fall as the parameter moves?",
-                        plot.title
-                    ),
+                add(
+                    page,
                     &mut body,
-                );
+                    &plot,
+                    &id,
+                    "does the criterion fall as the parameter moves?",
+                )?;
             }
         }
     }
