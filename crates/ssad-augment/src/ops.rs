@@ -354,6 +354,19 @@ fn random_quarter_turns<R: Rng + ?Sized>(rng: &mut R) -> i32 {
     [-1, 0, 1, 2][rng.random_range(0..4usize)]
 }
 
+/// `rotate(angle=a)`: exactly `a` degrees counter-clockwise on the same canvas, nearest sampling
+/// and zero fill (torchvision `rotate(img, a)`); multiples of 90 degrees go through
+/// [`f::rot90`], which permutes square images exactly instead of resampling them.
+fn rotate_fixed(image: &mut [f32], shape: ImageShape, angle: f64) {
+    let turns = angle / 90.0;
+    if turns == turns.round() {
+        f::rot90(image, shape, turns as i32);
+    } else {
+        let rotated = f::rotate_nearest(image, shape, angle, false);
+        image.copy_from_slice(&rotated.data);
+    }
+}
+
 fn crop(image: &mut [f32], shape: ImageShape, rng: &mut SampleRng) {
     let area = sample_resized_crop(rng, shape.height, shape.width, CROP_SCALE, CROP_RATIO);
     f::resized_crop(image, shape, area);
@@ -476,7 +489,8 @@ impl AugStep {
         match *self {
             AugStep::None => {}
             AugStep::Crop => crop(image, shape, rng),
-            AugStep::Rotate => f::rot90(image, shape, random_quarter_turns(rng)),
+            AugStep::Rotate { angle: None } => f::rot90(image, shape, random_quarter_turns(rng)),
+            AugStep::Rotate { angle: Some(a) } => rotate_fixed(image, shape, a),
             AugStep::Flip { p } => {
                 if coin(rng, p.unwrap_or(0.5)) {
                     f::vflip(image, shape)

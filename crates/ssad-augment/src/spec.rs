@@ -90,8 +90,15 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
     CatalogueEntry {
         name: "rotate",
         category: Category::Geometric,
-        params: &[],
-        summary: "rotate by an angle drawn from {-90, 0, 90, 180} degrees",
+        params: &[ParamInfo {
+            key: "angle",
+            default: None,
+            min: -180.0,
+            min_inclusive: false,
+            max: 180.0,
+            summary: "rotate every image by exactly this many degrees counter-clockwise (nearest, zero fill)",
+        }],
+        summary: "rotate by an angle drawn from {-90, 0, 90, 180} degrees (or by `angle` exactly)",
     },
     CatalogueEntry {
         name: "flip",
@@ -223,8 +230,13 @@ pub enum AugStep {
     None,
     /// `crop`: random resized crop.
     Crop,
-    /// `rotate`: rotation by one of {-90, 0, 90, 180} degrees.
-    Rotate,
+    /// `rotate`: rotation by one of {-90, 0, 90, 180} degrees, or by exactly `angle` degrees
+    /// counter-clockwise when given (the controlled testbed's rotation of known angle, and the
+    /// catalogue's counterpart of the self-tuned `rotate(angle=auto)`).
+    Rotate {
+        /// Fixed angle in degrees (`None`: a random quarter turn).
+        angle: Option<f64>,
+    },
     /// `flip`: vertical flip with probability `p` (default 0.5).
     Flip {
         /// Probability of flipping.
@@ -273,7 +285,7 @@ impl AugStep {
         match self {
             AugStep::None => "none",
             AugStep::Crop => "crop",
-            AugStep::Rotate => "rotate",
+            AugStep::Rotate { .. } => "rotate",
             AugStep::Flip { .. } => "flip",
             AugStep::Geom => "geom",
             AugStep::Cutout { .. } => "cutout",
@@ -307,6 +319,7 @@ impl AugStep {
                 vec![("p", v)]
             }
             AugStep::Noise { std: Some(v) } => vec![("std", v)],
+            AugStep::Rotate { angle: Some(v) } => vec![("angle", v)],
             AugStep::Jitter { s: Some(v) } => vec![("s", v)],
             AugStep::Cutout {
                 size: CutoutSize::Area(v),
@@ -351,7 +364,9 @@ impl AugStep {
         Ok(match entry.name {
             "none" => AugStep::None,
             "crop" => AugStep::Crop,
-            "rotate" => AugStep::Rotate,
+            "rotate" => AugStep::Rotate {
+                angle: get("angle"),
+            },
             "flip" => AugStep::Flip { p: get("p") },
             "geom" => AugStep::Geom,
             "cutout" => {
@@ -859,7 +874,7 @@ mod tests {
             msg.contains("no parameter 'p'") && msg.contains("s in [0, 2.5]"),
             "{msg}"
         );
-        let msg = parse("rotate(angle=10)").unwrap_err().to_string();
+        let msg = parse("crop(scale=10)").unwrap_err().to_string();
         assert!(msg.contains("no parameters"), "{msg}");
 
         assert!(matches!(

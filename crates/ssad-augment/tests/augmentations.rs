@@ -169,6 +169,57 @@ fn rotate_picks_each_of_the_four_angles_equally() {
 }
 
 #[test]
+fn rotate_with_an_angle_turns_every_image_by_exactly_that_angle() {
+    let img = unique_image(S32);
+    // Multiples of 90 degrees permute the pixels exactly (no resampling): 90 is one
+    // counter-clockwise quarter turn, -180 and 180 the same half turn.
+    for (angle, k) in [(90.0, 1), (-90.0, -1), (180.0, 2)] {
+        let out = run(
+            &parse(&format!("rotate(angle={angle})")).unwrap(),
+            &repeat(&img, S32, 3),
+            4,
+        );
+        let mut want = img.clone();
+        f::rot90(&mut want, S32, k);
+        for i in 0..3 {
+            assert_eq!(out.image(i), &want[..], "angle {angle}");
+        }
+    }
+    // Any other angle: nearest sampling about the centre with zero fill, the same for every
+    // image whatever the seed (the angle is not drawn).
+    let out = run(
+        &parse("rotate(angle=30)").unwrap(),
+        &repeat(&img, S32, 3),
+        9,
+    );
+    let want = f::rotate_nearest(&img, S32, 30.0, false).data;
+    for i in 0..3 {
+        assert_eq!(out.image(i), &want[..]);
+    }
+    // Hand check of the geometry: a 30-degree turn of a 32x32 square leaves its corners empty
+    // (zero fill) and keeps its centre pixels near the centre. The corner (0, 0) maps back to
+    // a point sqrt(2) * 16 * sin(15 deg) ~ 5.9 px outside the image: filled with 0.
+    assert_eq!(want[0], 0.0);
+    assert_eq!(want[31], 0.0);
+    let centre = want[16 * 32 + 16];
+    let (src_r, src_c) = (
+        ((centre * 1025.0).round() as usize - 1) / 32,
+        ((centre * 1025.0).round() as usize - 1) % 32,
+    );
+    assert!(
+        (src_r as i64 - 16).abs() <= 1 && (src_c as i64 - 16).abs() <= 1,
+        "the centre pixel came from ({src_r}, {src_c})"
+    );
+    // The spec round-trips and the range is (-180, 180].
+    assert_eq!(
+        parse("rotate(angle=30)").unwrap().to_string(),
+        "rotate(angle=30)"
+    );
+    assert!(parse("rotate(angle=-180)").is_err());
+    assert!(parse("rotate(angle=181)").is_err());
+}
+
+#[test]
 fn invert_is_one_minus_x() {
     let batch = random_batch(C32, 8, 2, 0.0, 1.0);
     let out = run(generator("invert").unwrap().as_ref(), &batch, 1);

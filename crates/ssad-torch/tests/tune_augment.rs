@@ -221,6 +221,21 @@ fn rotate_matches_the_catalogue_rotations() {
                 .filter(|(a, b)| a != b)
                 .count();
         }
+        // The catalogue's own `rotate(angle=a)`, the spec a tuned run reports, applies the
+        // same rotation to every image (the angle comes back through the parameter's
+        // unconstrained variable, equal to `a` up to a few ulps).
+        let spec = aug.catalogue_spec().unwrap();
+        assert!(spec.starts_with("rotate(angle="), "{spec}");
+        let from_catalogue = catalogue(&spec, &data, shape, 0, 0);
+        let differ_catalogue = from_catalogue
+            .iter()
+            .zip(&got)
+            .filter(|(a, b)| a != b)
+            .count();
+        assert!(
+            differ_catalogue * 200 <= data.len(),
+            "angle {angle}: {differ_catalogue} values differ from the catalogue's {spec}"
+        );
         eprintln!(
             "rotate nearest {angle}: {differ} of {} values differ",
             data.len()

@@ -155,9 +155,24 @@ pub fn tune(
             auc: p.metrics.auc,
         })
         .collect();
-    let path: Vec<TuneLine> = lines
+    det.save(&opts.out)?;
+    let outcome = TuneOutcome {
+        start,
+        tuned: summary.spec.clone(),
+        criterion: opts.tune.criterion.to_string(),
+        path: tune_lines(&lines, &summary.fit.epoch_losses),
+        aucs,
+        seconds: summary.fit.seconds,
+    };
+    write_outcome(&opts.out, &outcome)?;
+    Ok(outcome)
+}
+
+/// The lines of `tune.jsonl`: each epoch's parameters beside its detector loss.
+fn tune_lines(epochs: &[TuneEpoch], losses: &[f64]) -> Vec<TuneLine> {
+    epochs
         .iter()
-        .zip(&summary.fit.epoch_losses)
+        .zip(losses)
         .map(|(e, &loss)| TuneLine {
             epoch: e.epoch,
             loss,
@@ -165,26 +180,94 @@ pub fn tune(
             validation_loss: e.validation_loss,
             skipped_steps: e.skipped,
         })
-        .collect();
-    det.save(&opts.out)?;
+        .collect()
+}
+
+/// Writes `tune.jsonl` (the path, one line per epoch) and `tune.json` (the outcome) into `out`.
+fn write_outcome(out: &std::path::Path, outcome: &TuneOutcome) -> anyhow::Result<()> {
     let mut jsonl = String::new();
-    for l in &path {
+    for l in &outcome.path {
         jsonl.push_str(&serde_json::to_string(l)?);
         jsonl.push('\n');
     }
-    ssad_core::fsio::write_atomic(&opts.out.join("tune.jsonl"), jsonl.as_bytes())?;
+    ssad_core::fsio::write_atomic(&out.join("tune.jsonl"), jsonl.as_bytes())?;
+    ssad_core::fsio::write_atomic(
+        &out.join("tune.json"),
+        (serde_json::to_string_pretty(outcome)? + "\n").as_bytes(),
+    )?;
+    Ok(())
+}
+
+/// What [`tune_folders`] trains: a user's folders instead of a dataset's testbed.
+#[derive(Clone, Debug)]
+pub struct FolderTuneOptions {
+    /// Folder of normal training images (as `ssad fit --images`).
+    pub images: PathBuf,
+    /// Folder of unlabelled images to tune on (the images the model will inspect, or like
+    /// them; class subfolder names are never read).
+    pub validation: PathBuf,
+    /// The tunable augmentation with its start values (`cutout(area=0.3)`, or the `auto` form).
+    pub aug: String,
+    /// The ConvAE.
+    pub model: ModelConfig,
+    /// Model channels: 1 or 3 (default: 1 when every training image is grayscale, else 3).
+    pub channels: Option<usize>,
+    /// Image side the images are resized to (default 32).
+    pub size: Option<usize>,
+    /// Detector training settings.
+    pub train: TrainConfig,
+    /// Parameter-step settings.
+    pub tune: TuneConfig,
+    /// Output folder: the model folder of `ssad fit` (so `ssad detect` uses it) with
+    /// `tune.jsonl` and `tune.json` (no AUCs: the folders carry no labels).
+    pub out: PathBuf,
+}
+
+/// `ssad tune --images DIR --validation-images DIR`: one self-tuned ConvAE trained on a user's
+/// folder of normal images and tuned on a folder of unlabelled ones, through `ssad fit`'s own
+/// path ([`crate::detect::fit`]: the same loading, sidecar and `detect.json`), plus the
+/// parameters' path in `tune.jsonl` and `tune.json`. No AUCs: nothing here has labels.
+pub fn tune_folders(
+    opts: &FolderTuneOptions,
+    factory: &dyn ssad_core::DetectorFactory,
+    on_epoch: &mut dyn FnMut(&EpochProgress),
+    log: &mut dyn FnMut(&str),
+) -> anyhow::Result<TuneOutcome> {
+    let spec = ssad_augment::SelfTunedSpec::parse(&opts.aug, true)
+        .with_context(|| format!("bad tunable --aug '{}'", opts.aug))?;
+    let start = spec.start_spec();
+    opts.tune.validate()?;
+    let fit = crate::detect::FitOptions {
+        images: opts.images.clone(),
+        aug: crate::train_aug::TrainAug::SelfTuned {
+            spec: spec.to_string(),
+            validation: crate::train_aug::TuneValidation::Folder(opts.validation.clone()),
+            settings: opts.tune.clone(),
+        },
+        channels: opts.channels,
+        size: opts.size,
+        detector: ssad_core::DetectorSpec::autoencoder(opts.model.clone()),
+        train: opts.train.clone(),
+        calibrate: None,
+        out: opts.out.clone(),
+        image_score: None,
+    };
+    let o = crate::detect::fit(&fit, factory, on_epoch, log)?;
+    let tuned = o
+        .detector
+        .training()
+        .and_then(|t| t.tuned.as_ref())
+        .map(|t| t.tuned.clone())
+        .context("the training reported no tuned augmentation")?;
     let outcome = TuneOutcome {
         start,
-        tuned: summary.spec.clone(),
+        tuned,
         criterion: opts.tune.criterion.to_string(),
-        path,
-        aucs,
-        seconds: summary.fit.seconds,
+        path: tune_lines(&o.tune_log, &o.summary.epoch_losses),
+        aucs: Vec::new(),
+        seconds: o.summary.seconds,
     };
-    ssad_core::fsio::write_atomic(
-        &opts.out.join("tune.json"),
-        (serde_json::to_string_pretty(&outcome)? + "\n").as_bytes(),
-    )?;
+    write_outcome(&opts.out, &outcome)?;
     Ok(outcome)
 }
 

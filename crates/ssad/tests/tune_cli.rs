@@ -287,3 +287,158 @@ fn train_refuses_tuning_flags_it_cannot_honour() {
     assert!(!ok && text.contains("missing"), "{text}");
     assert!(!m.exists(), "nothing written on a refusal");
 }
+
+/// Writes `n` MNIST images of `class` (after skipping `skip`) as `out/<class>/<index>.png`.
+fn export(set: &ssad_core::ImageSet, out: &std::path::Path, class: u16, n: usize, skip: usize) {
+    let dir = out.join(class.to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in set.indices_of_class(class).into_iter().skip(skip).take(n) {
+        let (h, w) = (set.shape.height as u32, set.shape.width as u32);
+        image::GrayImage::from_raw(w, h, set.image(i).to_vec())
+            .unwrap()
+            .save(dir.join(format!("{i:05}.png")))
+            .unwrap();
+    }
+}
+
+/// `ssad tune --images DIR --validation-images DIR`: a user's folders instead of a dataset.
+/// The path is recorded per epoch from the start value, the tuned spec is the model's (which
+/// `ssad detect` then uses like any `fit` model), no AUCs are claimed (no labels), and the
+/// flags that need a dataset are refused with it.
+#[test]
+fn tune_on_a_users_folders_records_the_path_and_a_usable_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let data = data_dir::data_dir();
+    let load =
+        |split| ssad_core::data::load(ssad_core::data::DatasetName::Mnist, split, &data).unwrap();
+    export(
+        &load(ssad_core::data::Split::Train),
+        &t.join("train"),
+        0,
+        64,
+        0,
+    );
+    let test = load(ssad_core::data::Split::Test);
+    export(&test, &t.join("val"), 0, 24, 0);
+    export(&test, &t.join("val"), 1, 8, 0);
+    let out = t.join("m");
+    let (train_dir, val_dir) = (t.join("train"), t.join("val"));
+    let tune = |extra: &[&str]| {
+        let mut args = vec![
+            "tune",
+            "--images",
+            train_dir.to_str().unwrap(),
+            "--validation-images",
+            val_dir.to_str().unwrap(),
+            "--aug",
+            "cutout(area=0.3)",
+            "--width",
+            "4",
+            "--embedding",
+            "8",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "16",
+            "--points",
+            "16",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ssad(&args)
+    };
+    let (ok, text) = tune(&[]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("tuned cutout(area=0.3) -> cutout(area="),
+        "{text}"
+    );
+    assert!(
+        text.contains("epoch   3: area="),
+        "the path is printed: {text}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("tune.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["aucs"].as_array().unwrap().len(),
+        0,
+        "no labels, no AUCs"
+    );
+    let path = summary["path"].as_array().unwrap();
+    assert_eq!(path.len(), 3);
+    // Epoch 1 is the warm-up: the start value (back through the parameter's logit: equal up
+    // to a few ulps); then the area moves inside (0, 1).
+    let first = path[0]["params"]["area"].as_f64().unwrap();
+    assert!((first - 0.3).abs() < 1e-12, "{first}");
+    let last = path[2]["params"]["area"].as_f64().unwrap();
+    assert!(last > 0.0 && last < 1.0 && last != 0.3, "{last}");
+    assert_eq!(summary["tuned"], format!("cutout(area={last})"));
+    let sidecar: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
+    assert_eq!(sidecar["training"]["tuned"]["validation_images"], 32);
+    assert_eq!(sidecar["training"]["augmentation"], summary["tuned"]);
+    let (ok, text) = ssad(&[
+        "detect",
+        "--model",
+        out.to_str().unwrap(),
+        t.join("val").to_str().unwrap(),
+        "--out",
+        t.join("d").to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    // Refusals name the flag.
+    let o = t.join("refused");
+    let o = o.to_str().unwrap();
+    for (args, want) in [
+        (
+            vec!["tune", "--images", "x", "--aug", "cutout", "--out", o],
+            "--validation-images",
+        ),
+        (
+            vec![
+                "tune",
+                "--dataset",
+                "mnist",
+                "--normal",
+                "0",
+                "--images",
+                "x",
+                "--aug",
+                "cutout",
+                "--out",
+                o,
+            ],
+            "--images",
+        ),
+        (
+            vec![
+                "tune",
+                "--images",
+                "x",
+                "--validation-images",
+                "y",
+                "--testbed",
+                "wild",
+                "--aug",
+                "cutout",
+                "--out",
+                o,
+            ],
+            "--testbed",
+        ),
+        (
+            vec!["tune", "--dataset", "mnist", "--aug", "cutout", "--out", o],
+            "--normal",
+        ),
+    ] {
+        let (ok, text) = ssad(&args);
+        assert!(!ok && text.contains(want), "{args:?}: {text}");
+    }
+    assert!(!t.join("refused").exists());
+}

@@ -363,14 +363,15 @@ impl TunableAug {
 
     /// The catalogue spec (`ssad_augment::parse`) that applies the current values with the
     /// catalogue's own code, where the catalogue can express them: `cutout(area=a)` (square),
-    /// `noise(std=s)`, `jitter(s=s)`; `None` for the others (the catalogue's `rotate`, `blur`
-    /// and `cutpaste` draw their parameter).
+    /// `noise(std=s)`, `jitter(s=s)`, `rotate(angle=a)`; `None` for the others (the
+    /// catalogue's `blur` and `cutpaste` draw their parameter).
     pub fn catalogue_spec(&self) -> Option<String> {
         let v = |k: &str| self.value(k);
         match self.family {
             Family::Cutout if v("aspect").is_none() => Some(format!("cutout(area={})", v("area")?)),
             Family::Noise => Some(format!("noise(std={})", v("std")?)),
             Family::Jitter => Some(format!("jitter(s={})", v("s")?)),
+            Family::Rotate => Some(format!("rotate(angle={})", v("angle")?)),
             _ => None,
         }
     }

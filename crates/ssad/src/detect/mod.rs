@@ -162,6 +162,8 @@ pub struct FitOutcome {
     pub summary: FitSummary,
     /// The `detect.json` written next to the model.
     pub file: DetectFile,
+    /// A self-tuned augmentation's parameters per epoch (empty for a fixed one).
+    pub tune_log: Vec<ssad_core::TuneEpoch>,
 }
 
 /// Trains a detector on a folder of normal images, saves it to `opts.out` (its sidecar naming
@@ -279,6 +281,7 @@ pub fn fit(
         shape: train.shape,
         summary,
         file,
+        tune_log,
     })
 }
 
