@@ -488,17 +488,17 @@ impl Detector for AutoencoderDetector {
     }
 
     fn score(&self, images: &Batch) -> anyhow::Result<Vec<f32>> {
+        let net = self.net.inference();
         self.eval_chunks(images, |x| {
-            (self.net.forward(x, false) - x).square().mean_dim(
-                [1i64, 2, 3].as_slice(),
-                false,
-                Kind::Float,
-            )
+            (net.forward(x) - x)
+                .square()
+                .mean_dim([1i64, 2, 3].as_slice(), false, Kind::Float)
         })
     }
 
     fn embed(&self, images: &Batch) -> anyhow::Result<Embeddings> {
-        let data = self.eval_chunks(images, |x| self.net.encode(x, false))?;
+        let net = self.net.inference();
+        let data = self.eval_chunks(images, |x| net.encode(x))?;
         Ok(Embeddings {
             dim: self.config.embedding,
             data,
@@ -506,7 +506,8 @@ impl Detector for AutoencoderDetector {
     }
 
     fn reconstruct(&self, images: &Batch) -> anyhow::Result<Batch> {
-        let data = self.eval_chunks(images, |x| self.net.forward(x, false))?;
+        let net = self.net.inference();
+        let data = self.eval_chunks(images, |x| net.forward(x))?;
         Ok(Batch {
             shape: self.shape,
             data,

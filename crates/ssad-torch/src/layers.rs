@@ -323,6 +323,96 @@ impl Conv {
     }
 }
 
+impl Conv {
+    /// This convolution prepared for inference, followed by `norm` in evaluation mode when
+    /// given (the BatchNorm folded into its weights and bias: exact up to float rounding), with
+    /// the weights cast to `c`'s number format and laid out in its layout once, instead of at
+    /// every forward pass.
+    pub(crate) fn prepare(&self, norm: Option<&BatchNorm>, c: Compute) -> PreparedConv {
+        // The output channels are dim 0 of a Conv2d weight, dim 1 of a ConvTranspose2d's.
+        let out_dim = usize::from(self.transposed);
+        let (w, b) = fold(&self.weight, self.bias.as_ref(), norm, out_dim);
+        let w = c.operand(&w.to_kind(Kind::Float).contiguous());
+        PreparedConv {
+            weight: if c.channels_last {
+                to_channels_last(&w)
+            } else {
+                w
+            },
+            bias: c.operand(&b.to_kind(Kind::Float)),
+            geometry: self.geometry,
+            transposed: self.transposed,
+        }
+    }
+}
+
+/// A convolution with a BatchNorm folded in, its weights ready for one compute ([`Conv::prepare`]).
+pub(crate) struct PreparedConv {
+    weight: Tensor,
+    bias: Tensor,
+    geometry: ConvGeometry,
+    transposed: bool,
+}
+
+impl PreparedConv {
+    /// The convolution of `x` (what `Conv::forward` then `BatchNorm::forward(.., false)` give,
+    /// up to float rounding).
+    pub(crate) fn forward(&self, x: &Tensor, c: Compute) -> Tensor {
+        let ConvGeometry {
+            stride, padding, ..
+        } = self.geometry;
+        let x = c.conv_input(x);
+        if self.transposed {
+            x.conv_transpose2d(
+                &self.weight,
+                Some(&self.bias),
+                [stride, stride],
+                [padding, padding],
+                [stride - 1, stride - 1],
+                1,
+                [1, 1],
+            )
+        } else {
+            x.conv2d(
+                &self.weight,
+                Some(&self.bias),
+                [stride, stride],
+                [padding, padding],
+                [1, 1],
+                1,
+            )
+        }
+    }
+}
+
+/// `weight` scaled and `bias` (zeros when absent) mapped by `norm`'s evaluation-mode affine
+/// map along the output dimension `out_dim`, in f64 so that the folded fp32 values are the
+/// correctly rounded products: per output channel `s = gamma / sqrt(running_var + eps)`,
+/// `W' = W s`, `b' = (b - running_mean) s + beta`. Without `norm`: the weights in f64.
+fn fold(
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    norm: Option<&BatchNorm>,
+    out_dim: usize,
+) -> (Tensor, Tensor) {
+    let f64_of = |t: &Tensor| t.detach().to_kind(Kind::Double);
+    let w = f64_of(weight);
+    let out = w.size()[out_dim];
+    let b = bias
+        .map(f64_of)
+        .unwrap_or_else(|| Tensor::zeros([out], (Kind::Double, w.device())));
+    match norm {
+        None => (w, b),
+        Some(bn) => {
+            let scale = f64_of(&bn.weight) / (f64_of(&bn.running_var) + BN_EPS).sqrt();
+            let mut shape = vec![1i64; w.dim()];
+            shape[out_dim] = out;
+            let folded_b = (b - f64_of(&bn.running_mean)) * &scale + f64_of(&bn.bias);
+            (w * scale.view(shape.as_slice()), folded_b)
+        }
+    }
+}
+
 /// A fully connected layer with bias (PyTorch `Linear`).
 pub(crate) struct Linear {
     weight: Tensor,
@@ -340,6 +430,31 @@ impl Linear {
     pub(crate) fn forward(&self, x: &Tensor, c: Compute) -> Tensor {
         c.operand(x)
             .linear(&c.operand(&self.weight), Some(&c.operand(&self.bias)))
+    }
+}
+
+impl Linear {
+    /// This layer prepared for inference, followed by `norm` in evaluation mode when given
+    /// (folded in, as [`Conv::prepare`]), its weights in `c`'s number format.
+    pub(crate) fn prepare(&self, norm: Option<&BatchNorm>, c: Compute) -> PreparedLinear {
+        let (w, b) = fold(&self.weight, Some(&self.bias), norm, 0);
+        PreparedLinear {
+            weight: c.operand(&w.to_kind(Kind::Float)),
+            bias: c.operand(&b.to_kind(Kind::Float)),
+        }
+    }
+}
+
+/// A fully connected layer with a BatchNorm folded in ([`Linear::prepare`]).
+pub(crate) struct PreparedLinear {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl PreparedLinear {
+    /// The layer's output for `x`.
+    pub(crate) fn forward(&self, x: &Tensor, c: Compute) -> Tensor {
+        c.operand(x).linear(&self.weight, Some(&self.bias))
     }
 }
 

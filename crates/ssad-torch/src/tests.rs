@@ -624,3 +624,109 @@ fn the_image_score_round_trips_through_the_sidecar() {
         .to_string();
     assert!(e.contains("max(s=4)") && e.contains("geom"), "{e}");
 }
+
+/// Gives every BatchNorm of `det` statistics and an affine map far from the identity (running
+/// means of +-0.5, variances in [0.25, 4], scales in [0.5, 2] of either sign, shifts of
+/// +-0.5), so that a fold that drops or misplaces a term moves the outputs by O(0.1-1).
+fn randomise_norms(det: &AutoencoderDetector) {
+    let _guard = tch::no_grad_guard();
+    tch::manual_seed(7);
+    // Sorted: the variable store is a hash map, and the draws must go to the same tensors in
+    // every process.
+    let vars: std::collections::BTreeMap<String, Tensor> =
+        det.setup().vs.variables().into_iter().collect();
+    for (name, t) in vars {
+        let n = t.size();
+        if n.len() != 1 || !(name.contains("layers.1.") || name.starts_with("decoder.1.")) {
+            continue;
+        }
+        let u = Tensor::rand([n[0]], (Kind::Float, Device::Cpu));
+        let sign = Tensor::rand([n[0]], (Kind::Float, Device::Cpu))
+            .ge(0.3)
+            .to_kind(Kind::Float)
+            * 2.0
+            - 1.0;
+        let value = if name.ends_with("running_var") {
+            (u * 4.0 - 2.0).exp2()
+        } else if name.ends_with("running_mean") || name.ends_with("bias") {
+            u - 0.5
+        } else if name.ends_with("weight") {
+            (u * 2.0 - 1.0).exp2() * sign
+        } else {
+            continue;
+        };
+        t.shallow_clone().copy_(&value);
+    }
+}
+
+#[test]
+fn folded_inference_matches_the_unfolded_network() {
+    let _lock = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    for (bf16, channels_last) in [(false, false), (false, true), (true, false), (true, true)] {
+        let compute = crate::Compute {
+            bf16,
+            channels_last,
+        };
+        let (det, set, _) = fixture_convae(compute);
+        let net = det.setup().net;
+        // Prepared before the statistics change: stale afterwards (checked below).
+        let stale = net.inference();
+        randomise_norms(&det);
+        let s = set.shape;
+        let x = Tensor::from_slice(&set.to_batch().data).view([
+            set.len() as i64,
+            s.channels as i64,
+            s.height as i64,
+            s.width as i64,
+        ]);
+        let (want_rec, want_emb) = tch::no_grad(|| (net.forward(&x, false), net.encode(&x, false)));
+        let inference = net.inference();
+        let (got_rec, got_emb) = tch::no_grad(|| (inference.forward(&x), inference.encode(&x)));
+        let (d_rec, d_emb) = (
+            max_abs_diff(&got_rec, &want_rec),
+            max_abs_diff(&got_emb, &want_emb),
+        );
+        eprintln!("bf16 {bf16} channels_last {channels_last}: max diff reconstruction {d_rec:e}, embedding {d_emb:e}");
+        // The scores through the detector (folded) against the unfolded network's.
+        let got = det.score(&set.to_batch()).unwrap();
+        let want: Vec<f32> = Vec::try_from((&want_rec - &x).square().mean_dim(
+            [1i64, 2, 3].as_slice(),
+            false,
+            Kind::Float,
+        ))
+        .unwrap();
+        if bf16 {
+            // bf16: the folded weights are rounded to bf16 after the fold, the unfolded ones
+            // before it (relative 2^-9 each), and the activations are rounded at other
+            // points; the scores average 3072 such roundings, as in
+            // `bf16_scores_stay_close_to_fp32_on_a_fixed_model`: the same 1e-2 relative.
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (g - w).abs() <= 1e-2 * w.abs(),
+                    "{compute:?}: score {g} vs {w}"
+                );
+            }
+        } else {
+            // fp32: the fold rounds each weight once (2^-24 relative) where the unfolded
+            // network rounds `(y - mean) / sqrt(var + eps) * gamma + beta` in four steps;
+            // with activations and statistics of order 1 that is a few 1e-7 absolute per
+            // layer, through 8 layers: 1e-5, the parity tests' forward tolerance. A missing
+            // or misplaced term of the fold moves the outputs by O(0.1).
+            assert!(d_rec < 1e-5 && d_emb < 1e-5, "{compute:?}: {d_rec} {d_emb}");
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (g - w).abs() <= 1e-6 + 1e-5 * w.abs(),
+                    "{compute:?}: score {g} vs {w}"
+                );
+            }
+        }
+        // The statistics matter: the embeddings of the network prepared before they changed
+        // are far off (measured 0.30), so the tolerances above catch a fold that lost them.
+        let d_stale = max_abs_diff(&tch::no_grad(|| stale.encode(&x)), &want_emb);
+        eprintln!("{compute:?}: stale embeddings off by {d_stale}");
+        assert!(
+            d_stale > 0.1,
+            "{compute:?}: stale preparation off by only {d_stale}"
+        );
+    }
+}
