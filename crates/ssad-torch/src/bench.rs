@@ -279,6 +279,14 @@ fn summed(each: &[Throughput], wall: f64, cpu: f64) -> Throughput {
 /// The PyTorch reference script, embedded so the binary runs it from anywhere.
 const TORCH_BENCH_SCRIPT: &str = include_str!("../python/bench_train_torch.py");
 
+/// The PyTorch reference scripts as (file name, text), embedded so the binary runs them from
+/// anywhere: the modules and the step benchmark (`ssad bench train`), and the paper's whole
+/// recipe in plain PyTorch (`ssad bench run`), which imports the modules from its own folder.
+pub const TORCH_SCRIPTS: &[(&str, &str)] = &[
+    ("bench_train_torch.py", TORCH_BENCH_SCRIPT),
+    ("run_torch.py", include_str!("../python/run_torch.py")),
+];
+
 /// Throughput of the PyTorch reference as printed by `python/bench_train_torch.py`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TorchResult {

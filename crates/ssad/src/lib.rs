@@ -10,6 +10,7 @@ pub mod imageio;
 pub mod pixel;
 pub mod progress;
 pub mod report;
+pub mod run_bench;
 pub mod scores;
 pub mod select;
 pub mod single_run;
