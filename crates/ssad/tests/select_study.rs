@@ -90,7 +90,7 @@ fn select_and_evaluate_a_study() {
     ];
     let (ok, so, se) = ssad(&args);
     assert!(ok, "{so}\n{se}");
-    assert!(so.contains("4 tasks; DSV picks:"), "{so}");
+    assert!(so.contains("4 tasks; DSV-ssad picks:"), "{so}");
     assert!(so.contains("| wild / rest | 1 |"), "{so}");
     // The published DSV beside DSV-ssad is printed (and is the first section of the page).
     assert!(so.contains("## Published DSV (dsv) vs DSV-ssad"), "{so}");

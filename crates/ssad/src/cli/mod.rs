@@ -48,7 +48,8 @@ pub enum Command {
     /// Benchmarks that print a table and write JSON.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Choose the augmentation without labelled anomalies (DSV), on one task or a whole study.
+    /// Choose the augmentation without labelled anomalies (DSV-ssad; the published DSV and
+    /// baselines beside it), on one task or a whole study.
     Select(select::SelectArgs),
     /// Train a detector on a folder of normal images (optionally calibrating a threshold).
     Fit(detect::FitArgs),

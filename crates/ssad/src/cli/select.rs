@@ -214,12 +214,16 @@ fn run_study(args: &SelectArgs, study: &Path, opts: SelectOptions) -> anyhow::Re
         }
         selections
     };
-    println!("{} tasks; DSV picks:", selections.len());
+    println!(
+        "{} tasks; {} picks:",
+        selections.len(),
+        Criterion::RECOMMENDED.label()
+    );
     for ts in &selections {
         println!(
             "  {}: {}",
             ts.task,
-            ts.selection.selected(Criterion::Dsv).unwrap_or("-")
+            ts.selection.selected(Criterion::RECOMMENDED).unwrap_or("-")
         );
     }
     if args.evaluate {
@@ -237,7 +241,7 @@ fn run_study(args: &SelectArgs, study: &Path, opts: SelectOptions) -> anyhow::Re
             None => format!("study '{}' ({})", dir.config()?.name, study.display()),
         };
         let md = select::evaluation_markdown(&ev, &title);
-        // The published DSV beside DSV-ssad, then the DSV table: the first two sections.
+        // The published DSV beside DSV-ssad, then the table of ssad's pick: the first two sections.
         for table in md.split("\n## ").skip(1).take(2) {
             println!("\n## {}", table.trim_end());
         }

@@ -31,7 +31,7 @@ pub const EVALUATION_MD: &str = "evaluation.md";
 pub const TASKS_CSV: &str = "tasks.csv";
 /// Per-slice summaries (CSV).
 pub const SUMMARY_CSV: &str = "summary.csv";
-/// Scatter plot of selected vs oracle AUC (DSV).
+/// Scatter plot of selected vs oracle AUC ([`Criterion::RECOMMENDED`]).
 pub const SCATTER_PNG: &str = "selected-vs-oracle.png";
 
 /// The outcome of one criterion on one task.
@@ -466,8 +466,9 @@ fn comparison_table(ev: &Evaluation) -> String {
     s
 }
 
-/// The evaluation as Markdown: the published DSV beside DSV-ssad per slice, the DSV hit-rate
-/// table per slice, all criteria on the pooled slices, and DSV's choice on every task.
+/// The evaluation as Markdown: the published DSV beside DSV-ssad per slice, the hit-rate table
+/// of [`Criterion::RECOMMENDED`] per slice, all criteria on the pooled slices, and its choice
+/// on every task.
 pub fn evaluation_markdown(ev: &Evaluation, title: &str) -> String {
     let mut s = format!("# Label-free augmentation selection: {title}\n\n");
     s.push_str(&format!(
@@ -487,11 +488,15 @@ pub fn evaluation_markdown(ev: &Evaluation, title: &str) -> String {
          Wilcoxon p.\n\n",
     );
     s.push_str(&comparison_table(ev));
-    s.push_str("\n## DSV, per testbed and anomaly\n\n");
+    let pick = Criterion::RECOMMENDED;
+    s.push_str(&format!(
+        "\n## {} (ssad's pick), per testbed and anomaly\n\n",
+        pick.label()
+    ));
     let dsv: Vec<&SliceSummary> = ev
         .summaries
         .iter()
-        .filter(|r| r.criterion == "dsv")
+        .filter(|r| r.criterion == pick.name())
         .collect();
     s.push_str(&summary_table(&dsv, "testbed / anomaly", &|r| {
         format!("{} / {}", r.testbed, r.anomaly)
@@ -525,12 +530,12 @@ pub fn evaluation_markdown(ev: &Evaluation, title: &str) -> String {
         s.push_str(&summary_table(&rows, "criterion", &|r| r.criterion.clone()));
         s.push('\n');
     }
-    s.push_str("## DSV's choice on each task\n\n");
+    s.push_str(&format!("## {}'s choice on each task\n\n", pick.label()));
     s.push_str(
         "| dataset | normal | seed | testbed / anomaly | selected | rank | AUC | oracle | oracle AUC | vanilla AUC |\n\
          |---|---:|---:|---|---|---:|---:|---|---:|---:|\n",
     );
-    for t in ev.tasks.iter().filter(|t| t.criterion == "dsv") {
+    for t in ev.tasks.iter().filter(|t| t.criterion == pick.name()) {
         s.push_str(&format!(
             "| {} | {} | {} | {} / {} | {} | {} of {} | {} | {} | {} | {} |\n",
             t.dataset,
@@ -564,14 +569,14 @@ pub fn write_evaluation(ev: &Evaluation, out: &Path, title: &str) -> anyhow::Res
     for t in ev
         .tasks
         .iter()
-        .filter(|t| t.criterion == Criterion::Dsv.name())
+        .filter(|t| t.criterion == Criterion::RECOMMENDED.name())
     {
         groups
             .entry(format!("{} / {}", t.testbed, t.anomaly))
             .or_default()
             .push((t.oracle_auc, t.selected_auc));
     }
-    super::plot::plot_selected_vs_oracle(groups, Criterion::Dsv, &png)?;
+    super::plot::plot_selected_vs_oracle(groups, Criterion::RECOMMENDED, &png)?;
     Ok(vec![md, tasks, summary, png])
 }
 

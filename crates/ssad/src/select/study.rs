@@ -203,7 +203,7 @@ pub fn select_study(
         for (((testbed, anomaly), _), selection) in tasks.into_iter().zip(selections) {
             picks.push(format!(
                 "{testbed}/{anomaly}: {}",
-                selection.selected(Criterion::Dsv).unwrap_or("-")
+                selection.selected(Criterion::RECOMMENDED).unwrap_or("-")
             ));
             out.push(TaskSelection {
                 task: StudyTask {
@@ -217,8 +217,9 @@ pub fn select_study(
             });
         }
         log(&format!(
-            "{dataset} class {normal} seed {seed}: {} candidates, DSV picks {} ({:.1}s)",
+            "{dataset} class {normal} seed {seed}: {} candidates, {} picks {} ({:.1}s)",
             records.len(),
+            Criterion::RECOMMENDED.label(),
             picks.join(", "),
             started.elapsed().as_secs_f64()
         ));

@@ -111,7 +111,7 @@ impl Selection {
             "mean-dist",
             "MMD^2"
         );
-        for (r, &i) in selection.ranking(Criterion::Dsv).iter().enumerate() {
+        for (r, &i) in selection.ranking(Criterion::RECOMMENDED).iter().enumerate() {
             let c = &selection.candidates[i];
             let v = &c.values;
             let _ = writeln!(
@@ -132,16 +132,19 @@ impl Selection {
         }
         let _ = writeln!(
             out,
-            "selected (DSV): {}",
-            selection.selected(Criterion::Dsv).unwrap_or("-")
+            "selected ({}): {}",
+            Criterion::RECOMMENDED.label(),
+            selection.selected(Criterion::RECOMMENDED).unwrap_or("-")
         );
         let others: Vec<String> = [
+            Criterion::Dsv,
             Criterion::DsvSsad,
             Criterion::DsvSsadDistance,
             Criterion::MeanDistance,
             Criterion::Mmd,
         ]
         .iter()
+        .filter(|c| **c != Criterion::RECOMMENDED)
         .map(|c| format!("{c} -> {}", selection.selected(*c).unwrap_or("-")))
         .collect();
         let _ = writeln!(out, "other criteria select: {}", others.join(", "));

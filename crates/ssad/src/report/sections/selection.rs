@@ -15,10 +15,13 @@ pub(crate) fn section_selection(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<
         ..
     } = c;
     // Beyond the paper: label-free selection, when `ssad select --study` has been run.
-    let mut selection_body = para(
-        "Which augmentation would the label-free criterion (DSV, METHOD.md section 7) have chosen for each task, and how good was that choice? \
-         Each point is one task: x = AUC of the best candidate (the oracle, known only with labels), y = AUC of the candidate DSV selected; points on the diagonal are perfect picks.",
-    );
+    let pick = crate::select::Criterion::RECOMMENDED;
+    let mut selection_body = para(&format!(
+        "Which augmentation would the label-free criterion ({}, METHOD.md section 7; the published DSV and the baselines are in the table) have chosen for each task, and how good was that choice? \
+         Each point is one task: x = AUC of the best candidate (the oracle, known only with labels), y = AUC of the candidate {} selected; points on the diagonal are perfect picks.",
+        pick.label(),
+        pick.label()
+    ));
     let sel_dir = study_root.join("selection");
     let selections = if sel_dir.join("selections.json").is_file() {
         match crate::select::read_selections(&sel_dir) {
@@ -43,11 +46,11 @@ pub(crate) fn section_selection(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<
     };
     if let Some(selections) = selections {
         let ev = crate::select::evaluate(&selections, records)?;
-        let id = "selection_dsv";
+        let id = format!("selection_{}", pick.name().replace('-', "_"));
         let png = fig_dir.join(format!("{id}.png"));
         crate::select::plot_selected_vs_oracle(
-            crate::select::evaluate::selected_vs_oracle(&ev.tasks, crate::select::Criterion::Dsv),
-            crate::select::Criterion::Dsv,
+            crate::select::evaluate::selected_vs_oracle(&ev.tasks, pick),
+            pick,
             &png,
         )?;
         let svg = png.with_extension("svg");
@@ -57,12 +60,13 @@ pub(crate) fn section_selection(c: &Ctx<'_>, page: &mut Page) -> anyhow::Result<
         };
         page.add_figure(
             FigureKind::Selection,
-            id,
+            &id,
             r,
-            "Selected vs oracle AUC (DSV)",
+            &format!("Selected vs oracle AUC ({})", pick.label()),
             &format!(
-                "AUC of the augmentation chosen without labels (DSV) against the best candidate's, one point per task ({} tasks).",
-                ev.tasks.iter().filter(|t| t.criterion == "dsv").count()
+                "AUC of the augmentation chosen without labels ({}) against the best candidate's, one point per task ({} tasks).",
+                pick.label(),
+                ev.tasks.iter().filter(|t| t.criterion == pick.name()).count()
             ),
             &mut selection_body,
         );
