@@ -294,32 +294,48 @@ impl Conv {
     }
 
     pub(crate) fn forward(&self, x: &Tensor, c: Compute) -> Tensor {
-        let ConvGeometry {
-            stride, padding, ..
-        } = self.geometry;
-        let x = c.conv_input(x);
-        let weight = c.operand(&self.weight);
         let bias = self.bias.as_ref().map(|b| c.operand(b));
-        if self.transposed {
-            x.conv_transpose2d(
-                &weight,
-                bias.as_ref(),
-                [stride, stride],
-                [padding, padding],
-                [stride - 1, stride - 1],
-                1,
-                [1, 1],
-            )
-        } else {
-            x.conv2d(
-                &weight,
-                bias.as_ref(),
-                [stride, stride],
-                [padding, padding],
-                [1, 1],
-                1,
-            )
-        }
+        convolve(
+            &c.conv_input(x),
+            &c.operand(&self.weight),
+            bias.as_ref(),
+            self.geometry,
+            self.transposed,
+        )
+    }
+}
+
+/// `x` convolved with `weight` (transposed: the decoder's `ConvTranspose2d` with output
+/// padding `stride - 1`), the one call of [`Conv`] and [`PreparedConv`].
+fn convolve(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    geometry: ConvGeometry,
+    transposed: bool,
+) -> Tensor {
+    let ConvGeometry {
+        stride, padding, ..
+    } = geometry;
+    if transposed {
+        x.conv_transpose2d(
+            weight,
+            bias,
+            [stride, stride],
+            [padding, padding],
+            [stride - 1, stride - 1],
+            1,
+            [1, 1],
+        )
+    } else {
+        x.conv2d(
+            weight,
+            bias,
+            [stride, stride],
+            [padding, padding],
+            [1, 1],
+            1,
+        )
     }
 }
 
@@ -358,30 +374,13 @@ impl PreparedConv {
     /// The convolution of `x` (what `Conv::forward` then `BatchNorm::forward(.., false)` give,
     /// up to float rounding).
     pub(crate) fn forward(&self, x: &Tensor, c: Compute) -> Tensor {
-        let ConvGeometry {
-            stride, padding, ..
-        } = self.geometry;
-        let x = c.conv_input(x);
-        if self.transposed {
-            x.conv_transpose2d(
-                &self.weight,
-                Some(&self.bias),
-                [stride, stride],
-                [padding, padding],
-                [stride - 1, stride - 1],
-                1,
-                [1, 1],
-            )
-        } else {
-            x.conv2d(
-                &self.weight,
-                Some(&self.bias),
-                [stride, stride],
-                [padding, padding],
-                [1, 1],
-                1,
-            )
-        }
+        convolve(
+            &c.conv_input(x),
+            &self.weight,
+            Some(&self.bias),
+            self.geometry,
+            self.transposed,
+        )
     }
 }
 

@@ -58,6 +58,16 @@ pub const QUICK_SCALE: RunScale = RunScale {
     train_limit: Some(2000),
 };
 
+impl RunScale {
+    /// The scale named `name` (`reference`, `quick`); errors name it and the choices.
+    pub fn named(name: &str) -> anyhow::Result<RunScale> {
+        [REFERENCE_SCALE, QUICK_SCALE]
+            .into_iter()
+            .find(|s| s.name == name.trim())
+            .ok_or_else(|| anyhow::anyhow!("unknown scale '{name}' (expected reference, quick)"))
+    }
+}
+
 /// Which engine runs a whole run, in which number format and layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunVariant {

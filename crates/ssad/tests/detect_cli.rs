@@ -6,6 +6,9 @@ use std::process::{Command, Output};
 
 #[path = "../../../tests/common/data_dir.rs"]
 mod data_dir;
+#[path = "../../../tests/common/export.rs"]
+mod export;
+use export::export;
 
 fn ssad(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ssad"))
@@ -28,20 +31,6 @@ fn fails(args: &[&str]) -> String {
     let out = ssad(args);
     assert!(!out.status.success(), "ssad {args:?} should fail");
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Writes `n` images of `class` (after skipping `skip`) as `out/<class>/<index>.png`, as
-/// `ssad data export` does (8-bit grayscale 32x32 PNGs).
-fn export(set: &ssad_core::ImageSet, out: &Path, class: u16, n: usize, skip: usize) {
-    let dir = out.join(class.to_string());
-    std::fs::create_dir_all(&dir).unwrap();
-    for i in set.indices_of_class(class).into_iter().skip(skip).take(n) {
-        let (h, w) = (set.shape.height as u32, set.shape.width as u32);
-        image::GrayImage::from_raw(w, h, set.image(i).to_vec())
-            .unwrap()
-            .save(dir.join(format!("{i:05}.png")))
-            .unwrap();
-    }
 }
 
 /// NumPy's default (linear) quantile, written out independently of the binary's.

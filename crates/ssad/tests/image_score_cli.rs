@@ -8,6 +8,9 @@ use std::process::{Command, Output};
 
 #[path = "../../../tests/common/data_dir.rs"]
 mod data_dir;
+#[path = "../../../tests/common/export.rs"]
+mod export;
+use export::export;
 
 const TINY: [&str; 14] = [
     "--width",
@@ -206,19 +209,6 @@ fn bad_image_scores_are_refused_naming_the_value() {
     let e = fails(&args);
     assert!(e.contains("max(s=4)") && e.contains("geom"), "{e}");
     assert!(!Path::new(m).exists(), "nothing trained");
-}
-
-/// Writes `n` images of `class` (after skipping `skip`) as `out/<class>/<index>.png`.
-fn export(set: &ssad_core::ImageSet, out: &Path, class: u16, n: usize, skip: usize) {
-    let dir = out.join(class.to_string());
-    std::fs::create_dir_all(&dir).unwrap();
-    for i in set.indices_of_class(class).into_iter().skip(skip).take(n) {
-        let (h, w) = (set.shape.height as u32, set.shape.width as u32);
-        image::GrayImage::from_raw(w, h, set.image(i).to_vec())
-            .unwrap()
-            .save(dir.join(format!("{i:05}.png")))
-            .unwrap();
-    }
 }
 
 /// NumPy's default (linear) quantile, written out independently of the binary's.

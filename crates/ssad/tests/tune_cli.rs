@@ -5,6 +5,9 @@ use std::process::Command;
 
 #[path = "../../../tests/common/data_dir.rs"]
 mod data_dir;
+#[path = "../../../tests/common/export.rs"]
+mod export;
+use export::export;
 
 /// Runs `ssad` with `args`; returns (success, stdout + stderr).
 fn ssad(args: &[&str]) -> (bool, String) {
@@ -286,19 +289,6 @@ fn train_refuses_tuning_flags_it_cannot_honour() {
     );
     assert!(!ok && text.contains("missing"), "{text}");
     assert!(!m.exists(), "nothing written on a refusal");
-}
-
-/// Writes `n` MNIST images of `class` (after skipping `skip`) as `out/<class>/<index>.png`.
-fn export(set: &ssad_core::ImageSet, out: &std::path::Path, class: u16, n: usize, skip: usize) {
-    let dir = out.join(class.to_string());
-    std::fs::create_dir_all(&dir).unwrap();
-    for i in set.indices_of_class(class).into_iter().skip(skip).take(n) {
-        let (h, w) = (set.shape.height as u32, set.shape.width as u32);
-        image::GrayImage::from_raw(w, h, set.image(i).to_vec())
-            .unwrap()
-            .save(dir.join(format!("{i:05}.png")))
-            .unwrap();
-    }
 }
 
 /// `ssad tune --images DIR --validation-images DIR`: a user's folders instead of a dataset.

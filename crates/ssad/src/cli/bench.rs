@@ -2,6 +2,7 @@
 //! measurements live with the crates they measure (`ssad_augment::bench`,
 //! `ssad_torch::bench`); this file turns flags into their options and prints their rows.
 
+use anyhow::Context;
 use clap::Subcommand;
 use ssad_augment::{bench, parse_list};
 use ssad_core::Device;
@@ -240,16 +241,12 @@ pub struct RunArgs {
 
 /// Runs `ssad bench run`.
 pub fn run_whole(args: RunArgs) -> anyhow::Result<()> {
-    use ssad::run_bench::{self, QUICK_SCALE, REFERENCE_SCALE};
+    use ssad::run_bench::{self, RunScale};
     ssad::study::store::check_output_file(&args.out)?;
     let scales = args
         .scales
         .iter()
-        .map(|s| match s.trim() {
-            "reference" => Ok(REFERENCE_SCALE),
-            "quick" => Ok(QUICK_SCALE),
-            other => anyhow::bail!("--scales: unknown scale '{other}' (expected reference, quick)"),
-        })
+        .map(|s| RunScale::named(s).context("--scales"))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let bf16 = !args.no_bf16 && ssad_torch::cpu_has_native_bf16();
     let opts = run_bench::RunBenchOptions {
